@@ -1,0 +1,740 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # trap handlers and the watchdog body are invoked indirectly
+# consistent-snapshot.sh — application-consistent EBS snapshots of this EC2 instance.
+#
+# Run by SSM Run Command (document parameters arrive as SSM_<name> environment variables,
+# interpolationType ENV_VAR) or by hand as root with the same variables. Sequence:
+#   prepare (validate, IMDSv2, describe, discover mounts, start the database session and the
+#   AWS CLI process) -> lock the database in ONE session -> freeze -> ONE CreateSnapshots call
+#   -> thaw -> unlock -> prune nothing -> report one JSON line on stdout.
+# The host is always given back: a trap thaws and unlocks on any error or INT/TERM/HUP, and an
+# independent watchdog (own session) does the same after SSM_maxFreezeSeconds if this script is stuck
+# or killed.
+#
+# Parameters (default; accepted form):
+#   SSM_database              mysql                  mysql | none
+#   SSM_freezeMounts          auto                   auto | absolute mount points separated by spaces
+#                                                    (auto: the mounts holding the database's files; with
+#                                                    database=none, every ext4/xfs mount on a snapshotted
+#                                                    volume). Never / or /boot: those are synced only.
+#   SSM_maxFreezeSeconds      30                     2-600: the longest the lock and freeze may be held
+#   SSM_lockTimeoutSeconds    5                      1-60: server-side wait for the lock, per attempt
+#   SSM_lockRetries           3                      0-10: further lock attempts after the first
+#   SSM_longQuerySeconds      1                      0-3600: do not request the lock while a write (on
+#                                                    MySQL: any query) has run this long; 0 disables
+#   SSM_excludeBootVolume     true                   true | false
+#   SSM_dryRun                false                  true | false: discover and report, touch nothing
+#   SSM_snapshotDescription   Consistent snapshot by consistent-snapshots
+#                                                    0-255 of [A-Za-z0-9 _.:/=+@-]
+#   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
+# Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
+# --endpoint-url for CLIs too old to read it), AWS_REGION / AWS_DEFAULT_REGION when IMDS gives none.
+#
+# Exit codes:
+#   0   snapshots created (or dry run reported)
+#   201 a parameter is invalid                      202 a required tool is missing / not root
+#   203 discovery failed (IMDS, EC2 describe, mounts, volumes, already frozen, another run active)
+#   204 the database is unreachable                 205 the database lock could not be had in time
+#   206 a filesystem could not be frozen            207 the CreateSnapshots call failed
+#   208 the CreateSnapshots call timed out          209 interrupted by a signal
+#   210 thaw or unlock failed: the host needs attention
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
+  E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210
+readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
+readonly LOCK_METHOD="FLUSH TABLES WITH READ LOCK"
+
+# ---------------------------------------------------------------- state
+RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+STATE_DIR=""
+INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
+declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
+declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() FROZEN=() SNAPSHOTS=()
+declare -a MYSQL_CMD=()
+DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 DB_CONNECTION_ID="" DB_LOCKED=false
+declare -a DB_LINES=()
+DB_ERROR="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false
+BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
+API_PID="" API_FIFO="" API_OUT="" WATCHDOG_PID=""
+T_QUIESCED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
+EXITING=false
+
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+log() { printf '%s consistent-snapshot: %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+  printf '"%s"' "$s"
+}
+json_array() {
+  local out="" item
+  for item in "$@"; do out+="${out:+,}$(json_str "$item")"; done
+  printf '[%s]' "$out"
+}
+
+# One JSON line on stdout, success or failure, then exit with the code.
+report_and_exit() {
+  local code=$1 message=$2 status=failed snaps="" pair
+  [[ $code -eq 0 ]] && status=ok
+  [[ ${DRY_RUN:-false} == true && $code -eq 0 ]] && status=dry-run
+  for pair in "${SNAPSHOTS[@]}"; do
+    snaps+="${snaps:+,}{\"snapshotId\":$(json_str "${pair%%:*}"),\"volumeId\":$(json_str "${pair#*:}")}"
+  done
+  local lock_ms=0 frozen_ms=0 api_ms=0
+  ((T_UNLOCKED > T_LOCKED && T_LOCKED > 0)) && lock_ms=$((T_UNLOCKED - T_LOCKED))
+  ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
+  ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
+  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s}}\n' \
+    "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "$RUN_ID")" \
+    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "${DRY_RUN:-false}" \
+    "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
+    "$lock_ms" "$frozen_ms" "$api_ms" "$T_LOCKED" "$T_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
+    "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" \
+    "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
+    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")"
+  exit "$code"
+}
+
+# Gives the host back (thaw, unlock, stop helpers) and reports. Every exit path goes through here.
+fail() {
+  local code=$1; shift
+  log "ERROR: $*"
+  finish "$code" "$*"
+}
+finish() {
+  local code=$1 message=$2
+  EXITING=true
+  trap '' INT TERM HUP
+  if ! recover_host; then
+    [[ $code -eq 0 ]] && message="snapshots created, but the host could not be fully recovered"
+    code=$E_RECOVER
+    log "ERROR: thaw or unlock failed; check 'fsfreeze -u' on: ${FREEZE_MOUNTS[*]:-none}"
+  fi
+  stop_helpers
+  report_and_exit "$code" "$message"
+}
+
+# ---------------------------------------------------------------- parameters
+param_error() { fail "$E_PARAM" "parameter $1: invalid value '$2'; expected $3"; }
+
+read_parameters() {
+  DATABASE=${SSM_database:-mysql}
+  FREEZE_MOUNTS_PARAM=${SSM_freezeMounts:-auto}
+  MAX_FREEZE_SECONDS=${SSM_maxFreezeSeconds:-30}
+  LOCK_TIMEOUT_SECONDS=${SSM_lockTimeoutSeconds:-5}
+  LOCK_RETRIES=${SSM_lockRetries:-3}
+  LONG_QUERY_SECONDS=${SSM_longQuerySeconds:-1}
+  EXCLUDE_BOOT_VOLUME=${SSM_excludeBootVolume:-true}
+  DRY_RUN=${SSM_dryRun:-false}
+  SNAPSHOT_DESCRIPTION=${SSM_snapshotDescription-Consistent snapshot by consistent-snapshots}
+  MYSQL_DEFAULTS_FILE=${SSM_mysqlDefaultsFile:-}
+
+  [[ $DATABASE =~ ^(mysql|none)$ ]] || param_error SSM_database "$DATABASE" "'mysql' or 'none'"
+  [[ $EXCLUDE_BOOT_VOLUME =~ ^(true|false)$ ]] || param_error SSM_excludeBootVolume "$EXCLUDE_BOOT_VOLUME" "'true' or 'false'"
+  [[ $DRY_RUN =~ ^(true|false)$ ]] || param_error SSM_dryRun "$DRY_RUN" "'true' or 'false'"
+  check_int SSM_maxFreezeSeconds "$MAX_FREEZE_SECONDS" 2 600
+  check_int SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" 1 60
+  check_int SSM_lockRetries "$LOCK_RETRIES" 0 10
+  check_int SSM_longQuerySeconds "$LONG_QUERY_SECONDS" 0 3600
+  ((LOCK_TIMEOUT_SECONDS < MAX_FREEZE_SECONDS)) ||
+    param_error SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" "an integer smaller than SSM_maxFreezeSeconds ($MAX_FREEZE_SECONDS)"
+  [[ $SNAPSHOT_DESCRIPTION =~ ^[A-Za-z0-9\ _.:/=+@-]{0,255}$ ]] ||
+    param_error SSM_snapshotDescription "$SNAPSHOT_DESCRIPTION" "0-255 characters of letters, digits, space and _.:/=+@-"
+  [[ -z $MYSQL_DEFAULTS_FILE || $MYSQL_DEFAULTS_FILE =~ ^/[A-Za-z0-9._/-]+$ ]] ||
+    param_error SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE" "empty or an absolute path of [A-Za-z0-9._/-]"
+  if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
+    local mount_point
+    [[ $FREEZE_MOUNTS_PARAM =~ ^/[A-Za-z0-9._/-]*(\ +/[A-Za-z0-9._/-]*)*$ ]] ||
+      param_error SSM_freezeMounts "$FREEZE_MOUNTS_PARAM" "'auto' or absolute mount points separated by spaces"
+    for mount_point in $FREEZE_MOUNTS_PARAM; do
+      if is_never_frozen "$mount_point"; then
+        param_error SSM_freezeMounts "$FREEZE_MOUNTS_PARAM" "mount points other than / and /boot (these are never frozen: freezing them can hang the host)"
+      fi
+    done
+  fi
+  if [[ -n $MYSQL_DEFAULTS_FILE && ! -r $MYSQL_DEFAULTS_FILE ]]; then
+    param_error SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE" "a readable MySQL option file"
+  fi
+}
+
+check_int() {
+  local name=$1 value=$2 min=$3 max=$4
+  if [[ ! $value =~ ^[0-9]{1,4}$ ]] || ((10#$value < min || 10#$value > max)); then
+    param_error "$name" "$value" "an integer from $min to $max"
+  fi
+}
+
+is_never_frozen() {
+  local path
+  path=$(realpath -m -- "$1")
+  [[ $path == / || $path == /boot || $path == /boot/* ]]
+}
+
+# ---------------------------------------------------------------- tools and environment
+check_tools() {
+  [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (fsfreeze and the database's option file need it)"
+  local tool
+  for tool in aws curl fsfreeze findmnt lsblk timeout setsid realpath mkfifo; do
+    command -v "$tool" >/dev/null || fail "$E_TOOL" "required tool '$tool' not found in PATH"
+  done
+  if [[ $DATABASE == mysql ]]; then
+    local client
+    client=$(command -v mariadb || command -v mysql) ||
+      fail "$E_TOOL" "SSM_database=mysql needs the 'mariadb' or 'mysql' client in PATH"
+    MYSQL_CMD=("$client")
+    [[ -n $MYSQL_DEFAULTS_FILE ]] && MYSQL_CMD+=("--defaults-extra-file=$MYSQL_DEFAULTS_FILE")
+    MYSQL_CMD+=(--batch --skip-column-names --connect-timeout=5)
+  fi
+}
+
+make_state_dir() {
+  local base=${CONSISTENT_SNAPSHOT_RUN_DIR:-/run/consistent-snapshot}
+  { mkdir -p "$base" && chmod 0700 "$base"; } || fail "$E_TOOL" "cannot create $base"
+  exec {RUN_LOCK_FD}>"$base/lock"
+  flock -n "$RUN_LOCK_FD" || fail "$E_DISCOVER" "another consistent-snapshot run holds $base/lock"
+  STATE_DIR=$(mktemp -d "$base/run.XXXXXX") || fail "$E_TOOL" "cannot create a state directory under $base"
+}
+
+# ---------------------------------------------------------------- IMDSv2 and EC2 (outside the freeze)
+IMDS_TOKEN=""
+imds() {
+  curl -fsS --max-time 2 --retry 2 --retry-max-time 6 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" \
+    "$IMDS_ENDPOINT/latest/$1"
+}
+
+discover_instance() {
+  IMDS_ENDPOINT=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
+  IMDS_ENDPOINT=${IMDS_ENDPOINT%/}
+  IMDS_TOKEN=$(curl -fsS --max-time 2 --retry 2 --retry-max-time 6 -X PUT \
+    -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$IMDS_ENDPOINT/latest/api/token" 2>&1) ||
+    fail "$E_DISCOVER" "IMDSv2 token request to $IMDS_ENDPOINT failed: $IMDS_TOKEN"
+  INSTANCE_ID=$(imds meta-data/instance-id 2>&1) || fail "$E_DISCOVER" "IMDS instance-id: $INSTANCE_ID"
+  [[ $INSTANCE_ID =~ ^i-[0-9a-f]{8,17}$ ]] || fail "$E_DISCOVER" "IMDS returned an unexpected instance id '$INSTANCE_ID'"
+  AVAILABILITY_ZONE=$(imds meta-data/placement/availability-zone 2>/dev/null) || AVAILABILITY_ZONE=""
+  REGION=$(imds meta-data/placement/region 2>/dev/null) || REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
+  [[ -n $REGION ]] || fail "$E_DISCOVER" "no region: IMDS gave none and AWS_REGION/AWS_DEFAULT_REGION are unset"
+  export AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION
+  load_role_credentials
+}
+
+# The CLI would fetch the instance role's credentials from IMDS on its first request, inside the
+# freeze; fetching them here keeps IMDS out of it. Credentials already in the environment win.
+load_role_credentials() {
+  [[ -n ${AWS_ACCESS_KEY_ID:-} || -n ${AWS_PROFILE:-} ]] && return 0
+  local role doc
+  role=$(imds meta-data/iam/security-credentials/ 2>/dev/null | head -n 1) || return 0
+  [[ -n $role ]] || return 0
+  doc=$(imds "meta-data/iam/security-credentials/$role" 2>/dev/null) || return 0
+  AWS_ACCESS_KEY_ID=$(json_field AccessKeyId "$doc")
+  AWS_SECRET_ACCESS_KEY=$(json_field SecretAccessKey "$doc")
+  AWS_SESSION_TOKEN=$(json_field Token "$doc")
+  if [[ -n $AWS_ACCESS_KEY_ID && -n $AWS_SECRET_ACCESS_KEY ]]; then
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+  else
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+  fi
+}
+json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" <<<"$2" | head -n 1; }
+
+aws_ec2() {
+  local -a endpoint=()
+  [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
+  AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-3} \
+    aws ec2 "$@" "${endpoint[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 20
+}
+
+discover_volumes() {
+  local out line
+  # shellcheck disable=SC2016 # JMESPath literals, not shell
+  out=$(aws_ec2 describe-instances --instance-ids "$INSTANCE_ID" --output text \
+    --query 'Reservations[0].Instances[0].[RootDeviceName, join(`,`, BlockDeviceMappings[].join(`=`, [DeviceName, Ebs.VolumeId]))]' 2>&1) ||
+    fail "$E_DISCOVER" "ec2 DescribeInstances for $INSTANCE_ID failed: $out"
+  ROOT_DEVICE_NAME=$(cut -f1 <<<"$out")
+  local mappings
+  mappings=$(cut -f2 <<<"$out")
+  local -a lines=()
+  IFS=',' read -r -a lines <<<"$mappings"
+  for line in "${lines[@]}"; do
+    [[ $line == *=vol-* ]] || continue
+    VOLUME_DEVICES+=("${line%%=*}"); VOLUME_IDS+=("${line#*=}")
+    if [[ $EXCLUDE_BOOT_VOLUME == true && ${line%%=*} == "$ROOT_DEVICE_NAME" ]]; then continue; fi
+    SNAPSHOT_VOLUME_IDS+=("${line#*=}")
+  done
+  ((${#SNAPSHOT_VOLUME_IDS[@]} > 0)) ||
+    fail "$E_DISCOVER" "no EBS volume to snapshot on $INSTANCE_ID (excludeBootVolume=$EXCLUDE_BOOT_VOLUME, mappings: ${mappings:-none})"
+  log "instance $INSTANCE_ID in $REGION; volumes to snapshot: ${SNAPSHOT_VOLUME_IDS[*]}"
+}
+
+# Maps a block device (any layer: partition, LVM, md, loop) to the EBS volume ids beneath it:
+# NVMe serial (Nitro: vol0abc -> vol-0abc), else the device name in the block device mapping
+# (xvdf and sdf are the same attachment).
+volumes_of_device() {
+  local source=$1 name type serial i found=""
+  while read -r name type serial; do
+    [[ $type == disk || $type == loop ]] || continue
+    if [[ $serial =~ ^vol([0-9a-f]{8,17})$ ]]; then found+=" vol-${BASH_REMATCH[1]}"; continue; fi
+    for i in "${!VOLUME_DEVICES[@]}"; do
+      if [[ $(normalize_device "${VOLUME_DEVICES[$i]}") == "$(normalize_device "/dev/$name")" ]]; then
+        found+=" ${VOLUME_IDS[$i]}"
+      fi
+    done
+  done < <(lsblk -nsr -o NAME,TYPE,SERIAL "$source" 2>/dev/null)
+  echo "${found# }"
+}
+normalize_device() { local d=${1#/dev/}; d=${d#xvd}; d=${d#sd}; echo "$d"; }
+
+# ---------------------------------------------------------------- mounts
+mount_of() {
+  local target
+  target=$(findmnt -n -o TARGET --target "$1" 2>/dev/null | head -n 1) && [[ -n $target ]] && echo "$target"
+}
+
+discover_mounts() {
+  local -a candidates=()
+  if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
+    local m
+    for m in $FREEZE_MOUNTS_PARAM; do
+      findmnt -n --mountpoint "$m" >/dev/null 2>&1 ||
+        fail "$E_DISCOVER" "parameter SSM_freezeMounts: '$m' is not a mount point on this host"
+      candidates+=("$m")
+    done
+  elif [[ $DATABASE == mysql ]]; then
+    local path m
+    for path in "${DB_PATHS[@]}"; do
+      m=$(mount_of "$path") || fail "$E_DISCOVER" "cannot find the mount holding the database path $path"
+      candidates+=("$m")
+    done
+  else
+    local target fstype
+    while read -r target fstype; do
+      [[ $fstype == ext4 || $fstype == xfs ]] || continue
+      is_never_frozen "$target" && continue
+      [[ -n $(volumes_of_device "$(findmnt -n -o SOURCE --mountpoint "$target" | sed 's/\[.*//')") ]] || continue
+      candidates+=("$target")
+    done < <(findmnt -rn -o TARGET,FSTYPE)
+  fi
+  classify_mounts "${candidates[@]}"
+}
+
+# Splits candidates into mounts to freeze (ext4/xfs, deduplicated by filesystem, children first)
+# and mounts that are only synced (/, /boot, other filesystem types).
+classify_mounts() {
+  local m target fstype majmin source seen=" " vols
+  local -a freeze=()
+  for m in "$@"; do
+    read -r target fstype majmin < <(findmnt -n -o TARGET,FSTYPE,MAJ:MIN --mountpoint "$m" | head -n 1)
+    [[ $seen == *" $majmin "* ]] && continue
+    seen+="$majmin "
+    if is_never_frozen "$target" || [[ $fstype != ext4 && $fstype != xfs ]]; then
+      SYNC_ONLY_MOUNTS+=("$target")
+      log "NOTE: $target ($fstype) is not frozen; it is synced and covered by the database lock only"
+      if [[ $EXCLUDE_BOOT_VOLUME == true ]] && is_never_frozen "$target"; then
+        fail "$E_PARAM" "parameter SSM_excludeBootVolume: the database's files are on $target (boot volume) but SSM_excludeBootVolume=true; set it to 'false'"
+      fi
+      continue
+    fi
+    source=$(findmnt -n -o SOURCE --mountpoint "$target" | head -n 1 | sed 's/\[.*//')
+    vols=$(volumes_of_device "$source")
+    [[ -n $vols ]] || fail "$E_DISCOVER" "mount $target ($source) is not on an EBS volume of $INSTANCE_ID"
+    local v
+    for v in $vols; do
+      [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]] ||
+        fail "$E_DISCOVER" "mount $target is on $v, which is not snapshotted (SSM_excludeBootVolume=$EXCLUDE_BOOT_VOLUME)"
+    done
+    freeze+=("$(awk -F/ '{print NF}' <<<"$target") $target")
+  done
+  local line
+  while read -r line; do
+    [[ -n $line ]] && FREEZE_MOUNTS+=("${line#* }")
+  done < <(printf '%s\n' "${freeze[@]}" | sort -rn -k1,1)
+  log "mounts to freeze (in order): ${FREEZE_MOUNTS[*]:-none}; synced only: ${SYNC_ONLY_MOUNTS[*]:-none}"
+}
+
+# ---------------------------------------------------------------- database session
+declare -a DB_PATHS=()
+
+db_oneshot() { "${MYSQL_CMD[@]}" -e "$1" 2>&1; }
+
+discover_database() {
+  local out
+  # Fields joined by the unit separator: tabs would collapse empty fields in 'read'.
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@version, @@version_comment, @@datadir, IFNULL(@@innodb_log_group_home_dir,''), IFNULL(@@innodb_data_home_dir,''), IFNULL(@@log_bin_basename,''), @@log_bin)") ||
+    fail "$E_DB_DOWN" "cannot reach the database with ${MYSQL_CMD[*]}: $out"
+  local version comment datadir logdir datahome binlog logbin
+  IFS=$'\x1f' read -r version comment datadir logdir datahome binlog logbin <<<"$out"
+  DB_VERSION=$version
+  if [[ $version$comment == *MariaDB* ]]; then DB_FLAVOR=mariadb; else DB_FLAVOR=mysql; fi
+  DB_PATHS=("$datadir")
+  local p
+  for p in "$logdir" "$datahome"; do
+    [[ -n $p ]] || continue
+    [[ $p == /* ]] || p="$datadir/$p"
+    DB_PATHS+=("$p")
+  done
+  DB_LOG_BIN=false
+  if [[ $logbin == 1 || $logbin == ON ]] && [[ -n $binlog ]]; then
+    DB_LOG_BIN=true
+    DB_PATHS+=("$(dirname -- "$binlog")")
+  fi
+  log "database $DB_FLAVOR $DB_VERSION; files under: ${DB_PATHS[*]}"
+}
+
+db_start_session() {
+  local fifo_in="$STATE_DIR/db.in" fifo_out="$STATE_DIR/db.out"
+  mkfifo -m 0600 "$fifo_in" "$fifo_out"
+  "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1 &
+  DB_PID=$!
+  exec {DB_IN}>"$fifo_in" {DB_OUT}<"$fifo_out"
+  db_query "SET SESSION lock_wait_timeout = $LOCK_TIMEOUT_SECONDS" 10 ||
+    fail "$E_DB_DOWN" "cannot open the database session: $DB_ERROR"
+  db_query "SELECT CONNECTION_ID()" 10 || fail "$E_DB_DOWN" "cannot open the database session: $DB_ERROR"
+  DB_CONNECTION_ID=${DB_LINES[0]:-}
+}
+
+# Sends one statement to the open session and waits (at most $2 s) for its end marker.
+# Result rows in DB_LINES; an error sets DB_ERROR and returns 1.
+db_query() {
+  local sql=$1 wait=$2 marker line
+  DB_SEQ=$((DB_SEQ + 1)); marker="__consistent_snapshot_${DB_SEQ}__"
+  DB_LINES=(); DB_ERROR=""
+  { printf '%s;\nSELECT '\''%s'\'';\n' "$sql" "$marker" >&"$DB_IN"; } 2>/dev/null || { DB_ERROR="session closed"; return 1; }
+  while true; do
+    if ! IFS= read -r -t "$wait" line <&"$DB_OUT"; then
+      DB_ERROR="no answer within ${wait}s (session lost or stuck)"; return 1
+    fi
+    [[ $line == "$marker" ]] && break
+    if [[ $line == ERROR* ]]; then DB_ERROR+="$line"; else DB_LINES+=("$line"); fi
+  done
+  [[ -z $DB_ERROR ]]
+}
+
+# Long writes make FLUSH TABLES WITH READ LOCK wait, and every writer queues behind that wait.
+# Wait, without locking, until none is running (as XtraBackup's --ftwrl-wait-threshold).
+wait_for_no_long_queries() {
+  ((LONG_QUERY_SECONDS == 0)) && return 0
+  local filter="" deadline=$(($(now_ms) + LOCK_TIMEOUT_SECONDS * 1000))
+  # MariaDB's FTWRL does not wait for running SELECTs; MySQL's does.
+  [[ $DB_FLAVOR == mariadb ]] &&
+    filter="AND INFO NOT REGEXP '^[[:space:](]*(SELECT|SHOW|DESC|DESCRIBE|EXPLAIN|WITH|HANDLER|DO|CHECKSUM)[[:space:]]'"
+  while true; do
+    db_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND TIME >= $LONG_QUERY_SECONDS AND INFO IS NOT NULL $filter" 10 ||
+      fail "$E_DB_DOWN" "database session lost while checking for long queries: $DB_ERROR"
+    [[ ${DB_LINES[0]:-0} == 0 ]] && return 0
+    (($(now_ms) >= deadline)) && return 1
+    sleep 0.2
+  done
+}
+
+db_lock() {
+  # Flushing first makes the flush under the lock short; its own wait is bounded the same way.
+  db_query "FLUSH NO_WRITE_TO_BINLOG TABLES" $((LOCK_TIMEOUT_SECONDS + 5)) ||
+    log "NOTE: pre-flush did not complete ($DB_ERROR); continuing"
+  local attempt
+  for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
+    if ! wait_for_no_long_queries; then
+      log "attempt $attempt: a query running for >= ${LONG_QUERY_SECONDS}s would make the lock wait; not locking"
+    elif db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
+      T_LOCKED=$(now_ms); DB_LOCKED=true
+      log "database locked ($LOCK_METHOD) on attempt $attempt"
+      return 0
+    else
+      [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $DB_ERROR"
+      log "attempt $attempt: lock not granted within ${LOCK_TIMEOUT_SECONDS}s: $DB_ERROR"
+    fi
+    ((attempt <= LOCK_RETRIES)) && sleep 1
+  done
+  fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
+}
+
+read_binlog_position() {
+  [[ $DB_LOG_BIN == true ]] || return 0
+  if db_query "SHOW MASTER STATUS" 5 || db_query "SHOW BINARY LOG STATUS" 5; then
+    IFS=$'\t' read -r BINLOG_FILE BINLOG_POSITION _ <<<"${DB_LINES[0]:-}"
+  else
+    log "NOTE: binlog position unavailable: $DB_ERROR"
+  fi
+  if [[ $DB_FLAVOR == mariadb ]] && db_query "SELECT @@gtid_binlog_pos" 5; then
+    GTID_BINLOG_POS=${DB_LINES[0]:-}
+  elif db_query "SELECT @@GLOBAL.gtid_executed" 5; then
+    GTID_BINLOG_POS=${DB_LINES[0]:-}
+  fi
+  return 0
+}
+
+db_unlock() {
+  [[ $DB_LOCKED == true ]] || return 0
+  if db_query "UNLOCK TABLES" 5; then
+    DB_LOCKED=false; T_UNLOCKED=$(now_ms)
+    log "database unlocked"
+    return 0
+  fi
+  # Closing the session releases the lock whatever state the client is in.
+  log "UNLOCK TABLES failed ($DB_ERROR); closing the session to release the lock"
+  db_close_session
+  DB_LOCKED=false; T_UNLOCKED=$(now_ms)
+}
+
+db_close_session() {
+  [[ -n $DB_IN ]] && { exec {DB_IN}>&-; DB_IN=""; }
+  [[ -n $DB_OUT ]] && { exec {DB_OUT}<&-; DB_OUT=""; }
+  if [[ -n $DB_PID ]]; then
+    kill "$DB_PID" 2>/dev/null || true
+    wait "$DB_PID" 2>/dev/null || true
+    DB_PID=""
+  fi
+}
+
+# ---------------------------------------------------------------- freeze
+freeze_mounts() {
+  local m out
+  for m in "${FREEZE_MOUNTS[@]}"; do
+    if ! out=$(fsfreeze --freeze "$m" 2>&1); then
+      if [[ $out == *"busy"* ]]; then
+        fail "$E_DISCOVER" "$m is already frozen by someone else; refusing to snapshot (and not thawing it)"
+      fi
+      fail "$E_FREEZE" "fsfreeze --freeze $m failed: $out"
+    fi
+    FROZEN+=("$m")
+    if ((${#FROZEN[@]} == 1)); then T_FROZEN=$(now_ms); fi
+  done
+}
+
+# There is no interface that tells whether a filesystem is frozen without writing to it (which would
+# hang). A freeze of a frozen filesystem fails with EBUSY; one that succeeds is undone at once (it costs
+# what a sync costs, and the later freeze is then quicker).
+refuse_already_frozen() {
+  local m out
+  for m in "${FREEZE_MOUNTS[@]}"; do
+    if ! out=$(fsfreeze --freeze "$m" 2>&1); then
+      [[ $out == *"busy"* ]] && fail "$E_DISCOVER" "$m is already frozen by someone else; refusing to start (and not thawing it)"
+      fail "$E_FREEZE" "fsfreeze --freeze $m failed: $out"
+    fi
+    FROZEN=("$m")
+    thaw_mounts || fail "$E_RECOVER" "could not thaw $m after checking it"
+  done
+  T_THAWED=0
+}
+
+thaw_mounts() {
+  local i ok=0 out
+  for ((i = ${#FROZEN[@]} - 1; i >= 0; i--)); do
+    if out=$(fsfreeze --unfreeze "${FROZEN[$i]}" 2>&1); then
+      unset 'FROZEN[i]'
+    elif [[ $out == *"Invalid argument"* ]]; then
+      unset 'FROZEN[i]' # already thawed (by the watchdog)
+    else
+      log "ERROR: fsfreeze --unfreeze ${FROZEN[$i]}: $out"; ok=1
+    fi
+  done
+  FROZEN=("${FROZEN[@]}")
+  T_THAWED=$(now_ms)
+  return "$ok"
+}
+
+recover_host() {
+  local ok=0
+  if ((${#FROZEN[@]} > 0)); then thaw_mounts || ok=1; fi
+  db_unlock || ok=1
+  return "$ok"
+}
+
+# ---------------------------------------------------------------- watchdog
+# Runs in its own session so that it survives this script being killed: after the deadline it thaws,
+# kills the database session (which releases the lock) and the pending API process.
+watchdog_main() {
+  local seconds=$1 db_pid=$2 api_pid=$3 conn_id=$4; shift 4
+  local -a mounts=() mysql_cmd=()
+  while [[ $# -gt 0 && $1 != -- ]]; do mounts+=("$1"); shift; done
+  shift || true
+  mysql_cmd=("$@")
+  local sleeper
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "$seconds" & sleeper=$!
+  wait "$sleeper"
+  echo "consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
+  local i
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do fsfreeze --unfreeze "${mounts[$i]}" 2>/dev/null || true; done
+  [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null
+  [[ -n $db_pid ]] && kill "$db_pid" 2>/dev/null
+  if [[ -n $conn_id && ${#mysql_cmd[@]} -gt 0 ]]; then
+    "${mysql_cmd[@]}" -e "KILL CONNECTION $conn_id" >/dev/null 2>&1 || true
+  fi
+  echo "consistent-snapshot watchdog: thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
+}
+
+watchdog_start() {
+  local seconds=$1
+  T_QUIESCED=$(now_ms)
+  # The watchdog must not hold the session's FIFO open: if this script is killed, the client then
+  # reads end-of-file, exits, and the server releases the lock at once.
+  (
+    [[ -n $DB_IN ]] && exec {DB_IN}>&- {DB_OUT}<&-
+    # shellcheck disable=SC2016 # expanded by the watchdog's own shell
+    exec setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" consistent-snapshot-watchdog \
+      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" </dev/null
+  ) &
+  WATCHDOG_PID=$!
+}
+
+watchdog_stop() {
+  [[ -n $WATCHDOG_PID ]] || return 0
+  kill "$WATCHDOG_PID" 2>/dev/null || true
+  wait "$WATCHDOG_PID" 2>/dev/null || true
+  WATCHDOG_PID=""
+}
+
+# ---------------------------------------------------------------- the snapshot call
+# The AWS CLI takes ~0.5 s to start. It is started here, before the lock, blocked reading its tag
+# specification from a FIFO; writing the tags (which carry the binlog position) sends the request.
+api_prepare() {
+  API_FIFO="$STATE_DIR/tags.json"; API_OUT="$STATE_DIR/api.out"
+  mkfifo -m 0600 "$API_FIFO"
+  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  # Bounds the process even if this script is killed before the request: every lock attempt, then the freeze.
+  local lifetime=$(((LOCK_RETRIES + 1) * (LOCK_TIMEOUT_SECONDS * 2 + 16) + MAX_FREEZE_SECONDS + 30))
+  local -a endpoint=()
+  [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
+  AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 timeout --kill-after=1 "$lifetime" \
+    aws ec2 create-snapshots \
+    --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
+    --description "$SNAPSHOT_DESCRIPTION" \
+    --tag-specifications "file://$API_FIFO" \
+    --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
+    "${endpoint[@]}" --region "$REGION" \
+    --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout" \
+    >"$API_OUT" 2>&1 &
+  API_PID=$!
+}
+
+snapshot_tags_json() {
+  local name
+  name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local method="fsfreeze"
+  [[ $DATABASE == mysql ]] && method="ftwrl+fsfreeze"
+  ((${#FREEZE_MOUNTS[@]} == 0)) && method="ftwrl+sync"
+  local -a tags=(
+    "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
+    "ConsistencyMethod=$method" "Database=$DATABASE" "RunId=$RUN_ID"
+    "AvailabilityZone=$AVAILABILITY_ZONE" "FrozenMounts=${FREEZE_MOUNTS[*]:-none}"
+  )
+  if [[ $DATABASE == mysql ]]; then
+    tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
+  fi
+  local out="" tag
+  for tag in "${tags[@]}"; do
+    local value=${tag#*=}
+    out+="${out:+,}{\"Key\":$(json_str "${tag%%=*}"),\"Value\":$(json_str "${value:0:256}")}"
+  done
+  printf '[{"ResourceType":"snapshot","Tags":[%s]}]' "$out"
+}
+
+# Sends the request and waits for the answer, at most until the freeze deadline.
+api_call() {
+  local tags deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000))
+  tags=$(snapshot_tags_json)
+  T_API_START=$(now_ms)
+  printf '%s\n' "$tags" >"$API_FIFO"
+  while kill -0 "$API_PID" 2>/dev/null; do
+    if (($(now_ms) >= deadline_ms)); then
+      kill "$API_PID" 2>/dev/null || true
+      wait "$API_PID" 2>/dev/null || true
+      API_PID=""; T_API_END=$(now_ms)
+      return 2
+    fi
+    sleep 0.005
+  done
+  local rc=0
+  wait "$API_PID" || rc=$?
+  API_PID=""; T_API_END=$(now_ms)
+  return "$rc"
+}
+
+parse_snapshots() {
+  local snap vol
+  while read -r snap vol; do
+    [[ $snap == snap-* ]] && SNAPSHOTS+=("$snap:$vol")
+  done <"$API_OUT"
+}
+
+stop_helpers() {
+  watchdog_stop
+  if [[ -n $API_PID ]]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""; fi
+  db_close_session
+  [[ -n $STATE_DIR && -d $STATE_DIR ]] && rm -rf -- "$STATE_DIR"
+  return 0
+}
+
+on_signal() {
+  [[ $EXITING == true ]] && return 0
+  fail "$E_SIGNAL" "interrupted by SIG$1; host recovered"
+}
+on_error() {
+  [[ $BASHPID == "$$" ]] || exit "$2" # a failing command substitution: the caller handles it
+  [[ $EXITING == true ]] && return 0
+  fail "$E_RECOVER" "unexpected error at line $1 (command exited $2)"
+}
+
+# Last resort for an exit that did not go through finish (set -e in an unexpected place).
+on_exit() {
+  [[ $EXITING == true ]] && return 0
+  EXITING=true
+  recover_host || true
+  stop_helpers
+  report_and_exit "${1:-$E_RECOVER}" "exited unexpectedly (status $1); host recovered"
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
+  trap 'on_signal HUP' HUP
+  trap 'on_error "$LINENO" "$?"' ERR
+  trap 'on_exit $?' EXIT
+  trap '' PIPE # a dead database client must fail a write, not kill this script
+
+  read_parameters
+  check_tools
+  make_state_dir
+  discover_instance
+  discover_volumes
+  [[ $DATABASE == mysql ]] && discover_database
+  discover_mounts
+
+  if [[ $DRY_RUN == true ]]; then
+    log "dry run: would lock ${DATABASE}, freeze ${FREEZE_MOUNTS[*]:-nothing} and snapshot ${SNAPSHOT_VOLUME_IDS[*]}"
+    finish 0 "dry run: nothing was locked, frozen or snapshotted"
+  fi
+
+  refuse_already_frozen
+  local m
+  for m in "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+  api_prepare
+  [[ $DATABASE == mysql ]] && db_start_session
+
+  [[ $DATABASE == mysql ]] && db_lock
+  watchdog_start "$MAX_FREEZE_SECONDS"
+  [[ $DATABASE == mysql ]] && read_binlog_position
+  for m in "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+  freeze_mounts
+
+  local rc=0
+  api_call || rc=$?
+
+  recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
+  log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
+
+  if ((rc == 2 || rc == 124 || rc == 137 || rc == 143)); then
+    fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS; the freeze was released; snapshots may still appear: search tag RunId=$RUN_ID"
+  elif ((rc != 0)); then
+    fail "$E_API" "CreateSnapshots failed (aws exit $rc): $(tr '\n' ' ' <"$API_OUT")"
+  fi
+  parse_snapshots
+  ((${#SNAPSHOTS[@]} > 0)) || fail "$E_API" "CreateSnapshots returned no snapshot: $(tr '\n' ' ' <"$API_OUT")"
+  log "created ${SNAPSHOTS[*]}"
+  finish 0 "created ${#SNAPSHOTS[@]} snapshot(s)"
+}
+
+main "$@"

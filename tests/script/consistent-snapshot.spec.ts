@@ -1,0 +1,455 @@
+// Specification of scripts/consistent-snapshot.sh, proved on a real MariaDB, real loop-mounted ext4 and
+// XFS filesystems, real fsfreeze and the real AWS CLI talking to the IMDS/EC2 double.
+import * as assert from "node:assert/strict";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RequestRecord, SnapshotObservation } from "./ec2-double";
+import {
+    DATA_VOLUME_ID, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, REPO_ROOT, SCRIPT, ScriptResult, Writer, requirePrerequisites, sleep,
+} from "./fixture";
+
+const SEED = path.join(__dirname, "seed-sequence.sh");
+
+describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", function () {
+    this.timeout(180000);
+    const f = new Fixture();
+    let writer: Writer | undefined;
+    let rowsBefore = 0;
+
+    before(async function () {
+        this.timeout(120000);
+        requirePrerequisites();
+        await f.setUp();
+    });
+
+    after(async function () {
+        this.timeout(60000);
+        await f.tearDown();
+    });
+
+    beforeEach(async () => {
+        rowsBefore = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno").trim());
+        writer = f.startWriter();
+        await writer.waitForCommits(10);
+    });
+
+    afterEach(async () => {
+        f.thawAll();
+        await writer?.stop();
+        await f.double.settle();
+        f.double.reset();
+    });
+
+    /** The host is given back: both mounts take a write, the lock is free and the database takes a commit. */
+    async function assertHostRecovered(withinMs = 2000): Promise<void> {
+        for (const mount of f.freezableMounts) {
+            assert.ok(await f.writable(mount, withinMs), `${mount} is still frozen`);
+        }
+        assert.ok(await f.lockFree(Math.ceil(withinMs / 1000)), "the database lock is still held");
+        await f.sql("INSERT INTO app.probe (at) VALUES (NOW(6))", withinMs + 3000);
+    }
+
+    /** Every commit the writer saw acknowledged is in the live database. */
+    async function assertNoCommittedRowLost(w: Writer = writer!, before = rowsBefore): Promise<void> {
+        await w.stop();
+        const acknowledged = w.commits.filter((c) => c.kind === "db").length;
+        assert.ok(acknowledged > 0, "the writer committed nothing: the test proves nothing");
+        const rows = Number((await f.sql("SELECT COUNT(*) FROM app.inno")).trim());
+        assert.ok(rows >= before + acknowledged, `rows ${rows} < ${before} + ${acknowledged} acknowledged commits`);
+    }
+
+    function run(params: Record<string, string> = {}, opts: Parameters<Fixture["runScript"]>[2] = {}): Promise<ScriptResult> {
+        return f.runScript(SCRIPT, f.scriptEnv(params), opts);
+    }
+
+    function expectFailure(result: ScriptResult, code: number, message: RegExp): void {
+        assert.equal(result.code, code, `exit ${result.code}, expected ${code}\n${result.stderr}`);
+        assert.equal(result.summary.status, "failed");
+        assert.equal(result.summary.exitCode, code);
+        assert.match(result.summary.message, message);
+        assert.match(result.stderr, message);
+    }
+
+    describe("a normal run", () => {
+        let result: ScriptResult;
+        let observations: SnapshotObservation[];
+        let requests: RequestRecord[];
+        let normalRunWriter: Writer;
+        let normalRunRowsBefore = 0;
+
+        before(async () => {
+            // One run, many assertions: the double's records are kept before the hooks reset it.
+            normalRunRowsBefore = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno").trim());
+            normalRunWriter = f.startWriter();
+            await normalRunWriter.waitForCommits(10);
+            result = await run();
+            observations = [...f.double.observations];
+            requests = [...f.double.requests];
+        });
+
+        it("exits 0 with one JSON summary line", () => {
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.status, "ok");
+            assert.equal(result.stdout.trim().split("\n").length, 1);
+        });
+
+        it("makes exactly one CreateSnapshots call for the instance, boot volume excluded", () => {
+            const creates = requests.filter((r) => r.what.startsWith("CreateSnapshot"));
+            assert.deepEqual(creates.map((r) => r.what), ["CreateSnapshots"]);
+            const [obs] = observations;
+            assert.equal(obs.params["InstanceSpecification.InstanceId"], INSTANCE_ID);
+            assert.equal(obs.params["InstanceSpecification.ExcludeBootVolume"], "true");
+            assert.deepEqual(obs.snapshots.map((s) => s.volumeId), [DATA_VOLUME_ID, LOGS_VOLUME_ID]);
+        });
+
+        it("holds the database lock at the snapshot instant (a commit blocks)", () => {
+            assert.equal(observations[0].dbWriteBlocked, true);
+        });
+
+        it("has every target filesystem frozen at the snapshot instant, and never /", () => {
+            const [obs] = observations;
+            assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true });
+            assert.equal(obs.rootWritable, true);
+            assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
+        });
+
+        it("calls nothing but CreateSnapshots while frozen (no IMDS, no describe)", () => {
+            const frozenAt = result.summary.frozenAtMs as number;
+            const thawedAt = result.summary.thawedAtMs as number;
+            const inside = requests.filter((r) => r.atMs >= frozenAt && r.atMs <= thawedAt);
+            assert.deepEqual(inside.map((r) => r.what), ["CreateSnapshots"]);
+        });
+
+        it("orders lock, freeze, call, thaw, unlock and reports the durations", () => {
+            const s = result.summary as Record<string, number>;
+            assert.ok(s.lockedAtMs <= s.frozenAtMs && s.frozenAtMs <= s.apiStartMs && s.apiStartMs <= s.apiEndMs &&
+                s.apiEndMs <= s.thawedAtMs && s.thawedAtMs <= s.unlockedAtMs, JSON.stringify(s));
+            assert.equal(s.frozenMs, s.thawedAtMs - s.frozenAtMs);
+            assert.equal(s.lockHeldMs, s.unlockedAtMs - s.lockedAtMs);
+            assert.ok(s.frozenMs > 0 && s.lockHeldMs >= s.frozenMs);
+            assert.equal(result.summary.lockMethod, "FLUSH TABLES WITH READ LOCK");
+        });
+
+        it("reports what the double saw: instance, snapshot ids, volumes", () => {
+            const [obs] = observations;
+            assert.equal(result.summary.instanceId, INSTANCE_ID);
+            assert.deepEqual(result.summary.volumes, [DATA_VOLUME_ID, LOGS_VOLUME_ID]);
+            assert.deepEqual(result.summary.snapshots, obs.snapshots.map((s) => ({ snapshotId: s.snapshotId, volumeId: s.volumeId })));
+        });
+
+        it("tags the snapshots on create with the creator, instance and binlog position", () => {
+            const [obs] = observations;
+            const tags: Record<string, string> = {};
+            for (let i = 1; obs.params[`TagSpecification.1.Tag.${i}.Key`]; i++) {
+                tags[obs.params[`TagSpecification.1.Tag.${i}.Key`]] = obs.params[`TagSpecification.1.Tag.${i}.Value`];
+            }
+            assert.equal(obs.params["TagSpecification.1.ResourceType"], "snapshot");
+            assert.equal(tags.CreatedBy, "consistent-snapshots");
+            assert.equal(tags.InstanceId, INSTANCE_ID);
+            assert.equal(tags.Database, "mysql");
+            assert.equal(tags.ConsistencyMethod, "ftwrl+fsfreeze");
+            assert.match(tags.BinlogFile, /^mysql-bin\.\d{6}$/);
+            assert.match(tags.BinlogPosition, /^\d+$/);
+            assert.match(tags.GtidBinlogPos, /^\d+-\d+-\d+/);
+            assert.match(tags.Name, new RegExp(`^consistent-snapshot ${INSTANCE_ID} `));
+            const binlog = result.summary.binlog as Record<string, string>;
+            assert.deepEqual(binlog, { file: tags.BinlogFile, position: tags.BinlogPosition, gtid: tags.GtidBinlogPos });
+        });
+
+        it("gives the host back: filesystems writable, database takes commits, no row lost", async () => {
+            await assertHostRecovered();
+            await assertNoCommittedRowLost(normalRunWriter, normalRunRowsBefore);
+        });
+
+        it("leaves a copy that restores: MariaDB starts, CHECK TABLE passes, every row committed before the lock is there", async () => {
+            const [obs] = observations;
+            const copy = (volumeId: string) => obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
+            const restored = await f.restore(copy(DATA_VOLUME_ID), copy(LOGS_VOLUME_ID));
+            try {
+                const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+                    "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
+                assert.ok(tables.includes("app.inno") && tables.includes("app.myi"), tables.join(","));
+                const check = f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n");
+                for (const line of check) {
+                    const [table, , type, text] = line.split("\t");
+                    if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
+                    assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
+                }
+                const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
+                    restored.server.cnf).trim().split("\n").map(Number);
+                assert.ok(obs.maxInnodbId > 0);
+                assert.equal(inno, obs.maxInnodbId);
+                assert.equal(myi, obs.maxMyisamId);
+                const restoredLog = path.join(restored.dataMount, path.relative(f.dataMount, f.appendLog));
+                const lines = fs.readFileSync(restoredLog, "utf8").split("\n").filter(Boolean);
+                assert.equal(lines.length, obs.appendLogLines);
+                const live = fs.readFileSync(f.appendLog, "utf8").split("\n").filter(Boolean);
+                assert.deepEqual(lines, live.slice(0, lines.length), "the restored file is not a prefix of the live one");
+            } finally {
+                await restored.cleanup();
+            }
+        });
+    });
+
+    it("documents the seed's bug: its lock is gone when the snapshot is taken", async () => {
+        const result = await f.runScript(SEED, {
+            ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: f.freezableMounts.join(" "),
+        }, { killAfterMs: 60000 });
+        assert.equal(result.code, 0, result.stderr);
+        const creates = f.double.observations.filter((o) => o.action === "CreateSnapshot");
+        assert.ok(creates.length >= 2);
+        for (const obs of creates) {
+            assert.equal(obs.dbWriteBlocked, false, "the seed's lock was held — the bug this project exists for is gone?");
+            assert.ok(Object.values(obs.frozen).every(Boolean));
+        }
+        await assertHostRecovered();
+    });
+
+    describe("when the snapshot API fails", () => {
+        for (const [behaviour, code] of [["error500", "InternalError"], ["throttle", "RequestLimitExceeded"],
+            ["unauthorized", "UnauthorizedOperation"]] as const) {
+            it(`exits 207 on ${code}, thawed and unlocked, no row lost`, async () => {
+                f.double.behaviour = behaviour;
+                const result = await run();
+                expectFailure(result, 207, new RegExp(`CreateSnapshots failed.*${code}`));
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 1, "retried inside the freeze");
+                await assertHostRecovered();
+                await assertNoCommittedRowLost();
+            });
+        }
+
+        it("exits 208 when the API never answers, with the freeze bounded by maxFreezeSeconds", async () => {
+            f.double.behaviour = "hang";
+            const result = await run({ maxFreezeSeconds: "5", lockTimeoutSeconds: "2" });
+            expectFailure(result, 208, /did not answer within SSM_maxFreezeSeconds=5/);
+            assert.ok((result.summary.lockHeldMs as number) <= 5500, `lock held ${result.summary.lockHeldMs} ms`);
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+    });
+
+    describe("when the script itself is stopped while frozen", () => {
+        function whenCreateSnapshotsArrives(act: (child: ChildProcess) => void) {
+            return (line: string, child: ChildProcess) => {
+                if (!line.includes("database locked")) return;
+                const poll = setInterval(() => {
+                    if (f.double.requests.some((r) => r.what === "CreateSnapshots")) {
+                        clearInterval(poll);
+                        act(child);
+                    }
+                }, 5);
+            };
+        }
+
+        it("on SIGTERM: exits 209 and thaws and unlocks at once", async () => {
+            f.double.behaviour = "hang";
+            let killedAt = 0;
+            const result = await run({ maxFreezeSeconds: "60" }, {
+                onStderr: whenCreateSnapshotsArrives((child) => { killedAt = Date.now(); child.kill("SIGTERM"); }),
+            });
+            expectFailure(result, 209, /interrupted by SIGTERM/);
+            assert.ok(killedAt > 0);
+            assert.ok((result.summary.thawedAtMs as number) - killedAt < 2000, "thaw took more than 2 s after SIGTERM");
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+
+        it("on SIGKILL: the watchdog thaws after maxFreezeSeconds and the lock dies with the session", async () => {
+            f.double.behaviour = "hang";
+            let killedAt = 0;
+            const result = await run({ maxFreezeSeconds: "6", lockTimeoutSeconds: "2" }, {
+                onStderr: whenCreateSnapshotsArrives((child) => { killedAt = Date.now(); child.kill("SIGKILL"); }),
+            });
+            assert.equal(result.signal, "SIGKILL");
+            // The filesystems stay frozen until the watchdog's deadline...
+            assert.equal(await f.writable(f.dataMount, 300), false, "nothing froze: the test proves nothing");
+            // ...while the lock is released as soon as the session's client sees end-of-file...
+            assert.ok(await f.lockFree(2), "the lock outlived the killed script's session");
+            // ...and the watchdog thaws them.
+            for (const mount of f.freezableMounts) {
+                assert.ok(await f.writable(mount, 9000), `${mount} still frozen after the watchdog deadline`);
+            }
+            assert.ok(Date.now() - killedAt < 9000);
+            await assertNoCommittedRowLost();
+        });
+    });
+
+    describe("when the database is busy or down", () => {
+        function startLongQuery(sql: string): { proc: ChildProcess; done: Promise<void> } {
+            const proc = spawn("mariadb", [`--defaults-extra-file=${f.live.cnf}`, "-e", sql], { stdio: "ignore" });
+            return { proc, done: new Promise((resolve) => proc.on("exit", () => resolve())) };
+        }
+        async function killLongQueries(): Promise<void> {
+            const ids = (await f.sql("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SLEEP(30)%' AND ID <> CONNECTION_ID()"))
+                .trim().split("\n").filter(Boolean);
+            for (const id of ids) await f.sql(`KILL QUERY ${id}`);
+        }
+
+        it("does not lock while a long write runs (exit 205), and writers never stall behind it", async () => {
+            const long = startLongQuery("UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0");
+            try {
+                await sleep(1500);
+                const result = await run({ lockTimeoutSeconds: "2", lockRetries: "1" });
+                expectFailure(result, 205, /could not acquire FLUSH TABLES WITH READ LOCK.*left writable/);
+                assert.match(result.stderr, /would make the lock wait; not locking/);
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+                assert.ok(writer!.longestGapMs("db") < 1000, `writers stalled ${writer!.longestGapMs("db")} ms`);
+            } finally {
+                await killLongQueries();
+                await long.done;
+            }
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+
+        it("bounds the stall by lockTimeoutSeconds when it does wait for a long write (check disabled)", async () => {
+            const long = startLongQuery("UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0");
+            try {
+                await sleep(1500);
+                const started = Date.now();
+                const result = await run({ lockTimeoutSeconds: "2", lockRetries: "1", longQuerySeconds: "0" });
+                expectFailure(result, 205, /could not acquire FLUSH TABLES WITH READ LOCK/);
+                assert.match(result.stderr, /lock not granted within 2s/);
+                assert.ok(Date.now() - started < 15000);
+                const stall = writer!.longestGapMs("db");
+                assert.ok(stall >= 1000 && stall < 3000, `writer stall ${stall} ms not bounded by the 2 s lock timeout`);
+            } finally {
+                await killLongQueries();
+                await long.done;
+            }
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+
+        it("takes a consistent snapshot while a long SELECT runs (MariaDB's lock does not wait for reads)", async () => {
+            const long = startLongQuery("SELECT SLEEP(30) FROM app.slow");
+            try {
+                await sleep(1500);
+                const result = await run();
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(f.double.observations[0].dbWriteBlocked, true);
+            } finally {
+                await killLongQueries();
+                await long.done;
+            }
+            await assertHostRecovered();
+        });
+
+        it("exits 204 when MySQL is down, touching nothing", async () => {
+            const cnf = path.join(f.dir, "down.cnf");
+            fs.writeFileSync(cnf, `[client]\nsocket=${path.join(f.dir, "no-such.sock")}\nuser=root\n`);
+            const result = await run({ mysqlDefaultsFile: cnf });
+            expectFailure(result, 204, /cannot reach the database/);
+            assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+            assert.deepEqual(result.summary.mountsFrozen, []);
+            await assertHostRecovered(500);
+        });
+    });
+
+    describe("mounts", () => {
+        it("exits 203 when a configured mount does not exist", async () => {
+            const result = await run({ freezeMounts: `${f.dataMount} /no/such/mount` });
+            expectFailure(result, 203, /SSM_freezeMounts: '\/no\/such\/mount' is not a mount point/);
+            assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+        });
+
+        for (const mount of ["/", "/boot", "/boot/efi", "//"]) {
+            it(`refuses to freeze ${mount} (exit 201) before anything is touched`, async () => {
+                const result = await run({ freezeMounts: mount });
+                expectFailure(result, 201, /SSM_freezeMounts.*never frozen/);
+                assert.equal(f.double.requests.length, 0);
+            });
+        }
+
+        it("refuses a mount that is already frozen (exit 203) and leaves that freeze alone", async () => {
+            execFreeze(f.dataMount);
+            try {
+                const result = await run();
+                expectFailure(result, 203, /already frozen/);
+                assert.equal(await f.writable(f.dataMount, 300), false, "the script thawed a freeze it did not make");
+                assert.ok(await f.writable(f.logsMount), "the script left its own freeze in place");
+            } finally {
+                f.thawAll();
+            }
+            await assertHostRecovered();
+        });
+
+        it("with database=none freezes the ext4 and xfs mounts on snapshotted volumes only, and never locks", async () => {
+            const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
+            const result = await run({ database: "none" });
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
+            const [obs] = f.double.observations;
+            assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true });
+            assert.equal(obs.dbWriteBlocked, false);
+            assert.equal(result.summary.lockMethod, "");
+            assert.equal(result.summary.lockHeldMs, 0);
+            assert.equal(f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim(), flushesBefore, "database=none flushed tables");
+            await assertHostRecovered();
+        });
+
+        it("honours an explicit freezeMounts list, children first, bind duplicates once", async () => {
+            const result = await run({ freezeMounts: `${f.dataMount} ${f.logsMount}` });
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
+            await assertHostRecovered();
+        });
+    });
+
+    it("dry run: reports what it would lock, freeze and snapshot, and touches nothing", async () => {
+        const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
+        const result = await run({ dryRun: "true" });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.summary.status, "dry-run");
+        assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
+        assert.deepEqual(result.summary.volumes, [DATA_VOLUME_ID, LOGS_VOLUME_ID]);
+        assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshot")).length, 0);
+        assert.equal(result.summary.frozenMs, 0);
+        assert.equal(result.summary.lockHeldMs, 0);
+        assert.equal(f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim(), flushesBefore, "dry run flushed tables");
+    });
+
+    describe("parameter validation (exit 201 before anything is touched)", () => {
+        const cases: [string, string, RegExp][] = [
+            ["database", "postgres", /'mysql' or 'none'/],
+            ["freezeMounts", "relative/path", /'auto' or absolute mount points/],
+            ["freezeMounts", "/data;rm -rf /", /'auto' or absolute mount points/],
+            ["freezeMounts", "/data $(reboot)", /'auto' or absolute mount points/],
+            ["maxFreezeSeconds", "0", /integer from 2 to 600/],
+            ["maxFreezeSeconds", "601", /integer from 2 to 600/],
+            ["maxFreezeSeconds", "ten", /integer from 2 to 600/],
+            ["lockTimeoutSeconds", "0", /integer from 1 to 60/],
+            ["lockTimeoutSeconds", "61", /integer from 1 to 60/],
+            ["lockTimeoutSeconds", "45", /smaller than SSM_maxFreezeSeconds/],
+            ["lockRetries", "11", /integer from 0 to 10/],
+            ["longQuerySeconds", "-1", /integer from 0 to 3600/],
+            ["excludeBootVolume", "yes", /'true' or 'false'/],
+            ["dryRun", "1", /'true' or 'false'/],
+            ["snapshotDescription", "bad `cmd`", /0-255 characters/],
+            ["snapshotDescription", "x".repeat(256), /0-255 characters/],
+            ["mysqlDefaultsFile", "relative.cnf", /absolute path/],
+            ["mysqlDefaultsFile", "/no/such/file.cnf", /readable MySQL option file/],
+        ];
+        for (const [name, value, accepted] of cases) {
+            it(`rejects SSM_${name}='${value.slice(0, 24)}' naming the parameter and the accepted form`, async () => {
+                const result = await run({ [name]: value });
+                expectFailure(result, 201, new RegExp(`parameter SSM_${name}: invalid value`));
+                assert.match(result.summary.message, accepted);
+                assert.equal(f.double.requests.length, 0, "validation must come before IMDS and EC2");
+            });
+        }
+    });
+
+    it("is shellcheck-clean", () => {
+        const scripts = fs.readdirSync(path.join(REPO_ROOT, "scripts")).filter((n) => n.endsWith(".sh"));
+        assert.ok(scripts.length > 0);
+        const child = spawnSync("shellcheck", scripts.map((n) => path.join(REPO_ROOT, "scripts", n)),
+            { encoding: "utf8" });
+        assert.equal(child.status, 0, child.stdout);
+    });
+});
+
+function execFreeze(mount: string): void {
+    execFileSync("fsfreeze", ["--freeze", mount]);
+}

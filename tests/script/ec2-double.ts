@@ -1,0 +1,289 @@
+// A test double for IMDSv2 and the EC2 Query API, on 127.0.0.1, for one fake instance whose EBS
+// volumes are image files. On CreateSnapshot(s) it records, at that instant, whether the database
+// accepts a commit and whether each target filesystem is frozen, and takes a block-level point-in-time
+// copy of each image with `cp --reflink=always` (atomic on XFS), as EBS would.
+import { execFile, spawn } from "node:child_process";
+import * as http from "node:http";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export interface FakeVolume {
+    volumeId: string;
+    deviceName: string;
+    /** Image file backing the volume; absent for the boot volume (never copied). */
+    image?: string;
+    /** Mount point of the filesystem on this volume, probed for freeze at the snapshot instant. */
+    mountPoint?: string;
+}
+
+export type ApiBehaviour = "ok" | "error500" | "throttle" | "unauthorized" | "hang";
+
+export interface SnapshotObservation {
+    action: "CreateSnapshots" | "CreateSnapshot";
+    atMs: number;
+    params: Record<string, string>;
+    /**
+     * A write attempted at the snapshot instant waited 1 s for the database lock and gave up. The probe
+     * writes a MEMORY table without binlogging, so a frozen filesystem cannot block it: only the lock.
+     */
+    dbWriteBlocked: boolean;
+    /** Mount point -> whether a write to it blocked at the snapshot instant. */
+    frozen: Record<string, boolean>;
+    /** A write to the fixture's directory on `/` completed: `/` was not frozen. */
+    rootWritable: boolean;
+    maxInnodbId: number;
+    maxMyisamId: number;
+    appendLogLines: number;
+    snapshots: { snapshotId: string; volumeId: string; copy: string }[];
+}
+
+export interface RequestRecord { atMs: number; kind: "imds" | "ec2"; what: string }
+
+export interface DoubleOptions {
+    instanceId: string;
+    region: string;
+    availabilityZone: string;
+    rootDeviceName: string;
+    volumes: FakeVolume[];
+    /** Where snapshot copies go: a directory on the reflink-capable XFS pool. */
+    snapshotDir: string;
+    /** Runs a SQL statement against the live server; rejects on error. */
+    sql: (statement: string, timeoutMs: number) => Promise<string>;
+    /** Whether a write that only the database lock can block succeeds within 1 s. */
+    lockFree: () => Promise<boolean>;
+    /** A file on a frozen-able mount that the writer appends to. */
+    appendLog: string;
+    /** A directory on `/` used to prove `/` stays writable. */
+    rootProbeDir: string;
+}
+
+export class Ec2Double {
+    public behaviour: ApiBehaviour = "ok";
+    public latencyMs = 0;
+    public readonly observations: SnapshotObservation[] = [];
+    public readonly requests: RequestRecord[] = [];
+    private server?: http.Server;
+    private token = "fixture-token-" + Math.random().toString(36).slice(2);
+    private snapshotCounter = 0;
+    private hanging: http.ServerResponse[] = [];
+    private pendingProbes: Promise<unknown>[] = [];
+
+    constructor(private readonly opts: DoubleOptions) {}
+
+    get endpoint(): string {
+        const address = this.server?.address();
+        if (!address || typeof address === "string") throw new Error("double not started");
+        return `http://127.0.0.1:${address.port}`;
+    }
+
+    async start(): Promise<void> {
+        this.server = http.createServer((req, res) => {
+            this.handle(req, res).catch((err) => {
+                res.statusCode = 500;
+                res.end(String(err));
+            });
+        });
+        await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    }
+
+    async stop(): Promise<void> {
+        this.releaseHanging();
+        await Promise.allSettled(this.pendingProbes);
+        await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+        this.server?.closeAllConnections();
+    }
+
+    reset(): void {
+        this.behaviour = "ok";
+        this.latencyMs = 0;
+        this.observations.length = 0;
+        this.requests.length = 0;
+        this.releaseHanging();
+    }
+
+    /** Waits for write probes that were blocked by a freeze (they finish at thaw). */
+    async settle(): Promise<void> {
+        await Promise.allSettled(this.pendingProbes);
+        this.pendingProbes = [];
+    }
+
+    private releaseHanging(): void {
+        for (const res of this.hanging) res.destroy();
+        this.hanging = [];
+    }
+
+    private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+        const body = await new Promise<string>((resolve) => {
+            let data = "";
+            req.on("data", (chunk) => (data += chunk));
+            req.on("end", () => resolve(data));
+        });
+        const url = req.url ?? "/";
+        if (url.startsWith("/latest/")) return this.imds(req, res, url);
+        const params = Object.fromEntries(new URLSearchParams(body));
+        const action = params.Action ?? "";
+        this.requests.push({ atMs: Date.now(), kind: "ec2", what: action });
+        switch (action) {
+            case "DescribeInstances":
+                return this.xml(res, 200, this.describeInstances());
+            case "DescribeInstanceAttribute":
+                return this.xml(res, 200, this.describeInstanceAttribute());
+            case "CreateSnapshots":
+            case "CreateSnapshot":
+                return this.createSnapshots(action, params, res);
+            default:
+                return this.error(res, 400, "InvalidAction", `The action ${action} is not valid for this web service.`);
+        }
+    }
+
+    private imds(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+        this.requests.push({ atMs: Date.now(), kind: "imds", what: `${req.method} ${url}` });
+        if (url === "/latest/api/token") {
+            if (req.method !== "PUT" || !req.headers["x-aws-ec2-metadata-token-ttl-seconds"]) {
+                res.statusCode = 400;
+                return void res.end();
+            }
+            res.statusCode = 200;
+            return void res.end(this.token);
+        }
+        if (req.headers["x-aws-ec2-metadata-token"] !== this.token) {
+            res.statusCode = 401; // IMDSv1 refused, as on Amazon Linux 2023 with IMDSv2 required
+            return void res.end();
+        }
+        const values: Record<string, string> = {
+            "/latest/meta-data/instance-id": this.opts.instanceId,
+            "/latest/meta-data/placement/region": this.opts.region,
+            "/latest/meta-data/placement/availability-zone": this.opts.availabilityZone,
+        };
+        const value = values[url];
+        res.statusCode = value === undefined ? 404 : 200;
+        res.end(value ?? "");
+    }
+
+    private mappingsXml(): string {
+        return this.opts.volumes
+            .map((v) => `<item><deviceName>${v.deviceName}</deviceName><ebs><volumeId>${v.volumeId}</volumeId>` +
+                `<status>attached</status><deleteOnTermination>false</deleteOnTermination></ebs></item>`)
+            .join("");
+    }
+
+    private describeInstances(): string {
+        return `<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId>` +
+            `<reservationSet><item><reservationId>r-0123</reservationId><instancesSet><item>` +
+            `<instanceId>${this.opts.instanceId}</instanceId><rootDeviceName>${this.opts.rootDeviceName}</rootDeviceName>` +
+            `<placement><availabilityZone>${this.opts.availabilityZone}</availabilityZone></placement>` +
+            `<blockDeviceMapping>${this.mappingsXml()}</blockDeviceMapping>` +
+            `</item></instancesSet></item></reservationSet></DescribeInstancesResponse>`;
+    }
+
+    private describeInstanceAttribute(): string {
+        return `<DescribeInstanceAttributeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-2</requestId>` +
+            `<instanceId>${this.opts.instanceId}</instanceId><blockDeviceMapping>${this.mappingsXml()}</blockDeviceMapping>` +
+            `</DescribeInstanceAttributeResponse>`;
+    }
+
+    private async createSnapshots(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>,
+        res: http.ServerResponse): Promise<void> {
+        if (this.behaviour === "hang") {
+            this.hanging.push(res);
+            return;
+        }
+        if (this.behaviour === "error500") return this.error(res, 500, "InternalError", "An internal error has occurred");
+        if (this.behaviour === "throttle") return this.error(res, 503, "RequestLimitExceeded", "Request limit exceeded.");
+        if (this.behaviour === "unauthorized") {
+            return this.error(res, 403, "UnauthorizedOperation", "You are not authorized to perform this operation.");
+        }
+        const atMs = Date.now();
+        let targets: FakeVolume[];
+        if (action === "CreateSnapshots") {
+            const excludeBoot = params["InstanceSpecification.ExcludeBootVolume"] === "true";
+            targets = this.opts.volumes.filter((v) => !(excludeBoot && v.deviceName === this.opts.rootDeviceName));
+        } else {
+            targets = this.opts.volumes.filter((v) => v.volumeId === params.VolumeId);
+        }
+        // The snapshot itself first: the state of every image at this instant.
+        const snapshots = [];
+        for (const volume of targets) {
+            const snapshotId = `snap-${(++this.snapshotCounter).toString(16).padStart(17, "0")}`;
+            const copy = path.join(this.opts.snapshotDir, `${snapshotId}.img`);
+            if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
+            snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
+        }
+        const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
+        const [dbWriteBlocked, frozenList, rootWritable, state] = await Promise.all([
+            this.probeDbWrite(),
+            Promise.all(mounts.map((m) => this.probeFrozen(m))),
+            this.probeFrozen(this.opts.rootProbeDir).then((frozen) => !frozen),
+            this.readState(),
+        ]);
+        this.observations.push({
+            action, atMs, params, dbWriteBlocked, rootWritable, ...state, snapshots,
+            frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenList[i]])),
+        });
+        if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+        const tags = this.tagsXml(params);
+        if (action === "CreateSnapshot") {
+            const s = snapshots[0];
+            return this.xml(res, 200, `<CreateSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+                `<requestId>r-3</requestId><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
+                `<status>pending</status><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
+                `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><description></description></CreateSnapshotResponse>`);
+        }
+        const items = snapshots.map((s) => `<item><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
+            `<state>pending</state><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
+            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tags}</tagSet></item>`).join("");
+        return this.xml(res, 200, `<CreateSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+            `<requestId>r-4</requestId><snapshotSet>${items}</snapshotSet></CreateSnapshotsResponse>`);
+    }
+
+    private tagsXml(params: Record<string, string>): string {
+        const out: string[] = [];
+        for (let i = 1; params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
+            out.push(`<item><key>${escapeXml(params[`TagSpecification.1.Tag.${i}.Key`])}</key>` +
+                `<value>${escapeXml(params[`TagSpecification.1.Tag.${i}.Value`] ?? "")}</value></item>`);
+        }
+        return out.join("");
+    }
+
+    private async probeDbWrite(): Promise<boolean> {
+        return !(await this.opts.lockFree());
+    }
+
+    /**
+     * A write to a frozen filesystem sleeps until thaw, so "frozen" is a write that has not finished in
+     * 300 ms. The writer process is left to finish at thaw (it cannot be killed while it sleeps).
+     */
+    private probeFrozen(dir: string): Promise<boolean> {
+        const child = spawn("sh", ["-c", 'echo probe >> "$1/.freeze-probe"', "probe", dir], { stdio: "ignore" });
+        const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+        this.pendingProbes.push(done);
+        return Promise.race([
+            done.then(() => false),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300)),
+        ]);
+    }
+
+    private async readState(): Promise<{ maxInnodbId: number; maxMyisamId: number; appendLogLines: number }> {
+        const out = await this.opts.sql("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", 5000);
+        const [maxInnodbId, maxMyisamId] = out.trim().split("\n").map(Number);
+        const { stdout } = await execFileAsync("sh", ["-c", 'wc -l < "$1" 2>/dev/null || echo 0', "wc", this.opts.appendLog]);
+        return { maxInnodbId, maxMyisamId, appendLogLines: Number(stdout.trim()) };
+    }
+
+    private xml(res: http.ServerResponse, status: number, body: string): void {
+        res.statusCode = status;
+        res.setHeader("Content-Type", "text/xml;charset=UTF-8");
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+    }
+
+    private error(res: http.ServerResponse, status: number, code: string, message: string): void {
+        this.xml(res, status, `<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>` +
+            `</Error></Errors><RequestID>req-err</RequestID></Response>`);
+    }
+}
+
+function escapeXml(s: string): string {
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}

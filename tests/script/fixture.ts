@@ -1,0 +1,355 @@
+// The real-components fixture for the snapshot script: loop-backed ext4 and XFS filesystems, a real
+// MariaDB (Debian's mariadb-server) with its datadir on the ext4 one and its redo log and binlog on the
+// XFS one, and the IMDS/EC2 double. Everything is created under a fresh temp dir and torn down by PID and
+// path; the only filesystems that can ever be frozen are the two this fixture created.
+import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { Ec2Double } from "./ec2-double";
+
+const execFileAsync = promisify(execFile);
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const SCRIPT = path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh");
+export const INSTANCE_ID = "i-0123456789abcdef0";
+export const ROOT_VOLUME_ID = "vol-0bbbbbbbbbbbbbbb0";
+export const DATA_VOLUME_ID = "vol-0aaaaaaaaaaaaaaa1";
+export const LOGS_VOLUME_ID = "vol-0aaaaaaaaaaaaaaa2";
+
+export interface ScriptResult {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+    /** The last stdout line, parsed. */
+    summary: Record<string, unknown> & { status: string; exitCode: number; message: string };
+    elapsedMs: number;
+}
+
+export interface MysqlServer { proc: ChildProcess; socket: string; cnf: string; datadir: string }
+
+/** Every command the fixture runs must succeed; the error carries its output. */
+function run(cmd: string, args: string[], input?: string): string {
+    try {
+        return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+    } catch (err) {
+        const e = err as { stderr?: string; stdout?: string; message: string };
+        throw new Error(`${cmd} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+    }
+}
+
+export function requirePrerequisites(): void {
+    if (process.getuid?.() !== 0) throw new Error("the script tests must run as root (loop devices, mount, fsfreeze)");
+    const missing = ["mariadbd", "mariadb", "mariadb-install-db", "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "shellcheck"]
+        .filter((tool) => {
+            try { execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }); return false; } catch { return true; }
+        });
+    if (missing.length > 0) {
+        throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs shellcheck; aws CLI)`);
+    }
+}
+
+export class Fixture {
+    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-"));
+    readonly pool = path.join(this.dir, "pool");
+    readonly dataMount = path.join(this.dir, "mnt", "data");
+    readonly logsMount = path.join(this.dir, "mnt", "logs");
+    readonly runDir = path.join(this.dir, "run");
+    readonly appendLog = path.join(this.dataMount, "app", "append.log");
+    readonly snapshotDir = path.join(this.pool, "snapshots");
+    private loops: string[] = [];
+    /** Mount point -> the loop device mounted there (detached right after unmount). */
+    private mounts: { target: string; loop: string }[] = [];
+    private servers: MysqlServer[] = [];
+    private children = new Set<ChildProcess>();
+    live!: MysqlServer;
+    double!: Ec2Double;
+
+    /** Mounts this fixture created and may freeze. Nothing else is ever thawed or frozen by tests. */
+    get freezableMounts(): string[] { return [this.dataMount, this.logsMount]; }
+
+    async setUp(): Promise<void> {
+        fs.mkdirSync(this.pool);
+        fs.mkdirSync(this.runDir);
+        run("truncate", ["-s", "3G", path.join(this.dir, "pool.img")]);
+        run("mkfs.xfs", ["-q", "-m", "reflink=1", path.join(this.dir, "pool.img")]);
+        this.mount(this.attachLoop(path.join(this.dir, "pool.img")), this.pool);
+        fs.mkdirSync(this.snapshotDir);
+        const dataImage = path.join(this.pool, "vol-data.img");
+        const logsImage = path.join(this.pool, "vol-logs.img");
+        run("truncate", ["-s", "512M", dataImage]);
+        run("mkfs.ext4", ["-q", dataImage]);
+        run("truncate", ["-s", "512M", logsImage]);
+        run("mkfs.xfs", ["-q", logsImage]);
+        const dataLoop = this.attachLoop(dataImage);
+        const logsLoop = this.attachLoop(logsImage);
+        this.mount(dataLoop, this.dataMount);
+        this.mount(logsLoop, this.logsMount);
+
+        this.live = await this.startMysql("live", this.dataMount, this.logsMount, true);
+        this.sqlSync(`CREATE DATABASE app;
+            CREATE TABLE app.inno (id BIGINT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64), at DATETIME(6)) ENGINE=InnoDB;
+            CREATE TABLE app.myi (id BIGINT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64), at DATETIME(6)) ENGINE=MyISAM;
+            CREATE TABLE app.slow (id INT PRIMARY KEY, v INT) ENGINE=MyISAM;
+            INSERT INTO app.slow VALUES (1, 0);
+            CREATE TABLE app.probe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=InnoDB;
+            CREATE TABLE app.lockprobe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=MEMORY;`);
+        fs.mkdirSync(path.dirname(this.appendLog), { recursive: true });
+        fs.writeFileSync(this.appendLog, "");
+
+        this.double = new Ec2Double({
+            instanceId: INSTANCE_ID, region: "eu-west-1", availabilityZone: "eu-west-1a", rootDeviceName: "/dev/xvda",
+            volumes: [
+                { volumeId: ROOT_VOLUME_ID, deviceName: "/dev/xvda" },
+                { volumeId: DATA_VOLUME_ID, deviceName: dataLoop, image: dataImage, mountPoint: this.dataMount },
+                { volumeId: LOGS_VOLUME_ID, deviceName: logsLoop, image: logsImage, mountPoint: this.logsMount },
+            ],
+            snapshotDir: this.snapshotDir,
+            sql: (statement, timeoutMs) => this.sql(statement, timeoutMs),
+            lockFree: () => this.lockFree(1),
+            appendLog: this.appendLog,
+            rootProbeDir: this.dir,
+        });
+        await this.double.start();
+        process.once("exit", () => this.emergencyThaw());
+    }
+
+    private attachLoop(image: string): string {
+        const device = run("losetup", ["--find", "--show", image]).trim();
+        this.loops.push(device);
+        return device;
+    }
+
+    private mount(loop: string, target: string, options: string[] = []): void {
+        fs.mkdirSync(target, { recursive: true });
+        run("mount", [...options, loop, target]);
+        this.mounts.push({ target, loop });
+    }
+
+    async startMysql(name: string, dataMount: string, logsMount: string, initialise: boolean): Promise<MysqlServer> {
+        const datadir = path.join(dataMount, "mysql");
+        const redo = path.join(logsMount, "redo");
+        const socket = path.join(this.runDir, `${name}.sock`);
+        const common = ["--no-defaults", "--user=root", `--datadir=${datadir}`, `--innodb-log-group-home-dir=${redo}`];
+        if (initialise) {
+            fs.mkdirSync(redo, { recursive: true });
+            fs.mkdirSync(path.join(logsMount, "binlog"), { recursive: true });
+            run("mariadb-install-db", [...common, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+        }
+        const errLog = path.join(this.runDir, `${name}.err`);
+        const proc = spawn("mariadbd", [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
+            `--pid-file=${path.join(this.runDir, `${name}.pid`)}`, `--log-bin=${path.join(logsMount, "binlog", "mysql-bin")}`,
+            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve"], { stdio: "ignore" });
+        const cnf = path.join(this.runDir, `${name}.cnf`);
+        fs.writeFileSync(cnf, `[client]\nsocket=${socket}\nuser=root\n`);
+        const server = { proc, socket, cnf, datadir };
+        this.servers.push(server);
+        for (let i = 0; i < 300; i++) {
+            if (proc.exitCode !== null) break;
+            try {
+                execFileSync("mariadb", [`--defaults-extra-file=${cnf}`, "-e", "SELECT 1"], { stdio: "ignore" });
+                return server;
+            } catch { await sleep(100); }
+        }
+        throw new Error(`mariadbd (${name}) did not start: ${fs.existsSync(errLog) ? fs.readFileSync(errLog, "utf8").slice(-2000) : ""}`);
+    }
+
+    async stopMysql(server: MysqlServer): Promise<void> {
+        if (server.proc.exitCode !== null || server.proc.signalCode !== null) return;
+        const exited = new Promise((resolve) => server.proc.once("exit", resolve));
+        server.proc.kill("SIGTERM");
+        await exited;
+    }
+
+    sqlSync(statement: string, cnf = this.live.cnf): string {
+        return run("mariadb", [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement]);
+    }
+
+    /**
+     * Whether the database lock is free: a write that needs no disk (MEMORY table, not binlogged), so
+     * only the global read lock can block it, not a frozen filesystem. Waits at most `waitSeconds`.
+     */
+    async lockFree(waitSeconds = 1): Promise<boolean> {
+        try {
+            await this.sql(`SET SESSION sql_log_bin = 0; SET SESSION lock_wait_timeout = ${waitSeconds}; ` +
+                "INSERT INTO app.lockprobe (at) VALUES (NOW(6)); DELETE FROM app.lockprobe", (waitSeconds + 5) * 1000);
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    async sql(statement: string, timeoutMs = 10000, cnf = this.live.cnf): Promise<string> {
+        const { stdout } = await execFileAsync("mariadb",
+            [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement], { timeout: timeoutMs });
+        return stdout;
+    }
+
+    /** Environment for the script: the double's endpoints, fake credentials, the live server's option file. */
+    scriptEnv(params: Record<string, string> = {}): NodeJS.ProcessEnv {
+        const env: NodeJS.ProcessEnv = {
+            PATH: process.env.PATH, HOME: this.dir, LANG: "C.UTF-8",
+            AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
+            AWS_ENDPOINT_URL_EC2: this.double.endpoint,
+            AWS_ACCESS_KEY_ID: "AKIAFIXTURE", AWS_SECRET_ACCESS_KEY: "fixture-secret",
+            AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+            CONSISTENT_SNAPSHOT_RUN_DIR: path.join(this.runDir, "cs"),
+            SSM_mysqlDefaultsFile: this.live.cnf,
+        };
+        for (const [k, v] of Object.entries(params)) env[`SSM_${k}`] = v;
+        return env;
+    }
+
+    /**
+     * Runs a script with a hard bound: past `killAfterMs` it is killed by PID and the fixture's mounts are
+     * thawed. `onStderr` sees each log line as it arrives (to act at a point of the run).
+     */
+    runScript(script: string, env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; onStderr?: (line: string, child: ChildProcess) => void } = {}): Promise<ScriptResult> {
+        const started = Date.now();
+        const child = spawn("bash", [script], { env, stdio: ["ignore", "pipe", "pipe"] });
+        this.children.add(child);
+        let stdout = "";
+        let stderr = "";
+        let pending = "";
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d: Buffer) => {
+            stderr += d;
+            pending += d;
+            const lines = pending.split("\n");
+            pending = lines.pop() ?? "";
+            for (const line of lines) opts.onStderr?.(line, child);
+        });
+        const guard = setTimeout(() => {
+            child.kill("SIGKILL");
+            this.thawAll();
+        }, opts.killAfterMs ?? 120000);
+        // A killed script's watchdog keeps its stderr open for a while: resolve on exit, once the
+        // streams are drained or after a short grace period.
+        const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+        return new Promise((resolve) => {
+            child.on("exit", async (code, signal) => {
+                await Promise.race([closed, sleep(1000)]);
+                clearTimeout(guard);
+                this.children.delete(child);
+                const last = stdout.trim().split("\n").pop() ?? "";
+                let summary: ScriptResult["summary"];
+                try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
+                resolve({ code, signal, stdout, stderr, summary, elapsedMs: Date.now() - started });
+            });
+        });
+    }
+
+    /** Thaws the fixture's own mounts (never anything else). Safe to call when nothing is frozen. */
+    thawAll(): void {
+        for (const mount of this.freezableMounts) {
+            try { execFileSync("fsfreeze", ["--unfreeze", mount], { stdio: "ignore" }); } catch { /* not frozen */ }
+        }
+    }
+
+    private emergencyThaw(): void {
+        this.thawAll();
+    }
+
+    /** Whether each fixture mount takes a write within `withinMs` (false = still frozen). */
+    async writable(mount: string, withinMs = 2000): Promise<boolean> {
+        const child = spawn("sh", ["-c", 'echo ok >> "$1/.writable-probe"', "probe", mount], { stdio: "ignore" });
+        const done = new Promise<boolean>((resolve) => child.on("exit", (code) => resolve(code === 0)));
+        return Promise.race([done, sleep(withinMs).then(() => false)]);
+    }
+
+    /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */
+    startWriter(): Writer {
+        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog],
+            { stdio: ["ignore", "pipe", "pipe"] });
+        this.children.add(child);
+        return new Writer(child);
+    }
+
+    /** Mounts the snapshot copies of the data and logs volumes and starts a second MariaDB on them. */
+    async restore(dataCopy: string, logsCopy: string): Promise<{ server: MysqlServer; dataMount: string; cleanup: () => Promise<void> }> {
+        const root = fs.mkdtempSync(path.join(this.dir, "restore-"));
+        const dataMount = path.join(root, "data");
+        const logsMount = path.join(root, "logs");
+        this.mount(this.attachLoop(dataCopy), dataMount);
+        this.mount(this.attachLoop(logsCopy), logsMount, ["-o", "nouuid"]);
+        const server = await this.startMysql(path.basename(root), dataMount, logsMount, false);
+        return {
+            server, dataMount,
+            cleanup: async () => {
+                await this.stopMysql(server);
+                this.unmount(logsMount);
+                this.unmount(dataMount);
+            },
+        };
+    }
+
+    private unmount(target: string): void {
+        const entry = this.mounts.find((m) => m.target === target);
+        run("umount", [target]);
+        this.mounts = this.mounts.filter((m) => m.target !== target);
+        if (entry) this.detachLoop(entry.loop);
+    }
+
+    private detachLoop(loop: string): void {
+        try { execFileSync("losetup", ["-d", loop], { stdio: "ignore" }); } catch { /* already detached */ }
+        this.loops = this.loops.filter((l) => l !== loop);
+    }
+
+    async tearDown(): Promise<void> {
+        this.thawAll();
+        for (const child of this.children) child.kill("SIGKILL");
+        await this.double?.stop();
+        for (const server of this.servers) await this.stopMysql(server).catch(() => undefined);
+        // Innermost first: a mount's loop is detached before the pool holding its image is unmounted.
+        for (const { target, loop } of [...this.mounts].reverse()) {
+            try { execFileSync("umount", [target], { stdio: "ignore" }); } catch { /* already gone */ }
+            this.detachLoop(loop);
+        }
+        for (const loop of [...this.loops].reverse()) this.detachLoop(loop);
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+/** The concurrent writer's view: committed rows and the longest gap between two commits. */
+export class Writer {
+    private lines: string[] = [];
+    private buffer = "";
+    readonly exited: Promise<void>;
+
+    constructor(private readonly child: ChildProcess) {
+        child.stdout!.on("data", (d: Buffer) => {
+            this.buffer += d;
+            const parts = this.buffer.split("\n");
+            this.buffer = parts.pop() ?? "";
+            this.lines.push(...parts);
+        });
+        this.exited = new Promise((resolve) => child.on("exit", () => resolve()));
+    }
+
+    /** Commits reported by the writer, as [kind, epoch ms]. */
+    get commits(): { kind: string; atMs: number }[] {
+        return this.lines.map((l) => l.split(" ")).map(([kind, at]) => ({ kind, atMs: Number(at) }));
+    }
+
+    /** Longest interval between consecutive events of a kind, in ms. */
+    longestGapMs(kind: string): number {
+        const times = this.commits.filter((c) => c.kind === kind).map((c) => c.atMs);
+        let gap = 0;
+        for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+        return gap;
+    }
+
+    async waitForCommits(n: number): Promise<void> {
+        for (let i = 0; i < 200 && this.commits.filter((c) => c.kind === "db").length < n; i++) await sleep(50);
+    }
+
+    async stop(): Promise<void> {
+        this.child.kill("SIGTERM");
+        await this.exited;
+    }
+}
+
+export function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}

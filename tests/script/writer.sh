@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Concurrent writer for the script tests. Usage: writer.sh MYSQL_OPTION_FILE APPEND_LOG
+# Commits one InnoDB and one MyISAM row per iteration over one session and prints "db <epoch ms>" after
+# each commit; in parallel appends a line to APPEND_LOG, fsyncs it and prints "file <epoch ms>".
+# Runs until SIGTERM.
+set -euo pipefail
+option_file=$1 append_log=$2
+
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+
+append_loop() {
+  local i=0
+  while true; do
+    i=$((i + 1))
+    printf 'line %d\n' "$i" >>"$append_log"
+    sync "$append_log"
+    echo "file $(now_ms)"
+    sleep 0.005
+  done
+}
+
+append_loop &
+appender=$!
+coproc DB { exec mariadb --defaults-extra-file="$option_file" --batch --skip-column-names --unbuffered 2>&1; }
+trap 'kill "$appender" "$DB_PID" 2>/dev/null; exit 0' TERM INT
+
+i=0
+while true; do
+  i=$((i + 1))
+  printf "INSERT INTO app.inno (v, at) VALUES ('w%d', NOW(6)); INSERT INTO app.myi (v, at) VALUES ('w%d', NOW(6)); SELECT 'c%d';\n" \
+    "$i" "$i" "$i" >&"${DB[1]}"
+  IFS= read -r line <&"${DB[0]}"
+  if [[ $line != "c$i" ]]; then
+    echo "writer: unexpected answer: $line" >&2
+    kill "$appender" 2>/dev/null
+    exit 1
+  fi
+  echo "db $(now_ms)"
+  sleep 0.005
+done
