@@ -27,6 +27,7 @@
 #   SSM_snapshotDescription   Consistent snapshot by consistent-snapshots
 #                                                    0-255 of [A-Za-z0-9 _.:/=+@-]
 #   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
+#                                                    (groups [client] and [client_consistent_snapshot])
 # Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
 # --endpoint-url for CLIs too old to read it), AWS_REGION / AWS_DEFAULT_REGION when IMDS gives none.
 #
@@ -38,6 +39,9 @@
 #   206 a filesystem could not be frozen            207 the CreateSnapshots call failed
 #   208 the CreateSnapshots call timed out          209 interrupted by a signal
 #   210 thaw or unlock failed: the host needs attention
+# SSM may start this file with sh; on Amazon Linux that is bash in POSIX mode.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set +o posix
 set -Eeuo pipefail
 shopt -s inherit_errexit
 
@@ -186,7 +190,8 @@ check_tools() {
       fail "$E_TOOL" "SSM_database=mysql needs the 'mariadb' or 'mysql' client in PATH"
     MYSQL_CMD=("$client")
     [[ -n $MYSQL_DEFAULTS_FILE ]] && MYSQL_CMD+=("--defaults-extra-file=$MYSQL_DEFAULTS_FILE")
-    MYSQL_CMD+=(--batch --skip-column-names --connect-timeout=5)
+    # Option groups [client_consistent_snapshot] (e.g. in root's ~/.my.cnf) apply to this script only.
+    MYSQL_CMD+=(--defaults-group-suffix=_consistent_snapshot --batch --skip-column-names --connect-timeout=5)
   fi
 }
 
