@@ -1,0 +1,240 @@
+// The stack's configuration: every key, its default and its rule, in one place. `loadStackConfig` runs
+// before any resource is declared; a bad value fails `pulumi preview` with a message that names the key,
+// the value and the accepted form. Pulumi.yaml declares the same keys and defaults for the CLI.
+import * as pulumi from "@pulumi/pulumi";
+import { scheduleError } from "./schedule";
+import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./snapshotDocument";
+
+export const PROJECT = "consistent-snapshots";
+
+/** An additional maintenance-window target: instances tagged `<tagKey>=<tagValue>` run `script`. */
+export interface ExtraTargetConfig {
+    tagValue: string;
+    script: SnapshotScriptName;
+    maxConcurrency: string;
+    maxErrors: string;
+    parameters: Record<string, string>;
+}
+
+export interface StackConfig {
+    schedule: string;
+    scheduleTimezone: string;
+    duration: number;
+    cutoff: number;
+    enabled: boolean;
+    tagKey: string;
+    tagValue: string;
+    maxConcurrency: string;
+    maxErrors: string;
+    networkMode: "public" | "private";
+    createDemoHost: boolean;
+    instanceType: string;
+    dataVolumeSizeGiB: number;
+    logRetentionDays: number;
+    commandTimeoutSeconds: number;
+    snapshotParameters: Record<string, string>;
+    extraTargets: ExtraTargetConfig[];
+}
+
+/** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
+export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
+    schedule: "cron(0 0 * * ? *)",
+    scheduleTimezone: "UTC",
+    duration: 2,
+    cutoff: 0,
+    enabled: true,
+    tagKey: "ConsistentSnapshot",
+    tagValue: "AmazonLinuxMySQL",
+    maxConcurrency: "1",
+    maxErrors: "1",
+    networkMode: "public",
+    createDemoHost: true,
+    instanceType: "t3.micro",
+    dataVolumeSizeGiB: 20,
+    logRetentionDays: 30,
+    commandTimeoutSeconds: 600,
+    snapshotParameters: {},
+    extraTargets: [],
+});
+
+/** CloudWatch Logs' accepted retention periods, in days. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/** SSM's patterns for MaxConcurrency and MaxErrors (a count or a percentage). */
+export const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
+export const MAX_ERRORS_PATTERN = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
+/** EC2 tag rules: letters, digits, spaces and + - = . _ : / @; key 1-128, value 0-256; no aws: prefix. */
+const TAG_CHARACTERS = /^[\p{L}\p{N}\s+\-=._:/@]*$/u;
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+type Raw = Record<string, unknown>;
+
+/** Reads the stack's configuration and validates it; throws one ConfigError listing every problem. */
+export function loadStackConfig(config: pulumi.Config = new pulumi.Config(PROJECT)): StackConfig {
+    const raw: Raw = {};
+    for (const key of Object.keys(CONFIG_DEFAULTS)) {
+        if (key === "snapshotParameters" || key === "extraTargets") {
+            const text = config.get(key);
+            if (text !== undefined) {
+                try { raw[key] = JSON.parse(text); } catch { raw[key] = text; }
+            }
+        } else {
+            raw[key] = config.get(key);
+        }
+    }
+    return validateStackConfig(raw);
+}
+
+/** Validates raw values (strings as the CLI stores them, or typed values) and applies defaults. */
+export function validateStackConfig(raw: Raw): StackConfig {
+    const problems: string[] = [];
+    const problem = (key: string, value: unknown, expected: string) =>
+        problems.push(`${PROJECT}:${key}: ${JSON.stringify(value)} is not valid; expected ${expected}`);
+    const given = (key: keyof StackConfig) => raw[key] !== undefined && raw[key] !== null;
+
+    const str = (key: keyof StackConfig): string => (given(key) ? String(raw[key]) : String(CONFIG_DEFAULTS[key]));
+    const int = (key: keyof StackConfig, min: number, max: number, what = `an integer from ${min} to ${max}`): number => {
+        const value = str(key);
+        if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+            problem(key, raw[key], what);
+            return CONFIG_DEFAULTS[key] as number;
+        }
+        return Number(value);
+    };
+    const bool = (key: keyof StackConfig): boolean => {
+        const value = str(key);
+        if (value !== "true" && value !== "false") {
+            problem(key, raw[key], "true or false");
+            return CONFIG_DEFAULTS[key] as boolean;
+        }
+        return value === "true";
+    };
+
+    const schedule = str("schedule");
+    const scheduleProblem = scheduleError(schedule);
+    if (scheduleProblem) problem("schedule", schedule, `a maintenance-window schedule (${scheduleProblem})`);
+
+    const scheduleTimezone = str("scheduleTimezone");
+    if (!isIanaTimeZone(scheduleTimezone)) problem("scheduleTimezone", scheduleTimezone, "an IANA time zone such as UTC, Europe/Paris or America/New_York");
+
+    const duration = int("duration", 1, 24, "a whole number of hours from 1 to 24");
+    const cutoff = int("cutoff", 0, 23, "a whole number of hours from 0 to 23");
+    if (cutoff >= duration && given("cutoff")) problem("cutoff", raw.cutoff, `a number of hours smaller than duration (${duration})`);
+    else if (cutoff >= duration) problem("duration", raw.duration, `a number of hours larger than cutoff (${cutoff})`);
+
+    const tagKey = str("tagKey");
+    const tagKeyProblem = tagError(tagKey, true);
+    if (tagKeyProblem) problem("tagKey", tagKey, tagKeyProblem);
+    const tagValue = str("tagValue");
+    const tagValueProblem = tagError(tagValue, false);
+    if (tagValueProblem) problem("tagValue", tagValue, tagValueProblem);
+
+    const maxConcurrency = str("maxConcurrency");
+    if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem("maxConcurrency", maxConcurrency, "a count of at least 1 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)");
+    const maxErrors = str("maxErrors");
+    if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem("maxErrors", maxErrors, "a count (0 or more, e.g. 1) or a percentage from 0% to 100% (e.g. 10%)");
+
+    const networkMode = str("networkMode");
+    if (networkMode !== "public" && networkMode !== "private") problem("networkMode", networkMode, "public or private");
+
+    const instanceType = str("instanceType");
+    if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) problem("instanceType", instanceType, "an EC2 instance type such as t3.micro");
+
+    const logRetentionDays = int("logRetentionDays", 1, 3653);
+    if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problem("logRetentionDays", raw.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
+
+    const snapshotParameters = parameters("snapshotParameters", raw.snapshotParameters, "consistent-snapshot", problem);
+    const extraTargets = targets(raw.extraTargets, tagValue, problem);
+
+    const result: StackConfig = {
+        schedule, scheduleTimezone, duration, cutoff,
+        enabled: bool("enabled"),
+        tagKey, tagValue, maxConcurrency, maxErrors,
+        networkMode: networkMode as StackConfig["networkMode"],
+        createDemoHost: bool("createDemoHost"),
+        instanceType,
+        dataVolumeSizeGiB: int("dataVolumeSizeGiB", 1, 16384, "a size in GiB from 1 to 16384 (gp3)"),
+        logRetentionDays,
+        commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
+        snapshotParameters, extraTargets,
+    };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return result;
+}
+
+function parameters(key: string, value: unknown, script: SnapshotScriptName,
+    problem: (key: string, value: unknown, expected: string) => void): Record<string, string> {
+    if (value === undefined || value === null) return {};
+    if (typeof value !== "object" || Array.isArray(value)) {
+        problem(key, value, `an object of ${script} document parameters, e.g. {"maxFreezeSeconds": "30"}`);
+        return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [name, v] of Object.entries(value as Raw)) {
+        const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
+        const error = text === undefined ? "a string" : documentParameterError(script, name, text);
+        if (error) problem(`${key}.${name}`, v, error);
+        else out[name] = text!;
+    }
+    return out;
+}
+
+function targets(value: unknown, mainTagValue: string, problem: (key: string, value: unknown, expected: string) => void): ExtraTargetConfig[] {
+    if (value === undefined || value === null) return [];
+    const form = `a list of {tagValue, script, maxConcurrency?, maxErrors?, parameters?} with script one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`;
+    if (!Array.isArray(value)) {
+        problem("extraTargets", value, form);
+        return [];
+    }
+    const seen = new Set([mainTagValue]);
+    return value.flatMap((item: unknown, i: number): ExtraTargetConfig[] => {
+        const key = `extraTargets[${i}]`;
+        if (typeof item !== "object" || item === null || Array.isArray(item)) {
+            problem(key, item, form);
+            return [];
+        }
+        const t = item as Raw;
+        const unknownKeys = Object.keys(t).filter((k) => !["tagValue", "script", "maxConcurrency", "maxErrors", "parameters"].includes(k));
+        if (unknownKeys.length > 0) problem(`${key}.${unknownKeys[0]}`, t[unknownKeys[0]], `no such field; ${form}`);
+        const tagValue = typeof t.tagValue === "string" ? t.tagValue : "";
+        const tagProblem = typeof t.tagValue === "string" ? tagError(tagValue, false) : "a tag value string";
+        if (tagProblem) problem(`${key}.tagValue`, t.tagValue, tagProblem);
+        else if (seen.has(tagValue)) problem(`${key}.tagValue`, t.tagValue, "a tag value not already targeted (each value is one target)");
+        seen.add(tagValue);
+        const script = String(t.script);
+        if (!(script in SNAPSHOT_SCRIPTS)) problem(`${key}.script`, t.script, `one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`);
+        const maxConcurrency = t.maxConcurrency === undefined ? CONFIG_DEFAULTS.maxConcurrency : String(t.maxConcurrency);
+        if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem(`${key}.maxConcurrency`, t.maxConcurrency, "a count of at least 1 or a percentage from 1% to 100%");
+        const maxErrors = t.maxErrors === undefined ? CONFIG_DEFAULTS.maxErrors : String(t.maxErrors);
+        if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem(`${key}.maxErrors`, t.maxErrors, "a count (0 or more) or a percentage from 0% to 100%");
+        const scriptName = (script in SNAPSHOT_SCRIPTS ? script : "consistent-snapshot") as SnapshotScriptName;
+        return [{ tagValue, script: scriptName, maxConcurrency, maxErrors, parameters: parameters(`${key}.parameters`, t.parameters, scriptName, problem) }];
+    });
+}
+
+/** EC2 tag rules for a key (1-128 characters, no aws: prefix) or a value (0-256 characters). */
+export function tagError(text: string, isKey: boolean): string | undefined {
+    const max = isKey ? 128 : 256;
+    const what = isKey ? "a tag key" : "a tag value";
+    if (isKey && text.length === 0) return `${what} of 1 to ${max} characters`;
+    if ([...text].length > max) return `${what} of at most ${max} characters`;
+    if (isKey && /^aws:/i.test(text)) return `${what} not starting with aws: (reserved by AWS)`;
+    if (!TAG_CHARACTERS.test(text)) return `${what} of letters, digits, spaces and + - = . _ : / @`;
+    return undefined;
+}
+
+/** True for a time zone name in the IANA database as the JavaScript runtime knows it (not an offset). */
+export function isIanaTimeZone(zone: string): boolean {
+    if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(zone)) return false;
+    try {
+        new Intl.DateTimeFormat("en-US", { timeZone: zone });
+        return true;
+    } catch {
+        return false;
+    }
+}

@@ -1,0 +1,98 @@
+import * as aws from "@pulumi/aws";
+import * as awsx from "@pulumi/awsx";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Interface endpoints a private host needs: Session Manager / Run Command (ssm, ssmmessages, ec2messages) and the EC2 API. */
+export const PRIVATE_INTERFACE_ENDPOINT_SERVICES = ["ssm", "ssmmessages", "ec2messages", "ec2"] as const;
+
+export interface NetworkArgs {
+    /**
+     * `public`: the seed's layout, a public subnet with an internet gateway and no NAT gateway; the host gets a
+     * public IP to reach SSM and EC2. `private`: isolated subnets with no internet path; interface endpoints for
+     * ssm, ssmmessages, ec2messages and ec2, and an S3 gateway endpoint (Amazon Linux 2023's package
+     * repositories are served from S3). Default: `public`.
+     */
+    mode?: "public" | "private";
+    /** IPv4 CIDR of the VPC. Default: `10.0.0.0/16`. AWS constraint: a /16 to /28 block. */
+    cidrBlock?: string;
+    /** Availability zones to spread subnets over. Default: 1 (the seed has one subnet). Each AZ adds endpoint cost in private mode. */
+    availabilityZoneCount?: number;
+    /**
+     * Region of the endpoints' service names (`com.amazonaws.<region>.<service>`). Default: the provider's
+     * configured region (`aws:region`). Set it when you pass a provider for another region.
+     */
+    region?: string;
+    /** Tags for every resource. Default: none. */
+    tags?: Record<string, string>;
+}
+
+/**
+ * The network for the reference database host: an awsx VPC without NAT gateways, public or private.
+ * Bring your own VPC instead by giving MysqlHost a subnet id.
+ */
+export class Network extends pulumi.ComponentResource {
+    /** The VPC's id. */
+    public readonly vpcId: pulumi.Output<string>;
+    /** Subnets the host is placed in: public subnets in `public` mode, isolated subnets in `private` mode. */
+    public readonly subnetIds: pulumi.Output<string[]>;
+    /** Whether instances in `subnetIds` need a public IP to reach AWS APIs. */
+    public readonly mode: "public" | "private";
+    /** The security group of the interface endpoints (`private` mode only). */
+    public readonly endpointSecurityGroupId?: pulumi.Output<string>;
+
+    constructor(name: string, args: NetworkArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("consistent-snapshots:index:Network", name, args, opts);
+        this.mode = args.mode ?? "public";
+        const cidrBlock = args.cidrBlock ?? "10.0.0.0/16";
+        const isPrivate = this.mode === "private";
+        const region = args.region ?? aws.config.region;
+        if (isPrivate && !region) {
+            throw new Error(`Network ${name}: mode private needs a region: set aws:region or NetworkArgs.region`);
+        }
+
+        const vpc = new awsx.ec2.Vpc(name, {
+            cidrBlock,
+            numberOfAvailabilityZones: args.availabilityZoneCount ?? 1,
+            enableDnsHostnames: true,
+            enableDnsSupport: true,
+            subnetStrategy: "Auto",
+            subnetSpecs: [{ type: isPrivate ? "Isolated" : "Public", cidrMask: 24 }],
+            // awsx defaults to a NAT gateway per AZ; neither mode wants one.
+            natGateways: { strategy: "None" },
+            // Auto fills the S3 gateway endpoint's route tables with the VPC's own.
+            vpcEndpointStrategy: "Auto",
+            vpcEndpointSpecs: isPrivate ? [{
+                serviceName: `com.amazonaws.${region}.s3`,
+                vpcEndpointType: "Gateway",
+            }] : [],
+            tags: args.tags,
+        }, { parent: this });
+
+        this.vpcId = vpc.vpcId;
+        this.subnetIds = isPrivate ? vpc.isolatedSubnetIds : vpc.publicSubnetIds;
+
+        if (isPrivate) {
+            // Interface endpoints are declared here rather than in vpcEndpointSpecs so that they get their own
+            // security group (the VPC's default group would not admit the host's group).
+            const endpointSecurityGroup = new aws.ec2.SecurityGroup(`${name}-endpoints`, {
+                vpcId: vpc.vpcId,
+                description: "HTTPS from the VPC to the SSM and EC2 interface endpoints",
+                ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [cidrBlock], description: "HTTPS from the VPC" }],
+                tags: args.tags,
+            }, { parent: this });
+            this.endpointSecurityGroupId = endpointSecurityGroup.id;
+            for (const service of PRIVATE_INTERFACE_ENDPOINT_SERVICES) {
+                new aws.ec2.VpcEndpoint(`${name}-${service}`, {
+                    vpcId: vpc.vpcId,
+                    serviceName: `com.amazonaws.${region}.${service}`,
+                    vpcEndpointType: "Interface",
+                    privateDnsEnabled: true,
+                    subnetIds: vpc.isolatedSubnetIds,
+                    securityGroupIds: [endpointSecurityGroup.id],
+                    tags: args.tags,
+                }, { parent: this });
+            }
+        }
+        this.registerOutputs({ vpcId: this.vpcId, subnetIds: this.subnetIds });
+    }
+}

@@ -1,0 +1,115 @@
+// IAM policy documents shared by the components: what the snapshot script may call from an instance, and
+// what the maintenance window's service role may do. Every statement names its actions (no wildcards) and
+// is scoped by resource ARN and condition as far as EC2 and SSM allow.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+/** The tag the snapshot script puts on every snapshot it creates; IAM keys on it. */
+export const CREATED_BY_TAG = { key: "CreatedBy", value: "consistent-snapshots" } as const;
+
+export interface PolicyStatement {
+    Sid: string;
+    Effect: "Allow" | "Deny";
+    Action: string[];
+    Resource: string | string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+}
+export interface PolicyDocument { Version: "2012-10-17"; Statement: PolicyStatement[] }
+
+export interface AccountContext { partition: string; region: string; accountId: string }
+
+export interface InstancePolicyScope {
+    /** Exact instance ARNs allowed to be snapshotted; when absent, instances carrying the target tag. */
+    instanceArns?: string[];
+    tagKey: string;
+    tagValues: string[];
+    /** Log group receiving Run Command output (the agent writes it with the instance's credentials). */
+    logGroupArn?: string;
+}
+
+/** What scripts/consistent-snapshot.sh calls, and nothing else. */
+export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolicyScope): PolicyDocument {
+    const ec2 = (resource: string, account = ctx.accountId) => `arn:${ctx.partition}:ec2:${ctx.region}:${account}:${resource}`;
+    const statements: PolicyStatement[] = [
+        {
+            // DescribeInstances supports no resource-level permissions; it is limited to the region.
+            Sid: "DescribeOwnVolumes", Effect: "Allow", Action: ["ec2:DescribeInstances"], Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
+        },
+        scope.instanceArns
+            ? { Sid: "SnapshotThisInstance", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: scope.instanceArns }
+            : {
+                Sid: "SnapshotTaggedInstances", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("instance/*"),
+                Condition: { StringEquals: { [`aws:ResourceTag/${scope.tagKey}`]: scope.tagValues } },
+            },
+        { Sid: "SnapshotItsVolumes", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("volume/*") },
+        {
+            // Snapshots may only be created carrying the creator tag (tags are applied on create).
+            Sid: "CreateTaggedSnapshots", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("snapshot/*", ""),
+            Condition: { StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
+        },
+        {
+            Sid: "TagOnlyOnCreate", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: ec2("snapshot/*", ""),
+            Condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } },
+        },
+    ];
+    if (scope.logGroupArn) {
+        statements.push({
+            Sid: "WriteRunCommandOutput", Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            Resource: [scope.logGroupArn, `${scope.logGroupArn}:log-stream:*`],
+        }, {
+            Sid: "FindLogGroup", Effect: "Allow", Action: ["logs:DescribeLogGroups"],
+            Resource: `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:*`,
+        });
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}
+
+export interface WindowRoleScope {
+    documentArns: string[];
+    tagKey: string;
+    tagValues: string[];
+}
+
+/** The maintenance window's service role: send these documents to instances with these tags, follow the commands. */
+export function maintenanceWindowRolePolicy(ctx: AccountContext, scope: WindowRoleScope): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "SendSnapshotDocuments", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: scope.documentArns },
+            {
+                Sid: "ToTaggedInstancesOnly", Effect: "Allow", Action: ["ssm:SendCommand"],
+                Resource: `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.accountId}:instance/*`,
+                Condition: { StringEquals: { [`ssm:resourceTag/${scope.tagKey}`]: scope.tagValues } },
+            },
+            {
+                // These SSM read/cancel actions support no resource-level permissions.
+                Sid: "FollowCommands", Effect: "Allow",
+                Action: ["ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation", "ssm:CancelCommand"],
+                Resource: "*",
+            },
+        ],
+    };
+}
+
+/** Trust policy for a service role, with the confused-deputy guard on the account. */
+export function serviceTrustPolicy(service: string, accountId?: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{
+            Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole",
+            ...(accountId ? { Condition: { StringEquals: { "aws:SourceAccount": accountId } } } : {}),
+        }],
+    });
+}
+
+/** The current partition, region and account, as outputs (invokes, so they also work under mocks). */
+export function accountContext(parent: pulumi.Resource): pulumi.Output<AccountContext> {
+    const opts = { parent };
+    return pulumi.all([
+        aws.getPartitionOutput({}, opts), aws.getRegionOutput({}, opts), aws.getCallerIdentityOutput({}, opts),
+    ]).apply(([partition, region, identity]) => ({
+        partition: partition.partition, region: region.region, accountId: identity.accountId,
+    }));
+}

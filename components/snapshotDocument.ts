@@ -1,0 +1,153 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { readScript } from "./paths";
+
+/** One declared parameter of a snapshot document; it reaches the script as the variable SSM_<name>. */
+export interface DocumentParameter {
+    /** Value used when neither the task nor the caller gives one. */
+    default: string;
+    description: string;
+    /** Anchored regular expression SSM enforces before the command is sent (and the script again). */
+    allowedPattern: string;
+}
+
+/**
+ * The parameters of scripts/consistent-snapshot.sh. Patterns mirror the script's own validation and admit
+ * no shell metacharacter, so no value can change the meaning of the script.
+ */
+export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentParameter>> = Object.freeze({
+    database: {
+        default: "mysql", allowedPattern: "^(mysql|none)$",
+        description: "mysql: lock MySQL/MariaDB with FLUSH TABLES WITH READ LOCK in one session; none: filesystem freeze only.",
+    },
+    freezeMounts: {
+        default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
+        description: "auto (the mounts holding the database's files, or every ext4/xfs mount on a snapshotted volume when database=none) or absolute mount points separated by spaces. / and /boot are never frozen.",
+    },
+    maxFreezeSeconds: {
+        default: "30", allowedPattern: "^([2-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$",
+        description: "Longest time (2-600 s) the database lock and the freeze may be held; a watchdog releases both at this bound.",
+    },
+    lockTimeoutSeconds: {
+        default: "5", allowedPattern: "^([1-9]|[1-5][0-9]|60)$",
+        description: "Server-side wait for the lock per attempt (1-60 s, below maxFreezeSeconds); bounds how long writers queue behind it.",
+    },
+    lockRetries: {
+        default: "3", allowedPattern: "^([0-9]|10)$",
+        description: "Further lock attempts after the first (0-10).",
+    },
+    longQuerySeconds: {
+        default: "1", allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
+        description: "Do not request the lock while a write (on MySQL: any query) has run this long (0-3600 s; 0 disables the check).",
+    },
+    excludeBootVolume: {
+        default: "true", allowedPattern: "^(true|false)$",
+        description: "Leave the boot volume out of the snapshot set.",
+    },
+    dryRun: {
+        default: "false", allowedPattern: "^(true|false)$",
+        description: "Report what would be locked, frozen and snapshotted, and touch nothing.",
+    },
+    snapshotDescription: {
+        default: "Consistent snapshot by consistent-snapshots", allowedPattern: "^[A-Za-z0-9 _.:/=+@-]{0,255}$",
+        description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-).",
+    },
+    mysqlDefaultsFile: {
+        default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
+        description: "MySQL option file to read besides the standard ones (empty: root's ~/.my.cnf); groups [client] and [client_consistent_snapshot].",
+    },
+});
+
+/** Scripts under scripts/ that SSM runs, by the name used in config (`extraTargets[].script`). */
+export const SNAPSHOT_SCRIPTS = Object.freeze({
+    "consistent-snapshot": { file: "consistent-snapshot.sh", parameters: CONSISTENT_SNAPSHOT_PARAMETERS },
+});
+export type SnapshotScriptName = keyof typeof SNAPSHOT_SCRIPTS;
+
+/** Undefined when `value` is accepted for the script's parameter `name`, else the accepted form. */
+export function documentParameterError(script: SnapshotScriptName, name: string, value: string): string | undefined {
+    const spec = SNAPSHOT_SCRIPTS[script].parameters[name];
+    if (!spec) return `one of the ${script} parameters: ${Object.keys(SNAPSHOT_SCRIPTS[script].parameters).join(", ")}`;
+    return new RegExp(spec.allowedPattern).test(value) ? undefined : `a value matching ${spec.allowedPattern} (${spec.description})`;
+}
+
+export interface SnapshotDocumentArgs {
+    /**
+     * Which script under scripts/ the document runs, verbatim. Default: `consistent-snapshot`.
+     */
+    script?: SnapshotScriptName;
+    /**
+     * Document name. Default: a unique name derived from the resource name (Pulumi auto-naming).
+     * AWS constraint: 3-128 characters of letters, digits, `_`, `-` and `.`; must not start with `AWS`, `Amazon` or `amzn`.
+     */
+    documentName?: pulumi.Input<string>;
+    /**
+     * Seconds the script may run on an instance before SSM stops it (the step's `timeoutSeconds`).
+     * Default: 600. AWS constraint: 1-172800.
+     */
+    executionTimeoutSeconds?: number;
+    /** Tags for the document. Default: none. */
+    tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/**
+ * An SSM Command document (schema 2.2) with one `aws:runShellScript` step whose command is a file under
+ * scripts/, byte for byte. Parameters are declared with `interpolationType: ENV_VAR`, so their values
+ * reach the script only as `SSM_<name>` environment variables, never as shell text. That needs an SSM Agent
+ * recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is added.
+ */
+export class SnapshotDocument extends pulumi.ComponentResource {
+    /** The document's name, as maintenance-window tasks and `aws ssm send-command` reference it. */
+    public readonly documentName: pulumi.Output<string>;
+    /** The document's ARN. */
+    public readonly documentArn: pulumi.Output<string>;
+    /** The script file the document runs. */
+    public readonly scriptFile: string;
+    /** The document's content (JSON), as registered with SSM. */
+    public readonly content: string;
+
+    constructor(name: string, args: SnapshotDocumentArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("consistent-snapshots:index:SnapshotDocument", name, args, opts);
+        const script = SNAPSHOT_SCRIPTS[args.script ?? "consistent-snapshot"];
+        const executionTimeoutSeconds = args.executionTimeoutSeconds ?? 600;
+        if (!Number.isInteger(executionTimeoutSeconds) || executionTimeoutSeconds < 1 || executionTimeoutSeconds > 172800) {
+            throw new Error(`SnapshotDocument ${name}: executionTimeoutSeconds ${executionTimeoutSeconds} is not an integer from 1 to 172800`);
+        }
+        this.scriptFile = script.file;
+        this.content = JSON.stringify(documentContent(readScript(script.file), script.parameters, executionTimeoutSeconds), null, 2);
+
+        const document = new aws.ssm.Document(name, {
+            name: args.documentName,
+            documentType: "Command",
+            documentFormat: "JSON",
+            targetType: "/AWS::EC2::Instance",
+            content: this.content,
+            tags: args.tags,
+        }, { parent: this });
+
+        this.documentName = document.name;
+        this.documentArn = document.arn;
+        this.registerOutputs({ documentName: this.documentName, documentArn: this.documentArn });
+    }
+}
+
+function documentContent(scriptText: string, parameters: Readonly<Record<string, DocumentParameter>>, timeoutSeconds: number) {
+    return {
+        schemaVersion: "2.2",
+        description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +
+            "through one CreateSnapshots call, always released. See the consistent-snapshots README.",
+        parameters: Object.fromEntries(Object.entries(parameters).map(([name, p]) => [name, {
+            type: "String",
+            default: p.default,
+            description: p.description,
+            allowedPattern: p.allowedPattern,
+            interpolationType: "ENV_VAR",
+        }])),
+        mainSteps: [{
+            action: "aws:runShellScript",
+            name: "consistentSnapshot",
+            precondition: { StringEquals: ["platformType", "Linux"] },
+            inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [scriptText] },
+        }],
+    };
+}

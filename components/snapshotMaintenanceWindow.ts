@@ -1,0 +1,161 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
+
+/** One group of instances (by tag) and the document it runs. */
+export interface SnapshotTargetArgs {
+    /** Name of the target and its task (unique within the window). Required. AWS constraint: 3-128 of [A-Za-z0-9_.-]. */
+    name: string;
+    /** Instances with the tag `<tagKey>=<tagValue>` are targeted. Required. AWS constraint: EC2 tag value rules. */
+    tagValue: string;
+    /** The SSM document to run: its name and ARN (e.g. a SnapshotDocument's outputs). Required. */
+    document: { documentName: pulumi.Input<string>; documentArn: pulumi.Input<string> };
+    /** How many instances run at once: a count (≥ 1) or a percentage. Default: `1`. */
+    maxConcurrency?: string;
+    /** Errors after which no further instance is started: a count or a percentage. Default: `1`. */
+    maxErrors?: string;
+    /** Task priority in the window; lower runs first. Default: 1. AWS constraint: 0 or more. */
+    priority?: number;
+    /** Document parameters for this target (names as declared by the document). Default: the document's defaults. */
+    parameters?: Record<string, string>;
+}
+
+export interface SnapshotMaintenanceWindowArgs {
+    /** When the window opens: cron(...), rate(...) or at(...), maintenance-window rules. Default: `cron(0 0 * * ? *)` (midnight daily). */
+    schedule?: pulumi.Input<string>;
+    /** IANA time zone of the schedule. Default: `UTC`. */
+    scheduleTimezone?: pulumi.Input<string>;
+    /** How long the window stays open, in hours. Default: 2. AWS constraint: 1-24. */
+    duration?: pulumi.Input<number>;
+    /** Hours before the window closes after which no new task starts. Default: 0. AWS constraint: 0-23 and below duration. */
+    cutoff?: pulumi.Input<number>;
+    /** Whether the window runs. Default: true. */
+    enabled?: pulumi.Input<boolean>;
+    /** Tag key that selects instances (`tag:<tagKey>`). Default: `ConsistentSnapshot`. */
+    tagKey?: string;
+    /** The targets, each with its own task. Required, at least one. */
+    targets: SnapshotTargetArgs[];
+    /** Retention of the command-output log group, in days. Default: 30. AWS constraint: one of CloudWatch Logs' periods. */
+    logRetentionDays?: number;
+    /** Seconds SSM waits for a command to start on an instance (SendCommand TimeoutSeconds). Default: 600. AWS constraint: 30-2592000. */
+    commandTimeoutSeconds?: number;
+    /** Tags for every resource. Default: none. */
+    tags?: Record<string, string>;
+}
+
+/**
+ * The schedule: a maintenance window, its least-privilege service role, a CloudWatch log group for command
+ * output, and per target a tag-based window target wired to a RUN_COMMAND task. Instances are connected by
+ * tag only, so it works for instances this stack did not create: attach `instancePolicyArn` to their roles.
+ */
+export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
+    /** The maintenance window's id. */
+    public readonly maintenanceWindowId: pulumi.Output<string>;
+    /** The window's service role ARN. */
+    public readonly maintenanceWindowRoleArn: pulumi.Output<string>;
+    /** Window target ids, by target name. */
+    public readonly targetIds: pulumi.Output<Record<string, string>>;
+    /** Window task ids, by target name. */
+    public readonly taskIds: pulumi.Output<Record<string, string>>;
+    /** The log group receiving command output. */
+    public readonly logGroupName: pulumi.Output<string>;
+    /** The log group's ARN. */
+    public readonly logGroupArn: pulumi.Output<string>;
+    /** A managed policy granting what the snapshot script needs, for roles of instances you bring. */
+    public readonly instancePolicyArn: pulumi.Output<string>;
+
+    constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("consistent-snapshots:index:SnapshotMaintenanceWindow", name, args, opts);
+        if (args.targets.length === 0) throw new Error(`SnapshotMaintenanceWindow ${name}: at least one target is required`);
+        const names = args.targets.map((t) => t.name);
+        const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+        if (duplicate) throw new Error(`SnapshotMaintenanceWindow ${name}: target name '${duplicate}' is used twice`);
+        const tagKey = args.tagKey ?? "ConsistentSnapshot";
+        const tagValues = [...new Set(args.targets.map((t) => t.tagValue))];
+        const ctx = accountContext(this);
+
+        const window = new aws.ssm.MaintenanceWindow(name, {
+            description: "consistent-snapshots: application-consistent EBS snapshots",
+            schedule: args.schedule ?? "cron(0 0 * * ? *)",
+            scheduleTimezone: args.scheduleTimezone ?? "UTC",
+            duration: args.duration ?? 2,
+            cutoff: args.cutoff ?? 0,
+            enabled: args.enabled ?? true,
+            allowUnassociatedTargets: false,
+            tags: args.tags,
+        }, { parent: this });
+
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-output`, {
+            retentionInDays: args.logRetentionDays ?? 30,
+            tags: args.tags,
+        }, { parent: this });
+
+        const role = new aws.iam.Role(`${name}-role`, {
+            description: "consistent-snapshots maintenance window: send the snapshot documents to tagged instances",
+            assumeRolePolicy: ctx.apply((c) => serviceTrustPolicy("ssm.amazonaws.com", c.accountId)),
+            tags: args.tags,
+        }, { parent: this });
+        new aws.iam.RolePolicy(`${name}-role-policy`, {
+            role: role.id,
+            policy: pulumi.all([ctx, pulumi.all(args.targets.map((t) => t.document.documentArn))]).apply(([c, arns]) =>
+                JSON.stringify(maintenanceWindowRolePolicy(c, { documentArns: [...new Set(arns)], tagKey, tagValues }))),
+        }, { parent: this });
+
+        const instancePolicy = new aws.iam.Policy(`${name}-instance`, {
+            description: `consistent-snapshots: what the snapshot script calls, for instances tagged ${tagKey}`,
+            policy: pulumi.all([ctx, logGroup.arn]).apply(([c, logGroupArn]: [AccountContext, string]) =>
+                JSON.stringify(snapshotInstancePolicy(c, { tagKey, tagValues, logGroupArn }))),
+            tags: args.tags,
+        }, { parent: this });
+
+        const targetIds: Record<string, pulumi.Output<string>> = {};
+        const taskIds: Record<string, pulumi.Output<string>> = {};
+        for (const target of args.targets) {
+            const windowTarget = new aws.ssm.MaintenanceWindowTarget(`${name}-${target.name}`, {
+                windowId: window.id,
+                name: target.name,
+                description: `Instances tagged ${tagKey}=${target.tagValue}`,
+                ownerInformation: target.tagValue,
+                resourceType: "INSTANCE",
+                targets: [{ key: `tag:${tagKey}`, values: [target.tagValue] }],
+            }, { parent: this });
+            const task = new aws.ssm.MaintenanceWindowTask(`${name}-${target.name}`, {
+                windowId: window.id,
+                name: target.name,
+                description: `Consistent snapshot of instances tagged ${tagKey}=${target.tagValue}`,
+                taskType: "RUN_COMMAND",
+                taskArn: target.document.documentName,
+                serviceRoleArn: role.arn,
+                priority: target.priority ?? 1,
+                maxConcurrency: target.maxConcurrency ?? "1",
+                maxErrors: target.maxErrors ?? "1",
+                cutoffBehavior: "CONTINUE_TASK",
+                targets: [{ key: "WindowTargetIds", values: [windowTarget.id] }],
+                taskInvocationParameters: {
+                    runCommandParameters: {
+                        comment: `consistent-snapshots ${target.name}`,
+                        documentVersion: "$DEFAULT",
+                        timeoutSeconds: args.commandTimeoutSeconds ?? 600,
+                        parameters: Object.entries(target.parameters ?? {}).map(([k, v]) => ({ name: k, values: [v] })),
+                        cloudwatchConfig: { cloudwatchLogGroupName: logGroup.name, cloudwatchOutputEnabled: true },
+                    },
+                },
+            }, { parent: this });
+            targetIds[target.name] = windowTarget.id;
+            taskIds[target.name] = task.id;
+        }
+
+        this.maintenanceWindowId = window.id;
+        this.maintenanceWindowRoleArn = role.arn;
+        this.targetIds = pulumi.output(targetIds);
+        this.taskIds = pulumi.output(taskIds);
+        this.logGroupName = logGroup.name;
+        this.logGroupArn = logGroup.arn;
+        this.instancePolicyArn = instancePolicy.arn;
+        this.registerOutputs({
+            maintenanceWindowId: this.maintenanceWindowId, maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
+            targetIds: this.targetIds, taskIds: this.taskIds, logGroupName: this.logGroupName,
+            logGroupArn: this.logGroupArn, instancePolicyArn: this.instancePolicyArn,
+        });
+    }
+}

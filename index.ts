@@ -1,0 +1,14 @@
+// Stack entry point: `pulumi up` reads the stack's config (validated before any resource is declared),
+// composes the components and exports what operators need.
+import { createStack } from "./stack";
+
+const stack = createStack();
+
+export const maintenanceWindowId = stack.maintenanceWindowId;
+export const maintenanceWindowRoleArn = stack.maintenanceWindowRoleArn;
+export const documentNames = stack.documentNames;
+export const targetIds = stack.targetIds;
+export const logGroupName = stack.logGroupName;
+export const instancePolicyArn = stack.instancePolicyArn;
+export const vpcId = stack.vpcId;
+export const instanceId = stack.instanceId;

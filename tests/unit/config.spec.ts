@@ -1,0 +1,179 @@
+import * as assert from "node:assert/strict";
+import { CONFIG_DEFAULTS, ConfigError, loadStackConfig, validateStackConfig } from "../../components/config";
+import { scheduleError } from "../../components/schedule";
+import { useMocks } from "./mocks";
+
+/** [key, value, valid?, for an invalid value a fragment of the accepted form the message must give] */
+const TABLE: [string, unknown, boolean, RegExp?][] = [
+    ["schedule", "cron(0 0 * * ? *)", true],
+    ["schedule", "cron(30 23 ? * TUE#3 *)", true],
+    ["schedule", "cron(0/5 8-17 ? * MON-FRI *)", true],
+    ["schedule", "cron(24 30 09 ? * * *)", true],
+    ["schedule", "rate(6 hours)", true],
+    ["schedule", "rate(1 day)", true],
+    ["schedule", "at(2026-12-24T23:00:00)", true],
+    ["schedule", "cron(0 0 * * * *)", false, /exactly one of Day-of-month and Day-of-week must be '\?'/],
+    ["schedule", "cron(0 0 * *)", false, /4 fields/],
+    ["schedule", "cron(0/2 * * * ? *)", false, /faster than every 5 minutes/],
+    ["schedule", "rate(1 hours)", false, /singular unit 'hour'/],
+    ["schedule", "rate(2 day)", false, /plural unit 'days'/],
+    ["schedule", "rate(0 days)", false, /positive integer/],
+    ["schedule", "at(2026-02-30T00:00:00)", false, /not a real date/],
+    ["schedule", "every day", false, /cron\(Minutes Hours/],
+    ["schedule", `cron(${"0,".repeat(130)}0 0 * * ? *)`, false, /256 characters/],
+    ["scheduleTimezone", "Europe/Paris", true],
+    ["scheduleTimezone", "UTC", true],
+    ["scheduleTimezone", "Mars/Olympus_Mons", false, /IANA time zone/],
+    ["scheduleTimezone", "+02:00", false, /IANA time zone/],
+    ["duration", "24", true],
+    ["duration", 1, true],
+    ["duration", "0", false, /1 to 24/],
+    ["duration", "25", false, /1 to 24/],
+    ["duration", "two", false, /1 to 24/],
+    ["cutoff", "1", true],
+    ["cutoff", "2", false, /smaller than duration \(2\)/],
+    ["cutoff", "-1", false, /0 to 23/],
+    ["tagKey", "Backup:Policy", true],
+    ["tagKey", "aws:backup", false, /not starting with aws:/],
+    ["tagKey", "", false, /1 to 128 characters/],
+    ["tagKey", "k".repeat(129), false, /at most 128/],
+    ["tagValue", "", true],
+    ["tagValue", "Prod MySQL/eu-1", true],
+    ["tagValue", "bad#value", false, /letters, digits, spaces/],
+    ["tagValue", "v".repeat(257), false, /at most 256/],
+    ["maxConcurrency", "10%", true],
+    ["maxConcurrency", "100%", true],
+    ["maxConcurrency", "25", true],
+    ["maxConcurrency", "0", false, /count of at least 1/],
+    ["maxConcurrency", "101%", false, /percentage from 1% to 100%/],
+    ["maxErrors", "0", true],
+    ["maxErrors", "5%", true],
+    ["maxErrors", "-1", false, /count \(0 or more/],
+    ["maxErrors", "one", false, /percentage from 0% to 100%/],
+    ["networkMode", "private", true],
+    ["networkMode", "hybrid", false, /public or private/],
+    ["createDemoHost", "false", true],
+    ["createDemoHost", "yes", false, /true or false/],
+    ["enabled", "maybe", false, /true or false/],
+    ["instanceType", "t4g.micro", true],
+    ["instanceType", "big", false, /instance type such as t3.micro/],
+    ["logRetentionDays", "90", true],
+    ["logRetentionDays", "42", false, /CloudWatch Logs' periods/],
+    ["commandTimeoutSeconds", "10", false, /30 to 2592000/],
+    ["dataVolumeSizeGiB", "0", false, /1 to 16384/],
+    ["snapshotParameters", { maxFreezeSeconds: "20", database: "none" }, true],
+    ["snapshotParameters", { maxFreezeSeconds: "0" }, false, /snapshotParameters\.maxFreezeSeconds.*matching/],
+    ["snapshotParameters", { freezeMounts: "/data;reboot" }, false, /snapshotParameters\.freezeMounts/],
+    ["snapshotParameters", { notAParameter: "1" }, false, /one of the consistent-snapshot parameters/],
+    ["snapshotParameters", "maxFreezeSeconds=20", false, /an object of consistent-snapshot document parameters/],
+    ["extraTargets", [{ tagValue: "FsOnly", script: "consistent-snapshot", parameters: { database: "none" } }], true],
+    ["extraTargets", [{ tagValue: "X", script: "backup.sh" }], false, /extraTargets\[0\]\.script.*one of consistent-snapshot/],
+    ["extraTargets", [{ tagValue: "AmazonLinuxMySQL", script: "consistent-snapshot" }], false, /not already targeted/],
+    ["extraTargets", [{ tagValue: "Y", script: "consistent-snapshot", maxConcurrency: "0" }], false, /extraTargets\[0\]\.maxConcurrency/],
+    ["extraTargets", [{ tagValue: "Z", script: "consistent-snapshot", colour: "red" }], false, /extraTargets\[0\]\.colour.*no such field/],
+    ["extraTargets", { tagValue: "Z" }, false, /a list of \{tagValue, script/],
+];
+
+describe("stack configuration (components/config.ts)", () => {
+    it("has at least 40 cases across keys", () => {
+        assert.ok(TABLE.length >= 40);
+        assert.ok(new Set(TABLE.map(([k]) => k)).size >= 15);
+    });
+
+    for (const [key, input, valid, accepted] of TABLE) {
+        const label = JSON.stringify(input).slice(0, 40);
+        if (valid) {
+            it(`accepts ${key}=${label}`, () => {
+                validateStackConfig({ [key]: input, ...(key === "cutoff" ? { duration: "3" } : {}) });
+            });
+        } else {
+            it(`rejects ${key}=${label}, naming the key and the accepted form`, () => {
+                assert.throws(() => validateStackConfig({ [key]: input }), (err: unknown) => {
+                    assert.ok(err instanceof ConfigError);
+                    assert.match(err.message, new RegExp(`consistent-snapshots:${key.replace(/[[\]]/g, "\\$&")}`));
+                    assert.match(err.message, accepted!);
+                    return true;
+                });
+            });
+        }
+    }
+
+    it("applies the documented defaults when nothing is set", () => {
+        assert.deepEqual(validateStackConfig({}), { ...CONFIG_DEFAULTS });
+        assert.equal(CONFIG_DEFAULTS.schedule, "cron(0 0 * * ? *)");
+        assert.equal(CONFIG_DEFAULTS.tagKey, "ConsistentSnapshot");
+        assert.equal(CONFIG_DEFAULTS.tagValue, "AmazonLinuxMySQL");
+        assert.equal(CONFIG_DEFAULTS.duration, 2);
+        assert.equal(CONFIG_DEFAULTS.cutoff, 0);
+    });
+
+    it("reports every problem at once", () => {
+        assert.throws(() => validateStackConfig({ duration: "30", maxErrors: "x", networkMode: "y" }),
+            (err: ConfigError) => err.problems.length === 3);
+    });
+
+    it("reads the project's namespace from Pulumi config, including structured values", async () => {
+        await useMocks("dev", {
+            schedule: "rate(12 hours)", maxConcurrency: "10%",
+            snapshotParameters: JSON.stringify({ maxFreezeSeconds: "15" }),
+            extraTargets: JSON.stringify([{ tagValue: "Fs", script: "consistent-snapshot", parameters: { database: "none" } }]),
+        });
+        const config = loadStackConfig();
+        assert.equal(config.schedule, "rate(12 hours)");
+        assert.equal(config.maxConcurrency, "10%");
+        assert.deepEqual(config.snapshotParameters, { maxFreezeSeconds: "15" });
+        assert.deepEqual(config.extraTargets, [{ tagValue: "Fs", script: "consistent-snapshot", maxConcurrency: "1", maxErrors: "1", parameters: { database: "none" } }]);
+    });
+
+    it("fails at preview time on a bad value, naming the key", async () => {
+        await useMocks("dev", { schedule: "cron(0 0 * * ? *" });
+        assert.throws(() => loadStackConfig(), /consistent-snapshots:schedule: "cron\(0 0 \* \* \? \*" is not valid/);
+    });
+});
+
+describe("maintenance-window schedules (components/schedule.ts)", () => {
+    const valid = [
+        "cron(0 2 ? * THU#3 *)", "cron(15 10 ? * 6L *)", "cron(0 2 L * ? *)", "cron(0 9 15W * ? *)", "cron(0 0 LW * ? *)",
+        "cron(0 18 ? JAN-MAR,JUL MON-FRI 2027-2030)", "cron(*/10 * * * ? *)", "cron(0 */2 ? * SUN *)", "cron(55 23 * * ? *)",
+        "cron(5 0/1 * * ? *)", "cron(0 0 1 */3 ? *)", "cron(0 12 ? * 2/2 *)", "rate(5 minutes)", "rate(1 minute)", "rate(30 days)",
+        "cron(58 0-23 * * ? *)",
+    ];
+    const invalid: [string, RegExp][] = [
+        ["cron(0 0 ? * ? *)", /exactly one/],
+        ["cron(60 0 * * ? *)", /Minutes '60'/],
+        ["cron(0 0 32 * ? *)", /Day-of-month '32'/],
+        ["cron(0 0 ? 13 MON *)", /Month '13'/],
+        ["cron(0 0 ? * 8 *)", /Day-of-week '8'/],
+        ["cron(0 0 ? * THU#6 *)", /'#' takes one day/],
+        ["cron(0 0 ? * MON#1,FRI#2 *)", /no list/],
+        ["cron(0 0 * * ? 1969)", /Year '1969'/],
+        ["cron(0 L * * ? *)", /only allowed in Day-of-month and Day-of-week/],
+        ["cron(0 0 * FOO ? *)", /Month 'FOO'/],
+        ["cron(0 0 * * ? * *)", /Month '\?'/],
+        ["cron(0 0 0 * * ? *)", /Seconds field does not support 0/],
+        ["cron(1,2 0 0 * * ? *)", /Seconds '1,2' runs more often/],
+        ["cron(0,3 * * * ? *)", /runs every 3 minute/],
+        ["cron(0  0 * * ? *)", /single spaces/],
+        ["cron(0 0 * * ? *) ", /expected cron/],
+        ["rate(5 weeks)", /expected rate/],
+        ["rate(05 minutes)", /positive integer/],
+        ["at(2026-12-24 23:00:00)", /expected at/],
+        ["at(2026-12-24T24:00:00)", /not a real date/],
+        ["cron(0 0 ? * */0 *)", /increment '0'/],
+    ];
+
+    for (const schedule of valid) {
+        it(`accepts ${schedule}`, () => assert.equal(scheduleError(schedule), undefined));
+    }
+    for (const [schedule, why] of invalid) {
+        it(`rejects ${schedule}`, () => {
+            const error = scheduleError(schedule);
+            assert.ok(error, "accepted");
+            assert.match(error, why);
+        });
+    }
+    it("takes the gap across the hour into account (58 and 0 minutes of consecutive hours)", () => {
+        assert.match(scheduleError("cron(0,58 * * * ? *)") ?? "", /runs every 2 minute/);
+        assert.equal(scheduleError("cron(0,58 3 * * ? *)"), undefined);
+    });
+});

@@ -1,0 +1,124 @@
+// Pulumi's mocked runtime for the unit specs: records every resource registered, answers the invokes the
+// components use, and returns the outputs awsx's remote Vpc component would. Unknown invokes fail loudly.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as yaml from "js-yaml";
+import * as path from "node:path";
+
+export const ACCOUNT_ID = "111122223333";
+export const REGION = "us-east-1";
+export const PROJECT = "consistent-snapshots";
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    id: string;
+}
+
+export const resources: RecordedResource[] = [];
+export const invokes: string[] = [];
+
+class Mocks implements pulumi.runtime.Mocks {
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        const id = `${args.name}-id`;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+        const state: Record<string, unknown> = { ...args.inputs };
+        switch (args.type) {
+            case "awsx:ec2:Vpc":
+                Object.assign(state, {
+                    vpcId: "vpc-0123", publicSubnetIds: ["subnet-public-a"], privateSubnetIds: [],
+                    isolatedSubnetIds: ["subnet-isolated-a"],
+                });
+                break;
+            case "aws:ec2/instance:Instance":
+                state.arn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0${args.name}`;
+                break;
+            case "aws:cloudwatch/logGroup:LogGroup":
+                state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
+                state.arn = `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${state.name}`;
+                break;
+            case "aws:ssm/document:Document":
+                state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
+                state.arn = `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/${state.name}`;
+                break;
+            default:
+                state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
+                state.arn = args.inputs.arn ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${args.type}/${args.name}`;
+        }
+        return { id, state };
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        invokes.push(args.token);
+        switch (args.token) {
+            case "aws:index/getPartition:getPartition":
+                return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+            case "aws:index/getRegion:getRegion":
+                return { region: REGION, name: REGION, id: REGION };
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
+            case "aws:ssm/getParameter:getParameter":
+                return { name: args.inputs.name, value: "ami-0abcdef1234567890", type: "String", id: args.inputs.name };
+            default: {
+                const error = new Error(`unmocked invoke ${args.token}`);
+                (error as Error & { details: string }).details = error.message;
+                throw error;
+            }
+        }
+    }
+}
+
+/** Installs the mocks for a stack, with the given config (keys without prefix are the project's). */
+export async function useMocks(stack: string, config: Record<string, string> = {}): Promise<void> {
+    resources.length = 0;
+    invokes.length = 0;
+    const all: Record<string, string> = { "aws:region": REGION };
+    for (const [key, value] of Object.entries(config)) all[key.includes(":") ? key : `${PROJECT}:${key}`] = value;
+    await pulumi.runtime.setMocks(new Mocks(), PROJECT, stack, false);
+    pulumi.runtime.setAllConfig(all);
+}
+
+/** Reads a stack file (Pulumi.<stack>.yaml) into flat config, objects as JSON like the CLI passes them. */
+export function stackFileConfig(stack: string): Record<string, string> {
+    const doc = yaml.load(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** Waits until every registration and invoke the program started has been answered. */
+export async function settle(): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+    await settings.waitForRPCs();
+}
+
+/** The resolved value of an output (with a short bound: an output of a failed registration never resolves). */
+export function value<T>(output: pulumi.Output<T> | pulumi.Input<T> | undefined, ms = 3000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("output did not resolve")), ms);
+        pulumi.output(output as pulumi.Input<T>).apply((v) => {
+            clearTimeout(timer);
+            resolve(v as T);
+            return v;
+        });
+    });
+}
+
+/** Resources of a type, sorted by name (registration order is not deterministic). */
+export function ofType(type: string): RecordedResource[] {
+    return resources.filter((r) => r.type === type).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function one(type: string): RecordedResource {
+    const found = ofType(type);
+    if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    return found[0];
+}
+
+/** Counts resources by type, for exact inventory assertions. */
+export function inventory(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of resources) out[r.type] = (out[r.type] ?? 0) + 1;
+    return out;
+}

@@ -1,0 +1,79 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CONSISTENT_SNAPSHOT_PARAMETERS, SnapshotDocument, documentParameterError } from "../../components/snapshotDocument";
+import { REPO_ROOT, one, settle, useMocks, value } from "./mocks";
+
+describe("SnapshotDocument", () => {
+    let component: SnapshotDocument;
+    let content: {
+        schemaVersion: string;
+        parameters: Record<string, Record<string, string>>;
+        mainSteps: { action: string; inputs: { runCommand: string[]; timeoutSeconds: string } }[];
+    };
+
+    before(async () => {
+        await useMocks("test");
+        component = new SnapshotDocument("snap", { executionTimeoutSeconds: 900 });
+        await settle();
+        content = JSON.parse(one("aws:ssm/document:Document").inputs.content);
+    });
+
+    it("is a Command document, schema 2.2, JSON, for EC2 instances", () => {
+        const { inputs } = one("aws:ssm/document:Document");
+        assert.equal(inputs.documentType, "Command");
+        assert.equal(inputs.documentFormat, "JSON");
+        assert.equal(inputs.targetType, "/AWS::EC2::Instance");
+        assert.equal(content.schemaVersion, "2.2");
+    });
+
+    it("embeds scripts/consistent-snapshot.sh verbatim as its one aws:runShellScript step", () => {
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
+        assert.equal(content.mainSteps.length, 1);
+        assert.equal(content.mainSteps[0].action, "aws:runShellScript");
+        assert.deepEqual(content.mainSteps[0].inputs.runCommand, [script]);
+        assert.equal(content.mainSteps[0].inputs.timeoutSeconds, "900");
+    });
+
+    it("declares every script parameter as an ENV_VAR String with default, description and allowedPattern", () => {
+        assert.deepEqual(Object.keys(content.parameters).sort(), Object.keys(CONSISTENT_SNAPSHOT_PARAMETERS).sort());
+        for (const [name, p] of Object.entries(content.parameters)) {
+            assert.equal(p.type, "String", name);
+            assert.equal(p.interpolationType, "ENV_VAR", name);
+            assert.ok(p.description.length > 10, name);
+            assert.equal(p.default, CONSISTENT_SNAPSHOT_PARAMETERS[name].default, name);
+            assert.ok(new RegExp(p.allowedPattern).test(p.default), `${name}: default not allowed by its own pattern`);
+            assert.match(p.allowedPattern, /^\^.*\$$/, `${name}: pattern not anchored`);
+        }
+    });
+
+    it("never splices parameter values into the script text", () => {
+        const script = content.mainSteps[0].inputs.runCommand[0];
+        assert.doesNotMatch(script, /\{\{\s*\w+\s*\}\}/);
+        for (const name of Object.keys(content.parameters)) assert.match(script, new RegExp(`SSM_${name}\\b`), name);
+    });
+
+    it("admits no shell metacharacter through any allowedPattern", () => {
+        for (const [name, p] of Object.entries(content.parameters)) {
+            for (const evil of ["$(reboot)", "`reboot`", "a;b", "a|b", "a&b", "a\"b", "a'b", "a\\b", "a\nb", "a>b"]) {
+                assert.ok(!new RegExp(p.allowedPattern).test(evil), `${name} admits ${JSON.stringify(evil)}`);
+            }
+        }
+    });
+
+    it("accepts and rejects the same values as the script's own validation", () => {
+        const accepted: [string, string][] = [["maxFreezeSeconds", "2"], ["maxFreezeSeconds", "600"], ["lockTimeoutSeconds", "60"],
+            ["lockRetries", "10"], ["longQuerySeconds", "3600"], ["longQuerySeconds", "0"], ["freezeMounts", "/data /var/lib/mysql"],
+            ["mysqlDefaultsFile", ""], ["snapshotDescription", ""]];
+        const rejected: [string, string][] = [["maxFreezeSeconds", "1"], ["maxFreezeSeconds", "601"], ["lockTimeoutSeconds", "0"],
+            ["lockTimeoutSeconds", "61"], ["lockRetries", "11"], ["longQuerySeconds", "3601"], ["freezeMounts", "data"],
+            ["database", "postgres"], ["excludeBootVolume", "yes"], ["mysqlDefaultsFile", "relative.cnf"]];
+        for (const [name, v] of accepted) assert.equal(documentParameterError("consistent-snapshot", name, v), undefined, `${name}=${v}`);
+        for (const [name, v] of rejected) assert.ok(documentParameterError("consistent-snapshot", name, v), `${name}=${v}`);
+    });
+
+    it("exposes the document's name and ARN as outputs", async () => {
+        assert.match(await value(component.documentName), /^snap/);
+        assert.match(await value(component.documentArn), /^arn:aws:ssm:.*:document\/snap/);
+    });
+});

@@ -1,0 +1,168 @@
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import { loadStackConfig } from "../../components/config";
+import { MAIN_TARGET_NAME, StackOutputs, createStack } from "../../stack";
+import { REPO_ROOT, inventory, ofType, one, settle, stackFileConfig, useMocks, value } from "./mocks";
+import { parsePolicy, statement } from "./policyAssertions";
+
+const DEV_INVENTORY = {
+    "consistent-snapshots:index:SnapshotDocument": 1,
+    "consistent-snapshots:index:SnapshotMaintenanceWindow": 1,
+    "consistent-snapshots:index:Network": 1,
+    "consistent-snapshots:index:MysqlHost": 1,
+    "aws:ssm/document:Document": 1,
+    "aws:ssm/maintenanceWindow:MaintenanceWindow": 1,
+    "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 1,
+    "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 1,
+    "aws:cloudwatch/logGroup:LogGroup": 1,
+    "aws:iam/role:Role": 2,
+    "aws:iam/rolePolicy:RolePolicy": 2,
+    "aws:iam/policy:Policy": 1,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+    "aws:iam/instanceProfile:InstanceProfile": 1,
+    "awsx:ec2:Vpc": 1,
+    "aws:ec2/securityGroup:SecurityGroup": 1,
+    "aws:ec2/instance:Instance": 1,
+};
+
+describe("the stack (index.ts / stack.ts)", () => {
+    describe("dev (Pulumi.dev.yaml: the seed's setup)", () => {
+        let outputs: StackOutputs;
+        before(async () => {
+            await useMocks("dev", stackFileConfig("dev"));
+            outputs = createStack();
+            await settle();
+        });
+
+        it("declares exactly the seed's resources, as components", () => {
+            assert.deepEqual(inventory(), DEV_INVENTORY);
+        });
+
+        it("schedules midnight UTC daily, 2 h window, no cutoff", () => {
+            const { inputs } = one("aws:ssm/maintenanceWindow:MaintenanceWindow");
+            assert.deepEqual([inputs.schedule, inputs.scheduleTimezone, inputs.duration, inputs.cutoff, inputs.enabled],
+                ["cron(0 0 * * ? *)", "UTC", 2, 0, true]);
+        });
+
+        it("targets ConsistentSnapshot=AmazonLinuxMySQL one at a time, stopping after one error", () => {
+            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets,
+                [{ key: "tag:ConsistentSnapshot", values: ["AmazonLinuxMySQL"] }]);
+            const task = one("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").inputs;
+            assert.deepEqual([task.maxConcurrency, task.maxErrors], ["1", "1"]);
+        });
+
+        it("tags the demo host exactly as the window target selects", () => {
+            const tags = one("aws:ec2/instance:Instance").inputs.tags;
+            const [target] = one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets;
+            assert.equal(target.key, "tag:ConsistentSnapshot");
+            assert.deepEqual(target.values, [tags.ConsistentSnapshot]);
+        });
+
+        it("runs the task on the window target and the document", async () => {
+            const task = one("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").inputs;
+            const target = one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget");
+            assert.deepEqual(task.targets, [{ key: "WindowTargetIds", values: [target.id] }]);
+            assert.deepEqual(await value(outputs.documentNames), [task.taskArn]);
+        });
+
+        it("puts the host in the public subnet with a public IP, and lets it write command output", () => {
+            const instance = one("aws:ec2/instance:Instance").inputs;
+            assert.equal(instance.subnetId, "subnet-public-a");
+            assert.equal(instance.associatePublicIpAddress, true);
+            const hostPolicy = ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "mysql-snapshot")!;
+            const logGroup = one("aws:cloudwatch/logGroup:LogGroup");
+            assert.deepEqual(statement(parsePolicy(hostPolicy.inputs.policy), "WriteRunCommandOutput").Resource[0],
+                `arn:aws:logs:us-east-1:111122223333:log-group:${logGroup.name}-a1b2c3`);
+        });
+
+        it("exports the operator's outputs", async () => {
+            assert.equal(await value(outputs.maintenanceWindowId), "snapshots-id");
+            assert.match(await value(outputs.maintenanceWindowRoleArn), /role/);
+            assert.deepEqual(await value(outputs.targetIds), { [MAIN_TARGET_NAME]: "snapshots-main-id" });
+            assert.match(await value(outputs.logGroupName), /^snapshots-output/);
+            assert.equal(await value(outputs.vpcId!), "vpc-0123");
+            assert.equal(await value(outputs.instanceId!), "mysql-id");
+        });
+    });
+
+    describe("prod (Pulumi.prod.yaml: every 6 h Paris time, private network, 10%)", () => {
+        before(async () => {
+            await useMocks("prod", stackFileConfig("prod"));
+            createStack();
+            await settle();
+        });
+
+        it("schedules every 6 hours in Europe/Paris", () => {
+            const { inputs } = one("aws:ssm/maintenanceWindow:MaintenanceWindow");
+            assert.deepEqual([inputs.schedule, inputs.scheduleTimezone, inputs.duration, inputs.cutoff], ["cron(0 0/6 * * ? *)", "Europe/Paris", 3, 1]);
+        });
+
+        it("runs 10% at a time, stops at 5%, and passes its snapshot parameters", () => {
+            const main = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-main")!.inputs;
+            assert.deepEqual([main.maxConcurrency, main.maxErrors], ["10%", "5%"]);
+            assert.deepEqual(main.taskInvocationParameters.runCommandParameters.parameters,
+                [{ name: "maxFreezeSeconds", values: ["20"] }, { name: "lockTimeoutSeconds", values: ["3"] }]);
+        });
+
+        it("adds the extra filesystem-only target with its own task and priority", () => {
+            const targets = ofType("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget");
+            assert.deepEqual(targets.map((t) => [t.name, t.inputs.targets[0].values[0]]),
+                [["snapshots-extra-1", "FilesystemOnly"], ["snapshots-main", "AmazonLinuxMySQL"]]);
+            const extra = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-extra-1")!.inputs;
+            assert.deepEqual(extra.taskInvocationParameters.runCommandParameters.parameters, [{ name: "database", values: ["none"] }]);
+            assert.equal(extra.priority, 2);
+            assert.deepEqual([extra.maxConcurrency, extra.maxErrors], ["2", "1"]);
+        });
+
+        it("places the host in an isolated subnet, no public IP, with the SSM/EC2 endpoints", () => {
+            const instance = one("aws:ec2/instance:Instance").inputs;
+            assert.equal(instance.subnetId, "subnet-isolated-a");
+            assert.equal(instance.associatePublicIpAddress, false);
+            assert.equal(instance.instanceType, "t3.small");
+            assert.equal(ofType("aws:ec2/vpcEndpoint:VpcEndpoint").length, 4);
+            assert.equal(one("awsx:ec2:Vpc").inputs.vpcEndpointSpecs[0].serviceName, "com.amazonaws.eu-west-3.s3");
+        });
+
+        it("keeps command output 90 days", () => {
+            assert.equal(one("aws:cloudwatch/logGroup:LogGroup").inputs.retentionInDays, 90);
+        });
+    });
+
+    describe("without the demo host (instances brought by the user)", () => {
+        let outputs: StackOutputs;
+        before(async () => {
+            await useMocks("byo", { createDemoHost: "false", tagValue: "Legacy" });
+            outputs = createStack();
+            await settle();
+        });
+
+        it("declares only the document and the window bundle, and exports no VPC or instance", () => {
+            assert.equal(ofType("aws:ec2/instance:Instance").length, 0);
+            assert.equal(ofType("awsx:ec2:Vpc").length, 0);
+            assert.equal(outputs.vpcId, undefined);
+            assert.equal(outputs.instanceId, undefined);
+            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets, [{ key: "tag:ConsistentSnapshot", values: ["Legacy"] }]);
+        });
+    });
+
+    describe("index.ts under mocks", () => {
+        it("loads, validates config and exports the documented outputs", async () => {
+            await useMocks("dev", stackFileConfig("dev"));
+            const entry = path.join(REPO_ROOT, "index.ts");
+            delete require.cache[require.resolve(entry)];
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const program = require(entry) as Record<string, unknown>;
+            assert.deepEqual(Object.keys(program).sort(), ["documentNames", "instanceId", "instancePolicyArn", "logGroupName",
+                "maintenanceWindowId", "maintenanceWindowRoleArn", "targetIds", "vpcId"]);
+            await settle();
+            assert.deepEqual(inventory(), DEV_INVENTORY);
+        });
+
+        it("fails before declaring anything when a config value is invalid", async () => {
+            await useMocks("dev", { ...stackFileConfig("dev"), "consistent-snapshots:maxConcurrency": "0" });
+            assert.throws(() => createStack(loadStackConfig()), /consistent-snapshots:maxConcurrency: "0" is not valid/);
+            await settle();
+            assert.deepEqual(inventory(), {});
+        });
+    });
+});
