@@ -125,6 +125,11 @@ finish() {
 param_error() { fail "$E_PARAM" "parameter $1: invalid value '$2'; expected $3"; }
 
 read_parameters() {
+  # Under Run Command the agent sets AWS_SSM_INSTANCE_ID and, for ENV_VAR parameters, every SSM_<name>
+  # (defaults included). An agent without ENV_VAR support would silently run with defaults (dryRun ignored).
+  if [[ -n ${AWS_SSM_INSTANCE_ID:-} && -z ${SSM_database+set} ]]; then
+    fail "$E_TOOL" "running under SSM Run Command but the document's parameters did not arrive as SSM_* variables; update the SSM Agent to a version that supports interpolationType ENV_VAR"
+  fi
   DATABASE=${SSM_database:-mysql}
   FREEZE_MOUNTS_PARAM=${SSM_freezeMounts:-auto}
   MAX_FREEZE_SECONDS=${SSM_maxFreezeSeconds:-30}

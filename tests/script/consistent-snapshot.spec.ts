@@ -441,6 +441,15 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
         }
     });
 
+    it("refuses to run with defaults when SSM did not pass its parameters as variables (old agent), exit 202", async () => {
+        const env = f.scriptEnv();
+        delete env.SSM_mysqlDefaultsFile;
+        env.AWS_SSM_INSTANCE_ID = INSTANCE_ID;
+        const result = await f.runScript(SCRIPT, env);
+        expectFailure(result, 202, /parameters did not arrive as SSM_\* variables/);
+        assert.equal(f.double.requests.length, 0);
+    });
+
     it("is shellcheck-clean", () => {
         const scripts = fs.readdirSync(path.join(REPO_ROOT, "scripts")).filter((n) => n.endsWith(".sh"));
         assert.ok(scripts.length > 0);
