@@ -92,6 +92,16 @@ describe("the stack (index.ts / stack.ts)", () => {
             await settle();
         });
 
+        it("declares the dev resources plus the private endpoints, their security group and the extra target", () => {
+            assert.deepEqual(inventory(), {
+                ...DEV_INVENTORY,
+                "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2,
+                "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
+                "aws:ec2/securityGroup:SecurityGroup": 2,
+                "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
+            });
+        });
+
         it("schedules every 6 hours in Europe/Paris", () => {
             const { inputs } = one("aws:ssm/maintenanceWindow:MaintenanceWindow");
             assert.deepEqual([inputs.schedule, inputs.scheduleTimezone, inputs.duration, inputs.cutoff], ["cron(0 0/6 * * ? *)", "Europe/Paris", 3, 1]);
