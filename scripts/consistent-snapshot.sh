@@ -57,16 +57,23 @@ INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() FROZEN=() SNAPSHOTS=()
 declare -a MYSQL_CMD=()
-DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 DB_CONNECTION_ID="" DB_LOCKED=false
+DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
 DB_ERROR="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
-API_PID="" API_FIFO="" API_OUT="" WATCHDOG_PID=""
-T_QUIESCED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
+API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC=""
+declare -a API_LINES=()
+T_QUIESCED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false
 
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
-log() { printf '%s consistent-snapshot: %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
+# Sets variable $1 to the epoch time in ms without forking (used inside the freeze).
+stamp() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
+# Timestamped to the millisecond without forking (it is called while the lock is held).
+log() {
+  local t=${EPOCHREALTIME/[.,]/}
+  printf '%(%H:%M:%S)T.%03d consistent-snapshot: %s\n' $((t / 1000000)) $((t / 1000 % 1000)) "$*" >&2
+}
 
 json_str() {
   local s=$1
@@ -91,11 +98,11 @@ report_and_exit() {
   ((T_UNLOCKED > T_LOCKED && T_LOCKED > 0)) && lock_ms=$((T_UNLOCKED - T_LOCKED))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s}}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s}}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "$RUN_ID")" \
     "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "${DRY_RUN:-false}" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
-    "$lock_ms" "$frozen_ms" "$api_ms" "$T_LOCKED" "$T_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
+    "$lock_ms" "$frozen_ms" "$api_ms" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
     "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" \
     "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
     "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")"
@@ -119,6 +126,15 @@ finish() {
   fi
   stop_helpers
   report_and_exit "$code" "$message"
+}
+
+# Children must not inherit this script's private pipe ends: a stray copy of a write end would keep
+# its reader from ever seeing end-of-file (the lock session, the CLI's tag FIFO, the watchdog's trigger).
+close_private_fds() {
+  local fd
+  for fd in "$DB_IN" "$DB_OUT" "$API_FD" "$API_OUT_FD" "$WATCHDOG_FD"; do
+    if [[ -n $fd ]]; then eval "exec $fd>&-"; fi
+  done
 }
 
 # ---------------------------------------------------------------- parameters
@@ -389,13 +405,21 @@ discover_database() {
     DB_LOG_BIN=true
     DB_PATHS+=("$(dirname -- "$binlog")")
   fi
+  # One round trip under the lock. MySQL 8.2 renamed SHOW MASTER STATUS; its GTID set is a column of it.
+  if [[ $DB_FLAVOR == mariadb ]]; then
+    BINLOG_QUERY="SHOW MASTER STATUS; SELECT @@gtid_binlog_pos"
+  elif [[ $version =~ ^([0-9]+)\.([0-9]+) ]] && ((BASH_REMATCH[1] * 100 + BASH_REMATCH[2] >= 802)); then
+    BINLOG_QUERY="SHOW BINARY LOG STATUS"
+  else
+    BINLOG_QUERY="SHOW MASTER STATUS"
+  fi
   log "database $DB_FLAVOR $DB_VERSION; files under: ${DB_PATHS[*]}"
 }
 
 db_start_session() {
   local fifo_in="$STATE_DIR/db.in" fifo_out="$STATE_DIR/db.out"
   mkfifo -m 0600 "$fifo_in" "$fifo_out"
-  "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1 &
+  (close_private_fds; exec "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1) &
   DB_PID=$!
   exec {DB_IN}>"$fifo_in" {DB_OUT}<"$fifo_out"
   db_query "SET SESSION lock_wait_timeout = $LOCK_TIMEOUT_SECONDS" 10 ||
@@ -446,8 +470,8 @@ db_lock() {
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
     if ! wait_for_no_long_queries; then
       log "attempt $attempt: a query running for >= ${LONG_QUERY_SECONDS}s would make the lock wait; not locking"
-    elif db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
-      T_LOCKED=$(now_ms); DB_LOCKED=true
+    elif presync_mounts && stamp T_LOCK_REQUESTED && db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
+      stamp T_LOCKED; DB_LOCKED=true
       log "database locked ($LOCK_METHOD) on attempt $attempt"
       return 0
     else
@@ -461,30 +485,27 @@ db_lock() {
 
 read_binlog_position() {
   [[ $DB_LOG_BIN == true ]] || return 0
-  if db_query "SHOW MASTER STATUS" 5 || db_query "SHOW BINARY LOG STATUS" 5; then
-    IFS=$'\t' read -r BINLOG_FILE BINLOG_POSITION _ <<<"${DB_LINES[0]:-}"
-  else
+  if ! db_query "$BINLOG_QUERY" 5; then
     log "NOTE: binlog position unavailable: $DB_ERROR"
+    return 0
   fi
-  if [[ $DB_FLAVOR == mariadb ]] && db_query "SELECT @@gtid_binlog_pos" 5; then
-    GTID_BINLOG_POS=${DB_LINES[0]:-}
-  elif db_query "SELECT @@GLOBAL.gtid_executed" 5; then
-    GTID_BINLOG_POS=${DB_LINES[0]:-}
-  fi
+  local gtid_column
+  IFS=$'\t' read -r BINLOG_FILE BINLOG_POSITION _ _ gtid_column <<<"${DB_LINES[0]:-}"
+  if [[ $DB_FLAVOR == mariadb ]]; then GTID_BINLOG_POS=${DB_LINES[1]:-}; else GTID_BINLOG_POS=${gtid_column:-}; fi
   return 0
 }
 
 db_unlock() {
   [[ $DB_LOCKED == true ]] || return 0
   if db_query "UNLOCK TABLES" 5; then
-    DB_LOCKED=false; T_UNLOCKED=$(now_ms)
+    DB_LOCKED=false; stamp T_UNLOCKED
     log "database unlocked"
     return 0
   fi
   # Closing the session releases the lock whatever state the client is in.
   log "UNLOCK TABLES failed ($DB_ERROR); closing the session to release the lock"
   db_close_session
-  DB_LOCKED=false; T_UNLOCKED=$(now_ms)
+  DB_LOCKED=false; stamp T_UNLOCKED
 }
 
 db_close_session() {
@@ -498,18 +519,56 @@ db_close_session() {
 }
 
 # ---------------------------------------------------------------- freeze
+# Flushes what the freeze would otherwise flush while holding everything (writers keep running).
+presync_mounts() {
+  local m
+  for m in "${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+}
+
+# FREEZE_MOUNTS is ordered deepest first; mounts of the same depth cannot contain each other, so each
+# depth is frozen in parallel (the freezes' flushes overlap), children before parents.
 freeze_mounts() {
-  local m out
-  for m in "${FREEZE_MOUNTS[@]}"; do
-    if ! out=$(fsfreeze --freeze "$m" 2>&1); then
-      if [[ $out == *"busy"* ]]; then
-        fail "$E_DISCOVER" "$m is already frozen by someone else; refusing to snapshot (and not thawing it)"
-      fi
-      fail "$E_FREEZE" "fsfreeze --freeze $m failed: $out"
-    fi
-    FROZEN+=("$m")
-    if ((${#FROZEN[@]} == 1)); then T_FROZEN=$(now_ms); fi
+  stamp T_FROZEN
+  for_each_depth freeze_wave "${FREEZE_MOUNTS[@]}"
+  stamp T_ALL_FROZEN
+}
+
+# Calls "$1 mounts..." once per run of equal-depth mounts, in order.
+for_each_depth() {
+  local action=$1 m depth previous=""
+  shift
+  local -a wave=()
+  for m in "$@"; do
+    depth=${m//[!\/]/}
+    if [[ ${#wave[@]} -gt 0 && ${#depth} != "$previous" ]]; then "$action" "${wave[@]}"; wave=(); fi
+    wave+=("$m"); previous=${#depth}
   done
+  if ((${#wave[@]} > 0)); then "$action" "${wave[@]}"; fi
+  return 0
+}
+
+freeze_wave() {
+  local -a pids=()
+  local i
+  FROZEN+=("$@") # before starting: a signal now must thaw them (thawing an unfrozen mount is harmless)
+  local -a mounts=("$@")
+  for i in "${!mounts[@]}"; do
+    fsfreeze --freeze "${mounts[$i]}" 2>"$STATE_DIR/fsfreeze.$i.err" &
+    pids+=($!)
+  done
+  local failed="" busy=""
+  for i in "${!mounts[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      if grep -q busy "$STATE_DIR/fsfreeze.$i.err"; then busy+=" ${mounts[$i]}"; else failed+=" ${mounts[$i]}: $(<"$STATE_DIR/fsfreeze.$i.err")"; fi
+    fi
+  done
+  if [[ -n $busy ]]; then
+    local -a keep=()
+    for i in "${FROZEN[@]}"; do [[ " $busy " == *" $i "* ]] || keep+=("$i"); done
+    FROZEN=("${keep[@]}")
+    fail "$E_DISCOVER" "${busy# } already frozen by someone else; refusing to snapshot (and not thawing it)"
+  fi
+  [[ -z $failed ]] || fail "$E_FREEZE" "fsfreeze --freeze failed:$failed"
 }
 
 # There is no interface that tells whether a filesystem is frozen without writing to it (which would
@@ -528,20 +587,38 @@ refuse_already_frozen() {
   T_THAWED=0
 }
 
+# Thaws in reverse order of freezing, parents first, each depth in parallel.
 thaw_mounts() {
-  local i ok=0 out
-  for ((i = ${#FROZEN[@]} - 1; i >= 0; i--)); do
-    if out=$(fsfreeze --unfreeze "${FROZEN[$i]}" 2>&1); then
-      unset 'FROZEN[i]'
-    elif [[ $out == *"Invalid argument"* ]]; then
-      unset 'FROZEN[i]' # already thawed (by the watchdog)
-    else
-      log "ERROR: fsfreeze --unfreeze ${FROZEN[$i]}: $out"; ok=1
-    fi
+  local i THAW_OK=0
+  local -a reversed=()
+  for ((i = ${#FROZEN[@]} - 1; i >= 0; i--)); do reversed+=("${FROZEN[$i]}"); done
+  for_each_depth thaw_wave "${reversed[@]}"
+  stamp T_THAWED
+  return "$THAW_OK"
+}
+
+thaw_wave() {
+  local -a mounts=("$@") pids=() keep=()
+  local i err="${STATE_DIR:-/tmp}/fsunfreeze"
+  for i in "${!mounts[@]}"; do
+    fsfreeze --unfreeze "${mounts[$i]}" 2>"$err.$i" &
+    pids+=($!)
   done
-  FROZEN=("${FROZEN[@]}")
-  T_THAWED=$(now_ms)
-  return "$ok"
+  for i in "${!mounts[@]}"; do
+    if wait "${pids[$i]}" || grep -q "Invalid argument" "$err.$i"; then
+      continue # thawed, or already thawed (by the watchdog)
+    fi
+    log "ERROR: fsfreeze --unfreeze ${mounts[$i]}: $(<"$err.$i")"
+    keep+=("${mounts[$i]}")
+    THAW_OK=1
+  done
+  # What is left frozen stays in FROZEN (for the trap and the report).
+  local m
+  local -a still=()
+  for m in "${FROZEN[@]}"; do
+    if [[ " ${mounts[*]} " != *" $m "* || " ${keep[*]} " == *" $m "* ]]; then still+=("$m"); fi
+  done
+  FROZEN=("${still[@]}")
 }
 
 recover_host() {
@@ -560,8 +637,10 @@ watchdog_main() {
   while [[ $# -gt 0 && $1 != -- ]]; do mounts+=("$1"); shift; done
   shift || true
   mysql_cmd=("$@")
-  local sleeper
+  local sleeper armed
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  # Armed by "go" once the lock is held; end-of-file first means the script ended before locking.
+  if ! IFS= read -r armed || [[ $armed != go ]]; then exit 0; fi
   sleep "$seconds" & sleeper=$!
   wait "$sleeper"
   echo "consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
@@ -575,21 +654,27 @@ watchdog_main() {
   echo "consistent-snapshot watchdog: thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
 }
 
+# Started before the lock (so that its start-up is not paid while holding it) and armed after.
 watchdog_start() {
-  local seconds=$1
-  T_QUIESCED=$(now_ms)
-  # The watchdog must not hold the session's FIFO open: if this script is killed, the client then
-  # reads end-of-file, exits, and the server releases the lock at once.
+  local seconds=$1 trigger="$STATE_DIR/watchdog.in"
+  mkfifo -m 0600 "$trigger"
   (
-    [[ -n $DB_IN ]] && exec {DB_IN}>&- {DB_OUT}<&-
+    close_private_fds
     # shellcheck disable=SC2016 # expanded by the watchdog's own shell
     exec setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" consistent-snapshot-watchdog \
-      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" </dev/null
+      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" <"$trigger"
   ) &
   WATCHDOG_PID=$!
+  exec {WATCHDOG_FD}>"$trigger"
+}
+
+watchdog_arm() {
+  stamp T_QUIESCED
+  printf 'go\n' >&"$WATCHDOG_FD"
 }
 
 watchdog_stop() {
+  if [[ -n $WATCHDOG_FD ]]; then exec {WATCHDOG_FD}>&-; WATCHDOG_FD=""; fi
   [[ -n $WATCHDOG_PID ]] || return 0
   kill "$WATCHDOG_PID" 2>/dev/null || true
   wait "$WATCHDOG_PID" 2>/dev/null || true
@@ -597,81 +682,130 @@ watchdog_stop() {
 }
 
 # ---------------------------------------------------------------- the snapshot call
-# The AWS CLI takes ~0.5 s to start. It is started here, before the lock, blocked reading its tag
-# specification from a FIFO; writing the tags (which carry the binlog position) sends the request.
+# The AWS CLI takes ~0.5 s to start. It is started before the lock and waits, blocked reading its tag
+# specification from a FIFO; writing the tags (which carry the binlog position) sends the request. Its
+# output is unbuffered and read line by line, so the host is thawed as soon as every snapshot id has
+# arrived, without waiting for the interpreter to exit.
 api_prepare() {
-  API_FIFO="$STATE_DIR/tags.json"; API_OUT="$STATE_DIR/api.out"
-  mkfifo -m 0600 "$API_FIFO"
-  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
-  # Bounds the process even if this script is killed before the request: every lock attempt, then the freeze.
-  local lifetime=$(((LOCK_RETRIES + 1) * (LOCK_TIMEOUT_SECONDS * 2 + 16) + MAX_FREEZE_SECONDS + 30))
+  API_FIFO="$STATE_DIR/tags.json"; API_ERR="$STATE_DIR/api.err"
+  local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  mkfifo -m 0600 "$API_FIFO" "$out_fifo"
+  # Read-write, so opening does not wait for the CLI; the CLI's read ends when this end is closed.
+  exec {API_FD}<>"$API_FIFO"
   local -a endpoint=()
   [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
-  AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 timeout --kill-after=1 "$lifetime" \
-    aws ec2 create-snapshots \
-    --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
-    --description "$SNAPSHOT_DESCRIPTION" \
-    --tag-specifications "file://$API_FIFO" \
-    --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
-    "${endpoint[@]}" --region "$REGION" \
-    --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout" \
-    >"$API_OUT" 2>&1 &
+  (
+    close_private_fds
+    export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1
+    exec aws ec2 create-snapshots \
+      --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
+      --description "$SNAPSHOT_DESCRIPTION" \
+      --tag-specifications "file://$API_FIFO" \
+      --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
+      "${endpoint[@]}" --region "$REGION" \
+      --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout" \
+      >"$out_fifo" 2>"$API_ERR"
+  ) &
   API_PID=$!
+  exec {API_OUT_FD}<"$out_fifo"
+  api_wait_ready
 }
 
-snapshot_tags_json() {
-  local name
-  name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  local method="fsfreeze"
+# Ready = the CLI has opened the tag FIFO, i.e. its start-up is done. Bounded; a slow start only costs time.
+api_wait_ready() {
+  local deadline=$(($(now_ms) + 20000))
+  while [[ -z $(find "/proc/$API_PID/fd" -lname "$API_FIFO" -print -quit 2>/dev/null) ]]; do
+    kill -0 "$API_PID" 2>/dev/null || fail "$E_TOOL" "the AWS CLI exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
+    if (($(now_ms) >= deadline)); then
+      log "NOTE: the AWS CLI was not ready after 20 s; continuing (its start-up will count inside the freeze)"
+      return 0
+    fi
+    sleep 0.02
+  done
+}
+
+build_static_tags() {
+  local method="fsfreeze" name
   [[ $DATABASE == mysql ]] && method="ftwrl+fsfreeze"
-  ((${#FREEZE_MOUNTS[@]} == 0)) && method="ftwrl+sync"
+  [[ $DATABASE == mysql ]] && ((${#FREEZE_MOUNTS[@]} == 0)) && method="ftwrl+sync"
+  name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   local -a tags=(
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
     "ConsistencyMethod=$method" "Database=$DATABASE" "RunId=$RUN_ID"
     "AvailabilityZone=$AVAILABILITY_ZONE" "FrozenMounts=${FREEZE_MOUNTS[*]:-none}"
   )
-  if [[ $DATABASE == mysql ]]; then
-    tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
-  fi
-  local out="" tag
-  for tag in "${tags[@]}"; do
-    local value=${tag#*=}
-    out+="${out:+,}{\"Key\":$(json_str "${tag%%=*}"),\"Value\":$(json_str "${value:0:256}")}"
-  done
-  printf '[{"ResourceType":"snapshot","Tags":[%s]}]' "$out"
+  [[ $DATABASE == mysql ]] && tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
+  tags_json TAGS_STATIC "${tags[@]}"
 }
 
-# Sends the request and waits for the answer, at most until the freeze deadline.
-api_call() {
-  local tags deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000))
-  tags=$(snapshot_tags_json)
-  T_API_START=$(now_ms)
-  printf '%s\n' "$tags" >"$API_FIFO"
-  while kill -0 "$API_PID" 2>/dev/null; do
-    if (($(now_ms) >= deadline_ms)); then
-      kill "$API_PID" 2>/dev/null || true
-      wait "$API_PID" 2>/dev/null || true
-      API_PID=""; T_API_END=$(now_ms)
-      return 2
-    fi
-    sleep 0.005
+# Sets variable $1 to the tag objects for KEY=VALUE arguments (values cut to EC2's 256 characters).
+tags_json() {
+  local var=$1 out="" tag key value
+  shift
+  for tag in "$@"; do
+    json_escape key "${tag%%=*}"; value=${tag#*=}; json_escape value "${value:0:256}"
+    out+="${out:+,}{\"Key\":\"$key\",\"Value\":\"$value\"}"
   done
-  local rc=0
+  printf -v "$var" '%s' "$out"
+}
+json_escape() {
+  local s=$2
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+  printf -v "$1" '%s' "$s"
+}
+
+# Sends the request and reads the answer, at most until the freeze deadline. Returns 0 when every
+# expected snapshot id arrived, 2 on timeout, 3 when the output ended first (the CLI's status tells why).
+api_call() {
+  local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
+  local dynamic="" line now remaining seconds count=0
+  if [[ $DATABASE == mysql ]]; then
+    tags_json dynamic "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS"
+  fi
+  stamp T_API_START
+  printf '[{"ResourceType":"snapshot","Tags":[%s%s]}]\n' "$TAGS_STATIC" "${dynamic:+,$dynamic}" >&"$API_FD"
+  exec {API_FD}>&-; API_FD=""
+  while ((count < expected)); do
+    stamp now; remaining=$((deadline_ms - now))
+    if ((remaining <= 0)); then stamp T_API_END; return 2; fi
+    printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
+    if IFS= read -r -t "$seconds" line <&"$API_OUT_FD"; then
+      API_LINES+=("$line")
+      [[ $line == snap-* ]] && count=$((count + 1))
+    elif (($? > 128)); then
+      stamp T_API_END; return 2
+    else
+      stamp T_API_END; return 3 # end of output: the CLI exited
+    fi
+  done
+  stamp T_API_END
+}
+
+# After the host is recovered: let the CLI finish (or stop it after a timeout) and take its status.
+api_finish() {
+  local rc=0 line
+  [[ -n $API_PID ]] || return 0
+  if [[ ${1:-} == timeout ]]; then kill "$API_PID" 2>/dev/null || true; fi
+  while IFS= read -r line <&"$API_OUT_FD"; do API_LINES+=("$line"); done
   wait "$API_PID" || rc=$?
-  API_PID=""; T_API_END=$(now_ms)
+  API_PID=""
   return "$rc"
 }
 
 parse_snapshots() {
-  local snap vol
-  while read -r snap vol; do
+  local line snap vol
+  for line in "${API_LINES[@]}"; do
+    read -r snap vol <<<"$line"
     [[ $snap == snap-* ]] && SNAPSHOTS+=("$snap:$vol")
-  done <"$API_OUT"
+  done
+  return 0
 }
 
 stop_helpers() {
   watchdog_stop
   if [[ -n $API_PID ]]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""; fi
+  if [[ -n $API_FD ]]; then exec {API_FD}>&-; API_FD=""; fi
+  if [[ -n $API_OUT_FD ]]; then exec {API_OUT_FD}<&-; API_OUT_FD=""; fi
   db_close_session
   [[ -n $STATE_DIR && -d $STATE_DIR ]] && rm -rf -- "$STATE_DIR"
   return 0
@@ -719,14 +853,15 @@ main() {
   fi
 
   refuse_already_frozen
-  local m
-  for m in "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+  build_static_tags
   api_prepare
   [[ $DATABASE == mysql ]] && db_start_session
-
-  [[ $DATABASE == mysql ]] && db_lock
   watchdog_start "$MAX_FREEZE_SECONDS"
+
+  if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
+  watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
+  local m
   for m in "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
   freeze_mounts
 
@@ -736,13 +871,16 @@ main() {
   recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
   log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
 
-  if ((rc == 2 || rc == 124 || rc == 137 || rc == 143)); then
+  if ((rc == 2)); then
+    api_finish timeout || true
     fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS; the freeze was released; snapshots may still appear: search tag RunId=$RUN_ID"
-  elif ((rc != 0)); then
-    fail "$E_API" "CreateSnapshots failed (aws exit $rc): $(tr '\n' ' ' <"$API_OUT")"
   fi
+  local cli_rc=0
+  api_finish || cli_rc=$?
   parse_snapshots
-  ((${#SNAPSHOTS[@]} > 0)) || fail "$E_API" "CreateSnapshots returned no snapshot: $(tr '\n' ' ' <"$API_OUT")"
+  if ((cli_rc != 0 || ${#SNAPSHOTS[@]} == 0)); then
+    fail "$E_API" "CreateSnapshots failed (aws exit $cli_rc): $(tr '\n' ' ' <"$API_ERR") ${API_LINES[*]}"
+  fi
   log "created ${SNAPSHOTS[*]}"
   finish 0 "created ${#SNAPSHOTS[@]} snapshot(s)"
 }

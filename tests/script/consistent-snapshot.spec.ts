@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RequestRecord, SnapshotObservation } from "./ec2-double";
 import {
-    DATA_VOLUME_ID, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, REPO_ROOT, SCRIPT, ScriptResult, Writer, requirePrerequisites, sleep,
+    DATA_VOLUME_ID, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, REPO_ROOT, ROOT_VOLUME_ID, SCRIPT, ScriptResult, Writer, requirePrerequisites, sleep,
 } from "./fixture";
 
 const SEED = path.join(__dirname, "seed-sequence.sh");
@@ -389,10 +389,33 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
             await assertHostRecovered();
         });
 
-        it("honours an explicit freezeMounts list, children first, bind duplicates once", async () => {
-            const result = await run({ freezeMounts: `${f.dataMount} ${f.logsMount}` });
+        it("honours an explicit freezeMounts list: each filesystem once (bind mounts deduplicated), children first", async () => {
+            // The logs filesystem bound inside the data mount: a child mount, and a second name for logs.
+            const nested = path.join(f.dataMount, "nested-logs");
+            const bind = path.join(f.dir, "logs-bind");
+            f.bindMount(f.logsMount, nested);
+            f.bindMount(f.logsMount, bind);
+            try {
+                const result = await run({ freezeMounts: `${f.dataMount} ${nested} ${bind}` });
+                assert.equal(result.code, 0, result.stderr);
+                assert.deepEqual(result.summary.mountsFrozen, [nested, f.dataMount], "child first, bind duplicate dropped");
+                const [obs] = f.double.observations;
+                assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true });
+                await assertHostRecovered();
+            } finally {
+                f.thawAll();
+                f.unmount(bind);
+                f.unmount(nested);
+            }
+        });
+
+        it("includes the boot volume when excludeBootVolume=false", async () => {
+            const result = await run({ excludeBootVolume: "false" });
             assert.equal(result.code, 0, result.stderr);
-            assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
+            const [obs] = f.double.observations;
+            assert.equal(obs.params["InstanceSpecification.ExcludeBootVolume"], "false");
+            assert.deepEqual(result.summary.volumes, [ROOT_VOLUME_ID, DATA_VOLUME_ID, LOGS_VOLUME_ID]);
+            assert.equal((result.summary.snapshots as unknown[]).length, 3);
             await assertHostRecovered();
         });
     });

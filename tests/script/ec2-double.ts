@@ -62,6 +62,8 @@ export interface DoubleOptions {
 export class Ec2Double {
     public behaviour: ApiBehaviour = "ok";
     public latencyMs = 0;
+    /** Probe the lock and the freezes at each snapshot (they take ~1 s); off for benchmarks. */
+    public observe = true;
     public readonly observations: SnapshotObservation[] = [];
     public readonly requests: RequestRecord[] = [];
     private server?: http.Server;
@@ -98,6 +100,7 @@ export class Ec2Double {
     reset(): void {
         this.behaviour = "ok";
         this.latencyMs = 0;
+        this.observe = true;
         this.observations.length = 0;
         this.requests.length = 0;
         this.releaseHanging();
@@ -211,6 +214,10 @@ export class Ec2Double {
             if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
             snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
         }
+        if (!this.observe) {
+            if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+            return this.respondCreated(action, params, atMs, snapshots, res);
+        }
         const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
         const [dbWriteBlocked, frozenList, rootWritable, state] = await Promise.all([
             this.probeDbWrite(),
@@ -223,6 +230,11 @@ export class Ec2Double {
             frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenList[i]])),
         });
         if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+        return this.respondCreated(action, params, atMs, snapshots, res);
+    }
+
+    private respondCreated(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>, atMs: number,
+        snapshots: { snapshotId: string; volumeId: string }[], res: http.ServerResponse): void {
         const tags = this.tagsXml(params);
         if (action === "CreateSnapshot") {
             const s = snapshots[0];

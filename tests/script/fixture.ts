@@ -50,42 +50,69 @@ export function requirePrerequisites(): void {
     }
 }
 
+/** One fake EBS volume: an image file on the pool, a loop device, a mounted filesystem. */
+export interface FixtureVolume { volumeId: string; image: string; loop: string; mountPoint: string; fsType: "ext4" | "xfs" }
+
+export interface FixtureOptions {
+    /**
+     * Data volumes of the fake instance (besides its boot volume): 1 (datadir, redo log and binlog on one ext4
+     * filesystem), 2 (datadir on ext4, redo log and binlog on xfs; the default) or 4 (plus two more, ext4 and xfs).
+     */
+    volumeCount?: 1 | 2 | 4;
+}
+
+export const EXTRA_VOLUME_IDS = ["vol-0aaaaaaaaaaaaaaa3", "vol-0aaaaaaaaaaaaaaa4"];
+
 export class Fixture {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-"));
     readonly pool = path.join(this.dir, "pool");
     readonly dataMount = path.join(this.dir, "mnt", "data");
-    readonly logsMount = path.join(this.dir, "mnt", "logs");
+    readonly logsMount: string;
     readonly runDir = path.join(this.dir, "run");
     readonly appendLog = path.join(this.dataMount, "app", "append.log");
     readonly snapshotDir = path.join(this.pool, "snapshots");
+    readonly volumes: FixtureVolume[] = [];
     private loops: string[] = [];
     /** Mount point -> the loop device mounted there (detached right after unmount). */
     private mounts: { target: string; loop: string }[] = [];
     private servers: MysqlServer[] = [];
     private children = new Set<ChildProcess>();
+    private readonly volumeCount: 1 | 2 | 4;
     live!: MysqlServer;
     double!: Ec2Double;
 
+    constructor(options: FixtureOptions = {}) {
+        this.volumeCount = options.volumeCount ?? 2;
+        this.logsMount = this.volumeCount >= 2 ? path.join(this.dir, "mnt", "logs") : this.dataMount;
+    }
+
     /** Mounts this fixture created and may freeze. Nothing else is ever thawed or frozen by tests. */
-    get freezableMounts(): string[] { return [this.dataMount, this.logsMount]; }
+    get freezableMounts(): string[] { return this.volumes.map((v) => v.mountPoint); }
+
+    private addVolume(volumeId: string, name: string, fsType: "ext4" | "xfs", mountPoint: string): FixtureVolume {
+        const image = path.join(this.pool, `vol-${name}.img`);
+        run("truncate", ["-s", "512M", image]);
+        run(`mkfs.${fsType}`, ["-q", image]);
+        const loop = this.attachLoop(image);
+        this.mount(loop, mountPoint);
+        const volume = { volumeId, image, loop, mountPoint, fsType };
+        this.volumes.push(volume);
+        return volume;
+    }
 
     async setUp(): Promise<void> {
         fs.mkdirSync(this.pool);
         fs.mkdirSync(this.runDir);
-        run("truncate", ["-s", "3G", path.join(this.dir, "pool.img")]);
+        run("truncate", ["-s", "4G", path.join(this.dir, "pool.img")]);
         run("mkfs.xfs", ["-q", "-m", "reflink=1", path.join(this.dir, "pool.img")]);
         this.mount(this.attachLoop(path.join(this.dir, "pool.img")), this.pool);
         fs.mkdirSync(this.snapshotDir);
-        const dataImage = path.join(this.pool, "vol-data.img");
-        const logsImage = path.join(this.pool, "vol-logs.img");
-        run("truncate", ["-s", "512M", dataImage]);
-        run("mkfs.ext4", ["-q", dataImage]);
-        run("truncate", ["-s", "512M", logsImage]);
-        run("mkfs.xfs", ["-q", logsImage]);
-        const dataLoop = this.attachLoop(dataImage);
-        const logsLoop = this.attachLoop(logsImage);
-        this.mount(dataLoop, this.dataMount);
-        this.mount(logsLoop, this.logsMount);
+        this.addVolume(DATA_VOLUME_ID, "data", "ext4", this.dataMount);
+        if (this.volumeCount >= 2) this.addVolume(LOGS_VOLUME_ID, "logs", "xfs", this.logsMount);
+        if (this.volumeCount === 4) {
+            this.addVolume(EXTRA_VOLUME_IDS[0], "extra1", "ext4", path.join(this.dir, "mnt", "extra1"));
+            this.addVolume(EXTRA_VOLUME_IDS[1], "extra2", "xfs", path.join(this.dir, "mnt", "extra2"));
+        }
 
         this.live = await this.startMysql("live", this.dataMount, this.logsMount, true);
         this.sqlSync(`CREATE DATABASE app;
@@ -102,8 +129,7 @@ export class Fixture {
             instanceId: INSTANCE_ID, region: "eu-west-1", availabilityZone: "eu-west-1a", rootDeviceName: "/dev/xvda",
             volumes: [
                 { volumeId: ROOT_VOLUME_ID, deviceName: "/dev/xvda" },
-                { volumeId: DATA_VOLUME_ID, deviceName: dataLoop, image: dataImage, mountPoint: this.dataMount },
-                { volumeId: LOGS_VOLUME_ID, deviceName: logsLoop, image: logsImage, mountPoint: this.logsMount },
+                ...this.volumes.map((v) => ({ volumeId: v.volumeId, deviceName: v.loop, image: v.image, mountPoint: v.mountPoint })),
             ],
             snapshotDir: this.snapshotDir,
             sql: (statement, timeoutMs) => this.sql(statement, timeoutMs),
@@ -284,7 +310,14 @@ export class Fixture {
         };
     }
 
-    private unmount(target: string): void {
+    /** A bind mount of `source` at `target` (same filesystem, second mount point); removed at tear-down. */
+    bindMount(source: string, target: string): void {
+        fs.mkdirSync(target, { recursive: true });
+        run("mount", ["--bind", source, target]);
+        this.mounts.push({ target, loop: "" });
+    }
+
+    unmount(target: string): void {
         const entry = this.mounts.find((m) => m.target === target);
         run("umount", [target]);
         this.mounts = this.mounts.filter((m) => m.target !== target);
@@ -292,6 +325,7 @@ export class Fixture {
     }
 
     private detachLoop(loop: string): void {
+        if (!loop) return;
         try { execFileSync("losetup", ["-d", loop], { stdio: "ignore" }); } catch { /* already detached */ }
         this.loops = this.loops.filter((l) => l !== loop);
     }

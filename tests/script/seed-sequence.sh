@@ -4,13 +4,22 @@
 #   fsfreeze each mount; describe-instance-attribute; create-snapshot per volume; thaw; UNLOCK TABLES.
 # Two adaptations keep it runnable on the fixture: IMDSv2 (the double, like AL2023, refuses v1) and the
 # mounts to freeze come from SEED_MOUNTS (the seed froze every ext4 mount, '/' included).
-# Usage: SEED_MYSQL_CNF=... SEED_MOUNTS="m1 m2" seed-sequence.sh
+# With SEED_HOLD_LOCK=true the lock is held correctly, in one open session, so that only the sequence
+# differs from ours (the benchmark's baseline).
+# Usage: SEED_MYSQL_CNF=... SEED_MOUNTS="m1 m2" [SEED_HOLD_LOCK=true] seed-sequence.sh
 set -uo pipefail
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}
 mysql_client=(mariadb "--defaults-extra-file=$SEED_MYSQL_CNF")
 endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
 
-"${mysql_client[@]}" -e 'FLUSH TABLES WITH READ LOCK;'
+if [[ ${SEED_HOLD_LOCK:-false} == true ]]; then
+  coproc DB { exec "${mysql_client[@]}" --batch --skip-column-names --unbuffered 2>&1; }
+  printf "FLUSH TABLES WITH READ LOCK; SELECT 'locked';\n" >&"${DB[1]}"
+  IFS= read -r answer <&"${DB[0]}"
+  [[ $answer == locked ]] || { echo "seed: lock failed: $answer" >&2; exit 1; }
+else
+  "${mysql_client[@]}" -e 'FLUSH TABLES WITH READ LOCK;'
+fi
 for target in $SEED_MOUNTS; do fsfreeze -f "$target"; done
 
 token=$(curl -s -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/latest/api/token")
@@ -24,4 +33,11 @@ for volume in $volumes; do
 done
 
 for target in $SEED_MOUNTS; do fsfreeze -u "$target"; done
-"${mysql_client[@]}" -e 'UNLOCK TABLES;'
+if [[ ${SEED_HOLD_LOCK:-false} == true ]]; then
+  printf "UNLOCK TABLES; SELECT 'unlocked';\n" >&"${DB[1]}"
+  IFS= read -r answer <&"${DB[0]}"
+  printf 'quit\n' >&"${DB[1]}"
+  wait "$DB_PID"
+else
+  "${mysql_client[@]}" -e 'UNLOCK TABLES;'
+fi

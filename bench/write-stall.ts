@@ -1,0 +1,182 @@
+// Benchmark: the application's write stall during a snapshot run, ours against the seed's sequence.
+//
+// On the script tests' real fixture (MariaDB on loop-mounted ext4/xfs, real fsfreeze, the IMDS/EC2 double)
+// with 1, 2 and 4 data volumes and a CreateSnapshot(s) latency of 0 and 200 ms, it runs
+//   ours: scripts/consistent-snapshot.sh
+//   seed: the blog's sequence (IMDS + describe + one create-snapshot CLI call per volume inside the freeze),
+//         with the lock held correctly in one session so that only the sequence differs
+// at least 5 times each, interleaved, while a writer commits to InnoDB+MyISAM and appends+fsyncs a file
+// every ~5 ms. The stall is the longest gap the writer sees between two acknowledged writes during the run.
+// Prints a table of median and max stalls and the seed/ours ratio, and writes it as JSON to bench/results/.
+//
+// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200)
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../tests/script/fixture";
+
+const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
+
+interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[] }
+interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fileMaxMs: number }
+interface Row { volumes: number; latencyMs: number; runs: number; ours: Stalls; seed: Stalls; ourPhasesMedianMs: Record<string, number> }
+interface Sample {
+    variant: "ours" | "seed";
+    volumes: number;
+    latencyMs: number;
+    dbStallMs: number;
+    fileStallMs: number;
+    /** Ours only: where the stall went, from the script's own timestamps. */
+    phases?: Record<string, number>;
+}
+
+function parseArgs(argv: string[]): Args {
+    const get = (name: string, fallback: string) => {
+        const i = argv.indexOf(`--${name}`);
+        return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
+    };
+    const runs = Number(get("runs", "5"));
+    const volumes = get("volumes", "1,2,4").split(",").map(Number) as (1 | 2 | 4)[];
+    const latencies = get("latencies", "0,200").split(",").map(Number);
+    if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a positive integer");
+    if (volumes.some((v) => ![1, 2, 4].includes(v))) throw new Error("--volumes takes 1, 2 and/or 4");
+    if (latencies.some((l) => !Number.isInteger(l) || l < 0)) throw new Error("--latencies takes non-negative integers (ms)");
+    return { runs, volumes, latencies };
+}
+
+/** Longest gap between consecutive writer events of a kind that overlaps [from, to]. */
+function stall(events: { kind: string; atMs: number }[], kind: string, from: number, to: number): number {
+    const times = events.filter((e) => e.kind === kind).map((e) => e.atMs).sort((a, b) => a - b);
+    let longest = 0;
+    for (let i = 1; i < times.length; i++) {
+        if (times[i] >= from && times[i - 1] <= to) longest = Math.max(longest, times[i] - times[i - 1]);
+    }
+    return longest;
+}
+
+function stalls(samples: Sample[]): Stalls {
+    const db = samples.map((s) => s.dbStallMs);
+    const file = samples.map((s) => s.fileStallMs);
+    return { dbMedianMs: median(db), dbMaxMs: Math.max(...db), fileMedianMs: median(file), fileMaxMs: Math.max(...file) };
+}
+
+function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+async function runOnce(f: Fixture, variant: "ours" | "seed", volumes: number, latencyMs: number): Promise<Sample> {
+    const writer = f.startWriter();
+    await writer.waitForCommits(20);
+    await sleep(200);
+    const mounts = f.freezableMounts.join(" ");
+    const env = variant === "ours"
+        ? f.scriptEnv({ freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" })
+        : { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" };
+    const started = Date.now();
+    const result = await f.runScript(variant === "ours" ? SCRIPT : SEED, env, { killAfterMs: 120000 });
+    const ended = Date.now();
+    await sleep(200);
+    await writer.stop();
+    if (result.code !== 0) throw new Error(`${variant} run failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    const events = writer.commits;
+    const sample: Sample = {
+        variant, volumes, latencyMs,
+        dbStallMs: stall(events, "db", started, ended),
+        fileStallMs: stall(events, "file", started, ended),
+    };
+    if (variant === "ours") {
+        const s = result.summary as unknown as Record<string, number>;
+        sample.phases = {
+            lockAcquire: s.lockedAtMs - s.lockRequestedAtMs,
+            binlogAndFreeze: s.allFrozenAtMs - s.lockedAtMs,
+            buildRequest: s.apiStartMs - s.allFrozenAtMs,
+            apiCall: s.apiEndMs - s.apiStartMs,
+            thaw: s.thawedAtMs - s.apiEndMs,
+            unlock: s.unlockedAtMs - s.thawedAtMs,
+            lockHeld: s.lockHeldMs,
+            frozen: s.frozenMs,
+        };
+    }
+    return sample;
+}
+
+async function main(): Promise<void> {
+    const args = parseArgs(process.argv.slice(2));
+    requirePrerequisites();
+    const samples: Sample[] = [];
+    for (const volumes of args.volumes) {
+        const f = new Fixture({ volumeCount: volumes });
+        const cleanUp = () => f.thawAll();
+        process.once("SIGINT", cleanUp);
+        try {
+            await f.setUp();
+            f.double.observe = false;
+            for (const latencyMs of args.latencies) {
+                f.double.latencyMs = latencyMs;
+                for (let i = 0; i < args.runs; i++) {
+                    // Interleaved, alternating which goes first, so drift hits both alike.
+                    const order: ("ours" | "seed")[] = i % 2 === 0 ? ["ours", "seed"] : ["seed", "ours"];
+                    for (const variant of order) {
+                        const sample = await runOnce(f, variant, volumes, latencyMs);
+                        samples.push(sample);
+                        process.stderr.write(`  ${volumes} vol, ${latencyMs} ms, ${variant}: db ${sample.dbStallMs} ms, file ${sample.fileStallMs} ms\n`);
+                        f.double.reset();
+                        f.double.observe = false;
+                        f.double.latencyMs = latencyMs;
+                    }
+                }
+            }
+        } finally {
+            f.thawAll();
+            await f.tearDown();
+            process.removeListener("SIGINT", cleanUp);
+        }
+    }
+    report(args, samples);
+}
+
+function report(args: Args, samples: Sample[]): void {
+    const rows: Row[] = [];
+    for (const volumes of args.volumes) {
+        for (const latencyMs of args.latencies) {
+            const of = (variant: string) => samples.filter((s) => s.variant === variant && s.volumes === volumes && s.latencyMs === latencyMs);
+            const ours = of("ours");
+            const seed = of("seed");
+            const phases: Record<string, number> = {};
+            for (const key of Object.keys(ours[0].phases ?? {})) phases[key] = median(ours.map((s) => s.phases![key]));
+            rows.push({ volumes, latencyMs, runs: ours.length, ours: stalls(ours), seed: stalls(seed), ourPhasesMedianMs: phases });
+        }
+    }
+    const ratio = (r: Row) => (r.seed.dbMedianMs / Math.max(1, r.ours.dbMedianMs)).toFixed(1);
+    const lines = [
+        "| volumes | API latency | ours db stall median / max | ours file stall median / max | seed db stall median / max | seed file stall median / max | seed/ours (db median) | ours: median ≤ latency + 100 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${r.ours.dbMedianMs} / ${r.ours.dbMaxMs} ms | ${r.ours.fileMedianMs} / ${r.ours.fileMaxMs} ms | ` +
+            `${r.seed.dbMedianMs} / ${r.seed.dbMaxMs} ms | ${r.seed.fileMedianMs} / ${r.seed.fileMaxMs} ms | ${ratio(r)}× | ` +
+            `${r.ours.dbMedianMs <= r.latencyMs + 100 ? "yes" : "no"} |`),
+        "",
+        "Where ours spends the stall (medians, ms, from the script's timestamps):",
+        "",
+        "| volumes | API latency | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ...rows.map((r) => {
+            const p = r.ourPhasesMedianMs;
+            return `| ${r.volumes} | ${r.latencyMs} ms | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`;
+        }),
+    ];
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+    const table = lines.join("\n");
+    process.stdout.write(`\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n\n${table}\n`);
+    const dir = path.join(REPO_ROOT, "bench", "results");
+    fs.mkdirSync(dir, { recursive: true });
+    const result = { date: new Date().toISOString(), machine, args, rows, samples, table };
+    fs.writeFileSync(path.join(dir, "write-stall.json"), `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\nwritten: bench/results/write-stall.json\n`);
+}
+
+main().catch((err) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+});
