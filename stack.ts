@@ -1,7 +1,9 @@
 // Composes the components from validated stack configuration. Kept apart from index.ts so that tests can
 // build the stack once per configuration.
 import { loadStackConfig, MysqlHost, Network, SnapshotDocument, SnapshotMaintenanceWindow, StackConfig } from "./components";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CREATED_BY_TAG } from "./components/policies";
 
 export interface StackOutputs {
     maintenanceWindowId: pulumi.Output<string>;
@@ -10,6 +12,11 @@ export interface StackOutputs {
     targetIds: pulumi.Output<Record<string, string>>;
     logGroupName: pulumi.Output<string>;
     instancePolicyArn: pulumi.Output<string>;
+    alertTopicArn?: pulumi.Output<string>;
+    /** Shell commands for operators: run the main target now, see recent runs, list the snapshots. */
+    runNowCommand: pulumi.Output<string>;
+    historyCommand: pulumi.Output<string>;
+    snapshotsCommand: pulumi.Output<string>;
     vpcId?: pulumi.Output<string>;
     instanceId?: pulumi.Output<string>;
 }
@@ -40,9 +47,15 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
                 maxConcurrency: t.maxConcurrency, maxErrors: t.maxErrors, parameters: t.parameters,
             })),
         ],
+        alertTopicArn: config.alertTopicArn || undefined,
+        alertEmail: config.alertEmail || undefined,
         tags,
     });
 
+    const region = aws.getRegionOutput().region;
+    const parameters = Object.keys(config.snapshotParameters).length > 0
+        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(config.snapshotParameters).map(([k, v]) => [k, [v]])))}'`]
+        : [];
     const outputs: StackOutputs = {
         maintenanceWindowId: window.maintenanceWindowId,
         maintenanceWindowRoleArn: window.maintenanceWindowRoleArn,
@@ -50,6 +63,19 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         targetIds: window.targetIds,
         logGroupName: window.logGroupName,
         instancePolicyArn: window.instancePolicyArn,
+        alertTopicArn: window.alertTopicArn,
+        runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
+            `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
+            "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",
+            pulumi.interpolate`--cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${window.logGroupName}`]),
+        historyCommand: shellCommand(["aws ssm describe-maintenance-window-executions --region", region,
+            "--window-id", window.maintenanceWindowId, "--max-results 10 && aws ssm list-commands --region", region,
+            pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`, "--max-results 10",
+            "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table"]),
+        snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self",
+            `--filters Name=tag:${CREATED_BY_TAG.key},Values=${CREATED_BY_TAG.value}`,
+            "--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[StartTime,SnapshotId,VolumeId,State," +
+            "Tags[?Key==`InstanceId`]|[0].Value,Tags[?Key==`RunId`]|[0].Value]' --output table"]),
     };
 
     if (config.createDemoHost) {
@@ -69,4 +95,9 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         outputs.instanceId = host.instanceId;
     }
     return outputs;
+}
+
+/** Words of a shell command, some of them outputs, joined with spaces. */
+function shellCommand(words: pulumi.Input<string>[]): pulumi.Output<string> {
+    return pulumi.all(words).apply((w) => w.join(" "));
 }

@@ -34,6 +34,10 @@ export interface StackConfig {
     commandTimeoutSeconds: number;
     snapshotParameters: Record<string, string>;
     extraTargets: ExtraTargetConfig[];
+    /** E-mail address subscribed to failure alerts ("" = none). */
+    alertEmail: string;
+    /** Existing SNS topic for failure alerts ("" = create one). */
+    alertTopicArn: string;
 }
 
 /** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
@@ -55,6 +59,8 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     commandTimeoutSeconds: 600,
     snapshotParameters: {},
     extraTargets: [],
+    alertEmail: "",
+    alertTopicArn: "",
 });
 
 /** CloudWatch Logs' accepted retention periods, in days. */
@@ -148,6 +154,13 @@ export function validateStackConfig(raw: Raw): StackConfig {
     const logRetentionDays = int("logRetentionDays", 1, 3653);
     if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problem("logRetentionDays", raw.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
 
+    const alertEmail = str("alertEmail");
+    if (alertEmail !== "" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) problem("alertEmail", alertEmail, "an e-mail address, or empty for none");
+    const alertTopicArn = str("alertTopicArn");
+    if (alertTopicArn !== "" && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$/.test(alertTopicArn)) {
+        problem("alertTopicArn", alertTopicArn, "an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), or empty to create a topic");
+    }
+
     const snapshotParameters = parameters("snapshotParameters", raw.snapshotParameters, "consistent-snapshot", problem);
     const extraTargets = targets(raw.extraTargets, tagValue, problem);
 
@@ -161,7 +174,7 @@ export function validateStackConfig(raw: Raw): StackConfig {
         dataVolumeSizeGiB: int("dataVolumeSizeGiB", 1, 16384, "a size in GiB from 1 to 16384 (gp3)"),
         logRetentionDays,
         commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
-        snapshotParameters, extraTargets,
+        snapshotParameters, extraTargets, alertEmail, alertTopicArn,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return result;

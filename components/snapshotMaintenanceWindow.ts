@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, alertTopicPolicy, commandFailedPattern, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
 
 /** One group of instances (by tag) and the document it runs. */
@@ -39,6 +40,18 @@ export interface SnapshotMaintenanceWindowArgs {
     logRetentionDays?: number;
     /** Seconds SSM waits for a command to start on an instance (SendCommand TimeoutSeconds). Default: 600. AWS constraint: 30-2592000. */
     commandTimeoutSeconds?: number;
+    /**
+     * Route every failed, timed-out or cancelled run to SNS (EventBridge rules on SSM's command and
+     * maintenance-window events). Default: true.
+     */
+    alertsEnabled?: boolean;
+    /**
+     * Publish alerts to this existing SNS topic instead of creating one. Default: a new topic. Its policy must
+     * let `events.amazonaws.com` publish (this component does not change a topic it did not create).
+     */
+    alertTopicArn?: pulumi.Input<string>;
+    /** Subscribe this e-mail address to the alerts (AWS sends a confirmation mail first). Default: none. */
+    alertEmail?: string;
     /** Tags for every resource. Default: none. */
     tags?: Record<string, string>;
 }
@@ -63,6 +76,8 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     public readonly logGroupArn: pulumi.Output<string>;
     /** A managed policy granting what the snapshot script needs, for roles of instances you bring. */
     public readonly instancePolicyArn: pulumi.Output<string>;
+    /** The SNS topic failures are published to (undefined when alerts are off). */
+    public readonly alertTopicArn?: pulumi.Output<string>;
 
     constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
         super("consistent-snapshots:index:SnapshotMaintenanceWindow", name, args, opts);
@@ -145,6 +160,10 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             taskIds[target.name] = task.id;
         }
 
+        if (args.alertsEnabled ?? true) {
+            this.alertTopicArn = this.createAlerts(name, args, window.id, ctx);
+        }
+
         this.maintenanceWindowId = window.id;
         this.maintenanceWindowRoleArn = role.arn;
         this.targetIds = pulumi.output(targetIds);
@@ -155,7 +174,43 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         this.registerOutputs({
             maintenanceWindowId: this.maintenanceWindowId, maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
             targetIds: this.targetIds, taskIds: this.taskIds, logGroupName: this.logGroupName,
-            logGroupArn: this.logGroupArn, instancePolicyArn: this.instancePolicyArn,
+            logGroupArn: this.logGroupArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
         });
+    }
+
+    private createAlerts(name: string, args: SnapshotMaintenanceWindowArgs, windowId: pulumi.Output<string>,
+        ctx: pulumi.Output<AccountContext>): pulumi.Output<string> {
+        const topic = args.alertTopicArn === undefined
+            ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", tags: args.tags }, { parent: this })
+            : undefined;
+        const topicArn = topic ? topic.arn : pulumi.output(args.alertTopicArn!);
+        const documentNames = pulumi.all(args.targets.map((t) => t.document.documentName)).apply((n) => [...new Set(n)]);
+        const commandRule = new aws.cloudwatch.EventRule(`${name}-command-failed`, {
+            description: "consistent-snapshots: a snapshot run failed, timed out or was cancelled on an instance",
+            eventPattern: documentNames.apply(commandFailedPattern),
+            tags: args.tags,
+        }, { parent: this });
+        const windowRule = new aws.cloudwatch.EventRule(`${name}-window-failed`, {
+            description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
+            eventPattern: windowId.apply(windowFailedPattern),
+            tags: args.tags,
+        }, { parent: this });
+        const policy = topic
+            ? new aws.sns.TopicPolicy(`${name}-alerts`, {
+                arn: topic.arn,
+                policy: pulumi.all([topic.arn, commandRule.arn, windowRule.arn, ctx]).apply(([arn, command, windowArn, c]) =>
+                    alertTopicPolicy(arn, [command, windowArn], c.accountId)),
+            }, { parent: this })
+            : undefined;
+        new aws.cloudwatch.EventTarget(`${name}-command-failed`, {
+            rule: commandRule.name, arn: topicArn, inputTransformer: COMMAND_FAILED_MESSAGE,
+        }, { parent: this, dependsOn: policy ? [policy] : [] });
+        new aws.cloudwatch.EventTarget(`${name}-window-failed`, {
+            rule: windowRule.name, arn: topicArn, inputTransformer: WINDOW_FAILED_MESSAGE,
+        }, { parent: this, dependsOn: policy ? [policy] : [] });
+        if (args.alertEmail) {
+            new aws.sns.TopicSubscription(`${name}-alert-email`, { topic: topicArn, protocol: "email", endpoint: args.alertEmail }, { parent: this });
+        }
+        return topicArn;
     }
 }

@@ -72,6 +72,10 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["extraTargets", [{ tagValue: "Y", script: "consistent-snapshot", maxConcurrency: "0" }], false, /extraTargets\[0\]\.maxConcurrency/],
     ["extraTargets", [{ tagValue: "Z", script: "consistent-snapshot", colour: "red" }], false, /extraTargets\[0\]\.colour.*no such field/],
     ["extraTargets", { tagValue: "Z" }, false, /a list of \{tagValue, script/],
+    ["alertEmail", "oncall@example.com", true],
+    ["alertEmail", "not-an-address", false, /an e-mail address/],
+    ["alertTopicArn", "arn:aws:sns:eu-west-1:111122223333:alerts", true],
+    ["alertTopicArn", "arn:aws:sqs:eu-west-1:111122223333:alerts", false, /an SNS topic ARN/],
 ];
 
 describe("stack configuration (components/config.ts)", () => {

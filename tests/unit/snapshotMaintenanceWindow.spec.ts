@@ -12,7 +12,7 @@ describe("SnapshotMaintenanceWindow", () => {
         await useMocks("test");
         bundle = new SnapshotMaintenanceWindow("mw", {
             schedule: "rate(6 hours)", scheduleTimezone: "Europe/Paris", duration: 3, cutoff: 1, enabled: false, tagKey: "Backup",
-            logRetentionDays: 90, commandTimeoutSeconds: 900,
+            logRetentionDays: 90, commandTimeoutSeconds: 900, alertEmail: "oncall@example.com",
             targets: [
                 { name: "db", tagValue: "MySQL", document: DOC_A, maxConcurrency: "10%", maxErrors: "2", parameters: { maxFreezeSeconds: "20" } },
                 { name: "fs", tagValue: "Files", document: DOC_B, priority: 5 },
@@ -26,6 +26,66 @@ describe("SnapshotMaintenanceWindow", () => {
             "consistent-snapshots:index:SnapshotMaintenanceWindow": 1, "aws:ssm/maintenanceWindow:MaintenanceWindow": 1,
             "aws:cloudwatch/logGroup:LogGroup": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "aws:iam/policy:Policy": 1,
             "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2, "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
+            "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
+            "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
+        });
+    });
+
+    describe("failure alerts", () => {
+        it("catches every failed, timed-out, cancelled or undelivered command of its documents, per instance", () => {
+            const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "mw-command-failed")!;
+            assert.deepEqual(JSON.parse(rule.inputs.eventPattern), {
+                "source": ["aws.ssm"],
+                "detail-type": ["EC2 Command Invocation Status-change Notification"],
+                "detail": {
+                    "document-name": ["doc-a", "doc-b"],
+                    "status": ["Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated", "DeliveryTimedOut", "ExecutionTimedOut"],
+                },
+            });
+        });
+
+        it("catches failures of the window itself, where no command is ever sent", () => {
+            const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "mw-window-failed")!;
+            assert.deepEqual(JSON.parse(rule.inputs.eventPattern), {
+                "source": ["aws.ssm"],
+                "detail-type": ["Maintenance Window Task Execution State-change Notification", "Maintenance Window Execution State-change Notification"],
+                "detail": { "window-id": ["mw-id"], "status": ["FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED_OVERLAPPING"] },
+            });
+        });
+
+        it("sends both rules to the topic with a readable message naming the instance, command and status", () => {
+            const topic = one("aws:sns/topic:Topic");
+            const targets = ofType("aws:cloudwatch/eventTarget:EventTarget");
+            assert.deepEqual(targets.map((t) => t.inputs.rule), ["mw-command-failed-a1b2c3", "mw-window-failed-a1b2c3"]);
+            for (const t of targets) assert.equal(t.inputs.arn, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:sns/topic:Topic/${topic.name}`);
+            const command = targets[0].inputs.inputTransformer;
+            assert.deepEqual(Object.keys(command.inputPaths).sort(), ["command", "document", "instance", "region", "status", "time"]);
+            assert.match(command.inputTemplate, /<status> on instance <instance>/);
+            assert.ok(JSON.parse(command.inputTemplate), "the template must be a JSON string");
+        });
+
+        it("lets only its two rules publish to the topic", () => {
+            const policy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
+            const topicArn = `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:sns/topic:Topic/mw-alerts`;
+            const publish = policy.Statement.filter((s: { Action: string[] }) => s.Action.includes("sns:Publish"));
+            assert.equal(publish.length, 1);
+            assert.deepEqual(publish[0].Principal, { Service: "events.amazonaws.com" });
+            assert.deepEqual(publish[0].Action, ["sns:Publish"]);
+            assert.equal(publish[0].Resource, topicArn);
+            assert.deepEqual(publish[0].Condition, { ArnEquals: { "aws:SourceArn": [
+                `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:cloudwatch/eventRule:EventRule/mw-command-failed`,
+                `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:cloudwatch/eventRule:EventRule/mw-window-failed`,
+            ] } });
+            for (const s of policy.Statement) for (const a of s.Action) assert.doesNotMatch(a, /\*/);
+        });
+
+        it("subscribes the on-call e-mail address", () => {
+            const sub = one("aws:sns/topicSubscription:TopicSubscription").inputs;
+            assert.deepEqual([sub.protocol, sub.endpoint], ["email", "oncall@example.com"]);
+        });
+
+        it("exports the topic", async () => {
+            assert.match(await value(bundle.alertTopicArn!), /sns\/topic:Topic\/mw-alerts$/);
         });
     });
 
@@ -107,5 +167,26 @@ describe("SnapshotMaintenanceWindow", () => {
         assert.throws(() => new SnapshotMaintenanceWindow("y", {
             targets: [{ name: "a", tagValue: "1", document: DOC_A }, { name: "a", tagValue: "2", document: DOC_A }],
         }), /target name 'a' is used twice/);
+    });
+
+    describe("alert topic options", () => {
+        it("publishes to a topic it is given, without creating or changing one", async () => {
+            await useMocks("test");
+            const arn = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:platform-alerts`;
+            const byo = new SnapshotMaintenanceWindow("byo", { alertTopicArn: arn, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            await settle();
+            assert.equal(ofType("aws:sns/topic:Topic").length, 0);
+            assert.equal(ofType("aws:sns/topicPolicy:TopicPolicy").length, 0);
+            assert.deepEqual(ofType("aws:cloudwatch/eventTarget:EventTarget").map((t) => t.inputs.arn), [arn, arn]);
+            assert.equal(await value(byo.alertTopicArn!), arn);
+        });
+
+        it("creates no alert resources when alerts are off", async () => {
+            await useMocks("test");
+            const quiet = new SnapshotMaintenanceWindow("quiet", { alertsEnabled: false, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            await settle();
+            assert.equal(ofType("aws:cloudwatch/eventRule:EventRule").length, 0);
+            assert.equal(quiet.alertTopicArn, undefined);
+        });
     });
 });

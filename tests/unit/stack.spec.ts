@@ -23,6 +23,10 @@ const DEV_INVENTORY = {
     "awsx:ec2:Vpc": 1,
     "aws:ec2/securityGroup:SecurityGroup": 1,
     "aws:ec2/instance:Instance": 1,
+    "aws:sns/topic:Topic": 1,
+    "aws:sns/topicPolicy:TopicPolicy": 1,
+    "aws:cloudwatch/eventRule:EventRule": 2,
+    "aws:cloudwatch/eventTarget:EventTarget": 2,
 };
 
 describe("the stack (index.ts / stack.ts)", () => {
@@ -85,6 +89,35 @@ describe("the stack (index.ts / stack.ts)", () => {
         });
     });
 
+    describe("operator commands (outputs)", () => {
+        let outputs: StackOutputs;
+        before(async () => {
+            await useMocks("prod", stackFileConfig("prod"));
+            outputs = createStack();
+            await settle();
+        });
+
+        it("runs the document now on the main target, with the stack's concurrency, parameters and log group", async () => {
+            const command = await value(outputs.runNowCommand);
+            assert.equal(command, "aws ssm send-command --region us-east-1 --document-name consistent-snapshot-a1b2c3" +
+                " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
+                ` --parameters '{"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
+                " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3");
+        });
+
+        it("lists the window's last executions and the document's last commands", async () => {
+            const command = await value(outputs.historyCommand);
+            assert.match(command, /describe-maintenance-window-executions --region us-east-1 --window-id snapshots-id --max-results 10/);
+            assert.match(command, /list-commands --region us-east-1 --filters key=DocumentName,value=consistent-snapshot-a1b2c3/);
+        });
+
+        it("lists the newest snapshots this tool created", async () => {
+            const command = await value(outputs.snapshotsCommand);
+            assert.match(command, /describe-snapshots --region us-east-1 --owner-ids self --filters Name=tag:CreatedBy,Values=consistent-snapshots/);
+            assert.match(command, /reverse\(sort_by\(Snapshots,&StartTime\)\)\[:20\]/);
+        });
+    });
+
     describe("prod (Pulumi.prod.yaml: every 6 h Paris time, private network, 10%)", () => {
         before(async () => {
             await useMocks("prod", stackFileConfig("prod"));
@@ -99,6 +132,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
                 "aws:ec2/securityGroup:SecurityGroup": 2,
                 "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
+                "aws:sns/topicSubscription:TopicSubscription": 1,
             });
         });
 
@@ -133,6 +167,10 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(one("awsx:ec2:Vpc").inputs.vpcEndpointSpecs[0].serviceName, "com.amazonaws.eu-west-3.s3");
         });
 
+        it("mails failure alerts to the on-call address", () => {
+            assert.equal(one("aws:sns/topicSubscription:TopicSubscription").inputs.endpoint, "dba-oncall@example.com");
+        });
+
         it("keeps command output 90 days", () => {
             assert.equal(one("aws:cloudwatch/logGroup:LogGroup").inputs.retentionInDays, 90);
         });
@@ -162,8 +200,8 @@ describe("the stack (index.ts / stack.ts)", () => {
             delete require.cache[require.resolve(entry)];
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
-            assert.deepEqual(Object.keys(program).sort(), ["documentNames", "instanceId", "instancePolicyArn", "logGroupName",
-                "maintenanceWindowId", "maintenanceWindowRoleArn", "targetIds", "vpcId"]);
+            assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
+                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId"]);
             await settle();
             assert.deepEqual(inventory(), DEV_INVENTORY);
         });
