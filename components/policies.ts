@@ -53,6 +53,15 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
             Condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } },
         },
     ];
+    statements.push({
+        // Retention: list this tool's snapshots (no resource-level permissions for Describe*)...
+        Sid: "ListSnapshots", Effect: "Allow", Action: ["ec2:DescribeSnapshots"], Resource: "*",
+        Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
+    }, {
+        // ...and delete only snapshots carrying the creator tag.
+        Sid: "DeleteOwnSnapshots", Effect: "Allow", Action: ["ec2:DeleteSnapshot"], Resource: ec2("snapshot/*", ""),
+        Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
+    });
     if (scope.logGroupArn) {
         statements.push({
             Sid: "WriteRunCommandOutput", Effect: "Allow",

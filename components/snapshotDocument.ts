@@ -52,6 +52,14 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "Consistent snapshot by consistent-snapshots", allowedPattern: "^[A-Za-z0-9 _.:/=+@-]{0,255}$",
         description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-).",
     },
+    retainCount: {
+        default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|1000)$",
+        description: "After a successful run, keep this many runs' snapshots of this instance (this one included) and delete older ones (0-1000; 0 keeps all). Only snapshots tagged CreatedBy=consistent-snapshots are deleted.",
+    },
+    retainDays: {
+        default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)$",
+        description: "After a successful run, delete this tool's snapshots of this instance older than this many days (0-3650; 0 keeps all).",
+    },
     mysqlDefaultsFile: {
         default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
         description: "MySQL option file to read besides the standard ones (empty: root's ~/.my.cnf); groups [client] and [client_consistent_snapshot].",

@@ -26,6 +26,11 @@
 #   SSM_dryRun                false                  true | false: discover and report, touch nothing
 #   SSM_snapshotDescription   Consistent snapshot by consistent-snapshots
 #                                                    0-255 of [A-Za-z0-9 _.:/=+@-]
+#   SSM_retainCount           0                      0-1000: after a successful run, keep this many runs' snapshots
+#                                                    of this instance (this run included), delete older ones; 0 keeps all
+#   SSM_retainDays            0                      0-3650: delete this tool's snapshots of this instance older than
+#                                                    this many days; 0 keeps all. Only snapshots tagged
+#                                                    CreatedBy=consistent-snapshots are ever deleted, never this run's.
 #   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
 #                                                    (groups [client] and [client_consistent_snapshot])
 # Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
@@ -62,7 +67,7 @@ declare -a DB_LINES=()
 DB_ERROR="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
 API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC=""
-declare -a API_LINES=()
+declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false
 
@@ -98,14 +103,15 @@ report_and_exit() {
   ((T_UNLOCKED > T_LOCKED && T_LOCKED > 0)) && lock_ms=$((T_UNLOCKED - T_LOCKED))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s}}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "$RUN_ID")" \
     "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "${DRY_RUN:-false}" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
     "$lock_ms" "$frozen_ms" "$api_ms" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
     "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" \
     "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
-    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")"
+    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" \
+    "$(json_array "${PRUNED[@]}")" "$(json_array "${PRUNE_ERRORS[@]}")"
   exit "$code"
 }
 
@@ -156,6 +162,8 @@ read_parameters() {
   DRY_RUN=${SSM_dryRun:-false}
   SNAPSHOT_DESCRIPTION=${SSM_snapshotDescription-Consistent snapshot by consistent-snapshots}
   MYSQL_DEFAULTS_FILE=${SSM_mysqlDefaultsFile:-}
+  RETAIN_COUNT=${SSM_retainCount:-0}
+  RETAIN_DAYS=${SSM_retainDays:-0}
 
   [[ $DATABASE =~ ^(mysql|none)$ ]] || param_error SSM_database "$DATABASE" "'mysql' or 'none'"
   [[ $EXCLUDE_BOOT_VOLUME =~ ^(true|false)$ ]] || param_error SSM_excludeBootVolume "$EXCLUDE_BOOT_VOLUME" "'true' or 'false'"
@@ -164,6 +172,8 @@ read_parameters() {
   check_int SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" 1 60
   check_int SSM_lockRetries "$LOCK_RETRIES" 0 10
   check_int SSM_longQuerySeconds "$LONG_QUERY_SECONDS" 0 3600
+  check_int SSM_retainCount "$RETAIN_COUNT" 0 1000
+  check_int SSM_retainDays "$RETAIN_DAYS" 0 3650
   ((LOCK_TIMEOUT_SECONDS < MAX_FREEZE_SECONDS)) ||
     param_error SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" "an integer smaller than SSM_maxFreezeSeconds ($MAX_FREEZE_SECONDS)"
   [[ $SNAPSHOT_DESCRIPTION =~ ^[A-Za-z0-9\ _.:/=+@-]{0,255}$ ]] ||
@@ -830,6 +840,55 @@ on_exit() {
   report_and_exit "${1:-$E_RECOVER}" "exited unexpectedly (status $1); host recovered"
 }
 
+# ---------------------------------------------------------------- retention (after the host is recovered)
+# A run is the unit: its snapshots share a RunId tag. Runs of this instance made by this tool are kept
+# newest first up to SSM_retainCount, and none older than SSM_retainDays; the rest are deleted. A delete
+# that fails (e.g. the snapshot backs an AMI) is reported and does not fail the backup.
+prune_snapshots() {
+  local out
+  # shellcheck disable=SC2016 # JMESPath literals, not shell
+  if ! out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
+    --filters "Name=tag:$CREATED_BY_TAG_KEY,Values=$CREATED_BY_TAG_VALUE" "Name=tag:InstanceId,Values=$INSTANCE_ID" \
+    --query 'Snapshots[].[StartTime, SnapshotId, Tags[?Key==`RunId`]|[0].Value]' 2>&1); then
+    PRUNE_ERRORS+=("describe-snapshots: ${out//$'\n'/ }")
+    log "NOTE: retention skipped: describe-snapshots failed: $out"
+    return 0
+  fi
+  local cutoff_epoch=0 start id run own=" ${SNAPSHOTS[*]%%:*} "
+  ((RETAIN_DAYS > 0)) && cutoff_epoch=$(($(date +%s) - RETAIN_DAYS * 86400))
+  # Runs, newest first: "start run" lines, by the newest snapshot of each run.
+  local -A run_start=() run_ids=()
+  while read -r start id run; do
+    [[ $id == snap-* ]] || continue
+    [[ -n $run && $run != None ]] || run="single:$id"
+    [[ $own == *" $id "* ]] && run=$RUN_ID
+    [[ -z ${run_start[$run]:-} || $start > ${run_start[$run]} ]] && run_start[$run]=$start
+    run_ids[$run]+=" $id"
+  done <<<"$out"
+  local kept=1 r epoch
+  # The current run is always kept and counts as the first.
+  while read -r start run; do
+    [[ -n $run && $run != "$RUN_ID" ]] || continue
+    epoch=$(date -d "$start" +%s 2>/dev/null || echo 0)
+    if { ((RETAIN_COUNT > 0)) && ((kept >= RETAIN_COUNT)); } || { ((RETAIN_DAYS > 0)) && ((epoch < cutoff_epoch)); }; then
+      for id in ${run_ids[$run]}; do delete_snapshot "$id"; done
+    else
+      kept=$((kept + 1))
+    fi
+  done < <(for r in "${!run_start[@]}"; do printf '%s %s\n' "${run_start[$r]}" "$r"; done | sort -r)
+  log "retention (count ${RETAIN_COUNT}, days ${RETAIN_DAYS}): deleted ${PRUNED[*]:-nothing}${PRUNE_ERRORS[*]:+; errors: ${PRUNE_ERRORS[*]}}"
+}
+
+delete_snapshot() {
+  local out
+  [[ " ${SNAPSHOTS[*]%%:*} " != *" $1 "* ]] || return 0 # never this run's
+  if out=$(aws_ec2 delete-snapshot --snapshot-id "$1" 2>&1); then
+    PRUNED+=("$1")
+  else
+    PRUNE_ERRORS+=("$1: ${out//$'\n'/ }")
+  fi
+}
+
 # ---------------------------------------------------------------- main
 main() {
   trap 'on_signal INT' INT
@@ -882,7 +941,13 @@ main() {
     fail "$E_API" "CreateSnapshots failed (aws exit $cli_rc): $(tr '\n' ' ' <"$API_ERR") ${API_LINES[*]}"
   fi
   log "created ${SNAPSHOTS[*]}"
-  finish 0 "created ${#SNAPSHOTS[@]} snapshot(s)"
+  local message="created ${#SNAPSHOTS[@]} snapshot(s)"
+  if ((RETAIN_COUNT > 0 || RETAIN_DAYS > 0)); then
+    prune_snapshots
+    message+="; pruned ${#PRUNED[@]}"
+    ((${#PRUNE_ERRORS[@]} == 0)) || message+="; ${#PRUNE_ERRORS[@]} could not be deleted (see pruneErrors)"
+  fi
+  finish 0 "$message"
 }
 
 main "$@"

@@ -420,6 +420,82 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
         });
     });
 
+    describe("retention (after the host is given back)", () => {
+        const DAY = 86400000;
+        let seeded = 0;
+        /** Seeds the two snapshots of an earlier run; returns their ids. */
+        function seedRun(runId: string, ageDays: number, tags: Record<string, string> = {}): string[] {
+            return [DATA_VOLUME_ID, LOGS_VOLUME_ID].map((volumeId) => {
+                const snapshotId = `snap-0feed${(++seeded).toString(16).padStart(12, "0")}`;
+                f.double.seedSnapshot({
+                    snapshotId, volumeId, startTime: new Date(Date.now() - ageDays * DAY),
+                    tags: { CreatedBy: "consistent-snapshots", InstanceId: INSTANCE_ID, RunId: runId, ...tags },
+                });
+                return snapshotId;
+            });
+        }
+        const sorted = (ids: unknown) => [...(ids as string[])].sort();
+
+        it("keeps the newest retainCount runs (this one included) and deletes only older runs of this instance by this tool", async () => {
+            const oldest = seedRun("cs-old-1", 3);
+            const older = seedRun("cs-old-2", 2);
+            const newer = seedRun("cs-old-3", 1);
+            const otherInstance = seedRun("cs-other", 5, { InstanceId: "i-0fffffffffffffff0" });
+            const otherTool = seedRun("backup-tool", 9, { CreatedBy: "another-backup-tool" });
+            const result = await run({ retainCount: "2" });
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual(sorted(result.summary.pruned), sorted([...oldest, ...older]));
+            assert.deepEqual(result.summary.pruneErrors, []);
+            const remaining = [...f.double.snapshotStore.keys()];
+            for (const id of [...newer, ...otherInstance, ...otherTool]) assert.ok(remaining.includes(id), `${id} was deleted`);
+            for (const s of result.summary.snapshots as { snapshotId: string }[]) assert.ok(remaining.includes(s.snapshotId), "deleted its own snapshot");
+            assert.match(result.summary.message, /pruned 4/);
+        });
+
+        it("prunes outside the freeze and the lock", async () => {
+            seedRun("cs-old-4", 2);
+            const result = await run({ retainCount: "1" });
+            assert.equal(result.code, 0, result.stderr);
+            const pruneCalls = f.double.requests.filter((r) => r.what === "DescribeSnapshots" || r.what === "DeleteSnapshot");
+            assert.deepEqual([...new Set(pruneCalls.map((r) => r.what))], ["DescribeSnapshots", "DeleteSnapshot"]);
+            for (const call of pruneCalls) {
+                assert.ok(call.atMs >= (result.summary.thawedAtMs as number) && call.atMs >= (result.summary.unlockedAtMs as number),
+                    `${call.what} while frozen or locked`);
+            }
+        });
+
+        it("deletes runs older than retainDays and keeps younger ones", async () => {
+            const old = seedRun("cs-old-5", 10);
+            const young = seedRun("cs-young", 3);
+            const result = await run({ retainDays: "7" });
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual(sorted(result.summary.pruned), sorted(old));
+            for (const id of young) assert.ok(f.double.snapshotStore.has(id));
+        });
+
+        it("reports a delete that fails without failing the backup", async () => {
+            const [stuck, fine] = seedRun("cs-old-6", 4);
+            f.double.undeletable.add(stuck);
+            const result = await run({ retainCount: "1" });
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.status, "ok");
+            assert.deepEqual(result.summary.pruned, [fine]);
+            assert.equal((result.summary.pruneErrors as string[]).length, 1);
+            assert.match((result.summary.pruneErrors as string[])[0], new RegExp(`^${stuck}: .*InvalidSnapshot.InUse`));
+            assert.match(result.summary.message, /1 could not be deleted/);
+            assert.ok(f.double.snapshotStore.has(stuck));
+        });
+
+        it("keeps everything by default", async () => {
+            const old = seedRun("cs-old-7", 400);
+            const result = await run();
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual(result.summary.pruned, []);
+            assert.ok(old.every((id) => f.double.snapshotStore.has(id)));
+            assert.equal(f.double.requests.filter((r) => r.what === "DescribeSnapshots").length, 0);
+        });
+    });
+
     it("dry run: reports what it would lock, freeze and snapshot, and touches nothing", async () => {
         const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
         const result = await run({ dryRun: "true" });
@@ -453,6 +529,8 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
             ["snapshotDescription", "x".repeat(256), /0-255 characters/],
             ["mysqlDefaultsFile", "relative.cnf", /absolute path/],
             ["mysqlDefaultsFile", "/no/such/file.cnf", /readable MySQL option file/],
+            ["retainCount", "1001", /integer from 0 to 1000/],
+            ["retainDays", "x", /integer from 0 to 3650/],
         ];
         for (const [name, value, accepted] of cases) {
             it(`rejects SSM_${name}='${value.slice(0, 24)}' naming the parameter and the accepted form`, async () => {

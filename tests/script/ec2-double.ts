@@ -39,6 +39,9 @@ export interface SnapshotObservation {
     snapshots: { snapshotId: string; volumeId: string; copy: string }[];
 }
 
+/** A snapshot as DescribeSnapshots reports it. */
+export interface StoredSnapshot { snapshotId: string; volumeId: string; startTime: Date; tags: Record<string, string> }
+
 export interface RequestRecord { atMs: number; kind: "imds" | "ec2"; what: string }
 
 export interface DoubleOptions {
@@ -71,6 +74,10 @@ export class Ec2Double {
     private snapshotCounter = 0;
     private hanging: http.ServerResponse[] = [];
     private pendingProbes: Promise<unknown>[] = [];
+    /** Every snapshot that exists, by id (created through the API or seeded by a test). */
+    public readonly snapshotStore = new Map<string, StoredSnapshot>();
+    /** DeleteSnapshot fails for these ids with InvalidSnapshot.InUse (as for a snapshot backing an AMI). */
+    public readonly undeletable = new Set<string>();
 
     constructor(private readonly opts: DoubleOptions) {}
 
@@ -101,6 +108,8 @@ export class Ec2Double {
         this.behaviour = "ok";
         this.latencyMs = 0;
         this.observe = true;
+        this.snapshotStore.clear();
+        this.undeletable.clear();
         this.observations.length = 0;
         this.requests.length = 0;
         this.releaseHanging();
@@ -136,9 +145,47 @@ export class Ec2Double {
             case "CreateSnapshots":
             case "CreateSnapshot":
                 return this.createSnapshots(action, params, res);
+            case "DescribeSnapshots":
+                return this.xml(res, 200, this.describeSnapshots(params));
+            case "DeleteSnapshot":
+                return this.deleteSnapshot(params, res);
             default:
                 return this.error(res, 400, "InvalidAction", `The action ${action} is not valid for this web service.`);
         }
+    }
+
+    /** Adds a snapshot as if some earlier run (or another tool) had made it. */
+    seedSnapshot(snapshot: StoredSnapshot): void {
+        this.snapshotStore.set(snapshot.snapshotId, snapshot);
+    }
+
+    private describeSnapshots(params: Record<string, string>): string {
+        const filters: { name: string; values: string[] }[] = [];
+        for (let i = 1; params[`Filter.${i}.Name`] !== undefined; i++) {
+            const values: string[] = [];
+            for (let j = 1; params[`Filter.${i}.Value.${j}`] !== undefined; j++) values.push(params[`Filter.${i}.Value.${j}`]);
+            filters.push({ name: params[`Filter.${i}.Name`], values });
+        }
+        const matches = [...this.snapshotStore.values()].filter((snap) => filters.every((f) => {
+            if (!f.name.startsWith("tag:")) throw new Error(`double: unsupported filter ${f.name}`);
+            return f.values.includes(snap.tags[f.name.slice(4)]);
+        }));
+        const items = matches.map((snap) => `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
+            `<status>completed</status><startTime>${snap.startTime.toISOString()}</startTime><progress>100%</progress>` +
+            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${Object.entries(snap.tags).map(([k, v]) =>
+                `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`).join("")}</tagSet></item>`).join("");
+        return `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
+            `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`;
+    }
+
+    private deleteSnapshot(params: Record<string, string>, res: http.ServerResponse): void {
+        const id = params.SnapshotId;
+        if (this.undeletable.has(id)) {
+            return this.error(res, 400, "InvalidSnapshot.InUse", `The snapshot ${id} is currently in use by ami-0123456789abcdef0`);
+        }
+        if (!this.snapshotStore.delete(id)) return this.error(res, 400, "InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+        this.xml(res, 200, `<DeleteSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-6</requestId>` +
+            "<return>true</return></DeleteSnapshotResponse>");
     }
 
     private imds(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
@@ -213,6 +260,7 @@ export class Ec2Double {
             const copy = path.join(this.opts.snapshotDir, `${snapshotId}.img`);
             if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
             snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
+            this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: this.tags(params) });
         }
         if (!this.observe) {
             if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
@@ -248,6 +296,14 @@ export class Ec2Double {
             `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tags}</tagSet></item>`).join("");
         return this.xml(res, 200, `<CreateSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
             `<requestId>r-4</requestId><snapshotSet>${items}</snapshotSet></CreateSnapshotsResponse>`);
+    }
+
+    private tags(params: Record<string, string>): Record<string, string> {
+        const tags: Record<string, string> = {};
+        for (let i = 1; params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
+            tags[params[`TagSpecification.1.Tag.${i}.Key`]] = params[`TagSpecification.1.Tag.${i}.Value`] ?? "";
+        }
+        return tags;
     }
 
     private tagsXml(params: Record<string, string>): string {

@@ -88,7 +88,7 @@ describe("MysqlHost", () => {
 
     it("allows exactly what the snapshot script calls, on this instance only, snapshots only with the creator tag", () => {
         const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
-        assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DescribeInstances",
+        assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
             "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]);
         assert.deepEqual(statement(policy, "SnapshotThisInstance").Resource, [`arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0db`]);
         assert.equal(statement(policy, "SnapshotItsVolumes").Resource, `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/*`);
@@ -100,8 +100,14 @@ describe("MysqlHost", () => {
         assert.deepEqual(tag.Condition, { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } });
         assert.deepEqual(statement(policy, "DescribeOwnVolumes").Condition, { StringEquals: { "aws:RequestedRegion": REGION } });
         assert.deepEqual(statement(policy, "WriteRunCommandOutput").Resource, [LOG_GROUP_ARN, `${LOG_GROUP_ARN}:log-stream:*`]);
+        const deletion = statement(policy, "DeleteOwnSnapshots");
+        assert.equal(deletion.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
+        assert.deepEqual(deletion.Condition, { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } });
         for (const s of policy.Statement) {
-            if (s.Resource === "*") assert.ok(["DescribeOwnVolumes"].includes(s.Sid), `${s.Sid} on *`);
+            if (s.Resource === "*") {
+                assert.ok(["DescribeOwnVolumes", "ListSnapshots"].includes(s.Sid), `${s.Sid} on *`);
+                assert.deepEqual(s.Condition, { StringEquals: { "aws:RequestedRegion": REGION } });
+            }
         }
     });
 
