@@ -10,6 +10,7 @@ import {
 } from "./fixture";
 
 const SEED = path.join(__dirname, "seed-sequence.sh");
+const RESTORE_VERIFY = path.join(REPO_ROOT, "scripts", "restore-verify.sh");
 
 describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", function () {
     this.timeout(180000);
@@ -76,6 +77,14 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
         let observations: SnapshotObservation[];
         let requests: RequestRecord[];
         let normalRunWriter: Writer;
+        let copies = 0;
+        /** A private point-in-time copy of the run's snapshot of a volume (restores write to what they mount). */
+        function freshCopy(volumeId: string): string {
+            const snapshot = observations[0].snapshots.find((s) => s.volumeId === volumeId)!.copy;
+            const target = `${snapshot}.restore-${++copies}`;
+            execFileSync("cp", ["--reflink=always", snapshot, target]);
+            return target;
+        }
         let normalRunRowsBefore = 0;
 
         before(async () => {
@@ -162,10 +171,66 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
             await assertNoCommittedRowLost(normalRunWriter, normalRunRowsBefore);
         });
 
+        it("restores through scripts/restore-verify.sh: mounts, CHECK TABLE on every table, binlog ends at the tagged position", async () => {
+            const dataLoop = f.attachImage(freshCopy(DATA_VOLUME_ID));
+            const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            const root = path.join(f.dir, "verify");
+            try {
+                const binlog = result.summary.binlog as Record<string, string>;
+                const verify = await f.runScript(RESTORE_VERIFY, {
+                    PATH: process.env.PATH,
+                    SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                });
+                assert.equal(verify.code, 0, verify.stderr);
+                assert.equal(verify.summary.status, "ok");
+                assert.ok((verify.summary.tablesChecked as number) >= 5, JSON.stringify(verify.summary));
+                assert.deepEqual(verify.summary.failedTables, []);
+                assert.equal(verify.summary.binlogFileSize, binlog.position);
+                assert.ok(!fs.existsSync(path.join(root, "data", "mysql")), "left the restored volume mounted");
+            } finally {
+                f.detachImage(logsLoop);
+                f.detachImage(dataLoop);
+            }
+        });
+
+        it("restore-verify.sh fails with exit 6 when the binlog does not end at the tagged position, and 5 on a damaged table", async () => {
+            const binlog = result.summary.binlog as Record<string, string>;
+            // A damaged copy of the data volume: the MyISAM index of app.myi overwritten.
+            const damaged = freshCopy(DATA_VOLUME_ID);
+            const root = path.join(f.dir, "verify-damaged");
+            fs.mkdirSync(path.join(root, "data"), { recursive: true });
+            let dataLoop = f.attachImage(damaged);
+            execFileSync("mount", [dataLoop, path.join(root, "data")]);
+            const fd = fs.openSync(path.join(root, "data", "mysql", "app", "myi.MYI"), "r+");
+            fs.writeSync(fd, Buffer.alloc(4096, 0xab), 0, 4096, 1024);
+            fs.closeSync(fd);
+            execFileSync("umount", [path.join(root, "data")]);
+            f.detachImage(dataLoop);
+            dataLoop = f.attachImage(damaged);
+            const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            const env = {
+                PATH: process.env.PATH, SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                SSM_expectBinlogFile: binlog.file,
+            };
+            try {
+                const mismatch = await f.runScript(RESTORE_VERIFY, { ...env, SSM_expectBinlogPosition: String(Number(binlog.position) - 1) });
+                assert.equal(mismatch.code, 6, mismatch.stderr);
+                assert.match(mismatch.summary.message, /BinlogPosition says/);
+                const damagedRun = await f.runScript(RESTORE_VERIFY, { ...env, SSM_expectBinlogPosition: binlog.position });
+                assert.equal(damagedRun.code, 5, damagedRun.stderr);
+                assert.ok((damagedRun.summary.failedTables as string[]).some((t) => t.startsWith("`app`.`myi`")), JSON.stringify(damagedRun.summary));
+            } finally {
+                f.detachImage(logsLoop);
+                f.detachImage(dataLoop);
+            }
+        });
+
         it("leaves a copy that restores: MariaDB starts, CHECK TABLE passes, every row committed before the lock is there", async () => {
             const [obs] = observations;
-            const copy = (volumeId: string) => obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
-            const restored = await f.restore(copy(DATA_VOLUME_ID), copy(LOGS_VOLUME_ID));
+            const restored = await f.restore(freshCopy(DATA_VOLUME_ID), freshCopy(LOGS_VOLUME_ID));
             try {
                 const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
                     "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");

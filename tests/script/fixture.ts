@@ -141,6 +141,16 @@ export class Fixture {
         process.once("exit", () => this.emergencyThaw());
     }
 
+    /** Attaches an image file (e.g. a snapshot copy) as a loop device, detached at tear-down. */
+    attachImage(image: string): string {
+        return this.attachLoop(image);
+    }
+
+    /** Detaches a loop device attached with attachImage. */
+    detachImage(loop: string): void {
+        this.detachLoop(loop);
+    }
+
     private attachLoop(image: string): string {
         const device = run("losetup", ["--find", "--show", image]).trim();
         this.loops.push(device);
@@ -162,6 +172,12 @@ export class Fixture {
             fs.mkdirSync(redo, { recursive: true });
             fs.mkdirSync(path.join(logsMount, "binlog"), { recursive: true });
             run("mariadb-install-db", [...common, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+        }
+        if (!initialise) {
+            // A restored binlog index names the original server's files: point it at the restored copies.
+            const index = path.join(logsMount, "binlog", "mysql-bin.index");
+            const entries = fs.readFileSync(index, "utf8").split("\n").filter(Boolean);
+            fs.writeFileSync(index, entries.map((e) => path.join(logsMount, "binlog", path.basename(e))).join("\n") + "\n");
         }
         const errLog = path.join(this.runDir, `${name}.err`);
         const proc = spawn("mariadbd", [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# restore-verify.sh — the on-host half of a restore: mount volumes created from one run's snapshots, compare the
+# restored binlog with the snapshot's BinlogFile/BinlogPosition tags, start a private, temporary MySQL/MariaDB
+# server on them (no network, own socket), run CHECK TABLE on every table, stop the server and unmount. Nothing
+# of the host's own database is touched. Run as root, after attaching the restored volumes.
+# The server starts with the restored binlog: a commit that was prepared in InnoDB but held by the lock is then
+# rolled back by the binlog's crash recovery, as on the original server (without it the server refuses to start).
+#
+# Parameters (environment; default; accepted form):
+#   SSM_mounts                 (required)   "<device>=<mount point> ..." e.g. "/dev/nvme2n1=/restore/data"
+#   SSM_datadir                (required)   datadir on the restored volumes, e.g. /restore/data/mysql
+#   SSM_innodbLogDir           (datadir)    InnoDB redo log directory on the restored volumes
+#   SSM_binlogDir              (empty)      binlog directory on the restored volumes (needed when the server
+#                                           wrote a binlog: crash recovery reads it; also checks the tags)
+#   SSM_expectBinlogFile       (empty)      the snapshot's BinlogFile tag, e.g. mysql-bin.000042
+#   SSM_expectBinlogPosition   (empty)      the snapshot's BinlogPosition tag
+#   SSM_keepMounted            false        true: leave the volumes mounted afterwards (the server is always stopped)
+# Output: log lines on stderr, one JSON summary line on stdout.
+# Exit codes: 0 verified; 1 a parameter is invalid; 2 a tool is missing or not root; 3 a mount failed;
+#             4 the server did not start; 5 CHECK TABLE reported a problem; 6 the binlog does not match the tags.
+set -euo pipefail
+
+readonly E_PARAM=1 E_TOOL=2 E_MOUNT=3 E_SERVER=4 E_CHECK=5 E_BINLOG=6
+WORK_DIR="" SERVER_PID="" TABLES_CHECKED=0 BINLOG_SIZE=""
+declare -a MOUNTED=() FAILED_TABLES=()
+
+log() { printf '%s restore-verify: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}
+  printf '"%s"' "$s"
+}
+
+report() {
+  local code=$1 message=$2 failed="" t
+  for t in "${FAILED_TABLES[@]}"; do failed+="${failed:+,}$(json_str "$t")"; done
+  printf '{"status":%s,"exitCode":%d,"message":%s,"datadir":%s,"tablesChecked":%d,"failedTables":[%s],"binlogFile":%s,"binlogFileSize":%s,"expectedBinlogPosition":%s}\n' \
+    "$(json_str "$([[ $code -eq 0 ]] && echo ok || echo failed)")" "$code" "$(json_str "$message")" "$(json_str "${DATADIR:-}")" \
+    "$TABLES_CHECKED" "$failed" "$(json_str "${EXPECT_FILE:-}")" "$(json_str "$BINLOG_SIZE")" "$(json_str "${EXPECT_POSITION:-}")"
+}
+
+cleanup() {
+  local code=$?
+  stop_server
+  if [[ ${KEEP_MOUNTED:-false} != true ]]; then
+    local i
+    for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do umount "${MOUNTED[$i]}" || log "WARNING: could not unmount ${MOUNTED[$i]}"; done
+  fi
+  [[ -n $WORK_DIR ]] && rm -rf -- "$WORK_DIR"
+  exit "$code"
+}
+
+fail() {
+  local code=$1; shift
+  log "ERROR: $*"
+  report "$code" "$*"
+  exit "$code"
+}
+
+read_parameters() {
+  MOUNTS=${SSM_mounts:-}
+  DATADIR=${SSM_datadir:-}
+  LOG_DIR=${SSM_innodbLogDir:-$DATADIR}
+  BINLOG_DIR=${SSM_binlogDir:-}
+  EXPECT_FILE=${SSM_expectBinlogFile:-}
+  EXPECT_POSITION=${SSM_expectBinlogPosition:-}
+  KEEP_MOUNTED=${SSM_keepMounted:-false}
+  local path_re='^/[A-Za-z0-9._/-]+$'
+  [[ $MOUNTS =~ ^/[A-Za-z0-9._/-]+=/[A-Za-z0-9._/-]+(\ +/[A-Za-z0-9._/-]+=/[A-Za-z0-9._/-]+)*$ ]] ||
+    fail "$E_PARAM" "parameter SSM_mounts: invalid value '$MOUNTS'; expected '<device>=<mount point>' pairs separated by spaces"
+  [[ $DATADIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_datadir: invalid value '$DATADIR'; expected an absolute path"
+  [[ $LOG_DIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_innodbLogDir: invalid value '$LOG_DIR'; expected an absolute path"
+  [[ -z $BINLOG_DIR || $BINLOG_DIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_binlogDir: invalid value '$BINLOG_DIR'; expected an absolute path"
+  [[ -z $EXPECT_FILE || $EXPECT_FILE =~ ^[A-Za-z0-9._-]+$ ]] || fail "$E_PARAM" "parameter SSM_expectBinlogFile: invalid value '$EXPECT_FILE'; expected a binlog file name"
+  [[ -z $EXPECT_POSITION || $EXPECT_POSITION =~ ^[0-9]+$ ]] || fail "$E_PARAM" "parameter SSM_expectBinlogPosition: invalid value '$EXPECT_POSITION'; expected a number"
+  [[ $KEEP_MOUNTED =~ ^(true|false)$ ]] || fail "$E_PARAM" "parameter SSM_keepMounted: invalid value '$KEEP_MOUNTED'; expected 'true' or 'false'"
+}
+
+check_tools() {
+  [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (mount, starting a server as the datadir's owner)"
+  SERVER=$(command -v mariadbd || command -v mysqld || true)
+  local candidate
+  for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do
+    [[ -z $SERVER && -x $candidate ]] && SERVER=$candidate
+  done
+  [[ -n $SERVER ]] || fail "$E_TOOL" "no mariadbd or mysqld found"
+  CLIENT=$(command -v mariadb || command -v mysql || true)
+  [[ -n $CLIENT ]] || fail "$E_TOOL" "no mariadb or mysql client found"
+  command -v blkid >/dev/null || fail "$E_TOOL" "blkid not found"
+}
+
+mount_volumes() {
+  local pair device target fstype
+  for pair in $MOUNTS; do
+    device=${pair%%=*}; target=${pair#*=}
+    [[ -b $device ]] || fail "$E_MOUNT" "$device is not a block device (attach the restored volume first)"
+    mountpoint -q "$target" && fail "$E_MOUNT" "$target is already a mount point"
+    fstype=$(blkid -s TYPE -o value "$device") || fail "$E_MOUNT" "no filesystem found on $device"
+    mkdir -p "$target"
+    local -a options=()
+    # A restored XFS volume carries the UUID of the original, which may be mounted on this very host.
+    [[ $fstype == xfs ]] && options=(-o nouuid)
+    mount "${options[@]}" "$device" "$target" || fail "$E_MOUNT" "mount $device $target failed"
+    MOUNTED+=("$target")
+    log "mounted $device ($fstype) at $target"
+  done
+  [[ -d $DATADIR ]] || fail "$E_MOUNT" "datadir $DATADIR does not exist on the restored volumes"
+}
+
+start_server() {
+  WORK_DIR=$(mktemp -d /tmp/restore-verify.XXXXXX)
+  chmod 0755 "$WORK_DIR"
+  local owner
+  owner=$(stat -c %U "$DATADIR")
+  chown "$owner" "$WORK_DIR"
+  SOCKET="$WORK_DIR/mysqld.sock"
+  local -a binlog=(--skip-log-bin)
+  if [[ -n $BINLOG_DIR ]]; then
+    local index
+    index=$(find "$BINLOG_DIR" -maxdepth 1 -name '*.index' -print -quit)
+    [[ -n $index ]] || fail "$E_BINLOG" "no binlog index (*.index) in $BINLOG_DIR"
+    # The index names the original server's paths; on this host those may be the live server's own files.
+    # Point every entry at the restored copy (the original index is kept beside it).
+    [[ -f $index.original ]] || cp -p "$index" "$index.original"
+    sed "s|^.*/|$BINLOG_DIR/|" "$index.original" >"$index"
+    binlog=(--log-bin="${index%.index}" --server-id=1)
+  fi
+  # No network, own socket and pid file: invisible to the host's own server and clients.
+  "$SERVER" --no-defaults --user="$owner" --datadir="$DATADIR" --innodb-log-group-home-dir="$LOG_DIR" \
+    --socket="$SOCKET" --pid-file="$WORK_DIR/mysqld.pid" --log-error="$WORK_DIR/error.log" \
+    --skip-networking --skip-slave-start "${binlog[@]}" >/dev/null 2>&1 &
+  SERVER_PID=$!
+  local _
+  for _ in $(seq 1 600); do
+    if "$CLIENT" --no-defaults --socket="$SOCKET" --user=root -e "SELECT 1" >/dev/null 2>&1; then
+      log "temporary server started on $SOCKET"
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  fail "$E_SERVER" "the server did not start on the restored datadir: $(tail -n 20 "$WORK_DIR/error.log" 2>/dev/null | tr '\n' ' ')"
+}
+
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+sql() { "$CLIENT" --no-defaults --socket="$SOCKET" --user=root --batch --skip-column-names -e "$1"; }
+
+check_tables() {
+  local tables table op type text
+  tables=$(sql "SELECT CONCAT('\`', TABLE_SCHEMA, '\`.\`', TABLE_NAME, '\`') FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys')") ||
+    fail "$E_SERVER" "cannot list tables"
+  while IFS= read -r table; do
+    [[ -n $table ]] || continue
+    TABLES_CHECKED=$((TABLES_CHECKED + 1))
+    while IFS=$'\t' read -r _ op type text; do
+      [[ $op == check ]] || continue
+      if [[ $type == error || ($type == status && $text != OK && $text != "Table is already up to date") ]]; then
+        FAILED_TABLES+=("$table: $type $text")
+      fi
+    done < <(sql "CHECK TABLE $table EXTENDED" 2>&1 || echo $'\tcheck\terror\tCHECK TABLE failed')
+  done <<<"$tables"
+  ((${#FAILED_TABLES[@]} == 0)) || fail "$E_CHECK" "CHECK TABLE found problems in ${#FAILED_TABLES[@]} of $TABLES_CHECKED tables"
+  log "CHECK TABLE passed on $TABLES_CHECKED tables"
+}
+
+# The binlog was flushed under the lock, so the restored file must end exactly at the tagged position.
+check_binlog() {
+  [[ -n $BINLOG_DIR && -n $EXPECT_FILE && -n $EXPECT_POSITION ]] || return 0
+  [[ -f $BINLOG_DIR/$EXPECT_FILE ]] || fail "$E_BINLOG" "binlog $BINLOG_DIR/$EXPECT_FILE (tag BinlogFile) is not on the restored volumes"
+  BINLOG_SIZE=$(stat -c %s "$BINLOG_DIR/$EXPECT_FILE")
+  ((BINLOG_SIZE == EXPECT_POSITION)) ||
+    fail "$E_BINLOG" "binlog $EXPECT_FILE is $BINLOG_SIZE bytes; the snapshot's tag BinlogPosition says $EXPECT_POSITION"
+  log "binlog $EXPECT_FILE ends at the tagged position $EXPECT_POSITION"
+}
+
+main() {
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  read_parameters
+  check_tools
+  mount_volumes
+  check_binlog # before the server appends to it
+  start_server
+  check_tables
+  report 0 "restored datadir verified: $TABLES_CHECKED tables checked"
+}
+
+main "$@"
