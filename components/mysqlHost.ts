@@ -26,7 +26,7 @@ export interface MysqlHostArgs {
     /** EC2 instance type. Default: `t3.micro`. Use a Graviton type (e.g. t4g.micro) with `architecture: "arm64"`. */
     instanceType?: string;
     /** CPU architecture of the AMI. Default: `x86_64`. */
-    architecture?: keyof typeof AL2023_AMI_PARAMETERS;
+    architecture?: "x86_64" | "arm64";
     /**
      * Size of the encrypted gp3 data volume holding the datadir and binlog, in GiB. Default: 20. AWS constraint: 1-16384.
      * The volume is deleted with the instance: its protection is the snapshots, not the volume.

@@ -66,11 +66,11 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
 });
 
-/** Scripts under scripts/ that SSM runs, by the name used in config (`extraTargets[].script`). */
-export const SNAPSHOT_SCRIPTS = Object.freeze({
-    "consistent-snapshot": { file: "consistent-snapshot.sh", parameters: CONSISTENT_SNAPSHOT_PARAMETERS },
-});
-export type SnapshotScriptName = keyof typeof SNAPSHOT_SCRIPTS;
+/** Names of the scripts under scripts/ that SSM runs, as used in config (`extraTargets[].script`). */
+export type SnapshotScriptName = "consistent-snapshot";
+/** Scripts under scripts/ that SSM runs, by name. */
+export const SNAPSHOT_SCRIPTS: Readonly<Record<SnapshotScriptName, { file: string; parameters: Readonly<Record<string, DocumentParameter>> }>> =
+    Object.freeze({ "consistent-snapshot": { file: "consistent-snapshot.sh", parameters: CONSISTENT_SNAPSHOT_PARAMETERS } });
 
 /** Undefined when `value` is accepted for the script's parameter `name`, else the accepted form. */
 export function documentParameterError(script: SnapshotScriptName, name: string, value: string): string | undefined {
@@ -83,7 +83,7 @@ export interface SnapshotDocumentArgs {
     /**
      * Which script under scripts/ the document runs, verbatim. Default: `consistent-snapshot`.
      */
-    script?: SnapshotScriptName;
+    script?: "consistent-snapshot";
     /**
      * Document name. Default: a unique name derived from the resource name (Pulumi auto-naming).
      * AWS constraint: 3-128 characters of letters, digits, `_`, `-` and `.`; must not start with `AWS`, `Amazon` or `amzn`.

@@ -3,6 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, alertTopicPolicy, commandFailedPattern, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
 
+/** An SSM document as a task references it (a SnapshotDocument has both). */
+export interface DocumentReference {
+    /** The document's name. */
+    documentName: pulumi.Input<string>;
+    /** The document's ARN (the window's role may send only these documents). */
+    documentArn: pulumi.Input<string>;
+}
+
 /** One group of instances (by tag) and the document it runs. */
 export interface SnapshotTargetArgs {
     /** Name of the target and its task (unique within the window). Required. AWS constraint: 3-128 of [A-Za-z0-9_.-]. */
@@ -10,7 +18,7 @@ export interface SnapshotTargetArgs {
     /** Instances with the tag `<tagKey>=<tagValue>` are targeted. Required. AWS constraint: EC2 tag value rules. */
     tagValue: string;
     /** The SSM document to run: its name and ARN (e.g. a SnapshotDocument's outputs). Required. */
-    document: { documentName: pulumi.Input<string>; documentArn: pulumi.Input<string> };
+    document: DocumentReference;
     /** How many instances run at once: a count (≥ 1) or a percentage. Default: `1`. */
     maxConcurrency?: string;
     /** Errors after which no further instance is started: a count or a percentage. Default: `1`. */

@@ -59,6 +59,8 @@ class Mocks implements pulumi.runtime.Mocks {
                 return { region: REGION, name: REGION, id: REGION };
             case "aws:index/getCallerIdentity:getCallerIdentity":
                 return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
+            case "aws:ec2/getAmi:getAmi":
+                return { id: "ami-0fedcba9876543210", imageId: "ami-0fedcba9876543210", name: "al2023-ami-2023.6-x86_64" };
             case "aws:ssm/getParameter:getParameter":
                 return { name: args.inputs.name, value: "ami-0abcdef1234567890", type: "String", id: args.inputs.name };
             default: {
@@ -71,12 +73,12 @@ class Mocks implements pulumi.runtime.Mocks {
 }
 
 /** Installs the mocks for a stack, with the given config (keys without prefix are the project's). */
-export async function useMocks(stack: string, config: Record<string, string> = {}): Promise<void> {
+export async function useMocks(stack: string, config: Record<string, string> = {}, project = PROJECT): Promise<void> {
     resources.length = 0;
     invokes.length = 0;
     const all: Record<string, string> = { "aws:region": REGION };
-    for (const [key, value] of Object.entries(config)) all[key.includes(":") ? key : `${PROJECT}:${key}`] = value;
-    await pulumi.runtime.setMocks(new Mocks(), PROJECT, stack, false);
+    for (const [key, value] of Object.entries(config)) all[key.includes(":") ? key : `${project}:${key}`] = value;
+    await pulumi.runtime.setMocks(new Mocks(), project, stack, false);
     pulumi.runtime.setAllConfig(all);
 }
 
