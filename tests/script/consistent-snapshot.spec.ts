@@ -350,28 +350,33 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
                 .trim().split("\n").filter(Boolean);
             for (const id of ids) await f.sql(`KILL QUERY ${id}`);
         }
-
-        it("does not lock while a long write runs (exit 205), and writers never stall behind it", async () => {
-            const long = startLongQuery("UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0");
+        /** Runs `body` while `sql` has been running for 1.5 s; stops the query afterwards, whatever happens. */
+        async function whileLongQueryRuns(sql: string, body: () => Promise<void>): Promise<void> {
+            const long = startLongQuery(sql);
             try {
                 await sleep(1500);
+                await body();
+            } finally {
+                await killLongQueries();
+                await long.done;
+            }
+        }
+        const LONG_WRITE = "UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0";
+
+        it("does not lock while a long write runs (exit 205), and writers never stall behind it", async () => {
+            await whileLongQueryRuns(LONG_WRITE, async () => {
                 const result = await run({ lockTimeoutSeconds: "2", lockRetries: "1" });
                 expectFailure(result, 205, /could not acquire FLUSH TABLES WITH READ LOCK.*left writable/);
                 assert.match(result.stderr, /would make the lock wait; not locking/);
                 assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
                 assert.ok(writer!.longestGapMs("db") < 1000, `writers stalled ${writer!.longestGapMs("db")} ms`);
-            } finally {
-                await killLongQueries();
-                await long.done;
-            }
+            });
             await assertHostRecovered();
             await assertNoCommittedRowLost();
         });
 
         it("bounds the stall by lockTimeoutSeconds when it does wait for a long write (check disabled)", async () => {
-            const long = startLongQuery("UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0");
-            try {
-                await sleep(1500);
+            await whileLongQueryRuns(LONG_WRITE, async () => {
                 const started = Date.now();
                 const result = await run({ lockTimeoutSeconds: "2", lockRetries: "1", longQuerySeconds: "0" });
                 expectFailure(result, 205, /could not acquire FLUSH TABLES WITH READ LOCK/);
@@ -379,25 +384,17 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
                 assert.ok(Date.now() - started < 15000);
                 const stall = writer!.longestGapMs("db");
                 assert.ok(stall >= 1000 && stall < 3000, `writer stall ${stall} ms not bounded by the 2 s lock timeout`);
-            } finally {
-                await killLongQueries();
-                await long.done;
-            }
+            });
             await assertHostRecovered();
             await assertNoCommittedRowLost();
         });
 
         it("takes a consistent snapshot while a long SELECT runs (MariaDB's lock does not wait for reads)", async () => {
-            const long = startLongQuery("SELECT SLEEP(30) FROM app.slow");
-            try {
-                await sleep(1500);
+            await whileLongQueryRuns("SELECT SLEEP(30) FROM app.slow", async () => {
                 const result = await run();
                 assert.equal(result.code, 0, result.stderr);
                 assert.equal(f.double.observations[0].dbWriteBlocked, true);
-            } finally {
-                await killLongQueries();
-                await long.done;
-            }
+            });
             await assertHostRecovered();
         });
 

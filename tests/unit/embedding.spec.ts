@@ -37,7 +37,6 @@ describe("the package as a library", function () {
     });
 
     it("resolves consistent-snapshots to the library from code inside the package (self-reference)", () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         assert.equal(require.resolve("consistent-snapshots"), path.join(REPO_ROOT, "bin", "components", "index.js"));
     });
 
