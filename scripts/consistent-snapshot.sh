@@ -81,9 +81,9 @@ log() {
 }
 
 json_str() {
-  local s=$1
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
-  printf '"%s"' "$s"
+  local escaped
+  json_escape escaped "$1"
+  printf '"%s"' "$escaped"
 }
 json_array() {
   local out="" item

@@ -138,7 +138,7 @@ export class Fixture {
             rootProbeDir: this.dir,
         });
         await this.double.start();
-        process.once("exit", () => this.emergencyThaw());
+        process.once("exit", () => this.thawAll());
     }
 
     /** Attaches an image file (e.g. a snapshot copy) as a loop device, detached at tear-down. */
@@ -287,10 +287,6 @@ export class Fixture {
         for (const mount of this.freezableMounts) {
             try { execFileSync("fsfreeze", ["--unfreeze", mount], { stdio: "ignore" }); } catch { /* not frozen */ }
         }
-    }
-
-    private emergencyThaw(): void {
-        this.thawAll();
     }
 
     /** Whether each fixture mount takes a write within `withinMs` (false = still frozen). */
