@@ -1,7 +1,10 @@
+import * as yaml from "js-yaml";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { CONFIG_DEFAULTS, ConfigError, loadStackConfig, validateStackConfig } from "../../components/config";
 import { scheduleError } from "../../components/schedule";
-import { useMocks } from "./mocks";
+import { REPO_ROOT, useMocks } from "./mocks";
 
 /** [key, value, valid?, for an invalid value a fragment of the accepted form the message must give] */
 const TABLE: [string, unknown, boolean, RegExp?][] = [
@@ -179,5 +182,28 @@ describe("maintenance-window schedules (components/schedule.ts)", () => {
     it("takes the gap across the hour into account (58 and 0 minutes of consecutive hours)", () => {
         assert.match(scheduleError("cron(0,58 * * * ? *)") ?? "", /runs every 2 minute/);
         assert.equal(scheduleError("cron(0,58 3 * * ? *)"), undefined);
+    });
+});
+
+describe("Pulumi.yaml config block", () => {
+    const project = yaml.load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as {
+        name: string; config: Record<string, { type?: string; default: unknown; description: string }>;
+    };
+
+    it("is the project the code reads config for", () => assert.equal(project.name, "consistent-snapshots"));
+
+    for (const [key, codeDefault] of Object.entries(CONFIG_DEFAULTS)) {
+        it(`declares ${key} with a description and the code's default`, () => {
+            const declared = project.config[key];
+            assert.ok(declared, `${key} is not declared`);
+            assert.ok(declared.description.length > 10);
+            assert.deepEqual(declared.default, codeDefault);
+            const expectedType = typeof codeDefault === "number" ? "integer" : typeof codeDefault === "object" ? undefined : typeof codeDefault;
+            assert.equal(declared.type, expectedType, "structured keys carry no type: project config types cannot describe objects");
+        });
+    }
+
+    it("declares nothing the code does not read", () => {
+        assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_DEFAULTS).sort());
     });
 });
