@@ -471,6 +471,27 @@ describe("consistent-snapshot.sh (real MariaDB, real fsfreeze, EC2 double)", fun
             }
         });
 
+        it("syncs but never freezes a filesystem it cannot freeze, says so, and relies on the database lock", async () => {
+            const scratch = path.join(f.dir, "scratch");
+            f.mountTmpfs(scratch);
+            try {
+                const result = await run({ freezeMounts: scratch });
+                assert.equal(result.code, 0, result.stderr);
+                assert.deepEqual(result.summary.mountsFrozen, []);
+                assert.deepEqual(result.summary.mountsSyncedOnly, [scratch]);
+                assert.equal(result.summary.frozenMs, 0);
+                assert.match(result.stderr, new RegExp(`NOTE: ${scratch} \\(tmpfs\\) is not frozen; it is synced and covered by the database lock only`));
+                const [obs] = f.double.observations;
+                assert.equal(obs.dbWriteBlocked, true, "the lock must still be held at the snapshot instant");
+                assert.deepEqual(obs.frozen, { [f.dataMount]: false, [f.logsMount]: false });
+                assert.equal(obs.params["TagSpecification.1.Tag.4.Key"], "ConsistencyMethod");
+                assert.equal(obs.params["TagSpecification.1.Tag.4.Value"], "ftwrl+sync");
+                await assertHostRecovered();
+            } finally {
+                f.unmount(scratch);
+            }
+        });
+
         it("includes the boot volume when excludeBootVolume=false", async () => {
             const result = await run({ excludeBootVolume: "false" });
             assert.equal(result.code, 0, result.stderr);

@@ -322,6 +322,13 @@ export class Fixture {
         };
     }
 
+    /** A tmpfs at `target` (a filesystem the script does not freeze); removed at tear-down. */
+    mountTmpfs(target: string): void {
+        fs.mkdirSync(target, { recursive: true });
+        run("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", target]);
+        this.mounts.push({ target, loop: "" });
+    }
+
     /** A bind mount of `source` at `target` (same filesystem, second mount point); removed at tear-down. */
     bindMount(source: string, target: string): void {
         fs.mkdirSync(target, { recursive: true });
