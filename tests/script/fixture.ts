@@ -298,9 +298,11 @@ export class Fixture {
 
     /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */
     startWriter(): Writer {
+        // Its own process group, so that stopping it stops its appender and client too (they write to our mounts).
         const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog],
-            { stdio: ["ignore", "pipe", "pipe"] });
+            { stdio: ["ignore", "pipe", "pipe"], detached: true });
         this.children.add(child);
+        child.on("exit", () => this.children.delete(child));
         return new Writer(child);
     }
 
@@ -351,16 +353,37 @@ export class Fixture {
 
     async tearDown(): Promise<void> {
         this.thawAll();
-        for (const child of this.children) child.kill("SIGKILL");
+        for (const child of this.children) {
+            // Writers lead their own process group; scripts are killed alone (their watchdog ends by itself).
+            try { process.kill(child.spawnargs.some((a) => a.endsWith("writer.sh")) ? -child.pid! : child.pid!, "SIGKILL"); } catch { /* gone */ }
+        }
         await this.double?.stop();
         for (const server of this.servers) await this.stopMysql(server).catch(() => undefined);
         // Innermost first: a mount's loop is detached before the pool holding its image is unmounted.
+        const leftMounted: string[] = [];
         for (const { target, loop } of [...this.mounts].reverse()) {
-            try { execFileSync("umount", [target], { stdio: "ignore" }); } catch { /* already gone */ }
+            if (!(await this.unmountPatiently(target))) leftMounted.push(target);
             this.detachLoop(loop);
         }
         for (const loop of [...this.loops].reverse()) this.detachLoop(loop);
+        // Never delete through a mount point that is still attached.
+        if (leftMounted.length > 0) throw new Error(`tear-down: still mounted (lazily detached): ${leftMounted.join(", ")}`);
         fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+
+    /** Unmounts, retrying while a process we killed still holds a file open; lazily as a last resort. */
+    private async unmountPatiently(target: string): Promise<boolean> {
+        for (let attempt = 0; attempt < 25; attempt++) {
+            try {
+                execFileSync("umount", [target], { stdio: "ignore" });
+                return true;
+            } catch {
+                try { execFileSync("mountpoint", ["-q", target], { stdio: "ignore" }); } catch { return true; /* not mounted */ }
+                await sleep(200);
+            }
+        }
+        try { execFileSync("umount", ["--lazy", target], { stdio: "ignore" }); } catch { /* reported below */ }
+        return false;
     }
 }
 
@@ -398,7 +421,9 @@ export class Writer {
     }
 
     async stop(): Promise<void> {
-        this.child.kill("SIGTERM");
+        if (this.child.exitCode === null && this.child.signalCode === null) {
+            try { process.kill(-this.child.pid!, "SIGTERM"); } catch { /* already gone */ }
+        }
         await this.exited;
     }
 }
