@@ -71,8 +71,7 @@ declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false
 
-now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
-# Sets variable $1 to the epoch time in ms without forking (used inside the freeze).
+# Sets variable $1 to the epoch time in ms without forking (it is also used inside the freeze).
 stamp() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
 # Timestamped to the millisecond without forking (it is called while the lock is held).
 log() {
@@ -459,7 +458,8 @@ db_query() {
 # Wait, without locking, until none is running (as XtraBackup's --ftwrl-wait-threshold).
 wait_for_no_long_queries() {
   ((LONG_QUERY_SECONDS == 0)) && return 0
-  local filter="" deadline=$(($(now_ms) + LOCK_TIMEOUT_SECONDS * 1000))
+  local filter="" now deadline
+  stamp now; deadline=$((now + LOCK_TIMEOUT_SECONDS * 1000))
   # MariaDB's FTWRL does not wait for running SELECTs; MySQL's does.
   [[ $DB_FLAVOR == mariadb ]] &&
     filter="AND INFO NOT REGEXP '^[[:space:](]*(SELECT|SHOW|DESC|DESCRIBE|EXPLAIN|WITH|HANDLER|DO|CHECKSUM)[[:space:]]'"
@@ -467,7 +467,8 @@ wait_for_no_long_queries() {
     db_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND TIME >= $LONG_QUERY_SECONDS AND INFO IS NOT NULL $filter" 10 ||
       fail "$E_DB_DOWN" "database session lost while checking for long queries: $DB_ERROR"
     [[ ${DB_LINES[0]:-0} == 0 ]] && return 0
-    (($(now_ms) >= deadline)) && return 1
+    stamp now
+    ((now >= deadline)) && return 1
     sleep 0.2
   done
 }
@@ -723,10 +724,12 @@ api_prepare() {
 
 # Ready = the CLI has opened the tag FIFO, i.e. its start-up is done. Bounded; a slow start only costs time.
 api_wait_ready() {
-  local deadline=$(($(now_ms) + 20000))
+  local now deadline
+  stamp now; deadline=$((now + 20000))
   while [[ -z $(find "/proc/$API_PID/fd" -lname "$API_FIFO" -print -quit 2>/dev/null) ]]; do
     kill -0 "$API_PID" 2>/dev/null || fail "$E_TOOL" "the AWS CLI exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
-    if (($(now_ms) >= deadline)); then
+    stamp now
+    if ((now >= deadline)); then
       log "NOTE: the AWS CLI was not ready after 20 s; continuing (its start-up will count inside the freeze)"
       return 0
     fi

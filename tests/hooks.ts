@@ -1,6 +1,8 @@
 // Mocha root hooks. Pulumi's mocked runtime turns a throwing `apply`, an unmocked invoke or a failing
 // assertion inside an output callback into an unhandled promise rejection, which mocha would drop:
 // collect them and fail the test that produced them.
+import { drainPulumiRuntime } from "./pulumiRuntime";
+
 const collected: unknown[] = [];
 process.on("unhandledRejection", (reason) => collected.push(reason));
 
@@ -17,10 +19,6 @@ export const mochaHooks = {
 };
 
 async function waitForRuntime(): Promise<void> {
-    // waitForRPCs is marked internal; it drains the mocked monitor's queue of registrations.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: () => Promise<void> };
-    if (typeof settings.waitForRPCs !== "function") throw new Error("@pulumi/pulumi no longer has waitForRPCs: update tests/hooks.ts");
-    await settings.waitForRPCs().catch((e: unknown) => collected.push(e));
+    await drainPulumiRuntime().catch((e: unknown) => collected.push(e));
     await new Promise((resolve) => setImmediate(resolve));
 }

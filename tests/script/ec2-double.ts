@@ -268,7 +268,7 @@ export class Ec2Double {
         }
         const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
         const [dbWriteBlocked, frozenList, rootWritable, state] = await Promise.all([
-            this.probeDbWrite(),
+            this.opts.lockFree().then((free) => !free),
             Promise.all(mounts.map((m) => this.probeFrozen(m))),
             this.probeFrozen(this.opts.rootProbeDir).then((frozen) => !frozen),
             this.readState(),
@@ -313,10 +313,6 @@ export class Ec2Double {
                 `<value>${escapeXml(params[`TagSpecification.1.Tag.${i}.Value`] ?? "")}</value></item>`);
         }
         return out.join("");
-    }
-
-    private async probeDbWrite(): Promise<boolean> {
-        return !(await this.opts.lockFree());
     }
 
     /**

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as yaml from "js-yaml";
 import * as path from "node:path";
+import { drainPulumiRuntime } from "../pulumiRuntime";
 
 export const ACCOUNT_ID = "111122223333";
 export const REGION = "us-east-1";
@@ -90,9 +91,7 @@ export function stackFileConfig(stack: string): Record<string, string> {
 
 /** Waits until every registration and invoke the program started has been answered. */
 export async function settle(): Promise<void> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
-    await settings.waitForRPCs();
+    await drainPulumiRuntime();
 }
 
 /** The resolved value of an output (with a short bound: an output of a failed registration never resolves). */
