@@ -122,7 +122,7 @@ export class SnapshotDocument extends pulumi.ComponentResource {
             throw new Error(`SnapshotDocument ${name}: executionTimeoutSeconds ${executionTimeoutSeconds} is not an integer from 1 to 172800`);
         }
         this.scriptFile = script.file;
-        this.content = JSON.stringify(documentContent(readScript(script.file), script.parameters, executionTimeoutSeconds), null, 2);
+        this.content = JSON.stringify(snapshotDocumentContent(args.script ?? "consistent-snapshot", executionTimeoutSeconds), null, 2);
 
         const document = new aws.ssm.Document(name, {
             name: args.documentName,
@@ -139,7 +139,10 @@ export class SnapshotDocument extends pulumi.ComponentResource {
     }
 }
 
-function documentContent(scriptText: string, parameters: Readonly<Record<string, DocumentParameter>>, timeoutSeconds: number) {
+/** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */
+export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number) {
+    const { file, parameters } = SNAPSHOT_SCRIPTS[scriptName];
+    const scriptText = readScript(file);
     return {
         schemaVersion: "2.2",
         description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +

@@ -14,14 +14,16 @@
 # Parameters (default; accepted form):
 #   SSM_database              mysql                  mysql | none
 #   SSM_freezeMounts          auto                   auto | absolute mount points separated by spaces
-#                                                    (auto: the mounts holding the database's files; with
-#                                                    database=none, every ext4/xfs mount on a snapshotted
-#                                                    volume). Never / or /boot: those are synced only.
+#                                                    (auto: every filesystem on a snapshotted volume, and
+#                                                    the ones holding the database's files). Never / or
+#                                                    /boot: those are synced only. A filesystem on a
+#                                                    snapshotted volume that is not frozen is reported
+#                                                    (mountsNotFrozen, tag UnfrozenMounts).
 #   SSM_maxFreezeSeconds      30                     2-600: the longest the lock and freeze may be held
 #   SSM_lockTimeoutSeconds    5                      1-60: server-side wait for the lock, per attempt
 #   SSM_lockRetries           3                      0-10: further lock attempts after the first
-#   SSM_longQuerySeconds      1                      0-3600: do not request the lock while a write (on
-#                                                    MySQL: any query) has run this long; 0 disables
+#   SSM_longQuerySeconds      1                      0-3600: send no FLUSH while a write (on MySQL: any
+#                                                    statement) has run this long; 0 disables
 #   SSM_excludeBootVolume     true                   true | false
 #   SSM_dryRun                false                  true | false: discover and report, touch nothing
 #   SSM_snapshotDescription   Consistent snapshot by consistent-snapshots
@@ -33,6 +35,9 @@
 #                                                    CreatedBy=consistent-snapshots are ever deleted, never this run's.
 #   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
 #                                                    (groups [client] and [client_consistent_snapshot])
+#                                                    read besides the standard ones. "~" is the running
+#                                                    user's home from the passwd database: the SSM Agent
+#                                                    gives its scripts no HOME.
 # Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
 # --endpoint-url for CLIs too old to read it), AWS_REGION / AWS_DEFAULT_REGION when IMDS gives none.
 #
@@ -44,6 +49,8 @@
 #   206 a filesystem could not be frozen            207 the CreateSnapshots call failed
 #   208 the CreateSnapshots call timed out          209 interrupted by a signal
 #   210 thaw or unlock failed: the host needs attention
+# After 208 or 209 the summary lists the snapshots the call created, found by their RunId tag, or says to
+# search for that tag; snapshots are tagged on create, so retention also finds a run that was killed.
 # SSM may start this file with sh; on Amazon Linux that is bash in POSIX mode.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set +o posix
@@ -57,19 +64,19 @@ readonly LOCK_METHOD="FLUSH TABLES WITH READ LOCK"
 
 # ---------------------------------------------------------------- state
 RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
-STATE_DIR=""
+STATE_DIR="" RUN_BASE=""
 INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
-declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() FROZEN=() SNAPSHOTS=()
+declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 declare -a MYSQL_CMD=()
 DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
-DB_ERROR="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false
+DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
 API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC=""
 declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
-T_QUIESCED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
-EXITING=false
+T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
+EXITING=false SENT_CALL_NOTE=""
 
 # Sets variable $1 to the epoch time in ms without forking (it is also used inside the freeze).
 stamp() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
@@ -98,16 +105,17 @@ report_and_exit() {
   for pair in "${SNAPSHOTS[@]}"; do
     snaps+="${snaps:+,}{\"snapshotId\":$(json_str "${pair%%:*}"),\"volumeId\":$(json_str "${pair#*:}")}"
   done
-  local lock_ms=0 frozen_ms=0 api_ms=0
+  local lock_ms=0 frozen_ms=0 api_ms=0 window_ms=0
   ((T_UNLOCKED > T_LOCKED && T_LOCKED > 0)) && lock_ms=$((T_UNLOCKED - T_LOCKED))
+  ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"frozenMs":%d,"apiMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "$RUN_ID")" \
-    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "${DRY_RUN:-false}" \
+    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
-    "$lock_ms" "$frozen_ms" "$api_ms" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
-    "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" \
+    "$lock_ms" "$window_ms" "$frozen_ms" "$api_ms" "$T_FIRST_FLUSH" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
+    "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" "$(json_array "${UNFROZEN_MOUNTS[@]}")" \
     "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
     "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" \
     "$(json_array "${PRUNED[@]}")" "$(json_array "${PRUNE_ERRORS[@]}")"
@@ -122,6 +130,8 @@ fail() {
 }
 finish() {
   local code=$1 message=$2
+  # A trap can run inside "IFS= read": restore word splitting for what follows.
+  IFS=$' \t\n'
   EXITING=true
   trap '' INT TERM HUP
   if ! recover_host; then
@@ -130,6 +140,10 @@ finish() {
     log "ERROR: thaw or unlock failed; check 'fsfreeze -u' on: ${FREEZE_MOUNTS[*]:-none}"
   fi
   stop_helpers
+  if ((code == E_SIGNAL || code == E_API_TIMEOUT)) && ((T_API_START > 0)); then
+    account_for_sent_call
+    message+="; $SENT_CALL_NOTE"
+  fi
   report_and_exit "$code" "$message"
 }
 
@@ -211,9 +225,10 @@ is_never_frozen() {
 check_tools() {
   [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (fsfreeze and the database's option file need it)"
   local tool
-  for tool in aws curl fsfreeze findmnt lsblk timeout setsid realpath mkfifo; do
+  for tool in aws curl fsfreeze findmnt lsblk timeout setsid realpath mkfifo getent; do
     command -v "$tool" >/dev/null || fail "$E_TOOL" "required tool '$tool' not found in PATH"
   done
+  set_home_from_passwd
   if [[ $DATABASE == mysql ]]; then
     local client
     client=$(command -v mariadb || command -v mysql) ||
@@ -225,8 +240,21 @@ check_tools() {
   fi
 }
 
+# The SSM Agent is a systemd service without User=: its scripts get no HOME, so a client would skip
+# ~/.my.cnf and connect as root with the compiled-in socket. Where the option files are is taken from the
+# passwd database, whatever the caller's environment says (the AWS CLI's ~/.aws follows too).
+set_home_from_passwd() {
+  local entry home
+  entry=$(getent passwd "$EUID") || fail "$E_TOOL" "no passwd entry for uid $EUID: cannot find its home directory for ~/.my.cnf"
+  home=$(cut -d: -f6 <<<"$entry")
+  [[ $home == /* ]] || fail "$E_TOOL" "the passwd entry of uid $EUID has no home directory (needed for ~/.my.cnf)"
+  [[ ${HOME:-} == "$home" ]] || log "HOME is '${HOME:-unset}'; using $home (passwd) for option files"
+  export HOME=$home
+}
+
 make_state_dir() {
   local base=${CONSISTENT_SNAPSHOT_RUN_DIR:-/run/consistent-snapshot}
+  RUN_BASE=$base
   { mkdir -p "$base" && chmod 0700 "$base"; } || fail "$E_TOOL" "cannot create $base"
   exec {RUN_LOCK_FD}>"$base/lock"
   flock -n "$RUN_LOCK_FD" || fail "$E_DISCOVER" "another consistent-snapshot run holds $base/lock"
@@ -277,7 +305,7 @@ json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1
 aws_ec2() {
   local -a endpoint=()
   [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
-  AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-3} \
+  AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-3} AWS_PAGER="" \
     aws ec2 "$@" "${endpoint[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 20
 }
 
@@ -328,7 +356,10 @@ mount_of() {
 }
 
 discover_mounts() {
-  local -a candidates=()
+  local -a candidates=() on_snapshotted=()
+  local target majmin
+  # Every mounted filesystem on a volume in the snapshot set, one mount point per filesystem.
+  while read -r target majmin; do on_snapshotted+=("$target"); done < <(snapshotted_filesystems)
   if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
     local m
     for m in $FREEZE_MOUNTS_PARAM; do
@@ -336,22 +367,48 @@ discover_mounts() {
         fail "$E_DISCOVER" "parameter SSM_freezeMounts: '$m' is not a mount point on this host"
       candidates+=("$m")
     done
-  elif [[ $DATABASE == mysql ]]; then
-    local path m
-    for path in "${DB_PATHS[@]}"; do
-      m=$(mount_of "$path") || fail "$E_DISCOVER" "cannot find the mount holding the database path $path"
-      candidates+=("$m")
-    done
   else
-    local target fstype
-    while read -r target fstype; do
-      [[ $fstype == ext4 || $fstype == xfs ]] || continue
-      is_never_frozen "$target" && continue
-      [[ -n $(volumes_of_device "$(findmnt -n -o SOURCE --mountpoint "$target" | sed 's/\[.*//')") ]] || continue
-      candidates+=("$target")
-    done < <(findmnt -rn -o TARGET,FSTYPE)
+    if [[ $DATABASE == mysql ]]; then
+      local path m
+      for path in "${DB_PATHS[@]}"; do
+        m=$(mount_of "$path") || fail "$E_DISCOVER" "cannot find the mount holding the database path $path"
+        candidates+=("$m")
+      done
+    fi
+    candidates+=("${on_snapshotted[@]}")
   fi
   classify_mounts "${candidates[@]}"
+  find_unfrozen_mounts "${on_snapshotted[@]}"
+}
+
+# "TARGET MAJ:MIN" of each filesystem (deduplicated by MAJ:MIN) whose device is on a snapshotted volume.
+snapshotted_filesystems() {
+  local target majmin source v seen=" "
+  while read -r target majmin source; do
+    [[ $source == /dev/* && $seen != *" $majmin "* ]] || continue
+    for v in $(volumes_of_device "${source%%\[*}"); do
+      if [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]]; then
+        seen+="$majmin "
+        printf '%s %s\n' "$target" "$majmin"
+        break
+      fi
+    done
+  done < <(findmnt -rn -o TARGET,MAJ:MIN,SOURCE)
+}
+
+# Filesystems on snapshotted volumes that will not be frozen get a crash-consistent snapshot: synced right
+# before the call, and said so (log, summary, tag) instead of being passed off as consistent.
+find_unfrozen_mounts() {
+  local m majmin frozen_ids=" " f
+  for f in "${FREEZE_MOUNTS[@]}"; do frozen_ids+="$(findmnt -n -o MAJ:MIN --mountpoint "$f" | head -n 1) "; done
+  for m in "$@"; do
+    majmin=$(findmnt -n -o MAJ:MIN --mountpoint "$m" | head -n 1)
+    [[ $frozen_ids == *" $majmin "* ]] && continue
+    UNFROZEN_MOUNTS+=("$m")
+  done
+  if ((${#UNFROZEN_MOUNTS[@]} > 0)); then
+    log "WARNING: not frozen although on a snapshotted volume (their snapshots are crash-consistent only): ${UNFROZEN_MOUNTS[*]}"
+  fi
 }
 
 # Splits candidates into mounts to freeze (ext4/xfs, deduplicated by filesystem, children first)
@@ -396,10 +453,10 @@ db_oneshot() { "${MYSQL_CMD[@]}" -e "$1" 2>&1; }
 discover_database() {
   local out
   # Fields joined by the unit separator: tabs would collapse empty fields in 'read'.
-  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@version, @@version_comment, @@datadir, IFNULL(@@innodb_log_group_home_dir,''), IFNULL(@@innodb_data_home_dir,''), IFNULL(@@log_bin_basename,''), @@log_bin)") ||
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@version, @@version_comment, @@datadir, IFNULL(@@innodb_log_group_home_dir,''), IFNULL(@@innodb_data_home_dir,''), IFNULL(@@log_bin_basename,''), @@log_bin, CURRENT_USER())") ||
     fail "$E_DB_DOWN" "cannot reach the database with ${MYSQL_CMD[*]}: $out"
   local version comment datadir logdir datahome binlog logbin
-  IFS=$'\x1f' read -r version comment datadir logdir datahome binlog logbin <<<"$out"
+  IFS=$'\x1f' read -r version comment datadir logdir datahome binlog logbin DB_USER <<<"$out"
   DB_VERSION=$version
   if [[ $version$comment == *MariaDB* ]]; then DB_FLAVOR=mariadb; else DB_FLAVOR=mysql; fi
   DB_PATHS=("$datadir")
@@ -414,15 +471,21 @@ discover_database() {
     DB_LOG_BIN=true
     DB_PATHS+=("$(dirname -- "$binlog")")
   fi
-  # One round trip under the lock. MySQL 8.2 renamed SHOW MASTER STATUS; its GTID set is a column of it.
+  # One round trip under the lock. MySQL 8.2 renamed SHOW MASTER STATUS (8.4 removed it); its GTID set is
+  # a column of it. MySQL 8.0.22 added performance_schema.processlist; 9.x deprecates the I_S one.
+  local version_number=0
+  [[ $version =~ ^([0-9]+)\.([0-9]+)\.([0-9]+) ]] &&
+    version_number=$((BASH_REMATCH[1] * 10000 + BASH_REMATCH[2] * 100 + BASH_REMATCH[3]))
+  PROCESSLIST_TABLE=information_schema.PROCESSLIST
   if [[ $DB_FLAVOR == mariadb ]]; then
     BINLOG_QUERY="SHOW MASTER STATUS; SELECT @@gtid_binlog_pos"
-  elif [[ $version =~ ^([0-9]+)\.([0-9]+) ]] && ((BASH_REMATCH[1] * 100 + BASH_REMATCH[2] >= 802)); then
+  elif ((version_number >= 80200)); then
     BINLOG_QUERY="SHOW BINARY LOG STATUS"
   else
     BINLOG_QUERY="SHOW MASTER STATUS"
   fi
-  log "database $DB_FLAVOR $DB_VERSION; files under: ${DB_PATHS[*]}"
+  [[ $DB_FLAVOR == mysql ]] && ((version_number >= 80022)) && PROCESSLIST_TABLE=performance_schema.processlist
+  log "database $DB_FLAVOR $DB_VERSION as $DB_USER; files under: ${DB_PATHS[*]}"
 }
 
 db_start_session() {
@@ -454,17 +517,20 @@ db_query() {
   [[ -z $DB_ERROR ]]
 }
 
-# Long writes make FLUSH TABLES WITH READ LOCK wait, and every writer queues behind that wait.
-# Wait, without locking, until none is running (as XtraBackup's --ftwrl-wait-threshold).
+# A FLUSH waits for the statements that have the tables open, and every writer queues behind that wait.
+# On MariaDB only writes are waited for. On MySQL every statement is, and a FLUSH that waited marks the
+# table: each new statement on it then waits ("Waiting for table flush") until the long one ends, even
+# after the FLUSH gave up (seen on 9.7). So no FLUSH is sent while such a statement has run for
+# SSM_longQuerySeconds (as XtraBackup's --ftwrl-wait-threshold); this waits, without locking, at most
+# SSM_lockTimeoutSeconds for them to end.
 wait_for_no_long_queries() {
   ((LONG_QUERY_SECONDS == 0)) && return 0
   local filter="" now deadline
   stamp now; deadline=$((now + LOCK_TIMEOUT_SECONDS * 1000))
-  # MariaDB's FTWRL does not wait for running SELECTs; MySQL's does.
   [[ $DB_FLAVOR == mariadb ]] &&
     filter="AND INFO NOT REGEXP '^[[:space:](]*(SELECT|SHOW|DESC|DESCRIBE|EXPLAIN|WITH|HANDLER|DO|CHECKSUM)[[:space:]]'"
   while true; do
-    db_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND TIME >= $LONG_QUERY_SECONDS AND INFO IS NOT NULL $filter" 10 ||
+    db_query "SELECT COUNT(*) FROM $PROCESSLIST_TABLE WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND TIME >= $LONG_QUERY_SECONDS AND INFO IS NOT NULL $filter" 10 ||
       fail "$E_DB_DOWN" "database session lost while checking for long queries: $DB_ERROR"
     [[ ${DB_LINES[0]:-0} == 0 ]] && return 0
     stamp now
@@ -473,23 +539,36 @@ wait_for_no_long_queries() {
   done
 }
 
+# FLUSH TABLES first makes the flush inside FLUSH TABLES WITH READ LOCK short. From the first FLUSH sent
+# until UNLOCK (or until the last attempt gave up) writers may wait: reported as writeBlockWindowMs.
 db_lock() {
-  # Flushing first makes the flush under the lock short; its own wait is bounded the same way.
-  db_query "FLUSH NO_WRITE_TO_BINLOG TABLES" $((LOCK_TIMEOUT_SECONDS + 5)) ||
-    log "NOTE: pre-flush did not complete ($DB_ERROR); continuing"
-  local attempt
+  local attempt preflushed=false
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
+    ((attempt > 1)) && sleep 1
     if ! wait_for_no_long_queries; then
-      log "attempt $attempt: a query running for >= ${LONG_QUERY_SECONDS}s would make the lock wait; not locking"
-    elif presync_mounts && stamp T_LOCK_REQUESTED && db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
+      log "attempt $attempt: a query running for >= ${LONG_QUERY_SECONDS}s would make a FLUSH wait (and writers behind it); not flushing or locking"
+      continue
+    fi
+    ((T_FIRST_FLUSH > 0)) || stamp T_FIRST_FLUSH
+    if [[ $preflushed == false ]]; then
+      if ! db_query "FLUSH NO_WRITE_TO_BINLOG TABLES" $((LOCK_TIMEOUT_SECONDS + 10)); then
+        stamp T_WRITES_RELEASED
+        [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost during FLUSH TABLES: $DB_ERROR"
+        log "attempt $attempt: FLUSH TABLES not done within ${LOCK_TIMEOUT_SECONDS}s: $DB_ERROR"
+        continue
+      fi
+      preflushed=true
+    fi
+    presync_mounts
+    stamp T_LOCK_REQUESTED
+    if db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
       stamp T_LOCKED; DB_LOCKED=true
       log "database locked ($LOCK_METHOD) on attempt $attempt"
       return 0
-    else
-      [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $DB_ERROR"
-      log "attempt $attempt: lock not granted within ${LOCK_TIMEOUT_SECONDS}s: $DB_ERROR"
     fi
-    ((attempt <= LOCK_RETRIES)) && sleep 1
+    stamp T_WRITES_RELEASED
+    [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $DB_ERROR"
+    log "attempt $attempt: lock not granted within ${LOCK_TIMEOUT_SECONDS}s: $DB_ERROR"
   done
   fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
 }
@@ -500,8 +579,9 @@ read_binlog_position() {
     log "NOTE: binlog position unavailable: $DB_ERROR"
     return 0
   fi
-  local gtid_column
-  IFS=$'\t' read -r BINLOG_FILE BINLOG_POSITION _ _ gtid_column <<<"${DB_LINES[0]:-}"
+  # Tabs are IFS whitespace: runs of them (empty Binlog_Do_DB, Binlog_Ignore_DB) would collapse into one.
+  local gtid_column row=${DB_LINES[0]:-}
+  IFS=$'\x1f' read -r BINLOG_FILE BINLOG_POSITION _ _ gtid_column <<<"${row//$'\t'/$'\x1f'}"
   if [[ $DB_FLAVOR == mariadb ]]; then GTID_BINLOG_POS=${DB_LINES[1]:-}; else GTID_BINLOG_POS=${gtid_column:-}; fi
   return 0
 }
@@ -509,14 +589,14 @@ read_binlog_position() {
 db_unlock() {
   [[ $DB_LOCKED == true ]] || return 0
   if db_query "UNLOCK TABLES" 5; then
-    DB_LOCKED=false; stamp T_UNLOCKED
+    DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
     log "database unlocked"
     return 0
   fi
   # Closing the session releases the lock whatever state the client is in.
   log "UNLOCK TABLES failed ($DB_ERROR); closing the session to release the lock"
   db_close_session
-  DB_LOCKED=false; stamp T_UNLOCKED
+  DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
 }
 
 db_close_session() {
@@ -533,10 +613,11 @@ db_close_session() {
 # Flushes what the freeze would otherwise flush while holding everything (writers keep running).
 presync_mounts() {
   local m
-  for m in "${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+  for m in "${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}" "${UNFROZEN_MOUNTS[@]}"; do sync -f "$m" || true; done
 }
 
-# FREEZE_MOUNTS is ordered deepest first; mounts of the same depth cannot contain each other, so each
+# FREEZE_MOUNTS is ordered deepest first; each is frozen once per run. A filesystem someone else froze
+# fails with EBUSY: the run stops (exit 203) and leaves that freeze alone. mounts of the same depth cannot contain each other, so each
 # depth is frozen in parallel (the freezes' flushes overlap), children before parents.
 freeze_mounts() {
   stamp T_FROZEN
@@ -580,22 +661,6 @@ freeze_wave() {
     fail "$E_DISCOVER" "${busy# } already frozen by someone else; refusing to snapshot (and not thawing it)"
   fi
   [[ -z $failed ]] || fail "$E_FREEZE" "fsfreeze --freeze failed:$failed"
-}
-
-# There is no interface that tells whether a filesystem is frozen without writing to it (which would
-# hang). A freeze of a frozen filesystem fails with EBUSY; one that succeeds is undone at once (it costs
-# what a sync costs, and the later freeze is then quicker).
-refuse_already_frozen() {
-  local m out
-  for m in "${FREEZE_MOUNTS[@]}"; do
-    if ! out=$(fsfreeze --freeze "$m" 2>&1); then
-      [[ $out == *"busy"* ]] && fail "$E_DISCOVER" "$m is already frozen by someone else; refusing to start (and not thawing it)"
-      fail "$E_FREEZE" "fsfreeze --freeze $m failed: $out"
-    fi
-    FROZEN=("$m")
-    thaw_mounts || fail "$E_RECOVER" "could not thaw $m after checking it"
-  done
-  T_THAWED=0
 }
 
 # Thaws in reverse order of freezing, parents first, each depth in parallel.
@@ -654,7 +719,7 @@ watchdog_main() {
   if ! IFS= read -r armed || [[ $armed != go ]]; then exit 0; fi
   sleep "$seconds" & sleeper=$!
   wait "$sleeper"
-  echo "consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
+  echo "$(date -u +%FT%TZ) consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
   local i
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do fsfreeze --unfreeze "${mounts[$i]}" 2>/dev/null || true; done
   [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null
@@ -665,7 +730,9 @@ watchdog_main() {
   echo "consistent-snapshot watchdog: thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
 }
 
-# Started before the lock (so that its start-up is not paid while holding it) and armed after.
+# Started before the lock (so that its start-up is not paid while holding it) and armed after. It must not
+# hold the agent's stdout/stderr pipes: the agent waits for their end-of-file, so a watchdog outliving a
+# killed script would hold the step open until its timeout. It writes to $RUN_BASE/watchdog.log instead.
 watchdog_start() {
   local seconds=$1 trigger="$STATE_DIR/watchdog.in"
   mkfifo -m 0600 "$trigger"
@@ -673,7 +740,8 @@ watchdog_start() {
     close_private_fds
     # shellcheck disable=SC2016 # expanded by the watchdog's own shell
     exec setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" consistent-snapshot-watchdog \
-      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" <"$trigger"
+      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" \
+      <"$trigger" >>"$RUN_BASE/watchdog.log" 2>&1
   ) &
   WATCHDOG_PID=$!
   exec {WATCHDOG_FD}>"$trigger"
@@ -707,7 +775,7 @@ api_prepare() {
   [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
   (
     close_private_fds
-    export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1
+    export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
     exec aws ec2 create-snapshots \
       --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
       --description "$SNAPSHOT_DESCRIPTION" \
@@ -746,6 +814,7 @@ build_static_tags() {
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
     "ConsistencyMethod=$method" "Database=$DATABASE" "RunId=$RUN_ID"
     "AvailabilityZone=$AVAILABILITY_ZONE" "FrozenMounts=${FREEZE_MOUNTS[*]:-none}"
+    "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}"
   )
   [[ $DATABASE == mysql ]] && tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
   tags_json TAGS_STATIC "${tags[@]}"
@@ -812,6 +881,29 @@ parse_snapshots() {
     [[ $snap == snap-* ]] && SNAPSHOTS+=("$snap:$vol")
   done
   return 0
+}
+
+# The run was stopped after CreateSnapshots was sent: the snapshots may exist although no answer was read.
+# Lists the ids that arrived, else asks EC2 (bounded) for this run's tag, else says what to search for.
+account_for_sent_call() {
+  ((${#SNAPSHOTS[@]} > 0)) || parse_snapshots
+  if ((${#SNAPSHOTS[@]} == 0)); then
+    local out id vol
+    local -a endpoint=()
+    [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
+    if out=$(AWS_MAX_ATTEMPTS=1 AWS_PAGER="" timeout 15 aws ec2 describe-snapshots --owner-ids self --output text \
+      --filters "Name=tag:RunId,Values=$RUN_ID" --query 'Snapshots[].[SnapshotId,VolumeId]' \
+      "${endpoint[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 10 2>&1); then
+      while read -r id vol; do [[ $id == snap-* ]] && SNAPSHOTS+=("$id:$vol"); done <<<"$out"
+    else
+      log "NOTE: could not look for this run's snapshots: ${out//$'\n'/ }"
+    fi
+  fi
+  if ((${#SNAPSHOTS[@]} > 0)); then
+    SENT_CALL_NOTE="the call had been sent: created ${SNAPSHOTS[*]%%:*} (tag RunId=$RUN_ID)"
+  else
+    SENT_CALL_NOTE="the call had been sent: snapshots may still appear with tag RunId=$RUN_ID"
+  fi
 }
 
 stop_helpers() {
@@ -914,7 +1006,6 @@ main() {
     finish 0 "dry run: nothing was locked, frozen or snapshotted"
   fi
 
-  refuse_already_frozen
   build_static_tags
   api_prepare
   [[ $DATABASE == mysql ]] && db_start_session
@@ -924,7 +1015,7 @@ main() {
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
   local m
-  for m in "${SYNC_ONLY_MOUNTS[@]}"; do sync -f "$m" || true; done
+  for m in "${SYNC_ONLY_MOUNTS[@]}" "${UNFROZEN_MOUNTS[@]}"; do sync -f "$m" || true; done
   freeze_mounts
 
   local rc=0
@@ -935,7 +1026,7 @@ main() {
 
   if ((rc == 2)); then
     api_finish timeout || true
-    fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS; the freeze was released; snapshots may still appear: search tag RunId=$RUN_ID"
+    fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS; the freeze was released"
   fi
   local cli_rc=0
   api_finish || cli_rc=$?

@@ -18,7 +18,11 @@ export interface FakeVolume {
     mountPoint?: string;
 }
 
-export type ApiBehaviour = "ok" | "error500" | "throttle" | "unauthorized" | "hang";
+/**
+ * How CreateSnapshot(s) answers: normally, with an error, never (`hang`: nothing is created), or never
+ * after creating the snapshots (`hangAfterCreate`: as when the answer is lost after EC2 acted).
+ */
+export type ApiBehaviour = "ok" | "error500" | "throttle" | "unauthorized" | "hang" | "hangAfterCreate";
 
 export interface SnapshotObservation {
     action: "CreateSnapshots" | "CreateSnapshot";
@@ -36,6 +40,8 @@ export interface SnapshotObservation {
     maxInnodbId: number;
     maxMyisamId: number;
     appendLogLines: number;
+    /** Why a state probe failed (the answer to the API caller is unaffected); absent when all probes ran. */
+    probeError?: string;
     snapshots: { snapshotId: string; volumeId: string; copy: string }[];
 }
 
@@ -58,6 +64,8 @@ export interface DoubleOptions {
     lockFree: () => Promise<boolean>;
     /** A file on a frozen-able mount that the writer appends to. */
     appendLog: string;
+    /** The instance profile's role name; IMDS serves temporary credentials for it, as EC2 does. */
+    roleName: string;
     /** A directory on `/` used to prove `/` stays writable. */
     rootProbeDir: string;
 }
@@ -115,7 +123,7 @@ export class Ec2Double {
         this.releaseHanging();
     }
 
-    /** Waits for write probes that were blocked by a freeze (they finish at thaw). */
+    /** Waits for snapshots being made and for write probes that were blocked by a freeze (they finish at thaw). */
     async settle(): Promise<void> {
         await Promise.allSettled(this.pendingProbes);
         this.pendingProbes = [];
@@ -143,8 +151,12 @@ export class Ec2Double {
             case "DescribeInstanceAttribute":
                 return this.xml(res, 200, this.describeInstanceAttribute());
             case "CreateSnapshots":
-            case "CreateSnapshot":
-                return this.createSnapshots(action, params, res);
+            case "CreateSnapshot": {
+                // Tracked so that settle() also waits for snapshots still being made after the caller died.
+                const creating = this.createSnapshots(action, params, res);
+                this.pendingProbes.push(creating.catch(() => undefined));
+                return creating;
+            }
             case "DescribeSnapshots":
                 return this.xml(res, 200, this.describeSnapshots(params));
             case "DeleteSnapshot":
@@ -203,6 +215,12 @@ export class Ec2Double {
             return void res.end();
         }
         const values: Record<string, string> = {
+            "/latest/meta-data/iam/security-credentials/": this.opts.roleName,
+            [`/latest/meta-data/iam/security-credentials/${this.opts.roleName}`]: JSON.stringify({
+                Code: "Success", LastUpdated: new Date().toISOString(), Type: "AWS-HMAC",
+                AccessKeyId: "ASIAFIXTUREROLEKEY01", SecretAccessKey: "fixture-role-secret", Token: "fixture-role-session-token",
+                Expiration: new Date(Date.now() + 6 * 3600 * 1000).toISOString(),
+            }),
             "/latest/meta-data/instance-id": this.opts.instanceId,
             "/latest/meta-data/placement/region": this.opts.region,
             "/latest/meta-data/placement/availability-zone": this.opts.availabilityZone,
@@ -261,6 +279,10 @@ export class Ec2Double {
             if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
             snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
             this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: this.tags(params) });
+        }
+        if (this.behaviour === "hangAfterCreate") {
+            this.hanging.push(res);
+            return;
         }
         if (!this.observe) {
             if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
@@ -329,11 +351,29 @@ export class Ec2Double {
         ]);
     }
 
-    private async readState(): Promise<{ maxInnodbId: number; maxMyisamId: number; appendLogLines: number }> {
-        const out = await this.opts.sql("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", 5000);
-        const [maxInnodbId, maxMyisamId] = out.trim().split("\n").map(Number);
-        const { stdout } = await execFileAsync("sh", ["-c", 'wc -l < "$1" 2>/dev/null || echo 0', "wc", this.opts.appendLog]);
-        return { maxInnodbId, maxMyisamId, appendLogLines: Number(stdout.trim()) };
+    /**
+     * The committed state at the snapshot instant. Reads are not blocked by the global read lock, but on 2
+     * cores under the writer, the CLI and the freeze a client can be slow to start: retried, and a probe that
+     * still fails is recorded (tests that need the state fail on it) instead of failing the API call.
+     */
+    private async readState(): Promise<{ maxInnodbId: number; maxMyisamId: number; appendLogLines: number; probeError?: string }> {
+        let maxInnodbId = -1, maxMyisamId = -1, appendLogLines = -1;
+        const errors: string[] = [];
+        for (let attempt = 1; attempt <= 2 && maxInnodbId < 0; attempt++) {
+            try {
+                const out = await this.opts.sql("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", 8000);
+                [maxInnodbId, maxMyisamId] = out.trim().split("\n").map(Number);
+            } catch (err) {
+                errors.push(`attempt ${attempt}: ${(err as Error).message}`);
+            }
+        }
+        try {
+            const { stdout } = await execFileAsync("sh", ["-c", 'wc -l < "$1" 2>/dev/null || echo 0', "wc", this.opts.appendLog]);
+            appendLogLines = Number(stdout.trim());
+        } catch (err) {
+            errors.push(`append log: ${(err as Error).message}`);
+        }
+        return { maxInnodbId, maxMyisamId, appendLogLines, ...(maxInnodbId < 0 || appendLogLines < 0 ? { probeError: errors.join("; ") } : {}) };
     }
 
     private xml(res: http.ServerResponse, status: number, body: string): void {

@@ -1,12 +1,14 @@
 // The real-components fixture for the snapshot script: loop-backed ext4 and XFS filesystems, a real
-// MariaDB (Debian's mariadb-server) with its datadir on the ext4 one and its redo log and binlog on the
-// XFS one, and the IMDS/EC2 double. Everything is created under a fresh temp dir and torn down by PID and
-// path; the only filesystems that can ever be frozen are the two this fixture created.
+// database server (MariaDB, or Oracle MySQL where that is what the machine has — the compatibility chroots)
+// with its datadir on the ext4 one and its redo log and binlog on the XFS one, a least-privilege backup
+// account, and the IMDS/EC2 double. Everything is created under a fresh temp dir and torn down by PID and
+// path; the only filesystems that can ever be frozen are the ones this fixture created.
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { CONSISTENT_SNAPSHOT_PARAMETERS, snapshotDocumentContent } from "../../components/snapshotDocument";
 import { Ec2Double } from "./ec2-double";
 
 const execFileAsync = promisify(execFile);
@@ -16,6 +18,23 @@ export const INSTANCE_ID = "i-0123456789abcdef0";
 export const ROOT_VOLUME_ID = "vol-0bbbbbbbbbbbbbbb0";
 export const DATA_VOLUME_ID = "vol-0aaaaaaaaaaaaaaa1";
 export const LOGS_VOLUME_ID = "vol-0aaaaaaaaaaaaaaa2";
+/** A volume with application files and no database file on it. */
+export const APP_VOLUME_ID = "vol-0aaaaaaaaaaaaaaa5";
+export const ROLE_NAME = "consistent-snapshots-fixture-role";
+/** The least-privilege account the snapshot script uses, as the demo host creates it. */
+export const BACKUP_USER = "consistent_snapshot";
+
+function commandExists(tool: string): boolean {
+    try { execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }); return true; } catch { return false; }
+}
+
+/** The database server this machine has: MariaDB (mariadbd) or, where there is none, Oracle MySQL (mysqld). */
+export const FLAVOR: "mariadb" | "mysql" = commandExists("mariadbd") || !commandExists("mysqld") ? "mariadb" : "mysql";
+const SERVER = FLAVOR === "mariadb" ? "mariadbd" : "mysqld";
+/** The command-line client of that server. */
+export const CLIENT = FLAVOR === "mariadb" ? "mariadb" : "mysql";
+/** Where to list running statements without a deprecation warning. */
+export const PROCESSLIST = FLAVOR === "mariadb" ? "information_schema.PROCESSLIST" : "performance_schema.processlist";
 
 export interface ScriptResult {
     code: number | null;
@@ -25,7 +44,19 @@ export interface ScriptResult {
     /** The last stdout line, parsed. */
     summary: Record<string, unknown> & { status: string; exitCode: number; message: string };
     elapsedMs: number;
+    /** Run like the agent: the step hit its timeoutSeconds (the agent reports TimedOut, 137). */
+    timedOut?: boolean;
 }
+
+export interface AgentRunOptions {
+    /** The step's timeoutSeconds: past it the agent SIGKILLs the process group (reported as 137). Default 120. */
+    timeoutSeconds?: number;
+    /** Sees each stderr line as it arrives; `cancel()` does what a Run Command cancel does (SIGKILL to the group). */
+    onStderr?: (line: string, cancel: () => void) => void;
+}
+
+/** The environment a systemd service without User= gives its children, as the SSM Agent passes it on. */
+export const AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface MysqlServer { proc: ChildProcess; socket: string; cnf: string; datadir: string }
 
@@ -41,12 +72,11 @@ function run(cmd: string, args: string[], input?: string): string {
 
 export function requirePrerequisites(): void {
     if (process.getuid?.() !== 0) throw new Error("the script tests must run as root (loop devices, mount, fsfreeze)");
-    const missing = ["mariadbd", "mariadb", "mariadb-install-db", "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "shellcheck"]
-        .filter((tool) => {
-            try { execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }); return false; } catch { return true; }
-        });
+    const server = FLAVOR === "mariadb" ? ["mariadbd", "mariadb", "mariadb-install-db"] : ["mysqld", "mysql"];
+    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "getent"]
+        .filter((tool) => !commandExists(tool));
     if (missing.length > 0) {
-        throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs shellcheck; aws CLI)`);
+        throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs; aws CLI)`);
     }
 }
 
@@ -59,6 +89,11 @@ export interface FixtureOptions {
      * filesystem), 2 (datadir on ext4, redo log and binlog on xfs; the default) or 4 (plus two more, ext4 and xfs).
      */
     volumeCount?: 1 | 2 | 4;
+    /**
+     * One more volume (ext4) holding application files and no database file, like an application's own data
+     * mount: a snapshot of the instance takes it too. The writer's fsync'd append log lives there.
+     */
+    appVolume?: boolean;
 }
 
 export const EXTRA_VOLUME_IDS = ["vol-0aaaaaaaaaaaaaaa3", "vol-0aaaaaaaaaaaaaaa4"];
@@ -69,7 +104,14 @@ export class Fixture {
     readonly dataMount = path.join(this.dir, "mnt", "data");
     readonly logsMount: string;
     readonly runDir = path.join(this.dir, "run");
-    readonly appendLog = path.join(this.dataMount, "app", "append.log");
+    readonly appMount = path.join(this.dir, "mnt", "app");
+    readonly appendLog: string;
+    /** Root's home as the scripts see it when run like the SSM Agent: bound over /root in their mount namespace. */
+    readonly rootHome = path.join(this.dir, "root-home");
+    /** Root's home for scripts run by hand: empty, bound over /root, so the machine's own ~/.my.cnf never counts. */
+    readonly byHandHome = path.join(this.dir, "by-hand-home");
+    /** Document runs, as the agent's orchestration folder holds them. */
+    readonly orchestrationDir = path.join(this.dir, "orchestration");
     readonly snapshotDir = path.join(this.pool, "snapshots");
     readonly volumes: FixtureVolume[] = [];
     private loops: string[] = [];
@@ -78,12 +120,16 @@ export class Fixture {
     private servers: MysqlServer[] = [];
     private children = new Set<ChildProcess>();
     private readonly volumeCount: 1 | 2 | 4;
+    private readonly appVolume: boolean;
+    private commandCounter = 0;
     live!: MysqlServer;
     double!: Ec2Double;
 
     constructor(options: FixtureOptions = {}) {
         this.volumeCount = options.volumeCount ?? 2;
+        this.appVolume = options.appVolume ?? false;
         this.logsMount = this.volumeCount >= 2 ? path.join(this.dir, "mnt", "logs") : this.dataMount;
+        this.appendLog = path.join(this.appVolume ? this.appMount : this.dataMount, "app", "append.log");
     }
 
     /** Mounts this fixture created and may freeze. Nothing else is ever thawed or frozen by tests. */
@@ -103,6 +149,7 @@ export class Fixture {
     async setUp(): Promise<void> {
         fs.mkdirSync(this.pool);
         fs.mkdirSync(this.runDir);
+        fs.mkdirSync(this.byHandHome, { mode: 0o700 });
         run("truncate", ["-s", "4G", path.join(this.dir, "pool.img")]);
         run("mkfs.xfs", ["-q", "-m", "reflink=1", path.join(this.dir, "pool.img")]);
         this.mount(this.attachLoop(path.join(this.dir, "pool.img")), this.pool);
@@ -113,6 +160,7 @@ export class Fixture {
             this.addVolume(EXTRA_VOLUME_IDS[0], "extra1", "ext4", path.join(this.dir, "mnt", "extra1"));
             this.addVolume(EXTRA_VOLUME_IDS[1], "extra2", "xfs", path.join(this.dir, "mnt", "extra2"));
         }
+        if (this.appVolume) this.addVolume(APP_VOLUME_ID, "app", "ext4", this.appMount);
 
         this.live = await this.startMysql("live", this.dataMount, this.logsMount, true);
         this.sqlSync(`CREATE DATABASE app;
@@ -122,6 +170,7 @@ export class Fixture {
             INSERT INTO app.slow VALUES (1, 0);
             CREATE TABLE app.probe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=InnoDB;
             CREATE TABLE app.lockprobe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=MEMORY;`);
+        this.createBackupAccount();
         fs.mkdirSync(path.dirname(this.appendLog), { recursive: true });
         fs.writeFileSync(this.appendLog, "");
 
@@ -136,6 +185,7 @@ export class Fixture {
             lockFree: () => this.lockFree(1),
             appendLog: this.appendLog,
             rootProbeDir: this.dir,
+            roleName: ROLE_NAME,
         });
         await this.double.start();
         process.once("exit", () => this.thawAll());
@@ -171,7 +221,12 @@ export class Fixture {
         if (initialise) {
             fs.mkdirSync(redo, { recursive: true });
             fs.mkdirSync(path.join(logsMount, "binlog"), { recursive: true });
-            run("mariadb-install-db", [...common, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+            if (FLAVOR === "mariadb") {
+                run("mariadb-install-db", [...common, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+            } else {
+                // root@localhost with no password; the datadir must not exist yet.
+                run("mysqld", [...common, "--initialize-insecure", `--log-error=${path.join(this.runDir, `${name}.init.err`)}`]);
+            }
         }
         if (!initialise) {
             // A restored binlog index names the original server's files: point it at the restored copies.
@@ -180,9 +235,13 @@ export class Fixture {
             fs.writeFileSync(index, entries.map((e) => path.join(logsMount, "binlog", path.basename(e))).join("\n") + "\n");
         }
         const errLog = path.join(this.runDir, `${name}.err`);
-        const proc = spawn("mariadbd", [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
+        // MySQL: no X Protocol listener (its socket would go to /var/run/mysqld), GTIDs on as most MySQL users run it.
+        const flavorOptions = FLAVOR === "mysql"
+            ? ["--mysqlx=OFF", "--gtid-mode=ON", "--enforce-gtid-consistency=ON", `--secure-file-priv=${this.runDir}`]
+            : [];
+        const proc = spawn(SERVER, [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
             `--pid-file=${path.join(this.runDir, `${name}.pid`)}`, `--log-bin=${path.join(logsMount, "binlog", "mysql-bin")}`,
-            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve"], { stdio: "ignore" });
+            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve", ...flavorOptions], { stdio: "ignore" });
         const cnf = path.join(this.runDir, `${name}.cnf`);
         fs.writeFileSync(cnf, `[client]\nsocket=${socket}\nuser=root\n`);
         const server = { proc, socket, cnf, datadir };
@@ -190,11 +249,18 @@ export class Fixture {
         for (let i = 0; i < 300; i++) {
             if (proc.exitCode !== null) break;
             try {
-                execFileSync("mariadb", [`--defaults-extra-file=${cnf}`, "-e", "SELECT 1"], { stdio: "ignore" });
+                execFileSync(CLIENT, [`--defaults-extra-file=${cnf}`, "-e", "SELECT 1"], { stdio: "ignore" });
                 return server;
             } catch { await sleep(100); }
         }
-        throw new Error(`mariadbd (${name}) did not start: ${fs.existsSync(errLog) ? fs.readFileSync(errLog, "utf8").slice(-2000) : ""}`);
+        throw new Error(`${SERVER} (${name}) did not start: ${fs.existsSync(errLog) ? fs.readFileSync(errLog, "utf8").slice(-2000) : ""}`);
+    }
+
+    /** Starts the live server again on its own files (after a test stopped it). */
+    async restartLive(): Promise<void> {
+        await this.stopMysql(this.live);
+        this.servers = this.servers.filter((server) => server !== this.live);
+        this.live = await this.startMysql("live", this.dataMount, this.logsMount, false);
     }
 
     async stopMysql(server: MysqlServer): Promise<void> {
@@ -205,7 +271,22 @@ export class Fixture {
     }
 
     sqlSync(statement: string, cnf = this.live.cnf): string {
-        return run("mariadb", [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement]);
+        return run(CLIENT, [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement]);
+    }
+
+    /**
+     * The snapshot script's account with the privileges the README lists and nothing more, and root's
+     * option file as the demo host writes it: the socket for every client, the account for the script only.
+     */
+    private createBackupAccount(): void {
+        const password = "Fixture-" + Math.random().toString(36).slice(2, 14);
+        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR" : "RELOAD, PROCESS, REPLICATION CLIENT";
+        this.sqlSync(`CREATE USER '${BACKUP_USER}'@'localhost' IDENTIFIED BY '${password}';
+            GRANT ${grants} ON *.* TO '${BACKUP_USER}'@'localhost';`);
+        fs.mkdirSync(this.rootHome, { mode: 0o700 });
+        fs.writeFileSync(path.join(this.rootHome, ".my.cnf"),
+            `[client]\nsocket=${this.live.socket}\n\n[client_consistent_snapshot]\nuser=${BACKUP_USER}\npassword=${password}\n`,
+            { mode: 0o600 });
     }
 
     /**
@@ -223,7 +304,7 @@ export class Fixture {
     }
 
     async sql(statement: string, timeoutMs = 10000, cnf = this.live.cnf): Promise<string> {
-        const { stdout } = await execFileAsync("mariadb",
+        const { stdout } = await execFileAsync(CLIENT,
             [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement], { timeout: timeoutMs });
         return stdout;
     }
@@ -244,12 +325,98 @@ export class Fixture {
     }
 
     /**
-     * Runs a script with a hard bound: past `killAfterMs` it is killed by PID and the fixture's mounts are
-     * thawed. `onStderr` sees each log line as it arrives (to act at a point of the run).
+     * Runs the snapshot document the way the SSM Agent runs an aws:runShellScript step (amazon-ssm-agent's
+     * source; see shared/notes/FACTS.md):
+     * - the step's runCommand lines joined with newlines into `<orchestration>/<command id>/<step>/_script.sh`
+     *   (mode 0700), run as `sh -c <path>` (dash on Debian: the shebang picks the shell), working directory
+     *   /usr/bin, stdin /dev/null, stdout and stderr pipes, leading a new process group;
+     * - the environment of a systemd service without User= (no HOME, no USER) plus what the agent adds:
+     *   AWS_SSM_INSTANCE_ID, AWS_SSM_REGION_NAME, AWS_SSM_PLATFORM_*, SSM_COMMAND_ID, and SSM_<name> for every
+     *   declared parameter, defaults included (interpolationType ENV_VAR);
+     * - the step ends when both pipes reach end-of-file, not when the script exits: a child that kept them
+     *   open holds the step until its timeout, when the agent SIGKILLs the process group (reported as 137);
+     *   a cancel is the same SIGKILL.
+     * Test plumbing, and nothing else: the two endpoint variables that point at the double, and root's home
+     * (this fixture's `rootHome`) bound over /root in a private mount namespace — never the machine's /root.
+     */
+    runAsAgent(params: Record<string, string> = {}, opts: AgentRunOptions = {}): Promise<ScriptResult> {
+        const timeoutSeconds = opts.timeoutSeconds ?? 120;
+        const content = snapshotDocumentContent("consistent-snapshot", timeoutSeconds);
+        const [step] = content.mainSteps;
+        const commandId = `${(++this.commandCounter).toString(16).padStart(8, "0")}-0000-4000-8000-${Date.now().toString(16).padStart(12, "0")}`;
+        const folder = path.join(this.orchestrationDir, commandId, step.name);
+        fs.mkdirSync(folder, { recursive: true });
+        const scriptPath = path.join(folder, "_script.sh");
+        fs.writeFileSync(scriptPath, step.inputs.runCommand.join("\n"), { mode: 0o700 });
+        for (const name of Object.keys(params)) {
+            if (!(name in CONSISTENT_SNAPSHOT_PARAMETERS)) throw new Error(`runAsAgent: the document declares no parameter ${name}`);
+        }
+        const env: NodeJS.ProcessEnv = {
+            PATH: AGENT_PATH, LANG: "C.UTF-8",
+            AWS_SSM_INSTANCE_ID: INSTANCE_ID, AWS_SSM_REGION_NAME: "eu-west-1",
+            AWS_SSM_PLATFORM_NAME: "Debian GNU/Linux", AWS_SSM_PLATFORM_VERSION: "12", SSM_COMMAND_ID: commandId,
+            AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
+            AWS_ENDPOINT_URL_EC2: this.double.endpoint,
+        };
+        for (const [name, spec] of Object.entries(content.parameters)) env[`SSM_${name}`] = params[name] ?? spec.default;
+        const started = Date.now();
+        const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$1" /root && exec sh -c "$2"', "ssm-agent-double", this.rootHome, scriptPath],
+        { env, cwd: "/usr/bin", stdio: ["ignore", "pipe", "pipe"], detached: true });
+        this.children.add(child);
+        let stdout = "";
+        let stderr = "";
+        let pending = "";
+        let timedOut = false;
+        let killed = false;
+        const killGroup = () => {
+            killed = true;
+            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
+        };
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d: Buffer) => {
+            stderr += d;
+            pending += d;
+            const lines = pending.split("\n");
+            pending = lines.pop() ?? "";
+            for (const line of lines) opts.onStderr?.(line, killGroup);
+        });
+        let exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
+        child.on("exit", (code, signal) => { exit = { code, signal }; });
+        return new Promise((resolve) => {
+            const finish = () => {
+                clearTimeout(guard);
+                this.children.delete(child);
+                child.stdout!.destroy();
+                child.stderr!.destroy();
+                const last = stdout.trim().split("\n").pop() ?? "";
+                let summary: ScriptResult["summary"];
+                try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
+                const code = killed || exit.signal === "SIGKILL" ? 137 : exit.code;
+                resolve({ code, signal: exit.signal, stdout, stderr, summary, elapsedMs: Date.now() - started, timedOut });
+            };
+            // The agent waits for end-of-file on both pipes; at the step's timeout it kills the group.
+            const guard = setTimeout(() => {
+                timedOut = true;
+                killGroup();
+                this.thawAll();
+                setTimeout(finish, 1000);
+            }, timeoutSeconds * 1000);
+            child.on("close", () => {
+                if (!timedOut) finish();
+            });
+        });
+    }
+
+    /**
+     * Runs a script by hand (bash, the given environment) with a hard bound: past `killAfterMs` it is killed by
+     * PID and the fixture's mounts are thawed. `onStderr` sees each log line as it arrives (to act at a point of
+     * the run). /root is this fixture's empty `byHandHome` for it, in a private mount namespace.
      */
     runScript(script: string, env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; onStderr?: (line: string, child: ChildProcess) => void } = {}): Promise<ScriptResult> {
         const started = Date.now();
-        const child = spawn("bash", [script], { env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /root && exec bash "$2"',
+            "by-hand", this.byHandHome, script], { env, stdio: ["ignore", "pipe", "pipe"] });
         this.children.add(child);
         let stdout = "";
         let stderr = "";
@@ -299,7 +466,7 @@ export class Fixture {
     /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */
     startWriter(): Writer {
         // Its own process group, so that stopping it stops its appender and client too (they write to our mounts).
-        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog],
+        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT],
             { stdio: ["ignore", "pipe", "pipe"], detached: true });
         this.children.add(child);
         child.on("exit", () => this.children.delete(child));

@@ -9,7 +9,7 @@
 # Usage: SEED_MYSQL_CNF=... SEED_MOUNTS="m1 m2" [SEED_HOLD_LOCK=true] seed-sequence.sh
 set -uo pipefail
 imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}
-mysql_client=(mariadb "--defaults-extra-file=$SEED_MYSQL_CNF")
+mysql_client=("$(command -v mariadb || command -v mysql)" "--defaults-extra-file=$SEED_MYSQL_CNF")
 endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
 
 if [[ ${SEED_HOLD_LOCK:-false} == true ]]; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Concurrent writer for the script tests. Usage: writer.sh MYSQL_OPTION_FILE APPEND_LOG
+# Concurrent writer for the script tests. Usage: writer.sh MYSQL_OPTION_FILE APPEND_LOG [CLIENT]
 # Commits one InnoDB and one MyISAM row per iteration over one session and prints "db <epoch ms>" after
 # each commit; in parallel appends a line to APPEND_LOG, fsyncs it and prints "file <epoch ms>".
 # Runs until SIGTERM.
 set -euo pipefail
-option_file=$1 append_log=$2
+option_file=$1 append_log=$2 client=${3:-mariadb}
 
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 
@@ -21,7 +21,7 @@ append_loop() {
 
 append_loop &
 appender=$!
-coproc DB { exec mariadb --defaults-extra-file="$option_file" --batch --skip-column-names --unbuffered 2>&1; }
+coproc DB { exec "$client" --defaults-extra-file="$option_file" --batch --skip-column-names --unbuffered 2>&1; }
 trap 'kill "$appender" "$DB_PID" 2>/dev/null; exit 0' TERM INT
 
 i=0
