@@ -71,7 +71,9 @@ export class MysqlHost extends pulumi.ComponentResource {
 
         const role = new aws.iam.Role(`${name}-role`, {
             description: "consistent-snapshots database host: SSM managed instance + snapshot script",
-            assumeRolePolicy: ctx.apply((c) => serviceTrustPolicy("ec2.amazonaws.com", c.accountId)),
+            // No aws:SourceAccount here: AWS documents that condition for service roles (SSM's maintenance-window
+            // role), not for EC2 assuming an instance-profile role; a condition on an absent key would deny.
+            assumeRolePolicy: serviceTrustPolicy("ec2.amazonaws.com"),
             tags: args.tags,
         }, { parent: this });
         new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {

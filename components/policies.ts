@@ -102,7 +102,10 @@ export function maintenanceWindowRolePolicy(ctx: AccountContext, scope: WindowRo
     };
 }
 
-/** Trust policy for a service role, with the confused-deputy guard on the account. */
+/**
+ * Trust policy for a service role; with `accountId`, the confused-deputy guard on the account (only for services
+ * AWS documents to set `aws:SourceAccount` when they assume the role, such as ssm.amazonaws.com).
+ */
 export function serviceTrustPolicy(service: string, accountId?: string): string {
     return JSON.stringify({
         Version: "2012-10-17",

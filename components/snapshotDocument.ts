@@ -22,7 +22,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     freezeMounts: {
         default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
-        description: "auto (the mounts holding the database's files, or every ext4/xfs mount on a snapshotted volume when database=none) or absolute mount points separated by spaces. / and /boot are never frozen.",
+        description: "auto (every filesystem on a snapshotted volume, and the ones holding the database's files) or absolute mount points separated by spaces. / and /boot are never frozen; a filesystem on a snapshotted volume left unfrozen is reported and tagged UnfrozenMounts.",
     },
     maxFreezeSeconds: {
         default: "30", allowedPattern: "^([2-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$",
@@ -38,7 +38,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     longQuerySeconds: {
         default: "1", allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
-        description: "Do not request the lock while a write (on MySQL: any query) has run this long (0-3600 s; 0 disables the check).",
+        description: "Send no FLUSH while a write (on MySQL: any statement, SELECTs included) has run this long (0-3600 s; 0 disables the check).",
     },
     excludeBootVolume: {
         default: "true", allowedPattern: "^(true|false)$",
@@ -62,7 +62,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     mysqlDefaultsFile: {
         default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
-        description: "MySQL option file to read besides the standard ones (empty: root's ~/.my.cnf); groups [client] and [client_consistent_snapshot].",
+        description: "MySQL option file to read besides the standard ones and root's ~/.my.cnf (root's home from the passwd database: the agent sets no HOME); groups [client] and [client_consistent_snapshot].",
     },
 });
 

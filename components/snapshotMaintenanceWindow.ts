@@ -137,15 +137,16 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             const windowTarget = new aws.ssm.MaintenanceWindowTarget(`${name}-${target.name}`, {
                 windowId: window.id,
                 name: target.name,
-                description: `Instances tagged ${tagKey}=${target.tagValue}`,
-                ownerInformation: target.tagValue,
+                description: fitMaintenanceWindowText(`Instances tagged ${tagKey}=${target.tagValue}`),
+                // OwnerInformation is 1-128 characters: omitted for an empty tag value.
+                ownerInformation: target.tagValue === "" ? undefined : fitMaintenanceWindowText(target.tagValue),
                 resourceType: "INSTANCE",
                 targets: [{ key: `tag:${tagKey}`, values: [target.tagValue] }],
             }, { parent: this });
             const task = new aws.ssm.MaintenanceWindowTask(`${name}-${target.name}`, {
                 windowId: window.id,
                 name: target.name,
-                description: `Consistent snapshot of instances tagged ${tagKey}=${target.tagValue}`,
+                description: fitMaintenanceWindowText(`Consistent snapshot of instances tagged ${tagKey}=${target.tagValue}`),
                 taskType: "RUN_COMMAND",
                 taskArn: target.document.documentName,
                 serviceRoleArn: role.arn,
@@ -221,4 +222,12 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         }
         return topicArn;
     }
+}
+
+/**
+ * A maintenance-window target's or task's `Description` and a target's `OwnerInformation` are 1-128 characters
+ * (SSM API model); tag keys (128) and values (256) can be longer: cut to fit, marked with "...".
+ */
+export function fitMaintenanceWindowText(text: string, max = 128): string {
+    return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }

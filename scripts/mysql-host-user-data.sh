@@ -39,7 +39,9 @@ prepare_data_volume() {
 install_mariadb() {
   dnf install -y -q mariadb105-server
   chown -R mysql:mysql "$DATA_MOUNT/mysql" "$DATA_MOUNT/binlog"
-  cat >/etc/my.cnf.d/consistent-snapshots.cnf <<CNF
+  # The server reads my.cnf.d in sorted order and the last value wins; the package's own mariadb-server.cnf
+  # sets datadir=/var/lib/mysql, so this file must sort after it.
+  cat >/etc/my.cnf.d/zz-consistent-snapshots.cnf <<CNF
 [mysqld]
 datadir=$DATA_MOUNT/mysql
 log-bin=$DATA_MOUNT/binlog/mysql-bin

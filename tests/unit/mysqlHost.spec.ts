@@ -74,14 +74,16 @@ describe("MysqlHost", () => {
         const userData = one("aws:ec2/instance:Instance").inputs.userData as string;
         assert.match(userData, /GRANT RELOAD, PROCESS, BINLOG MONITOR ON \*\.\* TO/);
         assert.match(userData, /\[client_consistent_snapshot\]/);
+        // AL2023's mariadb105-server ships my.cnf.d/mariadb-server.cnf with datadir=/var/lib/mysql; the last file read wins.
+        const cnf = /cat >\/etc\/my\.cnf\.d\/([^ ]+\.cnf) <<CNF/.exec(userData);
+        assert.ok(cnf && cnf[1] > "mariadb-server.cnf", `the demo host's option file ${cnf?.[1]} sorts before mariadb-server.cnf`);
         assert.doesNotMatch(userData, /(mysql|mariadb)\s+[^<\n]*(-p|--password)/);
         assert.match(userData, /systemctl enable --now amazon-ssm-agent/);
     });
 
-    it("assumes its role as EC2 only, from this account, with AmazonSSMManagedInstanceCore (not AmazonEC2RoleforSSM)", () => {
+    it("assumes its role as EC2, with no condition AWS does not document for EC2, and AmazonSSMManagedInstanceCore (not AmazonEC2RoleforSSM)", () => {
         const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
-        assert.deepEqual(trust.Statement[0].Principal, { Service: "ec2.amazonaws.com" });
-        assert.deepEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": ACCOUNT_ID } });
+        assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }]);
         assert.equal(one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn,
             "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
     });

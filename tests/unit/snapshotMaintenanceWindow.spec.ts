@@ -189,4 +189,33 @@ describe("SnapshotMaintenanceWindow", () => {
             assert.equal(quiet.alertTopicArn, undefined);
         });
     });
+
+    describe("texts AWS limits to 1-128 characters (target and task Description, target OwnerInformation)", () => {
+        it("fits the longest legal tag key (128) and value (256), and omits OwnerInformation for an empty tag value", async () => {
+            await useMocks("test");
+            const longKey = "k".repeat(128);
+            new SnapshotMaintenanceWindow("edge", {
+                tagKey: longKey,
+                targets: [
+                    { name: "long", tagValue: "v".repeat(256), document: DOC_A },
+                    { name: "empty", tagValue: "", document: DOC_B },
+                ],
+            });
+            await settle();
+            const windowTargets = ofType("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget");
+            const tasks = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask");
+            assert.equal(windowTargets.length, 2);
+            for (const r of [...windowTargets, ...tasks]) {
+                const description = r.inputs.description as string;
+                assert.ok(description.length >= 1 && description.length <= 128, `${r.name}: ${description.length} characters`);
+                assert.ok(description.includes("k".repeat(20)), description);
+            }
+            const long = windowTargets.find((r) => r.inputs.name === "long")!;
+            const empty = windowTargets.find((r) => r.inputs.name === "empty")!;
+            assert.equal((long.inputs.ownerInformation as string).length, 128);
+            assert.match(long.inputs.ownerInformation as string, /^v+\.\.\.$/);
+            assert.equal(empty.inputs.ownerInformation, undefined);
+            assert.deepEqual(empty.inputs.targets, [{ key: `tag:${longKey}`, values: [""] }]);
+        });
+    });
 });
