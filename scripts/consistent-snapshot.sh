@@ -67,7 +67,9 @@ RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
 STATE_DIR="" RUN_BASE=""
 INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
+declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
+FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 declare -a MYSQL_CMD=()
 DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
@@ -280,6 +282,7 @@ discover_instance() {
   REGION=$(imds meta-data/placement/region 2>/dev/null) || REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
   [[ -n $REGION ]] || fail "$E_DISCOVER" "no region: IMDS gave none and AWS_REGION/AWS_DEFAULT_REGION are unset"
   export AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION
+  [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && EC2_ENDPOINT_ARGS=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
   load_role_credentials
 }
 
@@ -303,10 +306,8 @@ load_role_credentials() {
 json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" <<<"$2" | head -n 1; }
 
 aws_ec2() {
-  local -a endpoint=()
-  [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
   AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-3} AWS_PAGER="" \
-    aws ec2 "$@" "${endpoint[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 20
+    aws ec2 "$@" "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 20
 }
 
 discover_volumes() {
@@ -357,9 +358,10 @@ mount_of() {
 
 discover_mounts() {
   local -a candidates=() on_snapshotted=()
-  local target majmin
+  local target majmin snapshotted_pairs
   # Every mounted filesystem on a volume in the snapshot set, one mount point per filesystem.
-  while read -r target majmin; do on_snapshotted+=("$target"); done < <(snapshotted_filesystems)
+  snapshotted_pairs=$(snapshotted_filesystems)
+  while read -r target majmin; do [[ -n $target ]] && on_snapshotted+=("$target"); done <<<"$snapshotted_pairs"
   if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
     local m
     for m in $FREEZE_MOUNTS_PARAM; do
@@ -378,7 +380,7 @@ discover_mounts() {
     candidates+=("${on_snapshotted[@]}")
   fi
   classify_mounts "${candidates[@]}"
-  find_unfrozen_mounts "${on_snapshotted[@]}"
+  find_unfrozen_mounts <<<"$snapshotted_pairs"
 }
 
 # "TARGET MAJ:MIN" of each filesystem (deduplicated by MAJ:MIN) whose device is on a snapshotted volume.
@@ -398,13 +400,11 @@ snapshotted_filesystems() {
 
 # Filesystems on snapshotted volumes that will not be frozen get a crash-consistent snapshot: synced right
 # before the call, and said so (log, summary, tag) instead of being passed off as consistent.
+# Reads the "TARGET MAJ:MIN" lines of snapshotted_filesystems.
 find_unfrozen_mounts() {
-  local m majmin frozen_ids=" " f
-  for f in "${FREEZE_MOUNTS[@]}"; do frozen_ids+="$(findmnt -n -o MAJ:MIN --mountpoint "$f" | head -n 1) "; done
-  for m in "$@"; do
-    majmin=$(findmnt -n -o MAJ:MIN --mountpoint "$m" | head -n 1)
-    [[ $frozen_ids == *" $majmin "* ]] && continue
-    UNFROZEN_MOUNTS+=("$m")
+  local target majmin
+  while read -r target majmin; do
+    [[ -n $target && $FROZEN_FILESYSTEMS != *" $majmin "* ]] && UNFROZEN_MOUNTS+=("$target")
   done
   if ((${#UNFROZEN_MOUNTS[@]} > 0)); then
     log "WARNING: not frozen although on a snapshotted volume (their snapshots are crash-consistent only): ${UNFROZEN_MOUNTS[*]}"
@@ -437,6 +437,7 @@ classify_mounts() {
         fail "$E_DISCOVER" "mount $target is on $v, which is not snapshotted (SSM_excludeBootVolume=$EXCLUDE_BOOT_VOLUME)"
     done
     freeze+=("$(awk -F/ '{print NF}' <<<"$target") $target")
+    FROZEN_FILESYSTEMS+="$majmin "
   done
   local line
   while read -r line; do
@@ -613,12 +614,20 @@ db_close_session() {
 # Flushes what the freeze would otherwise flush while holding everything (writers keep running).
 presync_mounts() {
   local m
-  for m in "${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}" "${UNFROZEN_MOUNTS[@]}"; do sync -f "$m" || true; done
+  for m in "${FREEZE_MOUNTS[@]}"; do sync -f "$m" || true; done
+  sync_unfrozen_mounts
 }
 
-# FREEZE_MOUNTS is ordered deepest first; each is frozen once per run. A filesystem someone else froze
-# fails with EBUSY: the run stops (exit 203) and leaves that freeze alone. mounts of the same depth cannot contain each other, so each
-# depth is frozen in parallel (the freezes' flushes overlap), children before parents.
+# Mounts that are not frozen (synced only, or on a snapshotted volume but not frozen) get a sync instead.
+sync_unfrozen_mounts() {
+  local m
+  for m in "${SYNC_ONLY_MOUNTS[@]}" "${UNFROZEN_MOUNTS[@]}"; do sync -f "$m" || true; done
+}
+
+# FREEZE_MOUNTS is ordered deepest first; mounts of the same depth cannot contain each other, so each
+# depth is frozen in parallel (the freezes' flushes overlap), children before parents. Each filesystem is
+# frozen once per run: one someone else froze fails with EBUSY, and the run stops (exit 203) leaving that
+# freeze alone.
 freeze_mounts() {
   stamp T_FROZEN
   for_each_depth freeze_wave "${FREEZE_MOUNTS[@]}"
@@ -771,8 +780,6 @@ api_prepare() {
   mkfifo -m 0600 "$API_FIFO" "$out_fifo"
   # Read-write, so opening does not wait for the CLI; the CLI's read ends when this end is closed.
   exec {API_FD}<>"$API_FIFO"
-  local -a endpoint=()
-  [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
   (
     close_private_fds
     export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
@@ -781,7 +788,7 @@ api_prepare() {
       --description "$SNAPSHOT_DESCRIPTION" \
       --tag-specifications "file://$API_FIFO" \
       --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
-      "${endpoint[@]}" --region "$REGION" \
+      "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" \
       --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout" \
       >"$out_fifo" 2>"$API_ERR"
   ) &
@@ -889,11 +896,9 @@ account_for_sent_call() {
   ((${#SNAPSHOTS[@]} > 0)) || parse_snapshots
   if ((${#SNAPSHOTS[@]} == 0)); then
     local out id vol
-    local -a endpoint=()
-    [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && endpoint=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
     if out=$(AWS_MAX_ATTEMPTS=1 AWS_PAGER="" timeout 15 aws ec2 describe-snapshots --owner-ids self --output text \
       --filters "Name=tag:RunId,Values=$RUN_ID" --query 'Snapshots[].[SnapshotId,VolumeId]' \
-      "${endpoint[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 10 2>&1); then
+      "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 10 2>&1); then
       while read -r id vol; do [[ $id == snap-* ]] && SNAPSHOTS+=("$id:$vol"); done <<<"$out"
     else
       log "NOTE: could not look for this run's snapshots: ${out//$'\n'/ }"
@@ -1014,8 +1019,7 @@ main() {
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
-  local m
-  for m in "${SYNC_ONLY_MOUNTS[@]}" "${UNFROZEN_MOUNTS[@]}"; do sync -f "$m" || true; done
+  sync_unfrozen_mounts
   freeze_mounts
 
   local rc=0

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RequestRecord, SnapshotObservation } from "./ec2-double";
+import { RequestRecord, SnapshotObservation, requestTags } from "./ec2-double";
 import {
     APP_VOLUME_ID, AgentRunOptions, BACKUP_USER, CLIENT, DATA_VOLUME_ID, FLAVOR, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, PROCESSLIST,
     REPO_ROOT, ROOT_VOLUME_ID, SCRIPT, ScriptResult, Writer, requirePrerequisites, sleep,
@@ -168,10 +168,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         it("tags the snapshots on create with the creator, instance and binlog position", () => {
             const [obs] = observations;
-            const tags: Record<string, string> = {};
-            for (let i = 1; obs.params[`TagSpecification.1.Tag.${i}.Key`]; i++) {
-                tags[obs.params[`TagSpecification.1.Tag.${i}.Key`]] = obs.params[`TagSpecification.1.Tag.${i}.Value`];
-            }
+            const tags = requestTags(obs.params);
             assert.equal(obs.params["TagSpecification.1.ResourceType"], "snapshot");
             assert.equal(tags.CreatedBy, "consistent-snapshots");
             assert.equal(tags.InstanceId, INSTANCE_ID);
@@ -601,7 +598,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.match(result.stderr, new RegExp(`WARNING: not frozen although on a snapshotted volume .*: ${f.appMount}`));
                 const [obs] = f.double.observations;
                 assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true, [f.appMount]: false });
-                assert.equal(tagsOf(obs).UnfrozenMounts, f.appMount);
+                assert.equal(requestTags(obs.params).UnfrozenMounts, f.appMount);
                 await assertHostRecovered();
             } finally {
                 f.thawAll();
@@ -623,7 +620,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const [obs] = f.double.observations;
                 assert.equal(obs.dbWriteBlocked, true, "the lock must still be held at the snapshot instant");
                 assert.deepEqual(obs.frozen, { [f.dataMount]: false, [f.logsMount]: false, [f.appMount]: false });
-                assert.equal(tagsOf(obs).ConsistencyMethod, "ftwrl+sync");
+                assert.equal(requestTags(obs.params).ConsistencyMethod, "ftwrl+sync");
                 assert.deepEqual([...(result.summary.mountsNotFrozen as string[])].sort(), [...f.freezableMounts].sort());
                 await assertHostRecovered();
             } finally {
@@ -774,14 +771,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         assert.equal(f.double.requests.length, 0);
     });
 });
-
-function tagsOf(obs: SnapshotObservation): Record<string, string> {
-    const tags: Record<string, string> = {};
-    for (let i = 1; obs.params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
-        tags[obs.params[`TagSpecification.1.Tag.${i}.Key`]] = obs.params[`TagSpecification.1.Tag.${i}.Value`] ?? "";
-    }
-    return tags;
-}
 
 function execFreeze(mount: string): void {
     execFileSync("fsfreeze", ["--freeze", mount]);

@@ -81,7 +81,7 @@ export class Ec2Double {
     private token = "fixture-token-" + Math.random().toString(36).slice(2);
     private snapshotCounter = 0;
     private hanging: http.ServerResponse[] = [];
-    private pendingProbes: Promise<unknown>[] = [];
+    private pendingWork: Promise<unknown>[] = [];
     /** Every snapshot that exists, by id (created through the API or seeded by a test). */
     public readonly snapshotStore = new Map<string, StoredSnapshot>();
     /** DeleteSnapshot fails for these ids with InvalidSnapshot.InUse (as for a snapshot backing an AMI). */
@@ -107,7 +107,7 @@ export class Ec2Double {
 
     async stop(): Promise<void> {
         this.releaseHanging();
-        await Promise.allSettled(this.pendingProbes);
+        await Promise.allSettled(this.pendingWork);
         await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
         this.server?.closeAllConnections();
     }
@@ -125,8 +125,8 @@ export class Ec2Double {
 
     /** Waits for snapshots being made and for write probes that were blocked by a freeze (they finish at thaw). */
     async settle(): Promise<void> {
-        await Promise.allSettled(this.pendingProbes);
-        this.pendingProbes = [];
+        await Promise.allSettled(this.pendingWork);
+        this.pendingWork = [];
     }
 
     private releaseHanging(): void {
@@ -154,7 +154,7 @@ export class Ec2Double {
             case "CreateSnapshot": {
                 // Tracked so that settle() also waits for snapshots still being made after the caller died.
                 const creating = this.createSnapshots(action, params, res);
-                this.pendingProbes.push(creating.catch(() => undefined));
+                this.pendingWork.push(creating.catch(() => undefined));
                 return creating;
             }
             case "DescribeSnapshots":
@@ -184,8 +184,7 @@ export class Ec2Double {
         }));
         const items = matches.map((snap) => `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
             `<status>completed</status><startTime>${snap.startTime.toISOString()}</startTime><progress>100%</progress>` +
-            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${Object.entries(snap.tags).map(([k, v]) =>
-                `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`).join("")}</tagSet></item>`).join("");
+            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tagSetXml(snap.tags)}</tagSet></item>`).join("");
         return `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
             `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`;
     }
@@ -278,7 +277,7 @@ export class Ec2Double {
             const copy = path.join(this.opts.snapshotDir, `${snapshotId}.img`);
             if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
             snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
-            this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: this.tags(params) });
+            this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: requestTags(params) });
         }
         if (this.behaviour === "hangAfterCreate") {
             this.hanging.push(res);
@@ -305,7 +304,7 @@ export class Ec2Double {
 
     private respondCreated(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>, atMs: number,
         snapshots: { snapshotId: string; volumeId: string }[], res: http.ServerResponse): void {
-        const tags = this.tagsXml(params);
+        const tags = tagSetXml(requestTags(params));
         if (action === "CreateSnapshot") {
             const s = snapshots[0];
             return this.xml(res, 200, `<CreateSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
@@ -320,23 +319,6 @@ export class Ec2Double {
             `<requestId>r-4</requestId><snapshotSet>${items}</snapshotSet></CreateSnapshotsResponse>`);
     }
 
-    private tags(params: Record<string, string>): Record<string, string> {
-        const tags: Record<string, string> = {};
-        for (let i = 1; params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
-            tags[params[`TagSpecification.1.Tag.${i}.Key`]] = params[`TagSpecification.1.Tag.${i}.Value`] ?? "";
-        }
-        return tags;
-    }
-
-    private tagsXml(params: Record<string, string>): string {
-        const out: string[] = [];
-        for (let i = 1; params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
-            out.push(`<item><key>${escapeXml(params[`TagSpecification.1.Tag.${i}.Key`])}</key>` +
-                `<value>${escapeXml(params[`TagSpecification.1.Tag.${i}.Value`] ?? "")}</value></item>`);
-        }
-        return out.join("");
-    }
-
     /**
      * A write to a frozen filesystem sleeps until thaw, so "frozen" is a write that has not finished in
      * 300 ms. The writer process is left to finish at thaw (it cannot be killed while it sleeps).
@@ -344,7 +326,7 @@ export class Ec2Double {
     private probeFrozen(dir: string): Promise<boolean> {
         const child = spawn("sh", ["-c", 'echo probe >> "$1/.freeze-probe"', "probe", dir], { stdio: "ignore" });
         const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-        this.pendingProbes.push(done);
+        this.pendingWork.push(done);
         return Promise.race([
             done.then(() => false),
             new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300)),
@@ -386,6 +368,19 @@ export class Ec2Double {
         this.xml(res, status, `<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>` +
             `</Error></Errors><RequestID>req-err</RequestID></Response>`);
     }
+}
+
+/** The tags of a CreateSnapshot(s) request's first tag specification, by key, as the Query API encodes them. */
+export function requestTags(params: Record<string, string>): Record<string, string> {
+    const tags: Record<string, string> = {};
+    for (let i = 1; params[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) {
+        tags[params[`TagSpecification.1.Tag.${i}.Key`]] = params[`TagSpecification.1.Tag.${i}.Value`] ?? "";
+    }
+    return tags;
+}
+
+function tagSetXml(tags: Record<string, string>): string {
+    return Object.entries(tags).map(([k, v]) => `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`).join("");
 }
 
 function escapeXml(s: string): string {

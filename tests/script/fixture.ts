@@ -364,23 +364,13 @@ export class Fixture {
             'mount --bind "$1" /root && exec sh -c "$2"', "ssm-agent-double", this.rootHome, scriptPath],
         { env, cwd: "/usr/bin", stdio: ["ignore", "pipe", "pipe"], detached: true });
         this.children.add(child);
-        let stdout = "";
-        let stderr = "";
-        let pending = "";
         let timedOut = false;
         let killed = false;
         const killGroup = () => {
             killed = true;
             try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
         };
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d: Buffer) => {
-            stderr += d;
-            pending += d;
-            const lines = pending.split("\n");
-            pending = lines.pop() ?? "";
-            for (const line of lines) opts.onStderr?.(line, killGroup);
-        });
+        const output = collectOutput(child, (line) => opts.onStderr?.(line, killGroup));
         let exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
         child.on("exit", (code, signal) => { exit = { code, signal }; });
         return new Promise((resolve) => {
@@ -389,11 +379,8 @@ export class Fixture {
                 this.children.delete(child);
                 child.stdout!.destroy();
                 child.stderr!.destroy();
-                const last = stdout.trim().split("\n").pop() ?? "";
-                let summary: ScriptResult["summary"];
-                try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
                 const code = killed || exit.signal === "SIGKILL" ? 137 : exit.code;
-                resolve({ code, signal: exit.signal, stdout, stderr, summary, elapsedMs: Date.now() - started, timedOut });
+                resolve({ code, signal: exit.signal, ...output.result(), elapsedMs: Date.now() - started, timedOut });
             };
             // The agent waits for end-of-file on both pipes; at the step's timeout it kills the group.
             const guard = setTimeout(() => {
@@ -418,17 +405,7 @@ export class Fixture {
         const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /root && exec bash "$2"',
             "by-hand", this.byHandHome, script], { env, stdio: ["ignore", "pipe", "pipe"] });
         this.children.add(child);
-        let stdout = "";
-        let stderr = "";
-        let pending = "";
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d: Buffer) => {
-            stderr += d;
-            pending += d;
-            const lines = pending.split("\n");
-            pending = lines.pop() ?? "";
-            for (const line of lines) opts.onStderr?.(line, child);
-        });
+        const output = collectOutput(child, (line) => opts.onStderr?.(line, child));
         const guard = setTimeout(() => {
             child.kill("SIGKILL");
             this.thawAll();
@@ -441,10 +418,7 @@ export class Fixture {
                 await Promise.race([closed, sleep(1000)]);
                 clearTimeout(guard);
                 this.children.delete(child);
-                const last = stdout.trim().split("\n").pop() ?? "";
-                let summary: ScriptResult["summary"];
-                try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
-                resolve({ code, signal, stdout, stderr, summary, elapsedMs: Date.now() - started });
+                resolve({ code, signal, ...output.result(), elapsedMs: Date.now() - started });
             });
         });
     }
@@ -593,6 +567,32 @@ export class Writer {
         }
         await this.exited;
     }
+}
+
+/**
+ * Collects a script's stdout and stderr, handing each complete stderr line to `onStderrLine` as it arrives;
+ * `result()` gives both and the summary (the last stdout line, parsed).
+ */
+function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void) {
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d: Buffer) => {
+        stderr += d;
+        pending += d;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) onStderrLine(line);
+    });
+    return {
+        result(): Pick<ScriptResult, "stdout" | "stderr" | "summary"> {
+            const last = stdout.trim().split("\n").pop() ?? "";
+            let summary: ScriptResult["summary"];
+            try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
+            return { stdout, stderr, summary };
+        },
+    };
 }
 
 export function sleep(ms: number): Promise<void> {
