@@ -16,3 +16,4 @@ export const historyCommand = stack.historyCommand;
 export const snapshotsCommand = stack.snapshotsCommand;
 export const vpcId = stack.vpcId;
 export const instanceId = stack.instanceId;
+export const dataVolumeId = stack.dataVolumeId;

@@ -19,6 +19,7 @@ export interface StackOutputs {
     snapshotsCommand: pulumi.Output<string>;
     vpcId?: pulumi.Output<string>;
     instanceId?: pulumi.Output<string>;
+    dataVolumeId?: pulumi.Output<string>;
 }
 
 /** The name of the main target and its task. */
@@ -88,11 +89,15 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
             tagValue: config.tagValue,
             instanceType: config.instanceType,
             dataVolumeSizeGiB: config.dataVolumeSizeGiB,
+            protectDataVolume: config.protectDataVolume,
+            retainDataVolumeOnDelete: config.retainDataVolumeOnDelete,
+            binlogExpireDays: config.binlogExpireDays,
             logGroupArn: window.logGroupArn,
             tags,
         });
         outputs.vpcId = network.vpcId;
         outputs.instanceId = host.instanceId;
+        outputs.dataVolumeId = host.dataVolumeId;
     }
     return outputs;
 }

@@ -30,6 +30,12 @@ export interface StackConfig {
     createDemoHost: boolean;
     instanceType: string;
     dataVolumeSizeGiB: number;
+    /** Pulumi `protect` on the demo host's data volume. */
+    protectDataVolume: boolean;
+    /** Pulumi `retainOnDelete` on the demo host's data volume. */
+    retainDataVolumeOnDelete: boolean;
+    /** Days the demo host's MariaDB keeps binary logs. */
+    binlogExpireDays: number;
     logRetentionDays: number;
     commandTimeoutSeconds: number;
     snapshotParameters: Record<string, string>;
@@ -55,6 +61,9 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     createDemoHost: true,
     instanceType: "t3.micro",
     dataVolumeSizeGiB: 20,
+    protectDataVolume: false,
+    retainDataVolumeOnDelete: false,
+    binlogExpireDays: 7,
     logRetentionDays: 30,
     commandTimeoutSeconds: 600,
     snapshotParameters: {},
@@ -65,11 +74,18 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
 
 /** CloudWatch Logs' accepted retention periods, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-/** SSM's patterns for MaxConcurrency and MaxErrors (a count or a percentage). */
-export const MAX_CONCURRENCY_PATTERN = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
-export const MAX_ERRORS_PATTERN = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
-/** EC2 tag rules: letters, digits, spaces and + - = . _ : / @; key 1-128, value 0-256; no aws: prefix. */
-const TAG_CHARACTERS = /^[\p{L}\p{N}\s+\-=._:/@]*$/u;
+/** SSM's patterns for MaxConcurrency and MaxErrors (a count or a percentage), both 1-7 characters. */
+export const MAX_CONCURRENCY_PATTERN = /^(?=.{1,7}$)([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
+export const MAX_ERRORS_PATTERN = /^(?=.{1,7}$)([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
+/**
+ * Tag characters as SSM's API model has them (`TagKey`/`TagValue`: letters, space separators, digits and
+ * _ . : / = + - @); EC2's rule is the same set. A tab or newline is not among them.
+ */
+const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+/** A maintenance-window target key `tag:<key>` (SSM `TargetKey`) admits no `+`. */
+const TARGET_KEY_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=\-@]*$/u;
+/** SSM quota: 20 tasks per maintenance window (not adjustable); one is the main target's. */
+export const MAX_EXTRA_TARGETS = 19;
 
 export class ConfigError extends Error {
     constructor(readonly problems: string[]) {
@@ -141,9 +157,9 @@ export function validateStackConfig(raw: Raw): StackConfig {
     if (tagValueProblem) problem("tagValue", tagValue, tagValueProblem);
 
     const maxConcurrency = str("maxConcurrency");
-    if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem("maxConcurrency", maxConcurrency, "a count of at least 1 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)");
+    if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem("maxConcurrency", maxConcurrency, "a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)");
     const maxErrors = str("maxErrors");
-    if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem("maxErrors", maxErrors, "a count (0 or more, e.g. 1) or a percentage from 0% to 100% (e.g. 10%)");
+    if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem("maxErrors", maxErrors, "a count from 0 to 9999999 (e.g. 1) or a percentage from 0% to 100% (e.g. 10%)");
 
     const networkMode = str("networkMode");
     if (networkMode !== "public" && networkMode !== "private") problem("networkMode", networkMode, "public or private");
@@ -172,6 +188,9 @@ export function validateStackConfig(raw: Raw): StackConfig {
         createDemoHost: bool("createDemoHost"),
         instanceType,
         dataVolumeSizeGiB: int("dataVolumeSizeGiB", 1, 16384, "a size in GiB from 1 to 16384 (gp3)"),
+        protectDataVolume: bool("protectDataVolume"),
+        retainDataVolumeOnDelete: bool("retainDataVolumeOnDelete"),
+        binlogExpireDays: int("binlogExpireDays", 1, 99, "a whole number of days from 1 to 99 (MariaDB's expire_logs_days)"),
         logRetentionDays,
         commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
         snapshotParameters, extraTargets, alertEmail, alertTopicArn,
@@ -204,6 +223,9 @@ function targets(value: unknown, mainTagValue: string, problem: (key: string, va
         problem("extraTargets", value, form);
         return [];
     }
+    if (value.length > MAX_EXTRA_TARGETS) {
+        problem("extraTargets", `${value.length} targets`, `at most ${MAX_EXTRA_TARGETS} (SSM allows 20 tasks per maintenance window; the main target is one)`);
+    }
     const seen = new Set([mainTagValue]);
     return value.flatMap((item: unknown, i: number): ExtraTargetConfig[] => {
         const key = `extraTargets[${i}]`;
@@ -222,9 +244,9 @@ function targets(value: unknown, mainTagValue: string, problem: (key: string, va
         const script = String(t.script);
         if (!(script in SNAPSHOT_SCRIPTS)) problem(`${key}.script`, t.script, `one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`);
         const maxConcurrency = t.maxConcurrency === undefined ? CONFIG_DEFAULTS.maxConcurrency : String(t.maxConcurrency);
-        if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem(`${key}.maxConcurrency`, t.maxConcurrency, "a count of at least 1 or a percentage from 1% to 100%");
+        if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem(`${key}.maxConcurrency`, t.maxConcurrency, "a count from 1 to 9999999 or a percentage from 1% to 100%");
         const maxErrors = t.maxErrors === undefined ? CONFIG_DEFAULTS.maxErrors : String(t.maxErrors);
-        if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem(`${key}.maxErrors`, t.maxErrors, "a count (0 or more) or a percentage from 0% to 100%");
+        if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem(`${key}.maxErrors`, t.maxErrors, "a count from 0 to 9999999 or a percentage from 0% to 100%");
         const scriptName = (script in SNAPSHOT_SCRIPTS ? script : "consistent-snapshot") as SnapshotScriptName;
         return [{ tagValue, script: scriptName, maxConcurrency, maxErrors, parameters: parameters(`${key}.parameters`, t.parameters, scriptName, problem) }];
     });
@@ -238,6 +260,7 @@ export function tagError(text: string, isKey: boolean): string | undefined {
     if ([...text].length > max) return `${what} of at most ${max} characters`;
     if (isKey && /^aws:/i.test(text)) return `${what} not starting with aws: (reserved by AWS)`;
     if (!TAG_CHARACTERS.test(text)) return `${what} of letters, digits, spaces and + - = . _ : / @`;
+    if (isKey && !TARGET_KEY_CHARACTERS.test(text)) return `${what} without + (a maintenance-window target key tag:<key> admits letters, digits, spaces and - = . _ : / @)`;
     return undefined;
 }
 

@@ -12,6 +12,23 @@ export const AL2023_AMI_PARAMETERS = {
 /** Device name of the data volume as attached (it appears as an NVMe device on Nitro instances). */
 export const DATA_VOLUME_DEVICE_NAME = "/dev/sdf";
 
+/** The oldest SSM Agent that passes document parameters as environment variables (`interpolationType: ENV_VAR`). */
+export const MIN_SSM_AGENT_VERSION = "3.3.2746.0";
+
+/**
+ * The demo host's user data: a header with the settings, then scripts/mysql-host-user-data.sh verbatim (its
+ * own shebang line is a comment there).
+ */
+export function mysqlHostUserData(settings: { dataVolumeId: string; binlogExpireDays: number }): string {
+    if (!/^vol-[0-9a-f]{8,17}$/.test(settings.dataVolumeId)) throw new Error(`mysqlHostUserData: '${settings.dataVolumeId}' is not an EBS volume id`);
+    return [
+        "#!/usr/bin/env bash",
+        "# consistent-snapshots MysqlHost: the settings of scripts/mysql-host-user-data.sh, which follows verbatim.",
+        `export DATA_VOLUME_ID=${settings.dataVolumeId} BINLOG_EXPIRE_DAYS=${settings.binlogExpireDays}`,
+        readScript("mysql-host-user-data.sh"),
+    ].join("\n");
+}
+
 export interface MysqlHostArgs {
     /** Subnet to launch in. Required. */
     subnetId: pulumi.Input<string>;
@@ -29,9 +46,26 @@ export interface MysqlHostArgs {
     architecture?: "x86_64" | "arm64";
     /**
      * Size of the encrypted gp3 data volume holding the datadir and binlog, in GiB. Default: 20. AWS constraint: 1-16384.
-     * The volume is deleted with the instance: its protection is the snapshots, not the volume.
+     * The volume is its own resource (`aws.ebs.Volume` + attachment), not part of the instance: replacing the
+     * instance (new user data, a deliberate host roll) keeps the database.
      */
     dataVolumeSizeGiB?: number;
+    /**
+     * Pulumi `protect` on the data volume: `pulumi destroy` and any plan that would replace it fail until it
+     * is unprotected (`pulumi state unprotect`). Default: false.
+     */
+    protectDataVolume?: boolean;
+    /**
+     * Pulumi `retainOnDelete` on the data volume: when Pulumi deletes it (destroy, or the host removed from
+     * the program), the volume is dropped from the stack but kept in AWS. Default: false.
+     */
+    retainDataVolumeOnDelete?: boolean;
+    /**
+     * Days MariaDB keeps binary logs (`expire_logs_days`) before purging them. Default: 7. Range: 1-99
+     * (MariaDB's limit). Keep at least the time between two snapshots plus the time to notice a failed one:
+     * point-in-time recovery replays binlogs from a snapshot's position.
+     */
+    binlogExpireDays?: number;
     /** Size of the encrypted gp3 root volume, in GiB. Default: 10 (the AMI needs at least 8). */
     rootVolumeSizeGiB?: number;
     /** KMS key for both volumes. Default: the account's default EBS key (`aws/ebs`). */
@@ -43,9 +77,9 @@ export interface MysqlHostArgs {
 }
 
 /**
- * The reference database host: Amazon Linux 2023 with MariaDB on a separate encrypted data volume, reachable
- * only through Session Manager (no ingress), IMDSv2 required, and an instance role that may call exactly
- * what the snapshot script calls, on itself only.
+ * The reference database host: Amazon Linux 2023 with MariaDB on a separate encrypted data volume that
+ * outlives the instance, reachable only through Session Manager (no ingress), IMDSv2 required, and an instance
+ * role that may call exactly what the snapshot script calls, on itself only. The AMI is fixed at creation.
  */
 export class MysqlHost extends pulumi.ComponentResource {
     /** The instance's id. */
@@ -58,6 +92,8 @@ export class MysqlHost extends pulumi.ComponentResource {
     public readonly roleArn: pulumi.Output<string>;
     /** The instance's security group (no ingress). */
     public readonly securityGroupId: pulumi.Output<string>;
+    /** The data volume's id (datadir and binlog); it outlives the instance. */
+    public readonly dataVolumeId: pulumi.Output<string>;
     /** The tags the maintenance window targets, as applied to the instance. */
     public readonly targetTags: Record<string, string>;
 
@@ -89,6 +125,21 @@ export class MysqlHost extends pulumi.ComponentResource {
             tags: args.tags,
         }, { parent: this });
 
+        const binlogExpireDays = args.binlogExpireDays ?? 7;
+        if (!Number.isInteger(binlogExpireDays) || binlogExpireDays < 1 || binlogExpireDays > 99) {
+            throw new Error(`MysqlHost ${name}: binlogExpireDays ${binlogExpireDays} is not a whole number of days from 1 to 99`);
+        }
+        const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this });
+        // Its own resource so that it survives the instance; protect/retainOnDelete guard it against Pulumi itself.
+        const dataVolume = new aws.ebs.Volume(`${name}-data`, {
+            availabilityZone: subnet.availabilityZone,
+            size: args.dataVolumeSizeGiB ?? 20,
+            type: "gp3",
+            encrypted: true,
+            kmsKeyId: args.kmsKeyId,
+            tags: { ...args.tags, Name: `${name}-data` },
+        }, { parent: this, protect: args.protectDataVolume ?? false, retainOnDelete: args.retainDataVolumeOnDelete ?? false });
+
         const ami = aws.ssm.getParameterOutput({ name: AL2023_AMI_PARAMETERS[architecture] }, { parent: this });
         const instance = new aws.ec2.Instance(name, {
             ami: ami.value,
@@ -98,16 +149,28 @@ export class MysqlHost extends pulumi.ComponentResource {
             associatePublicIpAddress: args.associatePublicIpAddress ?? false,
             iamInstanceProfile: profile.name,
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-            rootBlockDevice: { encrypted: true, kmsKeyId: args.kmsKeyId, volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB ?? 10 },
-            ebsBlockDevices: [{
-                deviceName: DATA_VOLUME_DEVICE_NAME, encrypted: true, kmsKeyId: args.kmsKeyId, volumeType: "gp3",
-                volumeSize: args.dataVolumeSizeGiB ?? 20, deleteOnTermination: true,
-            }],
-            userData: readScript("mysql-host-user-data.sh"),
+            // Tags on the root device only: the provider's volumeTags would also claim the data volume's tags.
+            rootBlockDevice: {
+                encrypted: true, kmsKeyId: args.kmsKeyId, volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB ?? 10,
+                tags: { ...args.tags, Name: `${name}-root` },
+            },
+            userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays })),
             userDataReplaceOnChange: true,
             tags: { ...args.tags, Name: name, ...this.targetTags },
-            volumeTags: { ...args.tags, Name: name },
-        }, { parent: this });
+        }, {
+            parent: this,
+            // The AMI parameter moves with every AL2023 release; a new AMI must not replace the database host on a
+            // routine `pulumi up`. Roll hosts deliberately (README: "Rolling the demo host to a new AMI").
+            ignoreChanges: ["ami"],
+        });
+        // Replacing the instance moves the attachment: detach first (one volume, one instance), stopping the old
+        // instance so that MariaDB shuts down cleanly before its disk goes away.
+        new aws.ec2.VolumeAttachment(`${name}-data`, {
+            deviceName: DATA_VOLUME_DEVICE_NAME,
+            volumeId: dataVolume.id,
+            instanceId: instance.id,
+            stopInstanceBeforeDetaching: true,
+        }, { parent: this, deleteBeforeReplace: true });
 
         // Declared after the instance so that CreateSnapshots is allowed on this instance's ARN only.
         new aws.iam.RolePolicy(`${name}-snapshot`, {
@@ -121,9 +184,10 @@ export class MysqlHost extends pulumi.ComponentResource {
         this.roleName = role.name;
         this.roleArn = role.arn;
         this.securityGroupId = securityGroup.id;
+        this.dataVolumeId = dataVolume.id;
         this.registerOutputs({
             instanceId: this.instanceId, instanceArn: this.instanceArn, roleName: this.roleName,
-            roleArn: this.roleArn, securityGroupId: this.securityGroupId,
+            roleArn: this.roleArn, securityGroupId: this.securityGroupId, dataVolumeId: this.dataVolumeId,
         });
     }
 }

@@ -2,14 +2,17 @@ import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 
-/** Interface endpoints a private host needs: Session Manager / Run Command (ssm, ssmmessages, ec2messages) and the EC2 API. */
-export const PRIVATE_INTERFACE_ENDPOINT_SERVICES = ["ssm", "ssmmessages", "ec2messages", "ec2"] as const;
+/**
+ * Interface endpoints a private host needs: Session Manager / Run Command (ssm, ssmmessages, ec2messages), the
+ * EC2 API (the snapshot script) and CloudWatch Logs (the SSM Agent uploads Run Command output itself).
+ */
+export const PRIVATE_INTERFACE_ENDPOINT_SERVICES = ["ssm", "ssmmessages", "ec2messages", "ec2", "logs"] as const;
 
 export interface NetworkArgs {
     /**
      * `public`: the seed's layout, a public subnet with an internet gateway and no NAT gateway; the host gets a
      * public IP to reach SSM and EC2. `private`: isolated subnets with no internet path; interface endpoints for
-     * ssm, ssmmessages, ec2messages and ec2, and an S3 gateway endpoint (Amazon Linux 2023's package
+     * ssm, ssmmessages, ec2messages, ec2 and logs, and an S3 gateway endpoint (Amazon Linux 2023's package
      * repositories are served from S3). Default: `public`.
      */
     mode?: "public" | "private";
@@ -33,8 +36,14 @@ export interface NetworkArgs {
 export class Network extends pulumi.ComponentResource {
     /** The VPC's id. */
     public readonly vpcId: pulumi.Output<string>;
-    /** Subnets the host is placed in: public subnets in `public` mode, isolated subnets in `private` mode. */
+    /**
+     * Subnets the host is placed in: public subnets in `public` mode, isolated subnets in `private` mode. In
+     * `private` mode the ids resolve only once every endpoint exists, and carry those endpoints as
+     * dependencies: an instance launched in them does not boot (and run its user data) before its network path.
+     */
     public readonly subnetIds: pulumi.Output<string[]>;
+    /** The interface endpoints' ids (`private` mode only), by service. */
+    public readonly interfaceEndpointIds?: pulumi.Output<Record<string, string>>;
     /** Whether instances in `subnetIds` need a public IP to reach AWS APIs. */
     public readonly mode: "public" | "private";
     /** The security group of the interface endpoints (`private` mode only). */
@@ -69,30 +78,33 @@ export class Network extends pulumi.ComponentResource {
         }, { parent: this });
 
         this.vpcId = vpc.vpcId;
-        this.subnetIds = isPrivate ? vpc.isolatedSubnetIds : vpc.publicSubnetIds;
+        this.subnetIds = vpc.publicSubnetIds;
 
         if (isPrivate) {
             // Interface endpoints are declared here rather than in vpcEndpointSpecs so that they get their own
             // security group (the VPC's default group would not admit the host's group).
             const endpointSecurityGroup = new aws.ec2.SecurityGroup(`${name}-endpoints`, {
                 vpcId: vpc.vpcId,
-                description: "HTTPS from the VPC to the SSM and EC2 interface endpoints",
+                description: "HTTPS from the VPC to the SSM, EC2 and CloudWatch Logs interface endpoints",
                 ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [cidrBlock], description: "HTTPS from the VPC" }],
                 tags: args.tags,
             }, { parent: this });
             this.endpointSecurityGroupId = endpointSecurityGroup.id;
-            for (const service of PRIVATE_INTERFACE_ENDPOINT_SERVICES) {
-                new aws.ec2.VpcEndpoint(`${name}-${service}`, {
-                    vpcId: vpc.vpcId,
-                    serviceName: `com.amazonaws.${region}.${service}`,
-                    vpcEndpointType: "Interface",
-                    privateDnsEnabled: true,
-                    subnetIds: vpc.isolatedSubnetIds,
-                    securityGroupIds: [endpointSecurityGroup.id],
-                    tags: args.tags,
-                }, { parent: this });
-            }
+            const endpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service) => new aws.ec2.VpcEndpoint(`${name}-${service}`, {
+                vpcId: vpc.vpcId,
+                serviceName: `com.amazonaws.${region}.${service}`,
+                vpcEndpointType: "Interface",
+                privateDnsEnabled: true,
+                subnetIds: vpc.isolatedSubnetIds,
+                securityGroupIds: [endpointSecurityGroup.id],
+                tags: args.tags,
+            }, { parent: this }));
+            this.interfaceEndpointIds = pulumi.all(endpoints.map((e) => e.id)).apply((ids) =>
+                Object.fromEntries(PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service, i) => [service, ids[i]])));
+            // The awsx VPC (a remote component) completes with its route tables and S3 gateway endpoint, so
+            // depending on its outputs covers those; the interface endpoints are joined in here.
+            this.subnetIds = pulumi.all([vpc.isolatedSubnetIds, pulumi.all(endpoints.map((e) => e.id))]).apply(([ids]) => ids);
         }
-        this.registerOutputs({ vpcId: this.vpcId, subnetIds: this.subnetIds });
+        this.registerOutputs({ vpcId: this.vpcId, subnetIds: this.subnetIds, interfaceEndpointIds: this.interfaceEndpointIds });
     }
 }

@@ -63,9 +63,12 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
         Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
     });
     if (scope.logGroupArn) {
+        // The SSM Agent uploads Run Command output itself: CreateLogGroup first (ResourceAlreadyExists is
+        // expected; on any other error it falls back to DescribeLogGroups), then CreateLogStream,
+        // DescribeLogStreams and PutLogEvents (amazon-ssm-agent, cloudwatchlogsservice.go).
         statements.push({
             Sid: "WriteRunCommandOutput", Effect: "Allow",
-            Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             Resource: [scope.logGroupArn, `${scope.logGroupArn}:log-stream:*`],
         }, {
             Sid: "FindLogGroup", Effect: "Allow", Action: ["logs:DescribeLogGroups"],

@@ -16,15 +16,41 @@ export interface RecordedResource {
     name: string;
     inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     id: string;
+    /** The resource's URN, as the mocked engine made it. */
+    urn: string;
+    /** URNs of the resources it depends on, as the SDK sent them to the engine (explicit and through inputs). */
+    dependencies: string[];
+    /** Resource options as the SDK sent them to the engine. */
+    options: RegistrationOptions;
+}
+
+export interface RegistrationOptions {
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
 }
 
 export const resources: RecordedResource[] = [];
 export const invokes: string[] = [];
 
+/** The URN and dependencies of the registration being answered (set by the monitor wrapper in useMocks). */
+let pending: Pick<RecordedResource, "urn" | "dependencies" | "options"> = {
+    urn: "", dependencies: [],
+    options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [] },
+};
+
 class Mocks implements pulumi.runtime.Mocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-        const id = `${args.name}-id`;
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+        // Volumes get an id of the real form (vol- + 17 hex digits, from the name): the user data checks it.
+        const id = args.type === "aws:ebs/volume:Volume"
+            ? `vol-${Buffer.from(args.name).toString("hex").slice(0, 17).padEnd(17, "0")}`
+            : `${args.name}-id`;
+        resources.push({
+            type: args.type, name: args.name, inputs: args.inputs, id,
+            ...pending,
+        });
         const state: Record<string, unknown> = { ...args.inputs };
         switch (args.type) {
             case "awsx:ec2:Vpc":
@@ -32,6 +58,9 @@ class Mocks implements pulumi.runtime.Mocks {
                     vpcId: "vpc-0123", publicSubnetIds: ["subnet-public-a"], privateSubnetIds: [],
                     isolatedSubnetIds: ["subnet-isolated-a"],
                 });
+                break;
+            case "aws:ebs/volume:Volume":
+                state.arn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/${id}`;
                 break;
             case "aws:ec2/instance:Instance":
                 state.arn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0${args.name}`;
@@ -62,6 +91,8 @@ class Mocks implements pulumi.runtime.Mocks {
                 return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
             case "aws:ec2/getAmi:getAmi":
                 return { id: "ami-0fedcba9876543210", imageId: "ami-0fedcba9876543210", name: "al2023-ami-2023.6-x86_64" };
+            case "aws:ec2/getSubnet:getSubnet":
+                return { id: args.inputs.id, availabilityZone: `${REGION}a`, availabilityZoneId: "use1-az1", vpcId: "vpc-0123" };
             case "aws:ssm/getParameter:getParameter":
                 return { name: args.inputs.name, value: "ami-0abcdef1234567890", type: "String", id: args.inputs.name };
             default: {
@@ -80,7 +111,33 @@ export async function useMocks(stack: string, config: Record<string, string> = {
     const all: Record<string, string> = { "aws:region": REGION };
     for (const [key, value] of Object.entries(config)) all[key.includes(":") ? key : `${project}:${key}`] = value;
     await pulumi.runtime.setMocks(new Mocks(), project, stack, false);
+    recordDependencies();
     pulumi.runtime.setAllConfig(all);
+}
+
+/**
+ * Wraps the mocked monitor's registerResource so that each recorded resource carries the URN, dependencies and
+ * resource options of the request as the engine would receive them (`Mocks.newResource` is not given them). newResource runs synchronously inside the wrapped call.
+ */
+function recordDependencies(): void {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    monitor.registerResource = (req: any, callback: any) => {
+        const propertyDependencies: string[] = [];
+        req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
+        pending = {
+            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+            dependencies: [...new Set([...req.getDependenciesList(), ...propertyDependencies])],
+            options: {
+                protect: req.getProtect() === true, retainOnDelete: req.getRetainondelete() === true,
+                deleteBeforeReplace: req.getDeletebeforereplace() === true,
+                ignoreChanges: req.getIgnorechangesList(), replaceOnChanges: req.getReplaceonchangesList(),
+            },
+        };
+        return register(req, callback);
+    };
 }
 
 /** Reads a stack file (Pulumi.<stack>.yaml) into flat config, objects as JSON like the CLI passes them. */

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AL2023_AMI_PARAMETERS, DATA_VOLUME_DEVICE_NAME, MysqlHost } from "../../components/mysqlHost";
+import { AL2023_AMI_PARAMETERS, DATA_VOLUME_DEVICE_NAME, MIN_SSM_AGENT_VERSION, MysqlHost, mysqlHostUserData } from "../../components/mysqlHost";
 import { CREATED_BY_TAG } from "../../components/policies";
 import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, invokes, one, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
@@ -19,12 +19,38 @@ describe("MysqlHost", () => {
         await settle();
     });
 
-    it("declares exactly: role, SSM core attachment, inline policy, instance profile, security group, instance", () => {
+    it("declares exactly: role, SSM core attachment, inline policy, instance profile, security group, instance, data volume and its attachment", () => {
         assert.deepEqual(inventory(), {
             "consistent-snapshots:index:MysqlHost": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
             "aws:iam/rolePolicy:RolePolicy": 1, "aws:iam/instanceProfile:InstanceProfile": 1,
             "aws:ec2/securityGroup:SecurityGroup": 1, "aws:ec2/instance:Instance": 1,
+            "aws:ebs/volume:Volume": 1, "aws:ec2/volumeAttachment:VolumeAttachment": 1,
         });
+    });
+
+    it("keeps the AMI it was created with: a new AL2023 release in the parameter does not replace the host", () => {
+        assert.deepEqual(one("aws:ec2/instance:Instance").options.ignoreChanges, ["ami"]);
+    });
+
+    it("keeps the database on its own volume, in the subnet's zone, that survives the instance", () => {
+        const volume = one("aws:ebs/volume:Volume");
+        assert.equal(volume.inputs.availabilityZone, `${REGION}a`);
+        assert.ok(invokes.includes("aws:ec2/getSubnet:getSubnet"));
+        assert.equal(one("aws:ec2/instance:Instance").inputs.ebsBlockDevices, undefined, "no data volume inside the instance");
+        const attachment = one("aws:ec2/volumeAttachment:VolumeAttachment");
+        assert.deepEqual([attachment.inputs.deviceName, attachment.inputs.volumeId, attachment.inputs.instanceId],
+            [DATA_VOLUME_DEVICE_NAME, volume.id, "db-id"]);
+        // One volume, one instance: a replacement host gets it only after the old one let go, stopped cleanly.
+        assert.equal(attachment.options.deleteBeforeReplace, true);
+        assert.equal(attachment.inputs.stopInstanceBeforeDetaching, true);
+        assert.deepEqual([volume.options.protect, volume.options.retainOnDelete], [false, false]);
+    });
+
+    it("tags only its root device from the instance (the provider's volumeTags would fight the data volume's tags)", () => {
+        const { inputs } = one("aws:ec2/instance:Instance");
+        assert.equal(inputs.volumeTags, undefined);
+        assert.deepEqual(inputs.rootBlockDevice.tags, { Team: "data", Name: "db-root" });
+        assert.deepEqual(one("aws:ebs/volume:Volume").inputs.tags, { Team: "data", Name: "db-data" });
     });
 
     it("runs Amazon Linux 2023 from the public SSM parameter", () => {
@@ -41,13 +67,11 @@ describe("MysqlHost", () => {
     });
 
     it("encrypts the root volume and a separate gp3 data volume", () => {
-        const { rootBlockDevice, ebsBlockDevices } = one("aws:ec2/instance:Instance").inputs;
+        const { rootBlockDevice } = one("aws:ec2/instance:Instance").inputs;
         assert.equal(rootBlockDevice.encrypted, true);
-        assert.equal(ebsBlockDevices.length, 1);
-        assert.equal(ebsBlockDevices[0].encrypted, true);
-        assert.equal(ebsBlockDevices[0].deviceName, DATA_VOLUME_DEVICE_NAME);
-        assert.equal(ebsBlockDevices[0].volumeType, "gp3");
-        assert.equal(ebsBlockDevices[0].volumeSize, 20);
+        assert.equal(rootBlockDevice.volumeType, "gp3");
+        const volume = one("aws:ebs/volume:Volume").inputs;
+        assert.deepEqual([volume.encrypted, volume.type, volume.size], [true, "gp3", 20]);
     });
 
     it("has a security group with no ingress rule and only HTTPS out", () => {
@@ -64,21 +88,32 @@ describe("MysqlHost", () => {
         assert.deepEqual(host.targetTags, { Backup: "Primary" });
     });
 
-    it("runs scripts/mysql-host-user-data.sh verbatim as user data, replacing the instance when it changes", () => {
+    it("runs scripts/mysql-host-user-data.sh verbatim after a header naming its data volume, replacing the instance when it changes", () => {
         const { inputs } = one("aws:ec2/instance:Instance");
-        assert.equal(inputs.userData, fs.readFileSync(path.join(REPO_ROOT, "scripts", "mysql-host-user-data.sh"), "utf8"));
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "mysql-host-user-data.sh"), "utf8");
+        assert.equal(inputs.userData, [
+            "#!/usr/bin/env bash",
+            "# consistent-snapshots MysqlHost: the settings of scripts/mysql-host-user-data.sh, which follows verbatim.",
+            "export DATA_VOLUME_ID=vol-64622d64617461000 BINLOG_EXPIRE_DAYS=7",
+            script,
+        ].join("\n"));
         assert.equal(inputs.userDataReplaceOnChange, true);
+        assert.throws(() => mysqlHostUserData({ dataVolumeId: "vol-1; rm -rf /", binlogExpireDays: 7 }), /not an EBS volume id/);
+    });
+
+    it("user data makes sure the SSM Agent takes ENV_VAR parameters (3.3.2746.0 or later)", () => {
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "mysql-host-user-data.sh"), "utf8");
+        assert.equal(MIN_SSM_AGENT_VERSION, "3.3.2746.0");
+        assert.match(script, new RegExp(`^MIN_SSM_AGENT_VERSION=${MIN_SSM_AGENT_VERSION.replace(/\./g, "\\.")}$`, "m"));
+        assert.match(script, /^ {2}ensure_ssm_agent$/m);
     });
 
     it("user data creates a backup account with only RELOAD, PROCESS and BINLOG MONITOR, password never on a command line", () => {
         const userData = one("aws:ec2/instance:Instance").inputs.userData as string;
         assert.match(userData, /GRANT RELOAD, PROCESS, BINLOG MONITOR ON \*\.\* TO/);
         assert.match(userData, /\[client_consistent_snapshot\]/);
-        // AL2023's mariadb105-server ships my.cnf.d/mariadb-server.cnf with datadir=/var/lib/mysql; the last file read wins.
-        const cnf = /cat >\/etc\/my\.cnf\.d\/([^ ]+\.cnf) <<CNF/.exec(userData);
-        assert.ok(cnf && cnf[1] > "mariadb-server.cnf", `the demo host's option file ${cnf?.[1]} sorts before mariadb-server.cnf`);
+        // Where the datadir resolves is proved against a real server binary: tests/host/user-data.spec.ts.
         assert.doesNotMatch(userData, /(mysql|mariadb)\s+[^<\n]*(-p|--password)/);
-        assert.match(userData, /systemctl enable --now amazon-ssm-agent/);
     });
 
     it("assumes its role as EC2, with no condition AWS does not document for EC2, and AmazonSSMManagedInstanceCore (not AmazonEC2RoleforSSM)", () => {
@@ -91,7 +126,7 @@ describe("MysqlHost", () => {
     it("allows exactly what the snapshot script calls, on this instance only, snapshots only with the creator tag", () => {
         const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
         assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
-            "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]);
+            "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]);
         assert.deepEqual(statement(policy, "SnapshotThisInstance").Resource, [`arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0db`]);
         assert.equal(statement(policy, "SnapshotItsVolumes").Resource, `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/*`);
         const create = statement(policy, "CreateTaggedSnapshots");
@@ -113,8 +148,34 @@ describe("MysqlHost", () => {
         }
     });
 
-    it("exports the instance id and ARN", async () => {
+    it("exports the instance id and ARN and the data volume's id", async () => {
         assert.equal(await value(host.instanceId), "db-id");
         assert.match(await value(host.instanceArn), /:instance\/i-0db$/);
+        assert.equal(await value(host.dataVolumeId), "vol-64622d64617461000");
+    });
+
+    describe("with protectDataVolume, retainDataVolumeOnDelete and binlogExpireDays", () => {
+        before(async () => {
+            await useMocks("test");
+            new MysqlHost("db", {
+                vpcId: "vpc-1", subnetId: "subnet-1", protectDataVolume: true, retainDataVolumeOnDelete: true, binlogExpireDays: 30,
+            });
+            await settle();
+        });
+
+        it("protects the data volume and keeps it in AWS when Pulumi deletes it", () => {
+            const { options } = one("aws:ebs/volume:Volume");
+            assert.deepEqual([options.protect, options.retainOnDelete], [true, true]);
+            assert.equal(one("aws:ec2/instance:Instance").options.protect, false, "the instance itself can be rolled");
+        });
+
+        it("passes the binlog expiry to the user data", () => {
+            assert.match(one("aws:ec2/instance:Instance").inputs.userData, /^export DATA_VOLUME_ID=vol-[0-9a-f]+ BINLOG_EXPIRE_DAYS=30$/m);
+        });
+
+        it("refuses a binlog expiry MariaDB does not accept", () => {
+            assert.throws(() => new MysqlHost("bad", { vpcId: "vpc-1", subnetId: "subnet-1", binlogExpireDays: 100 }),
+                /MysqlHost bad: binlogExpireDays 100 is not a whole number of days from 1 to 99/);
+        });
     });
 });

@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as assert from "node:assert/strict";
 import { Network, PRIVATE_INTERFACE_ENDPOINT_SERVICES } from "../../components/network";
 import { REGION, inventory, ofType, one, settle, useMocks, value } from "./mocks";
@@ -44,7 +45,8 @@ describe("Network", () => {
             assert.deepEqual(inputs.vpcEndpointSpecs, [{ serviceName: `com.amazonaws.${REGION}.s3`, vpcEndpointType: "Gateway" }]);
         });
 
-        it("adds interface endpoints for ssm, ssmmessages, ec2messages and ec2 in the isolated subnets, private DNS on", () => {
+        it("adds interface endpoints for ssm, ssmmessages, ec2messages, ec2 and logs in the isolated subnets, private DNS on", () => {
+            assert.deepEqual([...PRIVATE_INTERFACE_ENDPOINT_SERVICES], ["ssm", "ssmmessages", "ec2messages", "ec2", "logs"]);
             const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
             assert.deepEqual(endpoints.map((e) => e.inputs.serviceName).sort(),
                 PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.${REGION}.${s}`).sort());
@@ -65,8 +67,18 @@ describe("Network", () => {
             assert.deepEqual([rule.protocol, rule.fromPort, rule.toPort, rule.cidrBlocks], ["tcp", 443, 443, ["10.20.0.0/16"]]);
         });
 
-        it("exports the isolated subnets", async () => {
+        it("exports the isolated subnets, and the interface endpoints' ids by service", async () => {
             assert.deepEqual(await value(network.subnetIds), ["subnet-isolated-a"]);
+            assert.deepEqual(await value(network.interfaceEndpointIds), Object.fromEntries(PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => [s, `net-${s}-id`])));
+        });
+
+        it("hands out subnet ids that carry the endpoints as dependencies (a resource placed in them waits for its network path)", async () => {
+            const probe = new aws.ec2.SecurityGroup("probe", { vpcId: "vpc-0123", description: "probe", tags: { subnet: network.subnetIds.apply((ids) => ids[0]) } });
+            await settle();
+            const { dependencies } = ofType("aws:ec2/securityGroup:SecurityGroup").find((r) => r.name === "probe")!;
+            for (const endpoint of ofType("aws:ec2/vpcEndpoint:VpcEndpoint")) assert.ok(dependencies.includes(endpoint.urn), endpoint.name);
+            assert.ok(dependencies.includes(one("awsx:ec2:Vpc").urn));
+            assert.ok(probe);
         });
     });
 });

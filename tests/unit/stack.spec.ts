@@ -23,6 +23,8 @@ const DEV_INVENTORY = {
     "awsx:ec2:Vpc": 1,
     "aws:ec2/securityGroup:SecurityGroup": 1,
     "aws:ec2/instance:Instance": 1,
+    "aws:ebs/volume:Volume": 1,
+    "aws:ec2/volumeAttachment:VolumeAttachment": 1,
     "aws:sns/topic:Topic": 1,
     "aws:sns/topicPolicy:TopicPolicy": 1,
     "aws:cloudwatch/eventRule:EventRule": 2,
@@ -131,7 +133,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2,
                 "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
                 "aws:ec2/securityGroup:SecurityGroup": 2,
-                "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
+                "aws:ec2/vpcEndpoint:VpcEndpoint": 5,
                 "aws:sns/topicSubscription:TopicSubscription": 1,
             });
         });
@@ -158,13 +160,26 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.deepEqual([extra.maxConcurrency, extra.maxErrors], ["2", "1"]);
         });
 
-        it("places the host in an isolated subnet, no public IP, with the SSM/EC2 endpoints", () => {
+        it("places the host in an isolated subnet, no public IP, with the SSM, EC2 and CloudWatch Logs endpoints", () => {
             const instance = one("aws:ec2/instance:Instance").inputs;
             assert.equal(instance.subnetId, "subnet-isolated-a");
             assert.equal(instance.associatePublicIpAddress, false);
             assert.equal(instance.instanceType, "t3.small");
-            assert.equal(ofType("aws:ec2/vpcEndpoint:VpcEndpoint").length, 4);
+            assert.deepEqual(ofType("aws:ec2/vpcEndpoint:VpcEndpoint").map((e) => e.inputs.serviceName).sort(),
+                ["ec2", "ec2messages", "logs", "ssm", "ssmmessages"].map((s) => `com.amazonaws.eu-west-3.${s}`));
             assert.equal(one("awsx:ec2:Vpc").inputs.vpcEndpointSpecs[0].serviceName, "com.amazonaws.eu-west-3.s3");
+        });
+
+        it("launches the host only after its network path exists (the VPC with its S3 gateway endpoint, every interface endpoint)", () => {
+            const { dependencies } = one("aws:ec2/instance:Instance");
+            for (const needed of [one("awsx:ec2:Vpc"), ...ofType("aws:ec2/vpcEndpoint:VpcEndpoint")]) {
+                assert.ok(dependencies.includes(needed.urn), `the instance does not depend on ${needed.name}`);
+            }
+        });
+
+        it("protects the data volume and keeps binlogs 14 days", () => {
+            assert.equal(one("aws:ebs/volume:Volume").options.protect, true);
+            assert.match(one("aws:ec2/instance:Instance").inputs.userData, /^export DATA_VOLUME_ID=vol-[0-9a-f]{17} BINLOG_EXPIRE_DAYS=14$/m);
         });
 
         it("mails failure alerts to the on-call address", () => {
@@ -201,7 +216,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
             assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
-                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId"]);
+                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId"].concat("dataVolumeId").sort());
             await settle();
             assert.deepEqual(inventory(), DEV_INVENTORY);
         });
