@@ -84,6 +84,16 @@ export const MAX_ERRORS_PATTERN = /^(?=.{1,7}$)([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9
 const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 /** A maintenance-window target key `tag:<key>` (SSM `TargetKey`) admits no `+`. */
 const TARGET_KEY_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=\-@]*$/u;
+/**
+ * IAM policy documents hold only U+0009, U+000A, U+000D and U+0020-U+00FF (IAM API model, policyDocumentType);
+ * the target tag key and values appear in the window role's and the instance policy's conditions.
+ */
+const IAM_POLICY_CHARACTERS = /^[\u0020-\u00FF]*$/u;
+/**
+ * The instance policy names every targeted tag value and IAM limits a managed policy to 6,144 characters
+ * (whitespace not counted); the rest of the policy takes about 1,500. Each value costs its length plus 3.
+ */
+export const TAG_VALUES_POLICY_BUDGET = 4000;
 /** SSM quota: 20 tasks per maintenance window (not adjustable); one is the main target's. */
 export const MAX_EXTRA_TARGETS = 19;
 
@@ -179,6 +189,10 @@ export function validateStackConfig(raw: Raw): StackConfig {
 
     const snapshotParameters = parameters("snapshotParameters", raw.snapshotParameters, "consistent-snapshot", problem);
     const extraTargets = targets(raw.extraTargets, tagValue, problem);
+    const tagValuesCost = [tagValue, ...extraTargets.map((t) => t.tagValue)].reduce((sum, v) => sum + [...v].length + 3, 0);
+    if (tagValuesCost > TAG_VALUES_POLICY_BUDGET) {
+        problem("extraTargets", `${extraTargets.length} targets`, `tag values (tagValue and every extraTargets[].tagValue) of at most ${TAG_VALUES_POLICY_BUDGET} characters in all, counting 3 more per value (now ${tagValuesCost}): the instance policy names every targeted value and IAM limits a managed policy to 6,144 characters`);
+    }
 
     const result: StackConfig = {
         schedule, scheduleTimezone, duration, cutoff,
@@ -260,6 +274,7 @@ export function tagError(text: string, isKey: boolean): string | undefined {
     if ([...text].length > max) return `${what} of at most ${max} characters`;
     if (isKey && /^aws:/i.test(text)) return `${what} not starting with aws: (reserved by AWS)`;
     if (!TAG_CHARACTERS.test(text)) return `${what} of letters, digits, spaces and + - = . _ : / @`;
+    if (!IAM_POLICY_CHARACTERS.test(text)) return `${what} of Latin-1 characters only (U+0020-U+00FF): it appears in IAM policy conditions, which hold no other characters`;
     if (isKey && !TARGET_KEY_CHARACTERS.test(text)) return `${what} without + (a maintenance-window target key tag:<key> admits letters, digits, spaces and - = . _ : / @)`;
     return undefined;
 }

@@ -1,0 +1,320 @@
+// The program against AWS's own API models, not only our assertions: every resource the stack registers is
+// mapped onto the create request AWS receives for it (what the provider sends), and each request is checked
+// against the operation's input shape in botocore's service-2.json (tests/unit/awsModels.ts), plus the few
+// limits AWS documents outside the models (cited where they are checked). Run over every stack file and
+// over edge configs at the limits the config validation admits: either the program refuses a config at
+// preview, naming the key, or what it produces is valid.
+import * as assert from "node:assert/strict";
+import { CONFIG_DEFAULTS, StackConfig, validateStackConfig } from "../../components/config";
+import { createStack } from "../../stack";
+import { RecordedResource, resources, settle, stackFileConfig, useMocks } from "./mocks";
+import { Violation, modelsPackage, validateRequest } from "./awsModels";
+
+/** Ids AWS assigns, in their real forms, for requests that reference another resource. */
+const AWS_IDS = { windowId: "mw-0123456789abcdef0", windowTargetId: "e32eecb2-646c-4f4b-8ed1-205fbEXAMPLE" };
+/** Pulumi's auto-naming: the resource name, a dash and seven random hex digits. */
+const autoName = (r: RecordedResource) => r.inputs.name ?? `${r.name}-1a2b3c4`;
+type Tags = Record<string, string> | undefined;
+const tagList = (tags: Tags) => (tags && Object.keys(tags).length > 0 ? Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) : undefined);
+const ec2TagSpecifications = (resourceType: string, tags: Tags) => {
+    const list = tagList(tags);
+    return list ? [{ ResourceType: resourceType, Tags: list }] : undefined;
+};
+const withoutWhitespace = (text: string) => text.replace(/\s/g, "").length;
+
+interface Request { service: string; operation: string; request: Record<string, unknown> }
+/** Limits AWS documents outside the models: [where, broken?, what the documentation says]. */
+type DocumentedLimit = [string, boolean, string];
+
+/** The create request(s) AWS receives for a registered resource, and the documented limits that apply. */
+function requestsFor(r: RecordedResource): { requests: Request[]; limits: DocumentedLimit[] } | undefined {
+    const i = r.inputs;
+    switch (r.type) {
+        case "aws:ssm/document:Document":
+            return {
+                requests: [{
+                    service: "ssm", operation: "CreateDocument", request: {
+                        Name: autoName(r), Content: i.content, DocumentType: i.documentType, DocumentFormat: i.documentFormat,
+                        TargetType: i.targetType, Tags: tagList(i.tags),
+                    },
+                }],
+                limits: [
+                    // SSM API reference, CreateDocument Content: "must not exceed 64KB" (MaxDocumentSizeExceeded).
+                    [`${r.name}.content`, Buffer.byteLength(i.content) > 64 * 1024, `document content is ${Buffer.byteLength(i.content)} bytes; the limit is 64 KB`],
+                    // SSM API reference, CreateDocument Name: prefixes reserved by AWS.
+                    [`${r.name}.name`, /^(aws|amazon|amzn)/i.test(autoName(r)), "document names must not start with AWS, Amazon or amzn"],
+                ],
+            };
+        case "aws:ssm/maintenanceWindow:MaintenanceWindow":
+            return {
+                requests: [{
+                    service: "ssm", operation: "CreateMaintenanceWindow", request: {
+                        Name: autoName(r), Description: i.description, Schedule: i.schedule, ScheduleTimezone: i.scheduleTimezone,
+                        Duration: i.duration, Cutoff: i.cutoff, AllowUnassociatedTargets: i.allowUnassociatedTargets, Tags: tagList(i.tags),
+                    },
+                }], limits: [],
+            };
+        case "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget":
+            return {
+                requests: [{
+                    service: "ssm", operation: "RegisterTargetWithMaintenanceWindow", request: {
+                        WindowId: AWS_IDS.windowId, ResourceType: i.resourceType, Name: i.name, Description: i.description,
+                        OwnerInformation: i.ownerInformation,
+                        Targets: i.targets.map((t: { key: string; values: string[] }) => ({ Key: t.key, Values: t.values })),
+                    },
+                }], limits: [],
+            };
+        case "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": {
+            const run = i.taskInvocationParameters.runCommandParameters;
+            return {
+                requests: [{
+                    service: "ssm", operation: "RegisterTaskWithMaintenanceWindow", request: {
+                        WindowId: AWS_IDS.windowId, Name: i.name, Description: i.description, TaskType: i.taskType, TaskArn: i.taskArn,
+                        ServiceRoleArn: i.serviceRoleArn, Priority: i.priority, MaxConcurrency: i.maxConcurrency, MaxErrors: i.maxErrors,
+                        CutoffBehavior: i.cutoffBehavior,
+                        Targets: i.targets.map((t: { key: string; values: string[] }) => ({ Key: t.key, Values: t.values.map(() => AWS_IDS.windowTargetId) })),
+                        TaskInvocationParameters: {
+                            RunCommand: {
+                                Comment: run.comment, DocumentVersion: run.documentVersion, TimeoutSeconds: run.timeoutSeconds,
+                                Parameters: run.parameters?.length
+                                    ? Object.fromEntries(run.parameters.map((p: { name: string; values: string[] }) => [p.name, p.values]))
+                                    : undefined,
+                                CloudWatchOutputConfig: {
+                                    CloudWatchLogGroupName: run.cloudwatchConfig.cloudwatchLogGroupName,
+                                    CloudWatchOutputEnabled: run.cloudwatchConfig.cloudwatchOutputEnabled,
+                                },
+                            },
+                        },
+                    },
+                }], limits: [],
+            };
+        }
+        case "aws:ec2/instance:Instance": {
+            const root = i.rootBlockDevice;
+            const network = i.associatePublicIpAddress
+                ? { NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: i.subnetId, AssociatePublicIpAddress: true, Groups: i.vpcSecurityGroupIds }] }
+                : { SubnetId: i.subnetId, SecurityGroupIds: i.vpcSecurityGroupIds };
+            return {
+                requests: [{
+                    service: "ec2", operation: "RunInstances", request: {
+                        ImageId: i.ami, InstanceType: i.instanceType, MinCount: 1, MaxCount: 1, ...network,
+                        IamInstanceProfile: { Name: i.iamInstanceProfile },
+                        MetadataOptions: {
+                            HttpTokens: i.metadataOptions.httpTokens, HttpEndpoint: i.metadataOptions.httpEndpoint,
+                            HttpPutResponseHopLimit: i.metadataOptions.httpPutResponseHopLimit, InstanceMetadataTags: i.metadataOptions.instanceMetadataTags,
+                        },
+                        BlockDeviceMappings: [{
+                            DeviceName: "/dev/xvda",
+                            Ebs: { Encrypted: root.encrypted, KmsKeyId: root.kmsKeyId, VolumeType: root.volumeType, VolumeSize: root.volumeSize },
+                        }],
+                        UserData: Buffer.from(i.userData).toString("base64"),
+                        TagSpecifications: [...ec2TagSpecifications("instance", i.tags) ?? [], ...ec2TagSpecifications("volume", root.tags) ?? []],
+                    },
+                }],
+                limits: [
+                    // EC2 User Guide, "Run commands when you launch an EC2 instance with user data input": 16 KB raw.
+                    [`${r.name}.userData`, Buffer.byteLength(i.userData) > 16 * 1024, `user data is ${Buffer.byteLength(i.userData)} bytes; the limit is 16 KB before base64`],
+                ],
+            };
+        }
+        case "aws:ebs/volume:Volume":
+            return {
+                requests: [{
+                    service: "ec2", operation: "CreateVolume", request: {
+                        AvailabilityZone: i.availabilityZone, Size: i.size, VolumeType: i.type, Encrypted: i.encrypted, KmsKeyId: i.kmsKeyId,
+                        Iops: i.iops, Throughput: i.throughput, TagSpecifications: ec2TagSpecifications("volume", i.tags),
+                    },
+                }],
+                // EBS User Guide, volume types: gp3 is 1 GiB to 16 TiB.
+                limits: [[`${r.name}.size`, i.type === "gp3" && (i.size < 1 || i.size > 16384), `gp3 volume of ${i.size} GiB; gp3 takes 1-16384`]],
+            };
+        case "aws:ec2/volumeAttachment:VolumeAttachment":
+            return { requests: [{ service: "ec2", operation: "AttachVolume", request: { Device: i.deviceName, InstanceId: i.instanceId, VolumeId: i.volumeId } }], limits: [] };
+        case "aws:ec2/vpcEndpoint:VpcEndpoint":
+            return {
+                requests: [{
+                    service: "ec2", operation: "CreateVpcEndpoint", request: {
+                        VpcId: i.vpcId, ServiceName: i.serviceName, VpcEndpointType: i.vpcEndpointType, SubnetIds: i.subnetIds,
+                        SecurityGroupIds: i.securityGroupIds, PrivateDnsEnabled: i.privateDnsEnabled, TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
+                    },
+                }], limits: [],
+            };
+        case "aws:ec2/securityGroup:SecurityGroup": {
+            // EC2 API reference, CreateSecurityGroup GroupDescription and IpRange/Description: up to 255 characters
+            // of a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*
+            const sgText = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
+            const rules = [...i.ingress ?? [], ...i.egress ?? []] as { description?: string }[];
+            return {
+                requests: [{
+                    service: "ec2", operation: "CreateSecurityGroup", request: {
+                        Description: i.description, GroupName: autoName(r), VpcId: i.vpcId, TagSpecifications: ec2TagSpecifications("security-group", i.tags),
+                    },
+                }],
+                limits: [
+                    [`${r.name}.description`, !sgText.test(i.description), `group description ${JSON.stringify(i.description)} uses characters EC2 refuses`],
+                    ...rules.map((rule, n): DocumentedLimit => [`${r.name}.rules[${n}].description`, !sgText.test(rule.description ?? ""),
+                        `rule description ${JSON.stringify(rule.description)} uses characters EC2 refuses`]),
+                ],
+            };
+        }
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return {
+                requests: [
+                    { service: "logs", operation: "CreateLogGroup", request: { logGroupName: autoName(r), tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined } },
+                    { service: "logs", operation: "PutRetentionPolicy", request: { logGroupName: autoName(r), retentionInDays: i.retentionInDays } },
+                ], limits: [],
+            };
+        case "aws:iam/role:Role":
+            return {
+                requests: [{
+                    service: "iam", operation: "CreateRole", request: {
+                        RoleName: autoName(r), AssumeRolePolicyDocument: i.assumeRolePolicy, Description: i.description, Tags: tagList(i.tags),
+                    },
+                }], limits: [],
+            };
+        case "aws:iam/rolePolicy:RolePolicy":
+            return {
+                requests: [{ service: "iam", operation: "PutRolePolicy", request: { RoleName: "role-from-the-stack", PolicyName: autoName(r), PolicyDocument: i.policy } }],
+                // IAM User Guide, IAM and STS quotas: inline policies of a role, 10,240 characters in all (whitespace not counted).
+                limits: [[`${r.name}.policy`, withoutWhitespace(i.policy) > 10240, `inline policy of ${withoutWhitespace(i.policy)} characters; a role's inline policies are 10,240 in all`]],
+            };
+        case "aws:iam/policy:Policy":
+            return {
+                requests: [{ service: "iam", operation: "CreatePolicy", request: { PolicyName: autoName(r), Description: i.description, PolicyDocument: i.policy, Tags: tagList(i.tags) } }],
+                // IAM User Guide, IAM and STS quotas: managed policy size 6,144 characters (whitespace not counted).
+                limits: [[`${r.name}.policy`, withoutWhitespace(i.policy) > 6144, `managed policy of ${withoutWhitespace(i.policy)} characters; the limit is 6,144`]],
+            };
+        case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+            return { requests: [{ service: "iam", operation: "AttachRolePolicy", request: { RoleName: "role-from-the-stack", PolicyArn: i.policyArn } }], limits: [] };
+        case "aws:iam/instanceProfile:InstanceProfile":
+            return { requests: [{ service: "iam", operation: "CreateInstanceProfile", request: { InstanceProfileName: autoName(r), Tags: tagList(i.tags) } }], limits: [] };
+        case "aws:cloudwatch/eventRule:EventRule":
+            return {
+                requests: [{ service: "events", operation: "PutRule", request: { Name: autoName(r), EventPattern: i.eventPattern, Description: i.description, Tags: tagList(i.tags) } }],
+                limits: [],
+            };
+        case "aws:cloudwatch/eventTarget:EventTarget":
+            return {
+                requests: [{
+                    service: "events", operation: "PutTargets", request: {
+                        Rule: `${i.rule}`.slice(0, 64),
+                        Targets: [{
+                            // The provider's generated target id: "terraform-" and a timestamp with a counter.
+                            Id: "terraform-20261201065307123400000001", Arn: i.arn,
+                            InputTransformer: i.inputTransformer ? { InputPathsMap: i.inputTransformer.inputPaths, InputTemplate: i.inputTransformer.inputTemplate } : undefined,
+                        }],
+                    },
+                }], limits: [],
+            };
+        case "aws:sns/topic:Topic":
+            return {
+                requests: [{ service: "sns", operation: "CreateTopic", request: { Name: autoName(r), Attributes: i.displayName ? { DisplayName: i.displayName } : undefined, Tags: tagList(i.tags) } }],
+                // SNS API reference, CreateTopic Name: up to 256 letters, digits, hyphens and underscores.
+                limits: [[`${r.name}.name`, !/^[A-Za-z0-9_-]{1,256}$/.test(autoName(r)), `topic name ${autoName(r)} is not 1-256 of A-Za-z0-9_-`]],
+            };
+        case "aws:sns/topicPolicy:TopicPolicy":
+            return { requests: [{ service: "sns", operation: "SetTopicAttributes", request: { TopicArn: i.arn, AttributeName: "Policy", AttributeValue: i.policy } }], limits: [] };
+        case "aws:sns/topicSubscription:TopicSubscription":
+            return { requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }], limits: [] };
+        default:
+            return undefined;
+    }
+}
+
+/** Types that make no request of their own: our components, and awsx's remote VPC (awsx validates its children). */
+const NO_REQUEST = /^(consistent-snapshots:index:|awsx:ec2:Vpc$)/;
+
+/** Every violation of the models and documented limits by what is registered now. */
+function check(): { violations: (Violation | { operation: "documented limit"; path: string; problem: string })[]; requests: number } {
+    const violations: (Violation | { operation: "documented limit"; path: string; problem: string })[] = [];
+    let requests = 0;
+    for (const r of resources) {
+        if (NO_REQUEST.test(r.type)) continue;
+        const mapped = requestsFor(r);
+        if (!mapped) {
+            violations.push({ operation: "documented limit", path: r.name, problem: `no mapping of ${r.type} to an AWS request: add one to aws-api-models.spec.ts` });
+            continue;
+        }
+        for (const { service, operation, request } of mapped.requests) {
+            requests += 1;
+            violations.push(...validateRequest(service, operation, JSON.parse(JSON.stringify(request))).map((v) => ({ ...v, path: `${r.name}: ${v.path}` })));
+        }
+        for (const [where, broken, problem] of mapped.limits) if (broken) violations.push({ operation: "documented limit", path: where, problem });
+    }
+    return { violations, requests };
+}
+
+const LONGEST_TAG_KEY = `Backup:Team/é ${"k".repeat(128)}`.slice(0, 128);
+const longTagValue = (i: number, length = 256) => `${i}-${"é ß=.:/_+@-".repeat(26)}`.slice(0, length);
+const EDGE_CONFIGS: Record<string, Record<string, unknown>> = {
+    "longest tag key and value, private network, 19 extra targets (values up to what the instance policy holds), 7-character counts": {
+        tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), networkMode: "private", maxConcurrency: "9999999", maxErrors: "9999999",
+        extraTargets: Array.from({ length: 19 }, (_, i) => ({
+            tagValue: longTagValue(i + 1, 190), script: "consistent-snapshot", maxConcurrency: "100%", maxErrors: "0%",
+            parameters: { snapshotDescription: "d".repeat(255), freezeMounts: `/${"m".repeat(60)} /${"n".repeat(60)}`, database: "none" },
+        })),
+        commandTimeoutSeconds: "2592000", duration: "24", cutoff: "23", schedule: "cron(0,15,30,45 0/2 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
+        alertEmail: "oncall@example.com", dataVolumeSizeGiB: "16384", logRetentionDays: "3653", binlogExpireDays: "99",
+        protectDataVolume: "true", retainDataVolumeOnDelete: "true",
+    },
+    "empty tag value, public network, shortest everything": {
+        tagKey: "K", tagValue: "", networkMode: "public", maxConcurrency: "1", maxErrors: "0", duration: "1", cutoff: "0",
+        commandTimeoutSeconds: "30", dataVolumeSizeGiB: "1", logRetentionDays: "1", binlogExpireDays: "1",
+    },
+    "no demo host, alerts to an existing topic": {
+        createDemoHost: "false", alertTopicArn: "arn:aws:sns:us-east-1:111122223333:existing-alerts", schedule: "rate(1 day)",
+    },
+};
+
+describe("the program against AWS's API models (botocore service-2.json)", function () {
+    this.timeout(300_000);
+    before(() => { modelsPackage(); }); // fetches the models once per machine
+
+    it("can fail: a request over the limits this program once produced is refused by the models", () => {
+        const violations = validateRequest("ssm", "RegisterTargetWithMaintenanceWindow", {
+            WindowId: AWS_IDS.windowId, ResourceType: "INSTANCE", Name: "main",
+            Description: `Instances tagged ConsistentSnapshot=${"v".repeat(256)}`, OwnerInformation: "",
+            Targets: [{ Key: "tag:Team+Backup", Values: ["x"] }],
+        });
+        assert.deepEqual(violations.map((v) => v.path).sort(), [
+            "RegisterTargetWithMaintenanceWindow.Description", "RegisterTargetWithMaintenanceWindow.OwnerInformation",
+            "RegisterTargetWithMaintenanceWindow.Targets[0].Key",
+        ]);
+        assert.deepEqual(validateRequest("ssm", "RegisterTaskWithMaintenanceWindow", {
+            WindowId: AWS_IDS.windowId, TaskArn: "doc", TaskType: "RUN_COMMAND", MaxConcurrency: "12345678", MaxErrors: "1", Colour: "red",
+        }).map((v) => v.problem.replace(/ \([A-Za-z]+\)$/, "")), [
+            "8 characters, more than max 7", "no such member of RegisterTaskWithMaintenanceWindowRequest",
+        ]);
+    });
+
+    for (const stack of ["dev", "prod"]) {
+        it(`Pulumi.${stack}.yaml: every request the stack makes satisfies the models and the documented limits`, async () => {
+            await useMocks(stack, stackFileConfig(stack));
+            createStack();
+            await settle();
+            const { violations, requests } = check();
+            assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
+            assert.ok(requests >= 20, `only ${requests} requests checked`);
+        });
+    }
+
+    for (const [name, raw] of Object.entries(EDGE_CONFIGS)) {
+        it(`edge config (${name}): accepted by the config validation, and every request is valid`, async () => {
+            const config: StackConfig = validateStackConfig(raw);
+            await useMocks("edge", {});
+            createStack(config);
+            await settle();
+            const { violations } = check();
+            assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
+        });
+    }
+
+    it("the edge configs reach the limits the validation admits (so they test the limits)", () => {
+        const edge = validateStackConfig(Object.values(EDGE_CONFIGS)[0]);
+        assert.equal([...edge.tagKey].length, 128);
+        assert.equal([...edge.tagValue].length, 256);
+        assert.equal(edge.extraTargets.length, 19);
+        assert.equal(validateStackConfig(Object.values(EDGE_CONFIGS)[1]).tagValue, "");
+        assert.notEqual(CONFIG_DEFAULTS.networkMode, edge.networkMode);
+    });
+});
