@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadStackConfig } from "../../components/config";
 import { MAIN_TARGET_NAME, StackOutputs, createStack } from "../../stack";
@@ -79,6 +80,12 @@ describe("the stack (index.ts / stack.ts)", () => {
             const logGroup = one("aws:cloudwatch/logGroup:LogGroup");
             assert.deepEqual(statement(parsePolicy(hostPolicy.inputs.policy), "WriteRunCommandOutput").Resource[0],
                 `arn:aws:logs:us-east-1:111122223333:log-group:${logGroup.name}-a1b2c3`);
+        });
+
+        it("gives the host the URN the README's deliberate-replacement command names", () => {
+            const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+            const urn = /--replace '(urn:[^']+)'/.exec(readme)?.[1];
+            assert.equal(urn, one("aws:ec2/instance:Instance").urn);
         });
 
         it("exports the operator's outputs", async () => {
