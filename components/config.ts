@@ -94,6 +94,8 @@ const IAM_POLICY_CHARACTERS = /^[\u0020-\u00FF]*$/u;
  * (whitespace not counted); the rest of the policy takes about 1,500. Each value costs its length plus 3.
  */
 export const TAG_VALUES_POLICY_BUDGET = 4000;
+/** Document parameters Data Lifecycle Manager passes to its pre/post scripts; never set from config. */
+const DLM_PARAMETERS = ["command", "executionId"];
 /** SSM quota: 20 tasks per maintenance window (not adjustable); one is the main target's. */
 export const MAX_EXTRA_TARGETS = 19;
 
@@ -223,7 +225,8 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(value as Raw)) {
         const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
-        const error = text === undefined ? "a string" : documentParameterError(script, name, text);
+        const error = DLM_PARAMETERS.includes(name) ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
+            : text === undefined ? "a string" : documentParameterError(script, name, text);
         if (error) problem(`${key}.${name}`, v, error);
         else out[name] = text!;
     }

@@ -16,6 +16,14 @@ export interface DocumentParameter {
  * no shell metacharacter, so no value can change the meaning of the script.
  */
 export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentParameter>> = Object.freeze({
+    command: {
+        default: "snapshot", allowedPattern: "^(snapshot|pre-script|post-script|dry-run)$",
+        description: "snapshot: lock, freeze, CreateSnapshots, release (the maintenance window's run). Data Lifecycle Manager passes pre-script (lock and freeze, then leave both held by a detached holder until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots with the binlog position) or dry-run.",
+    },
+    executionId: {
+        default: "None", allowedPattern: "^(None|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})$",
+        description: "Set by Data Lifecycle Manager: pairs a post-script with its pre-script.",
+    },
     database: {
         default: "mysql", allowedPattern: "^(mysql|none)$",
         description: "mysql: lock MySQL/MariaDB with FLUSH TABLES WITH READ LOCK in one session; none: filesystem freeze only.",
@@ -81,7 +89,8 @@ export function documentParameterError(script: SnapshotScriptName, name: string,
 
 export interface SnapshotDocumentArgs {
     /**
-     * Which script under scripts/ the document runs, verbatim. Default: `consistent-snapshot`.
+     * Which script under scripts/ the document runs (its code verbatim; comment lines left empty to fit SSM's
+     * 64 KB document limit). Default: `consistent-snapshot`.
      */
     script?: "consistent-snapshot";
     /**
@@ -100,7 +109,7 @@ export interface SnapshotDocumentArgs {
 
 /**
  * An SSM Command document (schema 2.2) with one `aws:runShellScript` step whose command is a file under
- * scripts/, byte for byte. Parameters are declared with `interpolationType: ENV_VAR`, so their values
+ * scripts/: its code byte for byte, its comment-only lines left empty (SSM's 64 KB document limit). Parameters are declared with `interpolationType: ENV_VAR`, so their values
  * reach the script only as `SSM_<name>` environment variables, never as shell text. That needs an SSM Agent
  * recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is added.
  */
@@ -122,7 +131,8 @@ export class SnapshotDocument extends pulumi.ComponentResource {
             throw new Error(`SnapshotDocument ${name}: executionTimeoutSeconds ${executionTimeoutSeconds} is not an integer from 1 to 172800`);
         }
         this.scriptFile = script.file;
-        this.content = JSON.stringify(snapshotDocumentContent(args.script ?? "consistent-snapshot", executionTimeoutSeconds), null, 2);
+        // Compact JSON: SSM's 64 KB document limit counts every byte.
+        this.content = JSON.stringify(snapshotDocumentContent(args.script ?? "consistent-snapshot", executionTimeoutSeconds));
 
         const document = new aws.ssm.Document(name, {
             name: args.documentName,
@@ -139,10 +149,20 @@ export class SnapshotDocument extends pulumi.ComponentResource {
     }
 }
 
+/**
+ * A script as the document carries it: every comment-only line after the shebang is left empty, nothing else
+ * changes (line numbers in the script's error messages still match the file). SSM limits a document to
+ * 64 KB and the comments are a quarter of the script; the scripts have no here-documents, so no line of
+ * data starts with `#`.
+ */
+export function documentScriptText(fileName: string): string {
+    return readScript(fileName).split("\n").map((line, i) => (i > 0 && /^\s*#/.test(line) ? "" : line)).join("\n");
+}
+
 /** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */
 export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number) {
     const { file, parameters } = SNAPSHOT_SCRIPTS[scriptName];
-    const scriptText = readScript(file);
+    const scriptText = documentScriptText(file);
     return {
         schemaVersion: "2.2",
         description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +

@@ -11,7 +11,16 @@
 # independent watchdog (own session) does the same after SSM_maxFreezeSeconds if this script is stuck
 # or killed.
 #
+# Modes (SSM_command): snapshot (default; the above, for the maintenance window), and for Data Lifecycle
+# Manager's pre/post scripts: pre-script (lock and freeze as above, then hand both to a detached holder and
+# exit 0 while they stay held; the holder releases them on the post-script's signal or after
+# SSM_maxFreezeSeconds, whichever comes first), post-script (release, then tag the snapshots DLM made of the
+# instance's volumes while held with the binlog position read under the lock), dry-run (validate, report).
+#
 # Parameters (default; accepted form):
+#   SSM_command               snapshot               snapshot | pre-script | post-script | dry-run
+#   SSM_executionId           None                   None | DLM's execution id (a UUID): pairs a
+#                                                    post-script with its pre-script
 #   SSM_database              mysql                  mysql | none
 #   SSM_freezeMounts          auto                   auto | absolute mount points separated by spaces
 #                                                    (auto: every filesystem on a snapshotted volume, and
@@ -49,6 +58,9 @@
 #   206 a filesystem could not be frozen            207 the CreateSnapshots call failed
 #   208 the CreateSnapshots call timed out          209 interrupted by a signal
 #   210 thaw or unlock failed: the host needs attention
+#   211 pre-script while a hold is active           212 post-script without a hold (or for another executionId)
+#   213 the hold had ended at its deadline (or its holder died) before the post-script: snapshots taken
+#       after that may be crash-consistent only; they are not given the binlog position
 # After 208 or 209 the summary lists the snapshots the call created, found by their RunId tag, or says to
 # search for that tag; snapshots are tagged on create, so retention also finds a run that was killed.
 # SSM may start this file with sh; on Amazon Linux that is bash in POSIX mode.
@@ -58,7 +70,7 @@ set -Eeuo pipefail
 shopt -s inherit_errexit
 
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
-  E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210
+  E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
 readonly LOCK_METHOD="FLUSH TABLES WITH READ LOCK"
 
@@ -76,6 +88,7 @@ declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
 API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC=""
+SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
 declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false SENT_CALL_NOTE=""
@@ -104,6 +117,7 @@ report_and_exit() {
   local code=$1 message=$2 status=failed snaps="" pair
   [[ $code -eq 0 ]] && status=ok
   [[ ${DRY_RUN:-false} == true && $code -eq 0 ]] && status=dry-run
+  [[ ${COMMAND:-} == pre-script && $code -eq 0 ]] && status=held
   for pair in "${SNAPSHOTS[@]}"; do
     snaps+="${snaps:+,}{\"snapshotId\":$(json_str "${pair%%:*}"),\"volumeId\":$(json_str "${pair#*:}")}"
   done
@@ -112,8 +126,8 @@ report_and_exit() {
   ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
-    "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "$RUN_ID")" \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
+    "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "${COMMAND:-}")" "$(json_str "${EXECUTION_ID:-}")" "$(json_str "$RUN_ID")" \
     "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
     "$lock_ms" "$window_ms" "$frozen_ms" "$api_ms" "$T_FIRST_FLUSH" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
@@ -153,7 +167,7 @@ finish() {
 # its reader from ever seeing end-of-file (the lock session, the CLI's tag FIFO, the watchdog's trigger).
 close_private_fds() {
   local fd
-  for fd in "$DB_IN" "$DB_OUT" "$API_FD" "$API_OUT_FD" "$WATCHDOG_FD"; do
+  for fd in "$DB_IN" "$DB_OUT" "$API_FD" "$API_OUT_FD" "$WATCHDOG_FD" "$SENTINEL_FD"; do
     if [[ -n $fd ]]; then eval "exec $fd>&-"; fi
   done
 }
@@ -167,6 +181,8 @@ read_parameters() {
   if [[ -n ${AWS_SSM_INSTANCE_ID:-} && -z ${SSM_database+set} ]]; then
     fail "$E_TOOL" "running under SSM Run Command but the document's parameters did not arrive as SSM_* variables; update the SSM Agent to a version that supports interpolationType ENV_VAR"
   fi
+  COMMAND=${SSM_command:-snapshot}
+  EXECUTION_ID=${SSM_executionId:-None}
   DATABASE=${SSM_database:-mysql}
   FREEZE_MOUNTS_PARAM=${SSM_freezeMounts:-auto}
   MAX_FREEZE_SECONDS=${SSM_maxFreezeSeconds:-30}
@@ -180,9 +196,14 @@ read_parameters() {
   RETAIN_COUNT=${SSM_retainCount:-0}
   RETAIN_DAYS=${SSM_retainDays:-0}
 
+  [[ $COMMAND =~ ^(snapshot|pre-script|post-script|dry-run)$ ]] ||
+    param_error SSM_command "$COMMAND" "'snapshot', 'pre-script', 'post-script' or 'dry-run'"
+  [[ $EXECUTION_ID =~ ^(None|[a-fA-F0-9]{8}(-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12})$ ]] ||
+    param_error SSM_executionId "$EXECUTION_ID" "'None' or a UUID (DLM's execution id)"
   [[ $DATABASE =~ ^(mysql|none)$ ]] || param_error SSM_database "$DATABASE" "'mysql' or 'none'"
   [[ $EXCLUDE_BOOT_VOLUME =~ ^(true|false)$ ]] || param_error SSM_excludeBootVolume "$EXCLUDE_BOOT_VOLUME" "'true' or 'false'"
   [[ $DRY_RUN =~ ^(true|false)$ ]] || param_error SSM_dryRun "$DRY_RUN" "'true' or 'false'"
+  [[ $COMMAND == dry-run ]] && DRY_RUN=true
   check_int SSM_maxFreezeSeconds "$MAX_FREEZE_SECONDS" 2 600
   check_int SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" 1 60
   check_int SSM_lockRetries "$LOCK_RETRIES" 0 10
@@ -254,12 +275,16 @@ set_home_from_passwd() {
   export HOME=$home
 }
 
+# $1 = unlocked: no run lock (the post-script runs while the pre-script's holder has it).
 make_state_dir() {
   local base=${CONSISTENT_SNAPSHOT_RUN_DIR:-/run/consistent-snapshot}
-  RUN_BASE=$base
+  RUN_BASE=$base HOLD_DIR=$base/hold
   { mkdir -p "$base" && chmod 0700 "$base"; } || fail "$E_TOOL" "cannot create $base"
-  exec {RUN_LOCK_FD}>"$base/lock"
-  flock -n "$RUN_LOCK_FD" || fail "$E_DISCOVER" "another consistent-snapshot run holds $base/lock"
+  if [[ ${1:-} != unlocked ]]; then
+    [[ $COMMAND == pre-script ]] && refuse_active_hold
+    exec {RUN_LOCK_FD}>"$base/lock"
+    flock -n "$RUN_LOCK_FD" || fail "$E_DISCOVER" "another consistent-snapshot run holds $base/lock"
+  fi
   STATE_DIR=$(mktemp -d "$base/run.XXXXXX") || fail "$E_TOOL" "cannot create a state directory under $base"
 }
 
@@ -491,8 +516,11 @@ discover_database() {
 
 db_start_session() {
   local fifo_in="$STATE_DIR/db.in" fifo_out="$STATE_DIR/db.out"
+  local -a detach=()
+  # A pre-script's session must outlive the script (the holder keeps its pipes open): its own session.
+  [[ $COMMAND == pre-script ]] && detach=(setsid)
   mkfifo -m 0600 "$fifo_in" "$fifo_out"
-  (close_private_fds; exec "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1) &
+  (close_private_fds; exec "${detach[@]}" "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1) &
   DB_PID=$!
   exec {DB_IN}>"$fifo_in" {DB_OUT}<"$fifo_out"
   db_query "SET SESSION lock_wait_timeout = $LOCK_TIMEOUT_SECONDS" 10 ||
@@ -708,6 +736,7 @@ thaw_wave() {
 
 recover_host() {
   local ok=0
+  [[ $HANDED_OVER == true ]] && return 0
   if ((${#FROZEN[@]} > 0)); then thaw_mounts || ok=1; fi
   db_unlock || ok=1
   return "$ok"
@@ -716,19 +745,30 @@ recover_host() {
 # ---------------------------------------------------------------- watchdog
 # Runs in its own session so that it survives this script being killed: after the deadline it thaws,
 # kills the database session (which releases the lock) and the pending API process.
+# As a pre-script's holder (HOLD_RELEASE set) it also keeps the session's pipes open after the script has
+# exited, gives the host back as soon as the post-script writes "release" to the FIFO HOLD_RELEASE, and
+# writes who released (post-script or deadline) and when to HOLD_OUTCOME.
 watchdog_main() {
   local seconds=$1 db_pid=$2 api_pid=$3 conn_id=$4; shift 4
   local -a mounts=() mysql_cmd=()
   while [[ $# -gt 0 && $1 != -- ]]; do mounts+=("$1"); shift; done
   shift || true
   mysql_cmd=("$@")
-  local sleeper armed
+  local sleeper armed line released_by=deadline keep_in keep_out release
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  # shellcheck disable=SC2034 # held open for the session's life, never read or written
+  if [[ -n ${HOLD_DB_IN:-} ]]; then exec {keep_in}>"$HOLD_DB_IN" {keep_out}<>"$HOLD_DB_OUT"; fi
   # Armed by "go" once the lock is held; end-of-file first means the script ended before locking.
   if ! IFS= read -r armed || [[ $armed != go ]]; then exit 0; fi
-  sleep "$seconds" & sleeper=$!
-  wait "$sleeper"
-  echo "$(date -u +%FT%TZ) consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
+  if [[ -n ${HOLD_RELEASE:-} ]]; then
+    exec {release}<>"$HOLD_RELEASE"
+    if IFS= read -r -t "$seconds" line <&"$release" && [[ $line == release ]]; then released_by=post-script; fi
+  else
+    sleep "$seconds" & sleeper=$!
+    wait "$sleeper"
+  fi
+  [[ $released_by == deadline ]] &&
+    echo "$(date -u +%FT%TZ) consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
   local i
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do fsfreeze --unfreeze "${mounts[$i]}" 2>/dev/null || true; done
   [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null
@@ -736,37 +776,53 @@ watchdog_main() {
   if [[ -n $conn_id && ${#mysql_cmd[@]} -gt 0 ]]; then
     "${mysql_cmd[@]}" -e "KILL CONNECTION $conn_id" >/dev/null 2>&1 || true
   fi
-  echo "consistent-snapshot watchdog: thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
+  if [[ -n ${HOLD_OUTCOME:-} ]]; then
+    printf '%s %s\n' "$released_by" "$(date +%s%3N)" >"$HOLD_OUTCOME.new" && mv -f "$HOLD_OUTCOME.new" "$HOLD_OUTCOME"
+  fi
+  echo "consistent-snapshot watchdog: released by $released_by; thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
 }
 
 # Started before the lock (so that its start-up is not paid while holding it) and armed after. It must not
 # hold the agent's stdout/stderr pipes: the agent waits for their end-of-file, so a watchdog outliving a
 # killed script would hold the step open until its timeout. It writes to $RUN_BASE/watchdog.log instead.
+# Roles: watchdog (the one-shot run's), holder (a pre-script's), sentinel (the holder's own watchdog: a
+# holder that is killed leaves the freeze to it; it does not keep the run lock).
 watchdog_start() {
-  local seconds=$1 trigger="$STATE_DIR/watchdog.in"
+  local seconds=$1 role=${2:-watchdog}
+  local trigger="$STATE_DIR/$role.in" pid fd
+  local -a env=()
+  [[ $role == holder ]] && env=(HOLD_RELEASE="$HOLD_DIR/release" HOLD_OUTCOME="$HOLD_DIR/outcome")
+  [[ $role == holder && -n $DB_PID ]] && env+=(HOLD_DB_IN="$STATE_DIR/db.in" HOLD_DB_OUT="$STATE_DIR/db.out")
   mkfifo -m 0600 "$trigger"
   (
     close_private_fds
+    [[ $role == sentinel && -n ${RUN_LOCK_FD:-} ]] && eval "exec $RUN_LOCK_FD>&-"
     # shellcheck disable=SC2016 # expanded by the watchdog's own shell
-    exec setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" consistent-snapshot-watchdog \
+    exec env "${env[@]}" setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" "consistent-snapshot-$role" \
       "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" \
       <"$trigger" >>"$RUN_BASE/watchdog.log" 2>&1
   ) &
-  WATCHDOG_PID=$!
-  exec {WATCHDOG_FD}>"$trigger"
+  pid=$!
+  exec {fd}>"$trigger"
+  if [[ $role == sentinel ]]; then SENTINEL_PID=$pid SENTINEL_FD=$fd; else WATCHDOG_PID=$pid WATCHDOG_FD=$fd; fi
 }
 
 watchdog_arm() {
   stamp T_QUIESCED
   printf 'go\n' >&"$WATCHDOG_FD"
+  [[ -z $SENTINEL_FD ]] || printf 'go\n' >&"$SENTINEL_FD"
 }
 
 watchdog_stop() {
+  local pid
   if [[ -n $WATCHDOG_FD ]]; then exec {WATCHDOG_FD}>&-; WATCHDOG_FD=""; fi
-  [[ -n $WATCHDOG_PID ]] || return 0
-  kill "$WATCHDOG_PID" 2>/dev/null || true
-  wait "$WATCHDOG_PID" 2>/dev/null || true
-  WATCHDOG_PID=""
+  if [[ -n $SENTINEL_FD ]]; then exec {SENTINEL_FD}>&-; SENTINEL_FD=""; fi
+  for pid in "$WATCHDOG_PID" "$SENTINEL_PID"; do
+    [[ -n $pid ]] || continue
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  WATCHDOG_PID="" SENTINEL_PID=""
 }
 
 # ---------------------------------------------------------------- the snapshot call
@@ -912,11 +968,13 @@ account_for_sent_call() {
 }
 
 stop_helpers() {
-  watchdog_stop
+  [[ $HANDED_OVER == true ]] || watchdog_stop
   if [[ -n $API_PID ]]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""; fi
   if [[ -n $API_FD ]]; then exec {API_FD}>&-; API_FD=""; fi
   if [[ -n $API_OUT_FD ]]; then exec {API_OUT_FD}<&-; API_OUT_FD=""; fi
-  db_close_session
+  [[ $HANDED_OVER == true ]] || db_close_session
+  # A pre-script that did not hand over leaves no hold behind.
+  [[ $HOLD_CREATED == true && $HANDED_OVER == false ]] && rm -rf -- "$HOLD_DIR"
   [[ -n $STATE_DIR && -d $STATE_DIR ]] && rm -rf -- "$STATE_DIR"
   return 0
 }
@@ -989,38 +1047,151 @@ delete_snapshot() {
   fi
 }
 
-# ---------------------------------------------------------------- main
-main() {
-  trap 'on_signal INT' INT
-  trap 'on_signal TERM' TERM
-  trap 'on_signal HUP' HUP
-  trap 'on_error "$LINENO" "$?"' ERR
-  trap 'on_exit $?' EXIT
-  trap '' PIPE # a dead database client must fail a write, not kill this script
+# ---------------------------------------------------------------- DLM hold (pre-script -> post-script)
+# The pre-script leaves $HOLD_DIR: "state" (what the post-script needs, KEY=VALUE lines), the FIFO "release"
+# read by the holder, and "outcome" written by the holder once it has given the host back.
+refuse_active_hold() {
+  [[ -f $HOLD_DIR/state ]] || return 0
+  local pid
+  pid=$(hold_value HolderPid)
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ ! -f $HOLD_DIR/outcome ]]; then
+    fail "$E_HELD" "a pre-script hold is active (execution $(hold_value ExecutionId), holder $pid); run the post-script first"
+  fi
+  rm -rf -- "$HOLD_DIR"
+}
 
-  read_parameters
-  check_tools
+hold_value() { sed -n "s/^$1=//p" "$HOLD_DIR/state" 2>/dev/null | head -n 1; }
+
+hold_prepare() {
+  rm -rf -- "$HOLD_DIR"
+  { mkdir -m 0700 "$HOLD_DIR" && mkfifo -m 0600 "$HOLD_DIR/release"; } || fail "$E_TOOL" "cannot create $HOLD_DIR"
+  HOLD_CREATED=true
+}
+
+hold_write_state() {
+  {
+  printf '%s\n' "ExecutionId=$EXECUTION_ID" "RunId=$RUN_ID" "HolderPid=$WATCHDOG_PID" "SentinelPid=$SENTINEL_PID" \
+    "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
+    "FirstFlushAtMs=$T_FIRST_FLUSH" "LockRequestedAtMs=$T_LOCK_REQUESTED" "LockedAtMs=$T_LOCKED" "QuiescedAtMs=$T_QUIESCED" \
+    "FrozenAtMs=$T_FROZEN" "AllFrozenAtMs=$T_ALL_FROZEN" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" \
+    "GtidBinlogPos=$GTID_BINLOG_POS" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
+    "UnfrozenMounts=${UNFROZEN_MOUNTS[*]}" >"$HOLD_DIR/state.new" && mv -f "$HOLD_DIR/state.new" "$HOLD_DIR/state"
+  } || fail "$E_TOOL" "cannot write $HOLD_DIR/state"
+}
+
+# The lock session and the freeze now belong to the holder: this script closes its ends and exits without
+# giving anything back.
+hand_over() {
+  HANDED_OVER=true
+  exec {WATCHDOG_FD}>&- {SENTINEL_FD}>&- {DB_IN}>&- {DB_OUT}>&-
+  WATCHDOG_FD="" SENTINEL_FD="" DB_IN="" DB_OUT=""
+}
+
+# Restores the pre-script's facts for the summary and the tags.
+hold_load_state() {
+  [[ -f $HOLD_DIR/state ]] || fail "$E_NO_HOLD" "no pre-script hold on this instance (post-script without pre-script)"
+  local held_for
+  held_for=$(hold_value ExecutionId)
+  if [[ $EXECUTION_ID != None && $held_for != "$EXECUTION_ID" ]]; then
+    fail "$E_NO_HOLD" "the hold on this instance belongs to execution $held_for, not $EXECUTION_ID"
+  fi
+  RUN_ID=$(hold_value RunId) DATABASE=$(hold_value Database)
+  T_FIRST_FLUSH=$(hold_value FirstFlushAtMs) T_LOCK_REQUESTED=$(hold_value LockRequestedAtMs)
+  T_LOCKED=$(hold_value LockedAtMs) T_QUIESCED=$(hold_value QuiescedAtMs)
+  T_FROZEN=$(hold_value FrozenAtMs) T_ALL_FROZEN=$(hold_value AllFrozenAtMs)
+  BINLOG_FILE=$(hold_value BinlogFile) BINLOG_POSITION=$(hold_value BinlogPosition) GTID_BINLOG_POS=$(hold_value GtidBinlogPos)
+  read -r -a SNAPSHOT_VOLUME_IDS <<<"$(hold_value Volumes)"
+  read -r -a FREEZE_MOUNTS <<<"$(hold_value FrozenMounts)"
+  read -r -a UNFROZEN_MOUNTS <<<"$(hold_value UnfrozenMounts)"
+}
+
+# Asks the holder to give the host back and waits for it (bounded). Sets HOLD_RELEASED_BY and the release time.
+hold_release() {
+  local fd outcome="" i
+  if [[ ! -f $HOLD_DIR/outcome ]] && kill -0 "$(hold_value HolderPid)" 2>/dev/null; then
+    exec {fd}<>"$HOLD_DIR/release"
+    printf 'release\n' >&"$fd"
+    exec {fd}>&-
+  fi
+  for ((i = 0; i < 300; i++)); do
+    [[ -f $HOLD_DIR/outcome ]] && { outcome=$(<"$HOLD_DIR/outcome"); break; }
+    kill -0 "$(hold_value HolderPid)" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [[ -z $outcome ]]; then
+    # The holder is gone without a word (killed): give the host back here, as its sentinel would.
+    local m
+    for m in "${FREEZE_MOUNTS[@]}"; do fsfreeze --unfreeze "$m" 2>/dev/null || true; done
+    if [[ $DATABASE == mysql ]]; then db_oneshot "KILL CONNECTION $(hold_value ConnectionId)" >/dev/null 2>&1 || true; fi
+    stamp T_THAWED; T_UNLOCKED=$T_THAWED HOLD_RELEASED_BY=holder-lost
+    return 0
+  fi
+  HOLD_RELEASED_BY=${outcome%% *} T_THAWED=${outcome#* } T_UNLOCKED=${outcome#* }
+  [[ $DATABASE == mysql ]] && T_WRITES_RELEASED=$T_UNLOCKED
+  kill "$(hold_value SentinelPid)" 2>/dev/null || true
+}
+
+# The snapshots DLM created of the held volumes: started between the lock and now. DescribeSnapshots is
+# eventually consistent: $1 attempts, 2 s apart, until one lists any.
+find_held_snapshots() {
+  local out id vol start since attempt attempts=$1
+  since=$(date -u -d "@$((T_QUIESCED / 1000))" +%Y-%m-%dT%H:%M:%S)
+  for ((attempt = 1; attempt <= attempts; attempt++)); do
+    # shellcheck disable=SC2016 # JMESPath, not shell
+    out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
+      --filters "Name=volume-id,Values=$(IFS=,; echo "${SNAPSHOT_VOLUME_IDS[*]}")" \
+      --query 'Snapshots[].[SnapshotId,VolumeId,StartTime]' 2>&1) || fail "$E_API" "describe-snapshots failed: ${out//$'\n'/ }"
+    while read -r id vol start; do
+      if [[ $id == snap-* && ! ${start:0:19} < "$since" ]]; then SNAPSHOTS+=("$id:$vol"); fi
+    done <<<"$out"
+    ((${#SNAPSHOTS[@]} > 0)) && return 0
+    if ((attempt < attempts)); then sleep 2; fi
+  done
+  return 0
+}
+
+tag_held_snapshots() {
+  local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID" "InstanceId=$INSTANCE_ID"
+    "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}")
+  [[ $1 == *ftwrl* ]] && tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
+  local -a args=() tag out
+  for tag in "${tags[@]}"; do args+=("Key=${tag%%=*},Value=${tag#*=}"); done
+  out=$(aws_ec2 create-tags --resources "${SNAPSHOTS[@]%%:*}" --tags "${args[@]}" 2>&1) ||
+    fail "$E_API" "the host was released, but tagging ${SNAPSHOTS[*]%%:*} failed: ${out//$'\n'/ }"
+}
+
+# ---------------------------------------------------------------- modes
+# Everything that is read before anything is locked or frozen.
+prepare_run() {
   make_state_dir
   discover_instance
   discover_volumes
   [[ $DATABASE == mysql ]] && discover_database
   discover_mounts
+}
 
-  if [[ $DRY_RUN == true ]]; then
-    log "dry run: would lock ${DATABASE}, freeze ${FREEZE_MOUNTS[*]:-nothing} and snapshot ${SNAPSHOT_VOLUME_IDS[*]}"
-    finish 0 "dry run: nothing was locked, frozen or snapshotted"
-  fi
-
-  build_static_tags
-  api_prepare
-  [[ $DATABASE == mysql ]] && db_start_session
-  watchdog_start "$MAX_FREEZE_SECONDS"
-
+# Lock (or sync), arm the watchdogs, read the binlog position under the lock, freeze.
+quiesce() {
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
   sync_unfrozen_mounts
   freeze_mounts
+}
+
+run_dry_run() {
+  prepare_run
+  log "dry run: would lock ${DATABASE}, freeze ${FREEZE_MOUNTS[*]:-nothing} and snapshot ${SNAPSHOT_VOLUME_IDS[*]}"
+  finish 0 "dry run: nothing was locked, frozen or snapshotted"
+}
+
+run_snapshot() {
+  prepare_run
+  build_static_tags
+  api_prepare
+  [[ $DATABASE == mysql ]] && db_start_session
+  watchdog_start "$MAX_FREEZE_SECONDS"
+  quiesce
 
   local rc=0
   api_call || rc=$?
@@ -1046,6 +1217,60 @@ main() {
     ((${#PRUNE_ERRORS[@]} == 0)) || message+="; ${#PRUNE_ERRORS[@]} could not be deleted (see pruneErrors)"
   fi
   finish 0 "$message"
+}
+
+# DLM's pre-script: quiesce exactly as a snapshot run, then leave the host held for DLM's CreateSnapshots.
+run_pre_script() {
+  prepare_run
+  hold_prepare
+  [[ $DATABASE == mysql ]] && db_start_session
+  watchdog_start "$MAX_FREEZE_SECONDS" holder
+  watchdog_start $((MAX_FREEZE_SECONDS + 3)) sentinel
+  quiesce
+  hold_write_state
+  hand_over
+  finish 0 "holding the lock and the freeze until the post-script, at most SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS s"
+}
+
+# DLM's post-script: release the hold, then tag what DLM created while it was held.
+run_post_script() {
+  make_state_dir unlocked
+  hold_load_state
+  discover_instance
+  hold_release
+  log "host given back (released by $HOLD_RELEASED_BY) after $((T_THAWED - T_QUIESCED)) ms"
+  if [[ $HOLD_RELEASED_BY == post-script ]]; then find_held_snapshots 3; else find_held_snapshots 1; fi
+  local method=fsfreeze
+  [[ $DATABASE == mysql ]] && method="ftwrl+fsfreeze"
+  if [[ $HOLD_RELEASED_BY != post-script ]]; then
+    method="none: hold ended ($HOLD_RELEASED_BY) before the post-script"
+    ((${#SNAPSHOTS[@]} == 0)) || tag_held_snapshots "$method"
+    rm -rf -- "$HOLD_DIR"
+    fail "$E_HOLD_EXPIRED" "the hold ended ($HOLD_RELEASED_BY) before the post-script; snapshots taken after that may be crash-consistent only"
+  fi
+  rm -rf -- "$HOLD_DIR"
+  ((${#SNAPSHOTS[@]} > 0)) || finish 0 "host released; no snapshot of ${SNAPSHOT_VOLUME_IDS[*]} started while it was held"
+  tag_held_snapshots "$method"
+  finish 0 "host released; tagged ${#SNAPSHOTS[@]} snapshot(s) with the position read under the lock"
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
+  trap 'on_signal HUP' HUP
+  trap 'on_error "$LINENO" "$?"' ERR
+  trap 'on_exit $?' EXIT
+  trap '' PIPE # a dead database client must fail a write, not kill this script
+
+  read_parameters
+  check_tools
+  [[ $DRY_RUN == true ]] && run_dry_run # command=dry-run, or dryRun=true with any command
+  case $COMMAND in
+    snapshot) run_snapshot ;;
+    pre-script) run_pre_script ;;
+    post-script) run_post_script ;;
+  esac
 }
 
 main "$@"

@@ -715,6 +715,147 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
     });
 
+    // Data Lifecycle Manager runs the document with command=pre-script, then calls CreateSnapshots itself (from
+    // outside the instance), then runs it with command=post-script (only after a successful pre-script).
+    describe("as Data Lifecycle Manager's pre and post scripts", () => {
+        const EXECUTION_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+        /** Agent runs keep their state in the real /run (the fixture's own PIDs only ever live there). */
+        const HOLD_DIR = "/run/consistent-snapshot/hold";
+        const holdValue = (key: string): string | undefined => {
+            const state = path.join(HOLD_DIR, "state");
+            if (!fs.existsSync(state)) return undefined;
+            return new RegExp(`^${key}=(.*)$`, "m").exec(fs.readFileSync(state, "utf8"))?.[1];
+        };
+        async function heldNow(): Promise<{ frozen: boolean[]; locked: boolean }> {
+            return {
+                frozen: await Promise.all(f.freezableMounts.map(async (m) => !(await f.writable(m, 300)))),
+                locked: !(await f.lockFree(1)),
+            };
+        }
+
+        afterEach(() => {
+            // A test that left a hold behind: stop its holder and sentinel (this fixture's processes) and thaw.
+            for (const key of ["HolderPid", "SentinelPid"]) {
+                const pid = Number(holdValue(key));
+                if (pid > 0) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+            }
+            f.thawAll();
+            fs.rmSync(HOLD_DIR, { recursive: true, force: true });
+        });
+
+        it("pre-script exits 0 leaving lock and freeze held; DLM's own CreateSnapshots sees both; post-script releases and tags DLM's snapshots", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(pre.code, 0, pre.stderr);
+            assert.equal(pre.summary.status, "held");
+            assert.ok(!pre.timedOut, "the pre-script's step did not end (a child held the agent's pipes)");
+            const held = await heldNow();
+            assert.deepEqual(held, { frozen: f.freezableMounts.map(() => true), locked: true }, "released when the pre-script exited");
+
+            const ids = await f.double.dlmCreateSnapshots();
+            const [obs] = f.double.observations;
+            assert.equal(obs.dbWriteBlocked, true, "the lock was not held at DLM's call");
+            for (const m of f.freezableMounts) assert.equal(obs.frozen[m], true, `${m} not frozen at DLM's call`);
+
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            assert.equal(post.code, 0, post.stderr);
+            await assertHostRecovered();
+            assert.deepEqual((post.summary.snapshots as { snapshotId: string }[]).map((s) => s.snapshotId).sort(), [...ids].sort());
+            for (const id of ids) {
+                const tags = f.double.snapshotStore.get(id)!.tags;
+                assert.equal(tags["dlm:managed"], "true", "DLM's own tags are kept");
+                assert.equal(tags.RunId, pre.summary.runId);
+                assert.equal(tags.DlmExecutionId, EXECUTION_ID);
+                assert.equal(tags.ConsistencyMethod, "ftwrl+fsfreeze");
+                assert.equal(tags.BinlogFile, (pre.summary.binlog as Record<string, string>).file);
+                assert.equal(tags.BinlogPosition, (pre.summary.binlog as Record<string, string>).position);
+                assert.equal(tags.CreatedBy, undefined, "DLM owns their retention: our pruning must never see them");
+            }
+            assert.ok((post.summary.lockHeldMs as number) > 0 && (post.summary.frozenMs as number) > 0, JSON.stringify(post.summary));
+            assert.equal(fs.existsSync(HOLD_DIR), false, "the hold is cleared");
+            await assertNoCommittedRowLost();
+        });
+
+        it("without a post-script, the holder gives the host back at maxFreezeSeconds on its own; a late post-script exits 213", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "4", lockTimeoutSeconds: "2" });
+            assert.equal(pre.code, 0, pre.stderr);
+            await sleep(1500);
+            assert.deepEqual((await heldNow()).locked, true);
+            await sleep(4000);
+            await assertHostRecovered();
+            assert.match(fs.readFileSync(path.join(HOLD_DIR, "outcome"), "utf8"), /^deadline \d+/);
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            expectFailure(post, 213, /hold ended \(deadline\) before the post-script/);
+            await assertNoCommittedRowLost();
+        });
+
+        it("post-script without a pre-script exits 212 and touches nothing", async () => {
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            expectFailure(post, 212, /no pre-script hold on this instance/);
+            assert.equal(f.double.requests.filter((r) => r.kind === "ec2").length, 0);
+        });
+
+        it("a second pre-script exits 211 and leaves the first hold alone; a post-script for another execution exits 212", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(pre.code, 0, pre.stderr);
+            const second = await run({ command: "pre-script", executionId: "11111111-2222-4333-8444-555555555555" });
+            expectFailure(second, 211, /a pre-script hold is active \(execution 0f1e2d3c/);
+            const other = await run({ command: "post-script", executionId: "11111111-2222-4333-8444-555555555555" });
+            expectFailure(other, 212, /belongs to execution 0f1e2d3c/);
+            assert.deepEqual((await heldNow()).locked, true, "the first hold was disturbed");
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            assert.equal(post.code, 0, post.stderr);
+            await assertHostRecovered();
+        });
+
+        it("a killed holder (SIGKILL) takes the lock with it at once; its sentinel thaws by maxFreezeSeconds + 3 s; the post-script exits 213", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "4", lockTimeoutSeconds: "2" });
+            assert.equal(pre.code, 0, pre.stderr);
+            process.kill(Number(holdValue("HolderPid")), "SIGKILL");
+            await sleep(500);
+            assert.equal((await heldNow()).locked, false, "the lock outlived its holder");
+            await sleep(7000);
+            await assertHostRecovered();
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            expectFailure(post, 213, /hold ended \(holder-lost\)/);
+        });
+
+        it("a pre-script cancelled once locked (SIGKILL of its process group): the host is given back by maxFreezeSeconds, and the next pre-script works", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "4", lockTimeoutSeconds: "2" }, {
+                onStderr: (line, kill) => { if (/database locked/.test(line)) kill(); },
+            });
+            assert.equal(pre.code, 137);
+            // Killed before the holder was armed: the session ends with the script at once; after: at the deadline.
+            await assertHostRecovered(8000);
+            const again = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(again.code, 0, again.stderr);
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            assert.equal(post.code, 0, post.stderr);
+            await assertHostRecovered();
+        });
+
+        it("the database restarted while held: its shutdown waits for the thaw, the post-script still releases and tags (exit 0)", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(pre.code, 0, pre.stderr);
+            const ids = await f.double.dlmCreateSnapshots();
+            await writer!.stop();
+            const restarting = f.restartLive();
+            await sleep(1000);
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            assert.equal(post.code, 0, post.stderr);
+            await restarting;
+            await assertHostRecovered(5000);
+            for (const id of ids) assert.equal(f.double.snapshotStore.get(id)!.tags.RunId, pre.summary.runId);
+        });
+
+        it("dry-run (DLM's validation call) reports and touches nothing", async () => {
+            const result = await run({ command: "dry-run", executionId: "None" });
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.status, "dry-run");
+            assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshot")).length, 0);
+            assert.equal(fs.existsSync(HOLD_DIR), false);
+        });
+    });
+
     it("dry run: reports what it would lock, freeze and snapshot, and touches nothing", async () => {
         const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
         const result = await run({ dryRun: "true" });

@@ -118,6 +118,7 @@ export class Ec2Double {
         this.observe = true;
         this.snapshotStore.clear();
         this.undeletable.clear();
+        this.tagCalls.length = 0;
         this.observations.length = 0;
         this.requests.length = 0;
         this.releaseHanging();
@@ -161,9 +162,29 @@ export class Ec2Double {
                 return this.xml(res, 200, this.describeSnapshots(params));
             case "DeleteSnapshot":
                 return this.deleteSnapshot(params, res);
+            case "CreateTags":
+                return this.createTags(params, res);
             default:
                 return this.error(res, 400, "InvalidAction", `The action ${action} is not valid for this web service.`);
         }
+    }
+
+    /**
+     * CreateSnapshots as Data Lifecycle Manager sends it between the pre- and the post-script: from outside
+     * the instance, boot volume excluded, tagged dlm:managed. The double probes lock and freeze as for any call.
+     */
+    async dlmCreateSnapshots(): Promise<string[]> {
+        const body = new URLSearchParams({
+            "Action": "CreateSnapshots", "Version": "2016-11-15",
+            "InstanceSpecification.InstanceId": this.opts.instanceId, "InstanceSpecification.ExcludeBootVolume": "true",
+            "TagSpecification.1.ResourceType": "snapshot",
+            "TagSpecification.1.Tag.1.Key": "dlm:managed", "TagSpecification.1.Tag.1.Value": "true",
+            "TagSpecification.1.Tag.2.Key": "aws:dlm:lifecycle-policy-id", "TagSpecification.1.Tag.2.Value": "policy-0123456789abcdef0",
+        });
+        const response = await fetch(this.endpoint, { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+        const text = await response.text();
+        if (!response.ok) throw new Error(`DLM's CreateSnapshots failed: ${response.status} ${text}`);
+        return [...text.matchAll(/<snapshotId>(snap-[0-9a-f]+)<\/snapshotId>/g)].map((m) => m[1]);
     }
 
     /** Adds a snapshot as if some earlier run (or another tool) had made it. */
@@ -178,15 +199,33 @@ export class Ec2Double {
             for (let j = 1; params[`Filter.${i}.Value.${j}`] !== undefined; j++) values.push(params[`Filter.${i}.Value.${j}`]);
             filters.push({ name: params[`Filter.${i}.Name`], values });
         }
+        // A filter's values may also arrive comma-separated in one value (the CLI's shorthand Values=a,b).
         const matches = [...this.snapshotStore.values()].filter((snap) => filters.every((f) => {
+            const values = f.values.flatMap((v) => v.split(","));
+            if (f.name === "volume-id") return values.includes(snap.volumeId);
             if (!f.name.startsWith("tag:")) throw new Error(`double: unsupported filter ${f.name}`);
-            return f.values.includes(snap.tags[f.name.slice(4)]);
+            return values.includes(snap.tags[f.name.slice(4)]);
         }));
         const items = matches.map((snap) => `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
             `<status>completed</status><startTime>${snap.startTime.toISOString()}</startTime><progress>100%</progress>` +
             `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tagSetXml(snap.tags)}</tagSet></item>`).join("");
         return `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
             `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`;
+    }
+
+    /** CreateTags on snapshots (the DLM post-script tags what DLM created); records every call. */
+    public readonly tagCalls: { resources: string[]; tags: Record<string, string> }[] = [];
+    private createTags(params: Record<string, string>, res: http.ServerResponse): void {
+        const resources: string[] = [];
+        for (let i = 1; params[`ResourceId.${i}`] !== undefined; i++) resources.push(params[`ResourceId.${i}`]);
+        const tags: Record<string, string> = {};
+        for (let i = 1; params[`Tag.${i}.Key`] !== undefined; i++) tags[params[`Tag.${i}.Key`]] = params[`Tag.${i}.Value`] ?? "";
+        const missing = resources.find((id) => !this.snapshotStore.has(id));
+        if (missing) return this.error(res, 400, "InvalidSnapshot.NotFound", `The snapshot '${missing}' does not exist.`);
+        for (const id of resources) Object.assign(this.snapshotStore.get(id)!.tags, tags);
+        this.tagCalls.push({ resources, tags });
+        this.xml(res, 200, `<CreateTagsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-7</requestId>` +
+            "<return>true</return></CreateTagsResponse>");
     }
 
     private deleteSnapshot(params: Record<string, string>, res: http.ServerResponse): void {

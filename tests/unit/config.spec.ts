@@ -85,6 +85,8 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["snapshotParameters", { maxFreezeSeconds: "0" }, false, /snapshotParameters\.maxFreezeSeconds.*matching/],
     ["snapshotParameters", { freezeMounts: "/data;reboot" }, false, /snapshotParameters\.freezeMounts/],
     ["snapshotParameters", { notAParameter: "1" }, false, /one of the consistent-snapshot parameters/],
+    ["snapshotParameters", { command: "pre-script" }, false, /snapshotParameters\.command.*Data Lifecycle Manager sets this parameter/],
+    ["snapshotParameters", { executionId: "None" }, false, /snapshotParameters\.executionId.*Data Lifecycle Manager sets this parameter/],
     ["snapshotParameters", "maxFreezeSeconds=20", false, /an object of consistent-snapshot document parameters/],
     ["extraTargets", [{ tagValue: "FsOnly", script: "consistent-snapshot", parameters: { database: "none" } }], true],
     ["extraTargets", [{ tagValue: "X", script: "backup.sh" }], false, /extraTargets\[0\]\.script.*one of consistent-snapshot/],

@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, SnapshotDocument, documentParameterError } from "../../components/snapshotDocument";
 import { REPO_ROOT, one, settle, useMocks, value } from "./mocks";
@@ -27,12 +29,38 @@ describe("SnapshotDocument", () => {
         assert.equal(content.schemaVersion, "2.2");
     });
 
-    it("embeds scripts/consistent-snapshot.sh verbatim as its one aws:runShellScript step", () => {
+    it("embeds scripts/consistent-snapshot.sh as its one aws:runShellScript step: every line of code verbatim, comment lines left empty", () => {
         const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
         assert.equal(content.mainSteps.length, 1);
         assert.equal(content.mainSteps[0].action, "aws:runShellScript");
-        assert.deepEqual(content.mainSteps[0].inputs.runCommand, [script]);
         assert.equal(content.mainSteps[0].inputs.timeoutSeconds, "900");
+        const [embedded] = content.mainSteps[0].inputs.runCommand;
+        const original = script.split("\n");
+        const lines = embedded.split("\n");
+        assert.equal(lines.length, original.length, "line numbers must match the file");
+        original.forEach((line, i) => assert.equal(lines[i], i > 0 && /^\s*#/.test(line) ? "" : line, `line ${i + 1}`));
+        assert.equal(lines[0], "#!/usr/bin/env bash");
+    });
+
+    it("leaves bash's own reading of the script unchanged (every function as bash lists it is identical)", () => {
+        const functions = (text: string) => {
+            // Everything but the final call of main: define, list, compare.
+            const file = path.join(os.tmpdir(), `cs-functions-${process.pid}.sh`);
+            fs.writeFileSync(file, text.replace(/\nmain "\$@"\n?$/, "\n"));
+            const listed = spawnSync("bash", ["-c", 'source "$1" && declare -f', "list", file], { encoding: "utf8" });
+            fs.rmSync(file);
+            assert.equal(listed.status, 0, listed.stderr);
+            return listed.stdout;
+        };
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
+        const fromFile = functions(script);
+        assert.ok(fromFile.includes("run_pre_script ()"), "the listing is not of the script's functions");
+        assert.equal(functions(content.mainSteps[0].inputs.runCommand[0]), fromFile);
+    });
+
+    it("fits SSM's 64 KB document limit with room to spare (at most 60 KB)", () => {
+        const size = Buffer.byteLength(one("aws:ssm/document:Document").inputs.content);
+        assert.ok(size <= 60 * 1024, `document content is ${size} bytes`);
     });
 
     it("declares every script parameter as an ENV_VAR String with default, description and allowedPattern", () => {
