@@ -7,3 +7,4 @@ export * from "./policies";
 export * from "./schedule";
 export * from "./snapshotDocument";
 export * from "./snapshotMaintenanceWindow";
+export * from "./snapshotLifecyclePolicy";

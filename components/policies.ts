@@ -25,7 +25,16 @@ export interface InstancePolicyScope {
     tagValues: string[];
     /** Log group receiving Run Command output (the agent writes it with the instance's credentials). */
     logGroupArn?: string;
+    /**
+     * The instance runs Data Lifecycle Manager's post-script, which tags the snapshots DLM created (tagged
+     * `dlm:managed=true`) with the position read under the lock: allow exactly that.
+     */
+    tagLifecyclePolicySnapshots?: boolean;
 }
+
+/** The tags the post-script adds to DLM's snapshots (scripts/consistent-snapshot.sh, tag_held_snapshots). */
+export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "InstanceId", "FrozenMounts", "UnfrozenMounts",
+    "BinlogFile", "BinlogPosition", "GtidBinlogPos"] as const;
 
 /** What scripts/consistent-snapshot.sh calls, and nothing else. */
 export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolicyScope): PolicyDocument {
@@ -62,6 +71,15 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
         Sid: "DeleteOwnSnapshots", Effect: "Allow", Action: ["ec2:DeleteSnapshot"], Resource: ec2("snapshot/*", ""),
         Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
     });
+    if (scope.tagLifecyclePolicySnapshots) {
+        statements.push({
+            Sid: "TagLifecyclePolicySnapshots", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: ec2("snapshot/*", ""),
+            Condition: {
+                "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
+                "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
+            },
+        });
+    }
     if (scope.logGroupArn) {
         // The SSM Agent uploads Run Command output itself: CreateLogGroup first (ResourceAlreadyExists is
         // expected; on any other error it falls back to DescribeLogGroups), then CreateLogStream,
@@ -76,6 +94,18 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
         });
     }
     return { Version: "2012-10-17", Statement: statements };
+}
+
+/**
+ * What the snapshot script calls on a host Data Lifecycle Manager snapshots (pre/post script): it describes its
+ * volumes and finds and tags DLM's snapshots; it creates and deletes none.
+ */
+export function lifecyclePolicyInstancePolicy(ctx: AccountContext): PolicyDocument {
+    const full = snapshotInstancePolicy(ctx, { tagKey: "unused", tagValues: [], tagLifecyclePolicySnapshots: true });
+    return {
+        Version: "2012-10-17",
+        Statement: full.Statement.filter((s) => ["DescribeOwnVolumes", "ListSnapshots", "TagLifecyclePolicySnapshots"].includes(s.Sid)),
+    };
 }
 
 export interface WindowRoleScope {

@@ -6,6 +6,8 @@
 // preview, naming the key, or what it produces is valid.
 import * as assert from "node:assert/strict";
 import { CONFIG_DEFAULTS, StackConfig, validateStackConfig } from "../../components/config";
+import { SnapshotDocument } from "../../components/snapshotDocument";
+import { SnapshotLifecyclePolicy } from "../../components/snapshotLifecyclePolicy";
 import { createStack } from "../../stack";
 import { RecordedResource, resources, settle, stackFileConfig, useMocks } from "./mocks";
 import { Violation, modelsPackage, validateRequest } from "./awsModels";
@@ -214,6 +216,40 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
             };
         case "aws:sns/topicPolicy:TopicPolicy":
             return { requests: [{ service: "sns", operation: "SetTopicAttributes", request: { TopicArn: i.arn, AttributeName: "Policy", AttributeValue: i.policy } }], limits: [] };
+        case "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
+            const d = i.policyDetails;
+            const tagList2 = (tags: Tags) => Object.entries(tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+            return {
+                requests: [{
+                    service: "dlm", operation: "CreateLifecyclePolicy", request: {
+                        ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm-role-1a2b3c4", Description: i.description, State: i.state,
+                        Tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined,
+                        PolicyDetails: {
+                            PolicyType: d.policyType, ResourceTypes: d.resourceTypes, TargetTags: tagList2(d.targetTags),
+                            Parameters: d.parameters ? { ExcludeBootVolume: d.parameters.excludeBootVolume } : undefined,
+                            Schedules: d.schedules.map((sc: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: sc.tagsToAdd ? tagList2(sc.tagsToAdd) : undefined,
+                                CreateRule: {
+                                    CronExpression: sc.createRule.cronExpression,
+                                    Scripts: sc.createRule.scripts ? [{
+                                        Stages: sc.createRule.scripts.stages, ExecutionHandler: sc.createRule.scripts.executionHandler,
+                                        ExecutionHandlerService: sc.createRule.scripts.executionHandlerService,
+                                        ExecutionTimeout: sc.createRule.scripts.executionTimeout, MaximumRetryCount: sc.createRule.scripts.maximumRetryCount,
+                                        ExecuteOperationOnScriptFailure: sc.createRule.scripts.executeOperationOnScriptFailure,
+                                    }] : undefined,
+                                },
+                                RetainRule: { Count: sc.retainRule.count, Interval: sc.retainRule.interval, IntervalUnit: sc.retainRule.intervalUnit },
+                                CrossRegionCopyRules: sc.crossRegionCopyRules?.length ? sc.crossRegionCopyRules.map((c: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+                                    TargetRegion: c.targetRegion, Encrypted: c.encrypted, CmkArn: c.cmkArn, CopyTags: c.copyTags,
+                                    RetainRule: c.retainRule ? { Interval: c.retainRule.interval, IntervalUnit: c.retainRule.intervalUnit } : undefined,
+                                })) : undefined,
+                                FastRestoreRule: sc.fastRestoreRule ? { AvailabilityZones: sc.fastRestoreRule.availabilityZones, Count: sc.fastRestoreRule.count } : undefined,
+                            })),
+                        },
+                    },
+                }], limits: [],
+            };
+        }
         case "aws:sns/topicSubscription:TopicSubscription":
             return { requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }], limits: [] };
         default:
@@ -285,6 +321,19 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         }).map((v) => v.problem.replace(/ \([A-Za-z]+\)$/, "")), [
             "8 characters, more than max 7", "no such member of RegisterTaskWithMaintenanceWindowRequest",
         ]);
+        assert.deepEqual(validateRequest("dlm", "CreateLifecyclePolicy", {
+            ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm", Description: "consistent-snapshots: colon", State: "ENABLED",
+            PolicyDetails: {
+                ResourceTypes: ["INSTANCE"], Schedules: [{
+                    CreateRule: { CronExpression: "cron(0 0 * * ? *)", Scripts: [{ ExecutionHandler: "doc", ExecutionTimeout: 121 }] },
+                    CrossRegionCopyRules: ["a", "b", "c", "d"].map(() => ({ TargetRegion: "eu-west-1", Encrypted: true })),
+                }],
+            },
+        }).map((v) => v.path).sort(), [
+            "CreateLifecyclePolicy.Description",
+            "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CreateRule.Scripts[0].ExecutionTimeout",
+            "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CrossRegionCopyRules",
+        ]);
     });
 
     for (const stack of ["dev", "prod"]) {
@@ -308,6 +357,24 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
             assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
         });
     }
+
+    it("SnapshotLifecyclePolicy at its limits (3 copy Regions with keys, 10 fast-restore zones, 44 added tags, longest target tag): valid DLM, IAM requests", async () => {
+        await useMocks("dlm", {});
+        const document = new SnapshotDocument("doc", { tags: { DLMScriptsAccess: "true" } });
+        new SnapshotLifecyclePolicy("dlm", {
+            document, tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), cronExpression: "cron(30 2 ? * MON-FRI *)", retainDays: 36500,
+            copyToRegions: ["eu-central-1", "us-west-2", "ap-southeast-2"].map((region, n) => ({
+                region, retainDays: 90 + n, cmkArn: `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890a${n}`,
+            })),
+            fastRestoreAvailabilityZones: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map((z) => `us-east-1${z}`), fastRestoreCount: 1000,
+            tagsToAdd: Object.fromEntries(Array.from({ length: 44 }, (_, n) => [`Added${n}`, `value-${n}`])),
+            scriptExecutionTimeoutSeconds: 120, scriptMaximumRetryCount: 3, tags: { Project: "consistent-snapshots" },
+        });
+        await settle();
+        const { violations, requests } = check();
+        assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
+        assert.ok(requests >= 4);
+    });
 
     it("the edge configs reach the limits the validation admits (so they test the limits)", () => {
         const edge = validateStackConfig(Object.values(EDGE_CONFIGS)[0]);

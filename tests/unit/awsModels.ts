@@ -69,7 +69,9 @@ const patterns = new Map<string, RegExp>();
 export function modelPattern(pattern: string): RegExp {
     let re = patterns.get(pattern);
     if (!re) {
-        const js = pattern.replace(/\\(.)/g, (all, c: string) => (/[A-Za-z0-9\\^$.*+?()[\]{}|/-]/.test(c) ? all : c));
+        // Java's \p{all} (any character) has no JavaScript name.
+        const js = pattern.replace(/\\p\{all\}/g, "\\u{0}-\\u{10FFFF}")
+            .replace(/\\(.)/g, (all, c: string) => (/[A-Za-z0-9\\^$.*+?()[\]{}|/-]/.test(c) ? all : c));
         re = new RegExp(`^(?:${js})$`, "u");
         patterns.set(pattern, re);
     }

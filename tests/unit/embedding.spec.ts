@@ -9,7 +9,7 @@ import * as ts from "typescript";
 import { REPO_ROOT, inventory, ofType, one, settle, useMocks, value } from "./mocks";
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
-const COMPONENTS = ["Network", "MysqlHost", "SnapshotDocument", "SnapshotMaintenanceWindow"];
+const COMPONENTS = ["Network", "MysqlHost", "SnapshotDocument", "SnapshotMaintenanceWindow", "SnapshotLifecyclePolicy"];
 
 function requireBuilt(): Record<string, unknown> {
     const entry = path.join(REPO_ROOT, pkg.exports["."].default);

@@ -1,0 +1,237 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
+import { DocumentReference } from "./snapshotMaintenanceWindow";
+
+/** A cross-Region copy of every snapshot the policy creates. */
+export interface SnapshotCopyRegion {
+    /** Destination Region, e.g. `eu-central-1`. AWS constraint: up to 3 Regions per schedule. */
+    region: string;
+    /** Days the copies are kept. Default: the policy's own retention in days, else 30. */
+    retainDays?: number;
+    /** KMS key ARN (in the destination Region) to encrypt the copies with. Default: the Region's default EBS key. */
+    cmkArn?: string;
+}
+
+export interface SnapshotLifecyclePolicyArgs {
+    /**
+     * The SSM document DLM runs as pre and post script (a SnapshotDocument). Required. It must carry the tag
+     * `DLMScriptsAccess=true` (DLM's SSM permissions are scoped to documents with that tag).
+     */
+    document: DocumentReference;
+    /** Tag key of the instances to snapshot. Default: `ConsistentSnapshot`. */
+    tagKey?: string;
+    /** Tag value of the instances to snapshot. Required. AWS constraint: at most 500 characters. */
+    tagValue: string;
+    /**
+     * When DLM creates the snapshots: `cron(...)` in **UTC** (DLM has no time zone; it starts within an hour of
+     * the time). Default: `cron(0 0 * * ? *)`. AWS constraint: 17-106 characters, at most one run an hour.
+     */
+    cronExpression?: string;
+    /** Keep this many snapshots per volume (1-1000). Default: 7 when `retainDays` is not set. Exclusive with `retainDays`. */
+    retainCount?: number;
+    /** Keep snapshots this many days (1-36500). Exclusive with `retainCount`. */
+    retainDays?: number;
+    /** Copy every snapshot to these Regions (at most 3), encrypted. Default: none. */
+    copyToRegions?: SnapshotCopyRegion[];
+    /** Enable fast snapshot restore in these Availability Zones (at most 10; billed per AZ-hour). Default: none. */
+    fastRestoreAvailabilityZones?: string[];
+    /** How many of the newest snapshots keep fast snapshot restore (1-1000). Default: 1. */
+    fastRestoreCount?: number;
+    /** Tags DLM adds to every snapshot. Default: none. AWS constraint: at most 45. */
+    tagsToAdd?: Record<string, string>;
+    /** Copy the instance's tags to its snapshots. Default: true. */
+    copyTags?: boolean;
+    /**
+     * Whether DLM takes a crash-consistent snapshot anyway when the pre-script fails. Default: **false**: a failed
+     * quiesce is a failed backup that alerts, not a silently weaker one.
+     */
+    executeOperationOnScriptFailure?: boolean;
+    /** Seconds DLM waits for each script (the pre-script locks with retries). Default: 60. AWS constraint: 10-120. */
+    scriptExecutionTimeoutSeconds?: number;
+    /** Retries of a failed script. Default: 0. AWS constraint: 0-3. */
+    scriptMaximumRetryCount?: number;
+    /** Leave the boot volume out. Default: true. */
+    excludeBootVolume?: boolean;
+    /** Whether the policy runs. Default: true. */
+    enabled?: boolean;
+    /** Tags for the policy and its role. Default: none. */
+    tags?: Record<string, string>;
+}
+
+/** DLM's cron form (API model: 17-106 characters). */
+const DLM_CRON = /^cron\([^\n]{11,100}\)$/;
+/** A Region name as DLM's TargetRegion takes it. */
+const REGION_NAME = /^([a-z]+-){2,3}\d$/;
+/** An Availability Zone name as DLM's FastRestoreRule takes it. */
+const AZ_NAME = /^([a-z]+-){2,3}\d[a-z]$/;
+
+/** Every problem with the arguments, each naming the argument and the accepted form. */
+export function lifecyclePolicyArgsErrors(args: SnapshotLifecyclePolicyArgs): string[] {
+    const errors: string[] = [];
+    const range = (name: string, value: number | undefined, min: number, max: number) => {
+        if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) errors.push(`${name} ${value}: expected a whole number from ${min} to ${max}`);
+    };
+    if (args.cronExpression !== undefined && !DLM_CRON.test(args.cronExpression)) errors.push(`cronExpression '${args.cronExpression}': expected cron(...) of 17-106 characters, in UTC`);
+    if (args.retainCount !== undefined && args.retainDays !== undefined) errors.push("retainCount and retainDays: set one, not both");
+    range("retainCount", args.retainCount, 1, 1000);
+    range("retainDays", args.retainDays, 1, 36500);
+    range("fastRestoreCount", args.fastRestoreCount, 1, 1000);
+    range("scriptExecutionTimeoutSeconds", args.scriptExecutionTimeoutSeconds, 10, 120);
+    range("scriptMaximumRetryCount", args.scriptMaximumRetryCount, 0, 3);
+    const regions = args.copyToRegions ?? [];
+    if (regions.length > 3) errors.push(`copyToRegions: ${regions.length} Regions; DLM copies to at most 3`);
+    regions.forEach((r, i) => {
+        if (!REGION_NAME.test(r.region)) errors.push(`copyToRegions[${i}].region '${r.region}': expected a Region name such as eu-central-1`);
+        range(`copyToRegions[${i}].retainDays`, r.retainDays, 1, 36500);
+        if (r.cmkArn !== undefined && !/^arn:aws(-[a-z]{1,3}){0,2}:kms:([a-z]+-){2,3}\d:\d{12}:key\/.+$/.test(r.cmkArn)) {
+            errors.push(`copyToRegions[${i}].cmkArn '${r.cmkArn}': expected a KMS key ARN in the destination Region`);
+        }
+    });
+    const zones = args.fastRestoreAvailabilityZones ?? [];
+    if (zones.length > 10) errors.push(`fastRestoreAvailabilityZones: ${zones.length} zones; DLM takes at most 10`);
+    zones.forEach((z, i) => { if (!AZ_NAME.test(z)) errors.push(`fastRestoreAvailabilityZones[${i}] '${z}': expected an Availability Zone name such as eu-west-1a`); });
+    if (Object.keys(args.tagsToAdd ?? {}).length > 45) errors.push("tagsToAdd: DLM adds at most 45 tags");
+    if (args.tagValue.length > 500) errors.push("tagValue: DLM target tags are at most 500 characters");
+    return errors;
+}
+
+function validArgs(name: string, args: SnapshotLifecyclePolicyArgs): SnapshotLifecyclePolicyArgs {
+    const errors = lifecyclePolicyArgsErrors(args);
+    if (errors.length > 0) throw new Error(`SnapshotLifecyclePolicy ${name}: ${errors.join("; ")}`);
+    return args;
+}
+
+/** What DLM does with this role: snapshots, their tags, copies, fast restore, and the scripts through SSM. */
+export function lifecyclePolicyRolePolicy(ctx: AccountContext, scope: { documentArn: string; tagKey: string; tagValue: string; cmkArns: string[] }): PolicyDocument {
+    const policy: PolicyDocument = {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                // What AWSDataLifecycleManagerServiceRole grants for snapshots, less AMI, archive and sharing actions.
+                Sid: "Snapshots", Effect: "Allow", Resource: "*",
+                Action: ["ec2:CreateSnapshot", "ec2:CreateSnapshots", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeVolumes",
+                    "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:EnableFastSnapshotRestores", "ec2:DescribeFastSnapshotRestores",
+                    "ec2:DisableFastSnapshotRestores", "ec2:DescribeAvailabilityZones"],
+            },
+            { Sid: "SnapshotTags", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: `arn:${ctx.partition}:ec2:*::snapshot/*` },
+            {
+                // AWSDataLifecycleManagerSSMFullAccess, scoped: this document, to the targeted instances only.
+                Sid: "RunScripts", Effect: "Allow", Action: ["ssm:SendCommand"],
+                Resource: [scope.documentArn],
+            },
+            {
+                Sid: "RunScriptsOnTargets", Effect: "Allow", Action: ["ssm:SendCommand"],
+                Resource: `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.accountId}:instance/*`,
+                Condition: { StringEquals: { [`ssm:resourceTag/${scope.tagKey}`]: scope.tagValue } },
+            },
+            {
+                Sid: "FollowScripts", Effect: "Allow", Resource: "*",
+                Action: ["ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:DescribeInstanceInformation"],
+            },
+        ],
+    };
+    if (scope.cmkArns.length > 0) {
+        policy.Statement.push({
+            Sid: "EncryptCopies", Effect: "Allow", Resource: scope.cmkArns,
+            Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey", "kms:CreateGrant"],
+        });
+    }
+    return policy;
+}
+
+/**
+ * Data Lifecycle Manager as the scheduler: an instance snapshot policy for instances tagged `<tagKey>=<tagValue>`
+ * whose pre and post scripts are the snapshot document (lock and freeze held from pre to post), with DLM's
+ * retention, cross-Region copies and fast snapshot restore, and a least-privilege execution role.
+ */
+export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
+    /** The lifecycle policy's id (`policy-…`). */
+    public readonly lifecyclePolicyId: pulumi.Output<string>;
+    /** The lifecycle policy's ARN. */
+    public readonly lifecyclePolicyArn: pulumi.Output<string>;
+    /** The execution role's ARN. */
+    public readonly executionRoleArn: pulumi.Output<string>;
+    /**
+     * A managed policy with what the script needs on the targeted hosts as pre/post script (describe its volumes,
+     * find and tag DLM's snapshots): attach it to their instance role.
+     */
+    public readonly instancePolicyArn: pulumi.Output<string>;
+
+    constructor(name: string, args: SnapshotLifecyclePolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered, the component included.
+        super("consistent-snapshots:index:SnapshotLifecyclePolicy", name, validArgs(name, args), opts);
+        const tagKey = args.tagKey ?? "ConsistentSnapshot";
+        const retainDays = args.retainDays;
+        const retainRule = retainDays !== undefined ? { interval: retainDays, intervalUnit: "DAYS" } : { count: args.retainCount ?? 7 };
+        const ctx = accountContext(this);
+
+        const role = new aws.iam.Role(`${name}-role`, {
+            description: "consistent-snapshots Data Lifecycle Manager policy: snapshots and the pre/post scripts",
+            // DLM documents no aws:SourceAccount for the roles it assumes: no condition it may not set.
+            assumeRolePolicy: serviceTrustPolicy("dlm.amazonaws.com"),
+            tags: args.tags,
+        }, { parent: this });
+        const cmkArns = (args.copyToRegions ?? []).flatMap((r) => (r.cmkArn ? [r.cmkArn] : []));
+        const rolePolicy = new aws.iam.RolePolicy(`${name}-role-policy`, {
+            role: role.id,
+            policy: pulumi.all([ctx, args.document.documentArn]).apply(([c, documentArn]) =>
+                JSON.stringify(lifecyclePolicyRolePolicy(c, { documentArn, tagKey, tagValue: args.tagValue, cmkArns }))),
+        }, { parent: this });
+
+        const policy = new aws.dlm.LifecyclePolicy(name, {
+            description: "consistent-snapshots application-consistent instance snapshots",
+            executionRoleArn: role.arn,
+            state: args.enabled === false ? "DISABLED" : "ENABLED",
+            policyDetails: {
+                policyType: "EBS_SNAPSHOT_MANAGEMENT",
+                resourceTypes: ["INSTANCE"],
+                targetTags: { [tagKey]: args.tagValue },
+                parameters: { excludeBootVolume: args.excludeBootVolume ?? true },
+                schedules: [{
+                    name: "consistent-snapshots",
+                    copyTags: args.copyTags ?? true,
+                    tagsToAdd: { CreatedByPolicy: "consistent-snapshots", ...args.tagsToAdd },
+                    createRule: {
+                        cronExpression: args.cronExpression ?? "cron(0 0 * * ? *)",
+                        scripts: {
+                            executionHandler: args.document.documentName,
+                            executionHandlerService: "AWS_SYSTEMS_MANAGER",
+                            stages: ["PRE", "POST"],
+                            executionTimeout: args.scriptExecutionTimeoutSeconds ?? 60,
+                            maximumRetryCount: args.scriptMaximumRetryCount ?? 0,
+                            executeOperationOnScriptFailure: args.executeOperationOnScriptFailure ?? false,
+                        },
+                    },
+                    retainRule,
+                    crossRegionCopyRules: (args.copyToRegions ?? []).map((r) => ({
+                        targetRegion: r.region,
+                        encrypted: true,
+                        cmkArn: r.cmkArn,
+                        copyTags: true,
+                        retainRule: { interval: r.retainDays ?? retainDays ?? 30, intervalUnit: "DAYS" },
+                    })),
+                    fastRestoreRule: args.fastRestoreAvailabilityZones?.length
+                        ? { availabilityZones: args.fastRestoreAvailabilityZones, count: args.fastRestoreCount ?? 1 }
+                        : undefined,
+                }],
+            },
+            tags: args.tags,
+        }, { parent: this, dependsOn: [rolePolicy] });
+
+        const instancePolicy = new aws.iam.Policy(`${name}-instance`, {
+            description: "consistent-snapshots: what the pre/post script calls on hosts Data Lifecycle Manager snapshots",
+            policy: ctx.apply((c) => JSON.stringify(lifecyclePolicyInstancePolicy(c))),
+            tags: args.tags,
+        }, { parent: this });
+
+        this.lifecyclePolicyId = policy.id;
+        this.instancePolicyArn = instancePolicy.arn;
+        this.lifecyclePolicyArn = policy.arn;
+        this.executionRoleArn = role.arn;
+        this.registerOutputs({
+            lifecyclePolicyId: this.lifecyclePolicyId, lifecyclePolicyArn: this.lifecyclePolicyArn,
+            executionRoleArn: this.executionRoleArn, instancePolicyArn: this.instancePolicyArn,
+        });
+    }
+}

@@ -1,0 +1,170 @@
+import * as assert from "node:assert/strict";
+import { SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyArgsErrors } from "../../components/snapshotLifecyclePolicy";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { POST_SCRIPT_TAG_KEYS, snapshotInstancePolicy } from "../../components/policies";
+import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, one, settle, useMocks, value } from "./mocks";
+import { actions, parsePolicy, statement } from "./policyAssertions";
+
+const DOCUMENT = { documentName: "consistent-snapshot-doc", documentArn: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/consistent-snapshot-doc` };
+
+describe("instance policy of hosts DLM snapshots (snapshotInstancePolicy, tagLifecyclePolicySnapshots)", () => {
+    const ctx = { partition: "aws", region: REGION, accountId: ACCOUNT_ID };
+    it("lets the post-script tag only DLM-managed snapshots, only with the keys it writes", () => {
+        const policy = snapshotInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"], tagLifecyclePolicySnapshots: true });
+        const tagging = statement(policy, "TagLifecyclePolicySnapshots");
+        assert.deepEqual(tagging.Action, ["ec2:CreateTags"]);
+        assert.equal(tagging.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
+        assert.deepEqual(tagging.Condition, {
+            "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
+            "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
+        });
+    });
+    it("names every key the script's post-script writes, and nothing else", () => {
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
+        // The tag list: from the function's start to where it turns the list into CLI arguments.
+        const body = /tag_held_snapshots\(\) \{([\s\S]*?)local -a args/.exec(script)![1];
+        const keys = [...body.matchAll(/"([A-Za-z]+)=\$/g)].map((m) => m[1]);
+        assert.deepEqual([...keys].sort(), [...POST_SCRIPT_TAG_KEYS].sort());
+    });
+    it("is off by default (maintenance-window hosts tag only on create)", () => {
+        const policy = snapshotInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"] });
+        assert.ok(!policy.Statement.some((s) => s.Sid === "TagLifecyclePolicySnapshots"));
+    });
+});
+
+describe("SnapshotLifecyclePolicy", () => {
+    describe("defaults", () => {
+        let component: SnapshotLifecyclePolicy;
+        before(async () => {
+            await useMocks("test");
+            component = new SnapshotLifecyclePolicy("dlm", { document: DOCUMENT, tagValue: "AmazonLinuxMySQL", tags: { Team: "data" } });
+            await settle();
+        });
+
+        it("declares exactly an execution role, its inline policy, the lifecycle policy and the hosts' managed policy", () => {
+            assert.deepEqual(inventory(), {
+                "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
+                "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
+            });
+        });
+
+        it("gives the hosts a policy for the pre/post script: describe, find and tag DLM's snapshots; no create, no delete", async () => {
+            const policy = parsePolicy(one("aws:iam/policy:Policy").inputs.policy);
+            assert.deepEqual(actions(policy), ["ec2:CreateTags", "ec2:DescribeInstances", "ec2:DescribeSnapshots"]);
+            assert.deepEqual(statement(policy, "TagLifecyclePolicySnapshots").Condition?.StringEquals, { "aws:ResourceTag/dlm:managed": "true" });
+            assert.match(await value(component.instancePolicyArn), /dlm-instance/);
+        });
+
+        it("snapshots INSTANCES tagged ConsistentSnapshot=<value>, boot volume excluded, daily at 00:00 UTC, 7 kept", () => {
+            const { policyDetails, state } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs;
+            assert.equal(state, "ENABLED");
+            assert.equal(policyDetails.policyType, "EBS_SNAPSHOT_MANAGEMENT");
+            assert.deepEqual(policyDetails.resourceTypes, ["INSTANCE"]);
+            assert.deepEqual(policyDetails.targetTags, { ConsistentSnapshot: "AmazonLinuxMySQL" });
+            assert.deepEqual(policyDetails.parameters, { excludeBootVolume: true });
+            const [schedule] = policyDetails.schedules;
+            assert.equal(schedule.createRule.cronExpression, "cron(0 0 * * ? *)");
+            assert.deepEqual(schedule.retainRule, { count: 7 });
+            assert.equal(schedule.copyTags, true);
+            assert.deepEqual(schedule.crossRegionCopyRules, []);
+            assert.equal(schedule.fastRestoreRule, undefined);
+        });
+
+        it("runs the document as PRE and POST script through SSM, with no crash-consistent fallback when the pre-script fails", () => {
+            const { scripts } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.policyDetails.schedules[0].createRule;
+            assert.deepEqual(scripts, {
+                executionHandler: DOCUMENT.documentName, executionHandlerService: "AWS_SYSTEMS_MANAGER", stages: ["PRE", "POST"],
+                executionTimeout: 60, maximumRetryCount: 0, executeOperationOnScriptFailure: false,
+            });
+        });
+
+        it("adds a tag of its own that our maintenance-window retention never matches (not CreatedBy)", () => {
+            const { tagsToAdd } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.policyDetails.schedules[0];
+            assert.deepEqual(tagsToAdd, { CreatedByPolicy: "consistent-snapshots" });
+        });
+
+        it("assumes its role as DLM only, without conditions DLM does not document", () => {
+            const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
+            assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+            // The mocks give every role the ARN arn:aws:mock:<region>:<account>:<type>/<name>.
+            assert.equal(one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/dlm-role`);
+        });
+
+        it("lets DLM send only this document, only to the targeted instances; no AMI, archive or sharing actions", () => {
+            const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+            assert.deepEqual(statement(policy, "RunScripts").Resource, [DOCUMENT.documentArn]);
+            const targets = statement(policy, "RunScriptsOnTargets");
+            assert.equal(targets.Resource, `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/*`);
+            assert.deepEqual(targets.Condition, { StringEquals: { "ssm:resourceTag/ConsistentSnapshot": "AmazonLinuxMySQL" } });
+            for (const action of actions(policy)) {
+                assert.doesNotMatch(action, /Image|Archive|ModifySnapshotAttribute|ModifySnapshotTier|kms:/, action);
+            }
+            assert.equal(statement(policy, "SnapshotTags").Resource, "arn:aws:ec2:*::snapshot/*");
+        });
+
+        it("exports the policy's id and ARN and the role's ARN", async () => {
+            assert.equal(await value(component.lifecyclePolicyId), "dlm-id");
+            assert.match(await value(component.executionRoleArn), /dlm-role/);
+        });
+    });
+
+    describe("with retention in days, cross-Region copies, fast snapshot restore and a fallback", () => {
+        before(async () => {
+            await useMocks("test");
+            new SnapshotLifecyclePolicy("dlm", {
+                document: DOCUMENT, tagKey: "Backup", tagValue: "Primary", cronExpression: "cron(0 */6 * * ? *)", retainDays: 14,
+                copyToRegions: [{ region: "eu-central-1" }, { region: "us-west-2", retainDays: 90, cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd" }],
+                fastRestoreAvailabilityZones: ["us-east-1a", "us-east-1b"], fastRestoreCount: 2, tagsToAdd: { Env: "prod" },
+                executeOperationOnScriptFailure: true, scriptExecutionTimeoutSeconds: 120, enabled: false,
+            });
+            await settle();
+        });
+
+        it("keeps snapshots 14 days and copies them encrypted, with their tags, each Region with its own retention and key", () => {
+            const { policyDetails, state } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs;
+            assert.equal(state, "DISABLED");
+            const [schedule] = policyDetails.schedules;
+            assert.deepEqual(schedule.retainRule, { interval: 14, intervalUnit: "DAYS" });
+            assert.deepEqual(schedule.crossRegionCopyRules, [
+                { targetRegion: "eu-central-1", encrypted: true, copyTags: true, retainRule: { interval: 14, intervalUnit: "DAYS" } },
+                { targetRegion: "us-west-2", encrypted: true, copyTags: true, cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd", retainRule: { interval: 90, intervalUnit: "DAYS" } },
+            ]);
+            assert.deepEqual(schedule.fastRestoreRule, { availabilityZones: ["us-east-1a", "us-east-1b"], count: 2 });
+            assert.deepEqual(schedule.tagsToAdd, { CreatedByPolicy: "consistent-snapshots", Env: "prod" });
+            assert.equal(schedule.createRule.scripts.executeOperationOnScriptFailure, true);
+            assert.equal(schedule.createRule.scripts.executionTimeout, 120);
+        });
+
+        it("may use the copy Region's key, and nothing else of KMS", () => {
+            const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+            assert.deepEqual(statement(policy, "EncryptCopies").Resource, ["arn:aws:kms:us-west-2:111122223333:key/abcd"]);
+            assert.deepEqual(statement(policy, "RunScriptsOnTargets").Condition, { StringEquals: { "ssm:resourceTag/Backup": "Primary" } });
+        });
+    });
+
+    describe("refuses what DLM would reject, naming the argument", () => {
+        const base: SnapshotLifecyclePolicyArgs = { document: DOCUMENT, tagValue: "v" };
+        const cases: [Partial<SnapshotLifecyclePolicyArgs>, RegExp][] = [
+            [{ cronExpression: "rate(1 day)" }, /cronExpression 'rate\(1 day\)': expected cron\(\.\.\.\) of 17-106 characters, in UTC/],
+            [{ retainCount: 3, retainDays: 3 }, /retainCount and retainDays: set one, not both/],
+            [{ retainCount: 0 }, /retainCount 0: expected a whole number from 1 to 1000/],
+            [{ copyToRegions: ["a-b-1", "c-d-2", "e-f-3", "g-h-4"].map((region) => ({ region })) }, /copyToRegions: 4 Regions; DLM copies to at most 3/],
+            [{ copyToRegions: [{ region: "Frankfurt" }] }, /copyToRegions\[0\]\.region 'Frankfurt'/],
+            [{ copyToRegions: [{ region: "eu-central-1", cmkArn: "alias/x" }] }, /copyToRegions\[0\]\.cmkArn 'alias\/x'/],
+            [{ fastRestoreAvailabilityZones: ["use1-az1"] }, /fastRestoreAvailabilityZones\[0\] 'use1-az1'/],
+            [{ scriptExecutionTimeoutSeconds: 5 }, /scriptExecutionTimeoutSeconds 5: expected a whole number from 10 to 120/],
+            [{ scriptMaximumRetryCount: 4 }, /scriptMaximumRetryCount 4: expected a whole number from 0 to 3/],
+        ];
+        for (const [override, message] of cases) {
+            it(`${JSON.stringify(override).slice(0, 70)}`, async () => {
+                await useMocks("test");
+                assert.match(lifecyclePolicyArgsErrors({ ...base, ...override }).join("; "), message);
+                assert.throws(() => new SnapshotLifecyclePolicy("bad", { ...base, ...override }), new RegExp(`SnapshotLifecyclePolicy bad: .*${message.source}`));
+                await settle();
+                assert.deepEqual(inventory(), {}, "declared something before refusing");
+            });
+        }
+        it("accepts the defaults", () => assert.deepEqual(lifecyclePolicyArgsErrors(base), []));
+    });
+});
