@@ -6,6 +6,8 @@ const stack = createStack();
 
 export const maintenanceWindowId = stack.maintenanceWindowId;
 export const maintenanceWindowRoleArn = stack.maintenanceWindowRoleArn;
+export const lifecyclePolicyId = stack.lifecyclePolicyId;
+export const lifecyclePolicyRoleArn = stack.lifecyclePolicyRoleArn;
 export const documentNames = stack.documentNames;
 export const targetIds = stack.targetIds;
 export const logGroupName = stack.logGroupName;

@@ -1,16 +1,22 @@
 // Composes the components from validated stack configuration. Kept apart from index.ts so that tests can
 // build the stack once per configuration.
-import { loadStackConfig, MysqlHost, Network, SnapshotDocument, SnapshotMaintenanceWindow, StackConfig } from "./components";
+import {
+    loadStackConfig, MysqlHost, Network, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow, StackConfig,
+} from "./components";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CREATED_BY_TAG } from "./components/policies";
 
 export interface StackOutputs {
-    maintenanceWindowId: pulumi.Output<string>;
-    maintenanceWindowRoleArn: pulumi.Output<string>;
+    /** maintenanceWindow scheduler only. */
+    maintenanceWindowId?: pulumi.Output<string>;
+    maintenanceWindowRoleArn?: pulumi.Output<string>;
+    targetIds?: pulumi.Output<Record<string, string>>;
+    logGroupName?: pulumi.Output<string>;
+    /** dlm scheduler only. */
+    lifecyclePolicyId?: pulumi.Output<string>;
+    lifecyclePolicyRoleArn?: pulumi.Output<string>;
     documentNames: pulumi.Output<string[]>;
-    targetIds: pulumi.Output<Record<string, string>>;
-    logGroupName: pulumi.Output<string>;
     instancePolicyArn: pulumi.Output<string>;
     alertTopicArn?: pulumi.Output<string>;
     /** Shell commands for operators: run the main target now, see recent runs, list the snapshots. */
@@ -27,8 +33,76 @@ export const MAIN_TARGET_NAME = "main";
 
 export function createStack(config: StackConfig = loadStackConfig()): StackOutputs {
     const tags = { Project: "consistent-snapshots", Stack: pulumi.getStack() };
-    const document = new SnapshotDocument("consistent-snapshot", { tags });
+    const isDlm = config.scheduler === "dlm";
+    // DLM passes only command and executionId: the document's defaults are the stack's parameters.
+    const document = new SnapshotDocument("consistent-snapshot", isDlm
+        ? { tags: { ...tags, DLMScriptsAccess: "true" }, parameterDefaults: dlmParameterDefaults(config) }
+        : { tags });
+    const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, document, tags);
 
+    const region = aws.getRegionOutput().region;
+    const parameters = !isDlm && Object.keys(config.snapshotParameters).length > 0
+        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(config.snapshotParameters).map(([k, v]) => [k, [v]])))}'`]
+        : [];
+    const snapshotTag = isDlm ? LIFECYCLE_POLICY_TAG : CREATED_BY_TAG;
+    const outputs: StackOutputs = {
+        ...schedule.outputs,
+        documentNames: pulumi.all([document.documentName]),
+        runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
+            `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
+            "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",
+            ...(schedule.logGroupName
+                ? [pulumi.interpolate`--cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${schedule.logGroupName}`]
+                : [])]),
+        historyCommand: shellCommand([...schedule.historyWords(region), "&& aws ssm list-commands --region", region,
+            pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`, "--max-results 10",
+            "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table"]),
+        snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self",
+            `--filters Name=tag:${snapshotTag.key},Values=${snapshotTag.value}`,
+            "--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[StartTime,SnapshotId,VolumeId,State," +
+            "Tags[?Key==`InstanceId`]|[0].Value,Tags[?Key==`RunId`]|[0].Value]' --output table"]),
+    };
+
+    if (config.createDemoHost) {
+        const network = new Network("network", { mode: config.networkMode, tags });
+        const host = new MysqlHost("mysql", {
+            vpcId: network.vpcId,
+            subnetId: network.subnetIds.apply((ids) => ids[0]),
+            associatePublicIpAddress: config.networkMode === "public",
+            tagKey: config.tagKey,
+            tagValue: config.tagValue,
+            instanceType: config.instanceType,
+            dataVolumeSizeGiB: config.dataVolumeSizeGiB,
+            protectDataVolume: config.protectDataVolume,
+            retainDataVolumeOnDelete: config.retainDataVolumeOnDelete,
+            binlogExpireDays: config.binlogExpireDays,
+            logGroupArn: schedule.logGroupArn,
+            lifecyclePolicyScripts: isDlm,
+            tags,
+        });
+        outputs.vpcId = network.vpcId;
+        outputs.instanceId = host.instanceId;
+        outputs.dataVolumeId = host.dataVolumeId;
+    }
+    return outputs;
+}
+
+/** Where either scheduler sends its failure alerts, and the stack's tags. */
+function alertsAndTags(config: StackConfig, tags: Record<string, string>) {
+    return { alertTopicArn: config.alertTopicArn || undefined, alertEmail: config.alertEmail || undefined, tags };
+}
+
+/** The tag DLM adds to every snapshot of this stack's policy (SnapshotLifecyclePolicy's tagsToAdd). */
+export const LIFECYCLE_POLICY_TAG = { key: "CreatedByPolicy", value: "consistent-snapshots" } as const;
+
+interface Schedule {
+    outputs: Partial<StackOutputs> & { instancePolicyArn: pulumi.Output<string> };
+    logGroupName?: pulumi.Output<string>;
+    logGroupArn?: pulumi.Output<string>;
+    historyWords: (region: pulumi.Output<string>) => pulumi.Input<string>[];
+}
+
+function maintenanceWindowSchedule(config: StackConfig, document: SnapshotDocument, tags: Record<string, string>): Schedule {
     const window = new SnapshotMaintenanceWindow("snapshots", {
         schedule: config.schedule,
         scheduleTimezone: config.scheduleTimezone,
@@ -48,58 +122,60 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
                 maxConcurrency: t.maxConcurrency, maxErrors: t.maxErrors, parameters: t.parameters,
             })),
         ],
-        alertTopicArn: config.alertTopicArn || undefined,
-        alertEmail: config.alertEmail || undefined,
-        tags,
+        ...alertsAndTags(config, tags),
     });
-
-    const region = aws.getRegionOutput().region;
-    const parameters = Object.keys(config.snapshotParameters).length > 0
-        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(config.snapshotParameters).map(([k, v]) => [k, [v]])))}'`]
-        : [];
-    const outputs: StackOutputs = {
-        maintenanceWindowId: window.maintenanceWindowId,
-        maintenanceWindowRoleArn: window.maintenanceWindowRoleArn,
-        documentNames: pulumi.all([document.documentName]),
-        targetIds: window.targetIds,
+    return {
+        outputs: {
+            maintenanceWindowId: window.maintenanceWindowId,
+            maintenanceWindowRoleArn: window.maintenanceWindowRoleArn,
+            targetIds: window.targetIds,
+            logGroupName: window.logGroupName,
+            instancePolicyArn: window.instancePolicyArn,
+            alertTopicArn: window.alertTopicArn,
+        },
         logGroupName: window.logGroupName,
-        instancePolicyArn: window.instancePolicyArn,
-        alertTopicArn: window.alertTopicArn,
-        runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
-            `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
-            "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",
-            pulumi.interpolate`--cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${window.logGroupName}`]),
-        historyCommand: shellCommand(["aws ssm describe-maintenance-window-executions --region", region,
-            "--window-id", window.maintenanceWindowId, "--max-results 10 && aws ssm list-commands --region", region,
-            pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`, "--max-results 10",
-            "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table"]),
-        snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self",
-            `--filters Name=tag:${CREATED_BY_TAG.key},Values=${CREATED_BY_TAG.value}`,
-            "--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[StartTime,SnapshotId,VolumeId,State," +
-            "Tags[?Key==`InstanceId`]|[0].Value,Tags[?Key==`RunId`]|[0].Value]' --output table"]),
+        logGroupArn: window.logGroupArn,
+        historyWords: (region) => ["aws ssm describe-maintenance-window-executions --region", region,
+            "--window-id", window.maintenanceWindowId, "--max-results 10"],
     };
+}
 
-    if (config.createDemoHost) {
-        const network = new Network("network", { mode: config.networkMode, tags });
-        const host = new MysqlHost("mysql", {
-            vpcId: network.vpcId,
-            subnetId: network.subnetIds.apply((ids) => ids[0]),
-            associatePublicIpAddress: config.networkMode === "public",
-            tagKey: config.tagKey,
-            tagValue: config.tagValue,
-            instanceType: config.instanceType,
-            dataVolumeSizeGiB: config.dataVolumeSizeGiB,
-            protectDataVolume: config.protectDataVolume,
-            retainDataVolumeOnDelete: config.retainDataVolumeOnDelete,
-            binlogExpireDays: config.binlogExpireDays,
-            logGroupArn: window.logGroupArn,
-            tags,
-        });
-        outputs.vpcId = network.vpcId;
-        outputs.instanceId = host.instanceId;
-        outputs.dataVolumeId = host.dataVolumeId;
-    }
-    return outputs;
+function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument, tags: Record<string, string>): Schedule {
+    const retainCount = Number(config.snapshotParameters.retainCount ?? "0");
+    const retainDays = Number(config.snapshotParameters.retainDays ?? "0");
+    const policy = new SnapshotLifecyclePolicy("snapshots", {
+        document,
+        tagKey: config.tagKey,
+        tagValue: config.tagValue,
+        cronExpression: config.schedule,
+        retainCount: retainCount > 0 ? retainCount : undefined,
+        retainDays: retainDays > 0 ? retainDays : undefined,
+        copyToRegions: config.copyToRegions,
+        fastRestoreAvailabilityZones: config.fastRestoreAvailabilityZones,
+        executeOperationOnScriptFailure: config.executeOperationOnScriptFailure,
+        enabled: config.enabled,
+        ...alertsAndTags(config, tags),
+    });
+    return {
+        outputs: {
+            lifecyclePolicyId: policy.lifecyclePolicyId,
+            lifecyclePolicyRoleArn: policy.executionRoleArn,
+            instancePolicyArn: policy.instancePolicyArn,
+            alertTopicArn: policy.alertTopicArn,
+        },
+        historyWords: (region) => ["aws dlm get-lifecycle-policy --region", region, "--policy-id", policy.lifecyclePolicyId,
+            "--query 'Policy.[State,StatusMessage]' --output text"],
+    };
+}
+
+/**
+ * The document defaults a DLM-run script gets: the stack's snapshot parameters, without the retention ones (DLM
+ * keeps its own snapshots; the script must not prune), and a maxFreezeSeconds of 60 unless set: the hold must
+ * last from the end of the pre-script until DLM's post-script arrives.
+ */
+export function dlmParameterDefaults(config: StackConfig): Record<string, string> {
+    const { retainCount: _count, retainDays: _days, ...rest } = config.snapshotParameters; // eslint-disable-line @typescript-eslint/no-unused-vars
+    return { maxFreezeSeconds: "60", ...rest };
 }
 
 /** Words of a shell command, some of them outputs, joined with spaces. */

@@ -5,11 +5,14 @@
 //   ours: scripts/consistent-snapshot.sh
 //   seed: the blog's sequence (IMDS + describe + one create-snapshot CLI call per volume inside the freeze),
 //         with the lock held correctly in one session so that only the sequence differs
+//   dlm:  Data Lifecycle Manager's sequence at its fastest: our pre-script, DLM's CreateSnapshots called from
+//         outside the moment the pre-script exits, our post-script right after (real DLM adds its own
+//         scheduling and SSM dispatch time between the two scripts, which nothing here can measure)
 // at least 5 times each, interleaved, while a writer commits to InnoDB+MyISAM and appends+fsyncs a file
 // every ~5 ms. The stall is the longest gap the writer sees between two acknowledged writes during the run.
 // Prints a table of median and max stalls and the seed/ours ratio, and writes it as JSON to bench/results/.
 //
-// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200)
+// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants ours,seed,dlm)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,11 +20,12 @@ import { Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../test
 
 const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
 
-interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[] }
+type Variant = "ours" | "seed" | "dlm";
+interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[]; variants: Variant[] }
 interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fileMaxMs: number }
-interface Row { volumes: number; latencyMs: number; runs: number; ours: Stalls; seed: Stalls; ourPhasesMedianMs: Record<string, number> }
+interface Row { volumes: number; latencyMs: number; runs: number; ours: Stalls; seed?: Stalls; dlm?: Stalls; ourPhasesMedianMs: Record<string, number> }
 interface Sample {
-    variant: "ours" | "seed";
+    variant: Variant;
     volumes: number;
     latencyMs: number;
     dbStallMs: number;
@@ -41,7 +45,11 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a positive integer");
     if (volumes.some((v) => ![1, 2, 4].includes(v))) throw new Error("--volumes takes 1, 2 and/or 4");
     if (latencies.some((l) => !Number.isInteger(l) || l < 0)) throw new Error("--latencies takes non-negative integers (ms)");
-    return { runs, volumes, latencies };
+    const variants = get("variants", "ours,seed,dlm").split(",") as Variant[];
+    if (!variants.includes("ours") || variants.some((v) => !["ours", "seed", "dlm"].includes(v))) {
+        throw new Error("--variants takes ours (the baseline, required), seed and/or dlm");
+    }
+    return { runs, volumes, latencies, variants };
 }
 
 /** Longest gap between consecutive writer events of a kind that overlaps [from, to]. */
@@ -66,16 +74,25 @@ function median(values: number[]): number {
     return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
 }
 
-async function runOnce(f: Fixture, variant: "ours" | "seed", volumes: number, latencyMs: number): Promise<Sample> {
+/** DLM's sequence: pre-script, CreateSnapshots from outside at once, post-script. The post-script's summary. */
+async function runDlmSequence(f: Fixture, params: Record<string, string>): Promise<Awaited<ReturnType<Fixture["runScript"]>>> {
+    const executionId = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+    const pre = await f.runScript(SCRIPT, f.scriptEnv({ ...params, command: "pre-script", executionId }), { killAfterMs: 120000 });
+    if (pre.code !== 0) return pre;
+    await f.double.dlmCreateSnapshots();
+    return f.runScript(SCRIPT, f.scriptEnv({ ...params, command: "post-script", executionId }), { killAfterMs: 120000 });
+}
+
+async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs: number): Promise<Sample> {
     const writer = f.startWriter();
     await writer.waitForCommits(20);
     await sleep(200);
     const mounts = f.freezableMounts.join(" ");
-    const env = variant === "ours"
-        ? f.scriptEnv({ freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" })
-        : { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" };
+    const params = { freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" };
     const started = Date.now();
-    const result = await f.runScript(variant === "ours" ? SCRIPT : SEED, env, { killAfterMs: 120000 });
+    const result = variant === "dlm" ? await runDlmSequence(f, params)
+        : variant === "ours" ? await f.runScript(SCRIPT, f.scriptEnv(params), { killAfterMs: 120000 })
+            : await f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, { killAfterMs: 120000 });
     const ended = Date.now();
     await sleep(200);
     await writer.stop();
@@ -117,7 +134,7 @@ async function main(): Promise<void> {
                 f.double.latencyMs = latencyMs;
                 for (let i = 0; i < args.runs; i++) {
                     // Interleaved, alternating which goes first, so drift hits both alike.
-                    const order: ("ours" | "seed")[] = i % 2 === 0 ? ["ours", "seed"] : ["seed", "ours"];
+                    const order = i % 2 === 0 ? args.variants : [...args.variants].reverse();
                     for (const variant of order) {
                         const sample = await runOnce(f, variant, volumes, latencyMs);
                         samples.push(sample);
@@ -143,18 +160,19 @@ function report(args: Args, samples: Sample[]): void {
         for (const latencyMs of args.latencies) {
             const of = (variant: string) => samples.filter((s) => s.variant === variant && s.volumes === volumes && s.latencyMs === latencyMs);
             const ours = of("ours");
-            const seed = of("seed");
             const phases: Record<string, number> = {};
             for (const key of Object.keys(ours[0].phases ?? {})) phases[key] = median(ours.map((s) => s.phases![key]));
-            rows.push({ volumes, latencyMs, runs: ours.length, ours: stalls(ours), seed: stalls(seed), ourPhasesMedianMs: phases });
+            const optional = (variant: Variant) => (of(variant).length > 0 ? stalls(of(variant)) : undefined);
+            rows.push({ volumes, latencyMs, runs: ours.length, ours: stalls(ours), seed: optional("seed"), dlm: optional("dlm"), ourPhasesMedianMs: phases });
         }
     }
-    const ratio = (r: Row) => (r.seed.dbMedianMs / Math.max(1, r.ours.dbMedianMs)).toFixed(1);
+    const ratio = (other: Stalls | undefined, r: Row) => (other ? `${(other.dbMedianMs / Math.max(1, r.ours.dbMedianMs)).toFixed(1)}×` : "-");
+    const cell = (x: Stalls | undefined, kind: "db" | "file") => (x ? `${x[`${kind}MedianMs`]} / ${x[`${kind}MaxMs`]} ms` : "-");
     const lines = [
-        "| volumes | API latency | ours db stall median / max | ours file stall median / max | seed db stall median / max | seed file stall median / max | seed/ours (db median) | ours: median ≤ latency + 100 ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${r.ours.dbMedianMs} / ${r.ours.dbMaxMs} ms | ${r.ours.fileMedianMs} / ${r.ours.fileMaxMs} ms | ` +
-            `${r.seed.dbMedianMs} / ${r.seed.dbMaxMs} ms | ${r.seed.fileMedianMs} / ${r.seed.fileMaxMs} ms | ${ratio(r)}× | ` +
+        "| volumes | API latency | ours db stall median / max | ours file stall median / max | seed db stall median / max | seed file stall median / max | seed/ours (db median) | dlm sequence db stall median / max | dlm/ours (db median) | ours: median ≤ latency + 100 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${cell(r.ours, "db")} | ${cell(r.ours, "file")} | ` +
+            `${cell(r.seed, "db")} | ${cell(r.seed, "file")} | ${ratio(r.seed, r)} | ${cell(r.dlm, "db")} | ${ratio(r.dlm, r)} | ` +
             `${r.ours.dbMedianMs <= r.latencyMs + 100 ? "yes" : "no"} |`),
         "",
         "Where ours spends the stall (medians, ms, from the script's timestamps):",

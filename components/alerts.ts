@@ -1,3 +1,7 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AccountContext } from "./policies";
+
 // Failure alerts for snapshot runs: EventBridge rules on Systems Manager's own state-change events,
 // routed to an SNS topic. Two rules because two things can fail:
 //   - a command on an instance (the script failed, timed out, was cancelled, or never reached the agent):
@@ -62,4 +66,59 @@ export function alertTopicPolicy(topicArn: string, ruleArns: string[], accountId
             },
         ],
     });
+}
+
+/** The DLM policy went into its error state (its role lacks a permission, a limit was hit): no snapshot until fixed. */
+export function lifecyclePolicyErrorPattern(policyArn: string): string {
+    return JSON.stringify({
+        "source": ["aws.dlm"],
+        "detail-type": ["DLM Policy State Change"],
+        "resources": [policyArn],
+        "detail": { state: ["ERROR"] },
+    });
+}
+
+export const LIFECYCLE_POLICY_ERROR_MESSAGE = {
+    inputPaths: { policy: "$.detail.policy_id", cause: "$.detail.cause", time: "$.time" },
+    inputTemplate: "\"consistent-snapshots: Data Lifecycle Manager policy <policy> is in ERROR at <time>: <cause>. " +
+        "No snapshot is taken until it is fixed; `aws dlm get-lifecycle-policy --policy-id <policy>`.\"",
+};
+
+/** One EventBridge rule that alerts: what it catches and the message it sends. */
+export interface AlertRule {
+    /** Resource name suffix, e.g. `command-failed`. */
+    suffix: string;
+    description: string;
+    eventPattern: pulumi.Input<string>;
+    message: { inputPaths: Record<string, string>; inputTemplate: string };
+}
+
+/**
+ * The alert path shared by the schedulers: the rules, a topic (unless one is given) whose policy lets only these
+ * rules publish, a target per rule, and an optional e-mail subscription. Returns the topic's ARN.
+ */
+export function failureAlerts(parent: pulumi.Resource, name: string, rules: AlertRule[], opts: {
+    topicArn?: pulumi.Input<string>; email?: string; ctx: pulumi.Output<AccountContext>; tags?: Record<string, string>;
+}): pulumi.Output<string> {
+    const topic = opts.topicArn === undefined
+        ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", tags: opts.tags }, { parent })
+        : undefined;
+    const topicArn = topic ? topic.arn : pulumi.output(opts.topicArn!);
+    const eventRules = rules.map((rule) => new aws.cloudwatch.EventRule(`${name}-${rule.suffix}`, {
+        description: rule.description, eventPattern: rule.eventPattern, tags: opts.tags,
+    }, { parent }));
+    const policy = topic
+        ? new aws.sns.TopicPolicy(`${name}-alerts`, {
+            arn: topic.arn,
+            policy: pulumi.all([topic.arn, pulumi.all(eventRules.map((r) => r.arn)), opts.ctx]).apply(([arn, ruleArns, c]) =>
+                alertTopicPolicy(arn, ruleArns, c.accountId)),
+        }, { parent })
+        : undefined;
+    rules.forEach((rule, i) => new aws.cloudwatch.EventTarget(`${name}-${rule.suffix}`, {
+        rule: eventRules[i].name, arn: topicArn, inputTransformer: rule.message,
+    }, { parent, dependsOn: policy ? [policy] : [] }));
+    if (opts.email) {
+        new aws.sns.TopicSubscription(`${name}-alert-email`, { topic: topicArn, protocol: "email", endpoint: opts.email }, { parent });
+    }
+    return topicArn;
 }

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scheduleError } from "./schedule";
 import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./snapshotDocument";
+import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./snapshotLifecyclePolicy";
 
 export const PROJECT = "consistent-snapshots";
 
@@ -17,6 +18,8 @@ export interface ExtraTargetConfig {
 }
 
 export interface StackConfig {
+    /** Who runs the snapshots: an SSM maintenance window, or Data Lifecycle Manager with pre/post scripts. */
+    scheduler: "maintenanceWindow" | "dlm";
     schedule: string;
     scheduleTimezone: string;
     duration: number;
@@ -44,10 +47,17 @@ export interface StackConfig {
     alertEmail: string;
     /** Existing SNS topic for failure alerts ("" = create one). */
     alertTopicArn: string;
+    /** scheduler dlm: copy every snapshot to these Regions. */
+    copyToRegions: SnapshotCopyRegion[];
+    /** scheduler dlm: fast snapshot restore in these Availability Zones. */
+    fastRestoreAvailabilityZones: string[];
+    /** scheduler dlm: take a crash-consistent snapshot anyway when the pre-script fails. */
+    executeOperationOnScriptFailure: boolean;
 }
 
 /** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
 export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
+    scheduler: "maintenanceWindow",
     schedule: "cron(0 0 * * ? *)",
     scheduleTimezone: "UTC",
     duration: 2,
@@ -70,7 +80,13 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     extraTargets: [],
     alertEmail: "",
     alertTopicArn: "",
+    copyToRegions: [],
+    fastRestoreAvailabilityZones: [],
+    executeOperationOnScriptFailure: false,
 });
+
+/** Keys whose values are structured (JSON objects or lists in the stack file). */
+const STRUCTURED_KEYS = ["snapshotParameters", "extraTargets", "copyToRegions", "fastRestoreAvailabilityZones"];
 
 /** CloudWatch Logs' accepted retention periods, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -112,7 +128,7 @@ type Raw = Record<string, unknown>;
 export function loadStackConfig(config: pulumi.Config = new pulumi.Config(PROJECT)): StackConfig {
     const raw: Raw = {};
     for (const key of Object.keys(CONFIG_DEFAULTS)) {
-        if (key === "snapshotParameters" || key === "extraTargets") {
+        if (STRUCTURED_KEYS.includes(key)) {
             const text = config.get(key);
             if (text !== undefined) {
                 try { raw[key] = JSON.parse(text); } catch { raw[key] = text; }
@@ -189,6 +205,9 @@ export function validateStackConfig(raw: Raw): StackConfig {
         problem("alertTopicArn", alertTopicArn, "an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), or empty to create a topic");
     }
 
+    const scheduler = str("scheduler");
+    if (scheduler !== "maintenanceWindow" && scheduler !== "dlm") problem("scheduler", scheduler, "maintenanceWindow or dlm");
+
     const snapshotParameters = parameters("snapshotParameters", raw.snapshotParameters, "consistent-snapshot", problem);
     const extraTargets = targets(raw.extraTargets, tagValue, problem);
     const tagValuesCost = [tagValue, ...extraTargets.map((t) => t.tagValue)].reduce((sum, v) => sum + [...v].length + 3, 0);
@@ -196,7 +215,30 @@ export function validateStackConfig(raw: Raw): StackConfig {
         problem("extraTargets", `${extraTargets.length} targets`, `tag values (tagValue and every extraTargets[].tagValue) of at most ${TAG_VALUES_POLICY_BUDGET} characters in all, counting 3 more per value (now ${tagValuesCost}): the instance policy names every targeted value and IAM limits a managed policy to 6,144 characters`);
     }
 
+    const copyToRegions = list<SnapshotCopyRegion>("copyToRegions", raw.copyToRegions, "a list of {region, retainDays?, cmkArn?}",
+        (v) => typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as Raw).region === "string" &&
+            Object.keys(v as Raw).every((k) => ["region", "retainDays", "cmkArn"].includes(k)), problem);
+    const fastRestoreAvailabilityZones = list<string>("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones,
+        "a list of Availability Zone names", (v) => typeof v === "string", problem);
+    if (scheduler === "dlm") {
+        if (!schedule.startsWith("cron(")) problem("schedule", schedule, "a cron(...) expression with scheduler dlm (Data Lifecycle Manager takes no rate(...) or at(...))");
+        if (scheduleTimezone !== "UTC") problem("scheduleTimezone", scheduleTimezone, "UTC with scheduler dlm (Data Lifecycle Manager schedules in UTC)");
+        if (extraTargets.length > 0) problem("extraTargets", `${extraTargets.length} targets`, "none with scheduler dlm (DLM passes no parameters: one policy, one document)");
+        const retain = (name: string) => Number(snapshotParameters[name] ?? "0");
+        if (retain("retainCount") > 0 && retain("retainDays") > 0) {
+            problem("snapshotParameters.retainDays", snapshotParameters.retainDays, "unset when retainCount is set, with scheduler dlm (DLM keeps by count or by age)");
+        }
+        for (const error of lifecyclePolicyArgsErrors({
+            document: { documentName: "", documentArn: "" }, tagValue, copyToRegions, fastRestoreAvailabilityZones,
+            cronExpression: schedule.startsWith("cron(") ? schedule : undefined,
+        })) problems.push(`${PROJECT}:${error}`);
+    } else {
+        if (copyToRegions.length > 0) problem("copyToRegions", raw.copyToRegions, "nothing with scheduler maintenanceWindow (cross-Region copies are DLM's; set scheduler: dlm)");
+        if (fastRestoreAvailabilityZones.length > 0) problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
+    }
+
     const result: StackConfig = {
+        scheduler: scheduler as StackConfig["scheduler"],
         schedule, scheduleTimezone, duration, cutoff,
         enabled: bool("enabled"),
         tagKey, tagValue, maxConcurrency, maxErrors,
@@ -209,10 +251,26 @@ export function validateStackConfig(raw: Raw): StackConfig {
         binlogExpireDays: int("binlogExpireDays", 1, 99, "a whole number of days from 1 to 99 (MariaDB's expire_logs_days)"),
         logRetentionDays,
         commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
-        snapshotParameters, extraTargets, alertEmail, alertTopicArn,
+        snapshotParameters, extraTargets, alertEmail, alertTopicArn, copyToRegions, fastRestoreAvailabilityZones,
+        executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return result;
+}
+
+function list<T>(key: string, value: unknown, form: string, isItem: (v: unknown) => boolean,
+    problem: (key: string, value: unknown, expected: string) => void): T[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+        problem(key, value, form);
+        return [];
+    }
+    const bad = value.findIndex((v) => !isItem(v));
+    if (bad >= 0) {
+        problem(`${key}[${bad}]`, value[bad], form);
+        return [];
+    }
+    return value as T[];
 }
 
 function parameters(key: string, value: unknown, script: SnapshotScriptName,

@@ -70,6 +70,11 @@ export interface MysqlHostArgs {
     rootVolumeSizeGiB?: number;
     /** KMS key for both volumes. Default: the account's default EBS key (`aws/ebs`). */
     kmsKeyId?: pulumi.Input<string>;
+    /**
+     * The host is snapshotted by Data Lifecycle Manager with the document as pre/post script: its post-script may
+     * tag the snapshots DLM created (only those, only with its own keys). Default: false.
+     */
+    lifecyclePolicyScripts?: boolean;
     /** Log group receiving Run Command output, to allow the instance to write it. Default: none. */
     logGroupArn?: pulumi.Input<string>;
     /** Tags for every resource. Default: none. */
@@ -176,7 +181,10 @@ export class MysqlHost extends pulumi.ComponentResource {
         new aws.iam.RolePolicy(`${name}-snapshot`, {
             role: role.id,
             policy: pulumi.all([ctx, instance.arn, args.logGroupArn]).apply(([c, instanceArn, logGroupArn]) =>
-                JSON.stringify(snapshotInstancePolicy(c, { instanceArns: [instanceArn], tagKey, tagValues: [tagValue], logGroupArn }))),
+                JSON.stringify(snapshotInstancePolicy(c, {
+                    instanceArns: [instanceArn], tagKey, tagValues: [tagValue], logGroupArn,
+                    tagLifecyclePolicySnapshots: args.lifecyclePolicyScripts ?? false,
+                }))),
         }, { parent: this });
 
         this.instanceId = instance.id;

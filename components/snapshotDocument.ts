@@ -103,13 +103,20 @@ export interface SnapshotDocumentArgs {
      * Default: 600. AWS constraint: 1-172800.
      */
     executionTimeoutSeconds?: number;
-    /** Tags for the document. Default: none. */
+    /**
+     * Defaults for the script's parameters, by name (e.g. `{ maxFreezeSeconds: "60" }`), each checked against the
+     * parameter's pattern. Data Lifecycle Manager passes only `command` and `executionId`: every other value it
+     * runs with is the document's default. Default: the script's own defaults. `command`/`executionId` excluded.
+     */
+    parameterDefaults?: Record<string, string>;
+    /** Tags for the document. Default: none. Data Lifecycle Manager runs only documents tagged `DLMScriptsAccess=true`. */
     tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /**
  * An SSM Command document (schema 2.2) with one `aws:runShellScript` step whose command is a file under
- * scripts/: its code byte for byte, its comment-only lines left empty (SSM's 64 KB document limit). Parameters are declared with `interpolationType: ENV_VAR`, so their values
+ * scripts/: its code byte for byte, its comment-only lines left empty (SSM's 64 KB document limit). Parameters
+ * are declared with `interpolationType: ENV_VAR`, so their values
  * reach the script only as `SSM_<name>` environment variables, never as shell text. That needs an SSM Agent
  * recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is added.
  */
@@ -130,9 +137,15 @@ export class SnapshotDocument extends pulumi.ComponentResource {
         if (!Number.isInteger(executionTimeoutSeconds) || executionTimeoutSeconds < 1 || executionTimeoutSeconds > 172800) {
             throw new Error(`SnapshotDocument ${name}: executionTimeoutSeconds ${executionTimeoutSeconds} is not an integer from 1 to 172800`);
         }
+        const scriptName = args.script ?? "consistent-snapshot";
+        for (const [parameter, value] of Object.entries(args.parameterDefaults ?? {})) {
+            const error = ["command", "executionId"].includes(parameter) ? "not a default: Data Lifecycle Manager sets it"
+                : documentParameterError(scriptName, parameter, value);
+            if (error) throw new Error(`SnapshotDocument ${name}: parameterDefaults.${parameter} '${value}': expected ${error}`);
+        }
         this.scriptFile = script.file;
         // Compact JSON: SSM's 64 KB document limit counts every byte.
-        this.content = JSON.stringify(snapshotDocumentContent(args.script ?? "consistent-snapshot", executionTimeoutSeconds));
+        this.content = JSON.stringify(snapshotDocumentContent(scriptName, executionTimeoutSeconds, args.parameterDefaults));
 
         const document = new aws.ssm.Document(name, {
             name: args.documentName,
@@ -160,7 +173,7 @@ export function documentScriptText(fileName: string): string {
 }
 
 /** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */
-export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number) {
+export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number, defaults: Record<string, string> = {}) {
     const { file, parameters } = SNAPSHOT_SCRIPTS[scriptName];
     const scriptText = documentScriptText(file);
     return {
@@ -169,7 +182,7 @@ export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutS
             "through one CreateSnapshots call, always released. See the consistent-snapshots README.",
         parameters: Object.fromEntries(Object.entries(parameters).map(([name, p]) => [name, {
             type: "String",
-            default: p.default,
+            default: defaults[name] ?? p.default,
             description: p.description,
             allowedPattern: p.allowedPattern,
             interpolationType: "ENV_VAR",

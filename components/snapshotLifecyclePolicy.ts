@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, commandFailedPattern, failureAlerts, lifecyclePolicyErrorPattern } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
 import { DocumentReference } from "./snapshotMaintenanceWindow";
 
@@ -55,6 +56,15 @@ export interface SnapshotLifecyclePolicyArgs {
     excludeBootVolume?: boolean;
     /** Whether the policy runs. Default: true. */
     enabled?: boolean;
+    /**
+     * Route failures to SNS: the document's failed, timed-out or cancelled runs (SSM's command events, the same
+     * whoever sent the command) and the policy entering its ERROR state (DLM's event). Default: true.
+     */
+    alertsEnabled?: boolean;
+    /** Publish alerts to this existing SNS topic instead of creating one (its policy must let events.amazonaws.com publish). Default: a new topic. */
+    alertTopicArn?: pulumi.Input<string>;
+    /** Subscribe this e-mail address to the alerts (AWS sends a confirmation mail first). Default: none. */
+    alertEmail?: string;
     /** Tags for the policy and its role. Default: none. */
     tags?: Record<string, string>;
 }
@@ -157,6 +167,8 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
      * find and tag DLM's snapshots): attach it to their instance role.
      */
     public readonly instancePolicyArn: pulumi.Output<string>;
+    /** The SNS topic failures are published to (undefined when alerts are off). */
+    public readonly alertTopicArn?: pulumi.Output<string>;
 
     constructor(name: string, args: SnapshotLifecyclePolicyArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
@@ -225,13 +237,26 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
             tags: args.tags,
         }, { parent: this });
 
+        if (args.alertsEnabled ?? true) {
+            this.alertTopicArn = failureAlerts(this, name, [
+                {
+                    suffix: "script-failed", description: "consistent-snapshots: a DLM pre or post script failed, timed out or was cancelled on an instance",
+                    eventPattern: pulumi.output(args.document.documentName).apply((n) => commandFailedPattern([n])), message: COMMAND_FAILED_MESSAGE,
+                },
+                {
+                    suffix: "policy-error", description: "consistent-snapshots: the Data Lifecycle Manager policy is in its ERROR state",
+                    eventPattern: policy.arn.apply(lifecyclePolicyErrorPattern), message: LIFECYCLE_POLICY_ERROR_MESSAGE,
+                },
+            ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
+        }
+
         this.lifecyclePolicyId = policy.id;
         this.instancePolicyArn = instancePolicy.arn;
         this.lifecyclePolicyArn = policy.arn;
         this.executionRoleArn = role.arn;
         this.registerOutputs({
             lifecyclePolicyId: this.lifecyclePolicyId, lifecyclePolicyArn: this.lifecyclePolicyArn,
-            executionRoleArn: this.executionRoleArn, instancePolicyArn: this.instancePolicyArn,
+            executionRoleArn: this.executionRoleArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
         });
     }
 }

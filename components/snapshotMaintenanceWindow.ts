@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, alertTopicPolicy, commandFailedPattern, windowFailedPattern } from "./alerts";
+import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
 
 /** An SSM document as a task references it (a SnapshotDocument has both). */
@@ -189,38 +189,17 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
 
     private createAlerts(name: string, args: SnapshotMaintenanceWindowArgs, windowId: pulumi.Output<string>,
         ctx: pulumi.Output<AccountContext>): pulumi.Output<string> {
-        const topic = args.alertTopicArn === undefined
-            ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", tags: args.tags }, { parent: this })
-            : undefined;
-        const topicArn = topic ? topic.arn : pulumi.output(args.alertTopicArn!);
         const documentNames = pulumi.all(args.targets.map((t) => t.document.documentName)).apply((n) => [...new Set(n)]);
-        const commandRule = new aws.cloudwatch.EventRule(`${name}-command-failed`, {
-            description: "consistent-snapshots: a snapshot run failed, timed out or was cancelled on an instance",
-            eventPattern: documentNames.apply(commandFailedPattern),
-            tags: args.tags,
-        }, { parent: this });
-        const windowRule = new aws.cloudwatch.EventRule(`${name}-window-failed`, {
-            description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
-            eventPattern: windowId.apply(windowFailedPattern),
-            tags: args.tags,
-        }, { parent: this });
-        const policy = topic
-            ? new aws.sns.TopicPolicy(`${name}-alerts`, {
-                arn: topic.arn,
-                policy: pulumi.all([topic.arn, commandRule.arn, windowRule.arn, ctx]).apply(([arn, command, windowArn, c]) =>
-                    alertTopicPolicy(arn, [command, windowArn], c.accountId)),
-            }, { parent: this })
-            : undefined;
-        new aws.cloudwatch.EventTarget(`${name}-command-failed`, {
-            rule: commandRule.name, arn: topicArn, inputTransformer: COMMAND_FAILED_MESSAGE,
-        }, { parent: this, dependsOn: policy ? [policy] : [] });
-        new aws.cloudwatch.EventTarget(`${name}-window-failed`, {
-            rule: windowRule.name, arn: topicArn, inputTransformer: WINDOW_FAILED_MESSAGE,
-        }, { parent: this, dependsOn: policy ? [policy] : [] });
-        if (args.alertEmail) {
-            new aws.sns.TopicSubscription(`${name}-alert-email`, { topic: topicArn, protocol: "email", endpoint: args.alertEmail }, { parent: this });
-        }
-        return topicArn;
+        return failureAlerts(this, name, [
+            {
+                suffix: "command-failed", description: "consistent-snapshots: a snapshot run failed, timed out or was cancelled on an instance",
+                eventPattern: documentNames.apply(commandFailedPattern), message: COMMAND_FAILED_MESSAGE,
+            },
+            {
+                suffix: "window-failed", description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
+                eventPattern: windowId.apply(windowFailedPattern), message: WINDOW_FAILED_MESSAGE,
+            },
+        ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
     }
 }
 

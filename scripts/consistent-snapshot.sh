@@ -1236,8 +1236,9 @@ run_pre_script() {
 run_post_script() {
   make_state_dir unlocked
   hold_load_state
-  discover_instance
+  # Release first: every step before it is write stall.
   hold_release
+  discover_instance
   log "host given back (released by $HOLD_RELEASED_BY) after $((T_THAWED - T_QUIESCED)) ms"
   if [[ $HOLD_RELEASED_BY == post-script ]]; then find_held_snapshots 3; else find_held_snapshots 1; fi
   local method=fsfreeze

@@ -380,7 +380,9 @@ export class Ec2Double {
     private async readState(): Promise<{ maxInnodbId: number; maxMyisamId: number; appendLogLines: number; probeError?: string }> {
         let maxInnodbId = -1, maxMyisamId = -1, appendLogLines = -1;
         const errors: string[] = [];
-        for (let attempt = 1; attempt <= 3 && maxInnodbId < 0; attempt++) {
+        // Two attempts of 8 s at most: under the seed's sequence (no lock) a writer stuck on the frozen filesystem
+        // holds MyISAM's table lock, so this read waits for the thaw, once per CreateSnapshot call.
+        for (let attempt = 1; attempt <= 2 && maxInnodbId < 0; attempt++) {
             const started = Date.now();
             try {
                 const out = await this.opts.sql("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", 8000);
@@ -390,7 +392,6 @@ export class Ec2Double {
                 const e = err as Error & { code?: number | string; signal?: string; killed?: boolean; stderr?: string };
                 errors.push(`attempt ${attempt} after ${Date.now() - started} ms: exit ${e.code ?? "-"}, signal ${e.signal ?? "-"}, ` +
                     `killed ${e.killed ?? false}, stderr ${JSON.stringify(e.stderr ?? "")}`);
-                await new Promise((r) => setTimeout(r, 200));
             }
         }
         try {

@@ -336,7 +336,7 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         ]);
     });
 
-    for (const stack of ["dev", "prod"]) {
+    for (const stack of ["dev", "prod", "staging"]) {
         it(`Pulumi.${stack}.yaml: every request the stack makes satisfies the models and the documented limits`, async () => {
             await useMocks(stack, stackFileConfig(stack));
             createStack();

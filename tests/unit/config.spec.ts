@@ -98,11 +98,37 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["extraTargets", Array.from({ length: 20 }, (_, i) => ({ tagValue: `T${i}`, script: "consistent-snapshot" })), false, /at most 19 \(SSM allows 20 tasks per maintenance window/],
     ["extraTargets", Array.from({ length: 19 }, (_, i) => ({ tagValue: `${i}${"v".repeat(250)}`, script: "consistent-snapshot" })), false,
         /at most 4000 characters in all, counting 3 more per value \(now 4\d{3}\): the instance policy names every targeted value and IAM limits a managed policy to 6,144/],
+    ["scheduler", "dlm", true],
+    ["scheduler", "cron", false, /maintenanceWindow or dlm/],
+    ["copyToRegions", [{ region: "eu-central-1" }], false, /nothing with scheduler maintenanceWindow/],
+    ["fastRestoreAvailabilityZones", ["us-east-1a"], false, /nothing with scheduler maintenanceWindow/],
+    ["executeOperationOnScriptFailure", "maybe", false, /true or false/],
     ["alertEmail", "oncall@example.com", true],
     ["alertEmail", "not-an-address", false, /an e-mail address/],
     ["alertTopicArn", "arn:aws:sns:eu-west-1:111122223333:alerts", true],
     ["alertTopicArn", "arn:aws:sqs:eu-west-1:111122223333:alerts", false, /an SNS topic ARN/],
 ];
+
+describe("stack configuration with scheduler dlm", () => {
+    const dlm = { scheduler: "dlm" };
+    const cases: [Record<string, unknown>, RegExp | undefined][] = [
+        [{ copyToRegions: [{ region: "eu-central-1", retainDays: 30 }], fastRestoreAvailabilityZones: ["us-east-1a"] }, undefined],
+        [{ schedule: "rate(1 day)" }, /consistent-snapshots:schedule: .*a cron\(\.\.\.\) expression with scheduler dlm/],
+        [{ scheduleTimezone: "Europe/Paris" }, /consistent-snapshots:scheduleTimezone: .*UTC with scheduler dlm/],
+        [{ extraTargets: [{ tagValue: "X", script: "consistent-snapshot" }] }, /consistent-snapshots:extraTargets: .*none with scheduler dlm/],
+        [{ snapshotParameters: { retainCount: "3", retainDays: "3" } }, /snapshotParameters\.retainDays: .*unset when retainCount is set/],
+        [{ copyToRegions: [{ region: "Frankfurt" }] }, /consistent-snapshots:copyToRegions\[0\]\.region 'Frankfurt'/],
+        [{ copyToRegions: ["eu-central-1", "us-west-2", "ap-south-1", "sa-east-1"].map((region) => ({ region })) }, /at most 3/],
+        [{ copyToRegions: [{ region: "eu-central-1", colour: "red" }] }, /consistent-snapshots:copyToRegions\[0\]: .*a list of \{region, retainDays\?, cmkArn\?\}/],
+        [{ fastRestoreAvailabilityZones: "us-east-1a" }, /consistent-snapshots:fastRestoreAvailabilityZones: .*a list of Availability Zone names/],
+    ];
+    for (const [raw, message] of cases) {
+        it(`${message ? "rejects" : "accepts"} ${JSON.stringify(raw).slice(0, 90)}`, () => {
+            if (!message) assert.equal(validateStackConfig({ ...dlm, ...raw }).scheduler, "dlm");
+            else assert.throws(() => validateStackConfig({ ...dlm, ...raw }), message);
+        });
+    }
+});
 
 describe("stack configuration (components/config.ts)", () => {
     it("has at least 40 cases across keys", () => {

@@ -100,6 +100,29 @@ describe("SnapshotDocument", () => {
         for (const [name, v] of rejected) assert.ok(documentParameterError("consistent-snapshot", name, v), `${name}=${v}`);
     });
 
+    describe("with parameterDefaults (what Data Lifecycle Manager runs with: it passes only command and executionId)", () => {
+        it("declares the given defaults and keeps the others", async () => {
+            await useMocks("test");
+            new SnapshotDocument("dlm-doc", { parameterDefaults: { maxFreezeSeconds: "60", retainCount: "0" }, tags: { DLMScriptsAccess: "true" } });
+            await settle();
+            const { inputs } = one("aws:ssm/document:Document");
+            const parameters = JSON.parse(inputs.content).parameters;
+            assert.equal(parameters.maxFreezeSeconds.default, "60");
+            assert.equal(parameters.lockTimeoutSeconds.default, CONSISTENT_SNAPSHOT_PARAMETERS.lockTimeoutSeconds.default);
+            assert.equal(parameters.command.default, "snapshot");
+            assert.deepEqual(inputs.tags, { DLMScriptsAccess: "true" });
+        });
+        for (const [parameter, value, message] of [["maxFreezeSeconds", "601", /matching/], ["command", "pre-script", /Data Lifecycle Manager sets it/],
+            ["nope", "1", /one of the consistent-snapshot parameters/]] as const) {
+            it(`refuses parameterDefaults.${parameter}='${value}', naming it`, async () => {
+                await useMocks("test");
+                assert.throws(() => new SnapshotDocument("bad", { parameterDefaults: { [parameter]: value } }),
+                    new RegExp(`SnapshotDocument bad: parameterDefaults\\.${parameter} '${value}': expected .*${message.source}`));
+                await settle();
+            });
+        }
+    });
+
     it("exposes the document's name and ARN as outputs", async () => {
         assert.match(await value(component.documentName), /^snap/);
         assert.match(await value(component.documentArn), /^arn:aws:ssm:.*:document\/snap/);

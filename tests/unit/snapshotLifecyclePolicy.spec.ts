@@ -3,7 +3,7 @@ import { SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyAr
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { POST_SCRIPT_TAG_KEYS, snapshotInstancePolicy } from "../../components/policies";
-import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, one, settle, useMocks, value } from "./mocks";
+import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, ofType, one, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
 
 const DOCUMENT = { documentName: "consistent-snapshot-doc", documentArn: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/consistent-snapshot-doc` };
@@ -46,7 +46,25 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.deepEqual(inventory(), {
                 "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
                 "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
+                "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
+                "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
             });
+        });
+
+        it("alerts on the document's failed runs (whoever sent them) and on the policy's ERROR state, through a topic only those rules may publish to", () => {
+            const rules = ofType("aws:cloudwatch/eventRule:EventRule");
+            const script = JSON.parse(rules.find((r) => r.name === "dlm-script-failed")!.inputs.eventPattern);
+            assert.deepEqual(script["detail-type"], ["EC2 Command Invocation Status-change Notification"]);
+            assert.deepEqual(script.detail["document-name"], [DOCUMENT.documentName]);
+            assert.ok(script.detail.status.includes("Failed") && script.detail.status.includes("TimedOut"));
+            const error = JSON.parse(rules.find((r) => r.name === "dlm-policy-error")!.inputs.eventPattern);
+            assert.deepEqual(error, {
+                "source": ["aws.dlm"], "detail-type": ["DLM Policy State Change"],
+                "resources": [`arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:dlm/lifecyclePolicy:LifecyclePolicy/dlm`], "detail": { state: ["ERROR"] },
+            });
+            const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
+            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 2);
+            for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
         });
 
         it("gives the hosts a policy for the pre/post script: describe, find and tag DLM's snapshots; no create, no delete", async () => {
@@ -116,9 +134,14 @@ describe("SnapshotLifecyclePolicy", () => {
                 document: DOCUMENT, tagKey: "Backup", tagValue: "Primary", cronExpression: "cron(0 */6 * * ? *)", retainDays: 14,
                 copyToRegions: [{ region: "eu-central-1" }, { region: "us-west-2", retainDays: 90, cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd" }],
                 fastRestoreAvailabilityZones: ["us-east-1a", "us-east-1b"], fastRestoreCount: 2, tagsToAdd: { Env: "prod" },
-                executeOperationOnScriptFailure: true, scriptExecutionTimeoutSeconds: 120, enabled: false,
+                executeOperationOnScriptFailure: true, scriptExecutionTimeoutSeconds: 120, enabled: false, alertsEnabled: false,
             });
             await settle();
+        });
+
+        it("declares no alert resources when alerts are off", () => {
+            assert.equal(ofType("aws:cloudwatch/eventRule:EventRule").length, 0);
+            assert.equal(ofType("aws:sns/topic:Topic").length, 0);
         });
 
         it("keeps snapshots 14 days and copies them encrypted, with their tags, each Region with its own retention and key", () => {

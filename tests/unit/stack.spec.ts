@@ -198,6 +198,52 @@ describe("the stack (index.ts / stack.ts)", () => {
         });
     });
 
+    describe("staging (Pulumi.staging.yaml: Data Lifecycle Manager as the scheduler)", () => {
+        let outputs: StackOutputs;
+        before(async () => {
+            await useMocks("staging", stackFileConfig("staging"));
+            outputs = createStack();
+            await settle();
+        });
+
+        it("declares the document, a DLM policy with its role, alerts and hosts' policy, and the demo host: no maintenance window", () => {
+            const counts = inventory();
+            assert.equal(counts["aws:dlm/lifecyclePolicy:LifecyclePolicy"], 1);
+            assert.equal(counts["consistent-snapshots:index:SnapshotLifecyclePolicy"], 1);
+            for (const absent of ["aws:ssm/maintenanceWindow:MaintenanceWindow", "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
+                "aws:cloudwatch/logGroup:LogGroup"]) assert.equal(counts[absent], undefined, absent);
+            assert.equal(outputs.maintenanceWindowId, undefined);
+        });
+
+        it("wires the document as DLM's pre and post script, tagged for DLM, with the stack's parameters as its defaults", () => {
+            const { policyDetails } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs;
+            const [schedule] = policyDetails.schedules;
+            assert.equal(schedule.createRule.cronExpression, "cron(0 3 * * ? *)");
+            // The document's name as the mocks give it (auto-named: its resource name and a suffix).
+            assert.equal(schedule.createRule.scripts.executionHandler, "consistent-snapshot-a1b2c3");
+            assert.equal(schedule.createRule.scripts.executeOperationOnScriptFailure, false);
+            assert.deepEqual(schedule.retainRule, { interval: 14, intervalUnit: "DAYS" });
+            assert.deepEqual(schedule.crossRegionCopyRules.map((r: Record<string, unknown>) => [r.targetRegion, r.encrypted]), [["eu-central-1", true]]);
+            const document = one("aws:ssm/document:Document").inputs;
+            assert.equal(document.tags.DLMScriptsAccess, "true");
+            const defaults = JSON.parse(document.content).parameters;
+            assert.equal(defaults.maxFreezeSeconds.default, "90");
+            assert.equal(defaults.retainDays.default, "0", "the script must not prune DLM's snapshots");
+        });
+
+        it("lets the demo host's post-script tag DLM's snapshots", () => {
+            const policy = parsePolicy(ofType("aws:iam/rolePolicy:RolePolicy").find((r) => r.name === "mysql-snapshot")!.inputs.policy);
+            assert.ok(statement(policy, "TagLifecyclePolicySnapshots"));
+        });
+
+        it("points the operator commands at DLM and its snapshots", async () => {
+            assert.match(await value(outputs.historyCommand), /^aws dlm get-lifecycle-policy --region us-east-1 --policy-id snapshots-id /);
+            assert.match(await value(outputs.snapshotsCommand), /Name=tag:CreatedByPolicy,Values=consistent-snapshots/);
+            assert.doesNotMatch(await value(outputs.runNowCommand), /cloud-watch-output-config/);
+            assert.equal(await value(outputs.lifecyclePolicyId), "snapshots-id");
+        });
+    });
+
     describe("without the demo host (instances brought by the user)", () => {
         let outputs: StackOutputs;
         before(async () => {
@@ -223,7 +269,8 @@ describe("the stack (index.ts / stack.ts)", () => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
             assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
-                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId"].concat("dataVolumeId").sort());
+                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId", "dataVolumeId",
+                "lifecyclePolicyId", "lifecyclePolicyRoleArn"].sort());
             await settle();
             assert.deepEqual(inventory(), DEV_INVENTORY);
         });
