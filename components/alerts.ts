@@ -78,6 +78,21 @@ export function lifecyclePolicyErrorPattern(policyArn: string): string {
     });
 }
 
+/**
+ * A multi-volume CreateSnapshots that failed (EBS's event; DLM's instance policies use CreateSnapshots). The event
+ * names no policy or tag, so this catches every such failure in the account and Region.
+ */
+export const SNAPSHOTS_FAILED_PATTERN = JSON.stringify({
+    "source": ["aws.ec2"],
+    "detail-type": ["EBS Multi-Volume Snapshots Completion Status"],
+    "detail": { event: ["createSnapshots"], result: ["failed"] },
+});
+
+export const SNAPSHOTS_FAILED_MESSAGE = {
+    inputPaths: { cause: "$.detail.cause", time: "$.time", region: "$.region" },
+    inputTemplate: "\"consistent-snapshots: a multi-volume snapshot (CreateSnapshots) failed at <time> in <region>: <cause>.\"",
+};
+
 export const LIFECYCLE_POLICY_ERROR_MESSAGE = {
     inputPaths: { policy: "$.detail.policy_id", cause: "$.detail.cause", time: "$.time" },
     inputTemplate: "\"consistent-snapshots: Data Lifecycle Manager policy <policy> is in ERROR at <time>: <cause>. " +

@@ -1,6 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, commandFailedPattern, failureAlerts, lifecyclePolicyErrorPattern } from "./alerts";
+import {
+    COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, SNAPSHOTS_FAILED_MESSAGE, SNAPSHOTS_FAILED_PATTERN, commandFailedPattern, failureAlerts,
+    lifecyclePolicyErrorPattern,
+} from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
 import { DocumentReference } from "./snapshotMaintenanceWindow";
 
@@ -58,7 +61,8 @@ export interface SnapshotLifecyclePolicyArgs {
     enabled?: boolean;
     /**
      * Route failures to SNS: the document's failed, timed-out or cancelled runs (SSM's command events, the same
-     * whoever sent the command) and the policy entering its ERROR state (DLM's event). Default: true.
+     * whoever sent the command), the policy entering its ERROR state (DLM's event) and failed multi-volume
+     * snapshots (EBS's event, which names no policy: any in the account and Region). Default: true.
      */
     alertsEnabled?: boolean;
     /** Publish alerts to this existing SNS topic instead of creating one (its policy must let events.amazonaws.com publish). Default: a new topic. */
@@ -246,6 +250,10 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                 {
                     suffix: "policy-error", description: "consistent-snapshots: the Data Lifecycle Manager policy is in its ERROR state",
                     eventPattern: policy.arn.apply(lifecyclePolicyErrorPattern), message: LIFECYCLE_POLICY_ERROR_MESSAGE,
+                },
+                {
+                    suffix: "snapshots-failed", description: "consistent-snapshots: a multi-volume CreateSnapshots failed in this account and Region",
+                    eventPattern: SNAPSHOTS_FAILED_PATTERN, message: SNAPSHOTS_FAILED_MESSAGE,
                 },
             ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
         }

@@ -743,7 +743,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             fs.rmSync(HOLD_DIR, { recursive: true, force: true });
         });
 
-        it("pre-script exits 0 leaving lock and freeze held; DLM's own CreateSnapshots sees both; post-script releases and tags DLM's snapshots", async () => {
+        it("pre-script exits 0 leaving lock and freeze held; DLM's own CreateSnapshots sees both; post-script releases and tags DLM's snapshots, which restore", async () => {
             const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
             assert.equal(pre.code, 0, pre.stderr);
             assert.equal(pre.summary.status, "held");
@@ -773,6 +773,43 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.ok((post.summary.lockHeldMs as number) > 0 && (post.summary.frozenMs as number) > 0, JSON.stringify(post.summary));
             assert.equal(fs.existsSync(HOLD_DIR), false, "the hold is cleared");
             await assertNoCommittedRowLost();
+
+            // DLM's snapshots restore: every table checks, the binlog ends at the tagged position, and the copy holds
+            // exactly the rows committed before the lock (what the double read at DLM's call).
+            let copies = 0;
+            const copyOf = (volumeId: string) => {
+                const snapshot = obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
+                const target = `${snapshot}.restore-dlm-${++copies}`;
+                execFileSync("cp", ["--reflink=always", snapshot, target]);
+                return target;
+            };
+            const dataLoop = f.attachImage(copyOf(DATA_VOLUME_ID));
+            const logsLoop = f.attachImage(copyOf(LOGS_VOLUME_ID));
+            const root = path.join(f.dir, "verify-dlm");
+            try {
+                const binlog = pre.summary.binlog as Record<string, string>;
+                const verify = await f.runScript(RESTORE_VERIFY, {
+                    PATH: process.env.PATH,
+                    SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                });
+                assert.equal(verify.code, 0, verify.stderr);
+                assert.deepEqual(verify.summary.failedTables, []);
+                assert.equal(verify.summary.binlogFileSize, binlog.position);
+            } finally {
+                f.detachImage(logsLoop);
+                f.detachImage(dataLoop);
+            }
+            const restored = await f.restore(copyOf(DATA_VOLUME_ID), copyOf(LOGS_VOLUME_ID));
+            try {
+                const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
+                    restored.server.cnf).trim().split("\n").map(Number);
+                assert.ok(obs.maxInnodbId > 0, obs.probeError);
+                assert.deepEqual([inno, myi], [obs.maxInnodbId, obs.maxMyisamId]);
+            } finally {
+                await restored.cleanup();
+            }
         });
 
         it("without a post-script, the holder gives the host back at maxFreezeSeconds on its own; a late post-script exits 213", async () => {

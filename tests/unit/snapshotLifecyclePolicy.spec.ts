@@ -47,11 +47,11 @@ describe("SnapshotLifecyclePolicy", () => {
                 "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
                 "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
                 "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
-                "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
+                "aws:cloudwatch/eventRule:EventRule": 3, "aws:cloudwatch/eventTarget:EventTarget": 3,
             });
         });
 
-        it("alerts on the document's failed runs (whoever sent them) and on the policy's ERROR state, through a topic only those rules may publish to", () => {
+        it("alerts on the document's failed runs (whoever sent them), the policy's ERROR state and failed CreateSnapshots, through a topic only those rules may publish to", () => {
             const rules = ofType("aws:cloudwatch/eventRule:EventRule");
             const script = JSON.parse(rules.find((r) => r.name === "dlm-script-failed")!.inputs.eventPattern);
             assert.deepEqual(script["detail-type"], ["EC2 Command Invocation Status-change Notification"]);
@@ -62,8 +62,13 @@ describe("SnapshotLifecyclePolicy", () => {
                 "source": ["aws.dlm"], "detail-type": ["DLM Policy State Change"],
                 "resources": [`arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:dlm/lifecyclePolicy:LifecyclePolicy/dlm`], "detail": { state: ["ERROR"] },
             });
+            const snapshots = JSON.parse(rules.find((r) => r.name === "dlm-snapshots-failed")!.inputs.eventPattern);
+            assert.deepEqual(snapshots, {
+                "source": ["aws.ec2"], "detail-type": ["EBS Multi-Volume Snapshots Completion Status"],
+                "detail": { event: ["createSnapshots"], result: ["failed"] },
+            });
             const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
-            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 2);
+            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 3);
             for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
         });
 
