@@ -1053,14 +1053,24 @@ delete_snapshot() {
 refuse_active_hold() {
   [[ -f $HOLD_DIR/state ]] || return 0
   local pid
-  pid=$(hold_value HolderPid)
+  hold_read_state
+  pid=${HOLD[HolderPid]:-}
   if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ ! -f $HOLD_DIR/outcome ]]; then
-    fail "$E_HELD" "a pre-script hold is active (execution $(hold_value ExecutionId), holder $pid); run the post-script first"
+    fail "$E_HELD" "a pre-script hold is active (execution ${HOLD[ExecutionId]:-}, holder $pid); run the post-script first"
   fi
   rm -rf -- "$HOLD_DIR"
 }
 
-hold_value() { sed -n "s/^$1=//p" "$HOLD_DIR/state" 2>/dev/null | head -n 1; }
+# The state file, read once into HOLD (KEY=VALUE lines; the first value of a key wins).
+declare -A HOLD=()
+hold_read_state() {
+  local key value
+  HOLD=()
+  while IFS='=' read -r key value; do
+    [[ -n $key && -z ${HOLD[$key]+set} ]] && HOLD[$key]=$value
+  done <"$HOLD_DIR/state"
+  return 0
+}
 
 hold_prepare() {
   rm -rf -- "$HOLD_DIR"
@@ -1090,45 +1100,45 @@ hand_over() {
 # Restores the pre-script's facts for the summary and the tags.
 hold_load_state() {
   [[ -f $HOLD_DIR/state ]] || fail "$E_NO_HOLD" "no pre-script hold on this instance (post-script without pre-script)"
-  local held_for
-  held_for=$(hold_value ExecutionId)
+  hold_read_state
+  local held_for=${HOLD[ExecutionId]:-}
   if [[ $EXECUTION_ID != None && $held_for != "$EXECUTION_ID" ]]; then
     fail "$E_NO_HOLD" "the hold on this instance belongs to execution $held_for, not $EXECUTION_ID"
   fi
-  RUN_ID=$(hold_value RunId) DATABASE=$(hold_value Database)
-  T_FIRST_FLUSH=$(hold_value FirstFlushAtMs) T_LOCK_REQUESTED=$(hold_value LockRequestedAtMs)
-  T_LOCKED=$(hold_value LockedAtMs) T_QUIESCED=$(hold_value QuiescedAtMs)
-  T_FROZEN=$(hold_value FrozenAtMs) T_ALL_FROZEN=$(hold_value AllFrozenAtMs)
-  BINLOG_FILE=$(hold_value BinlogFile) BINLOG_POSITION=$(hold_value BinlogPosition) GTID_BINLOG_POS=$(hold_value GtidBinlogPos)
-  read -r -a SNAPSHOT_VOLUME_IDS <<<"$(hold_value Volumes)"
-  read -r -a FREEZE_MOUNTS <<<"$(hold_value FrozenMounts)"
-  read -r -a UNFROZEN_MOUNTS <<<"$(hold_value UnfrozenMounts)"
+  RUN_ID=${HOLD[RunId]:-} DATABASE=${HOLD[Database]:-}
+  T_FIRST_FLUSH=${HOLD[FirstFlushAtMs]:-0} T_LOCK_REQUESTED=${HOLD[LockRequestedAtMs]:-0}
+  T_LOCKED=${HOLD[LockedAtMs]:-0} T_QUIESCED=${HOLD[QuiescedAtMs]:-0}
+  T_FROZEN=${HOLD[FrozenAtMs]:-0} T_ALL_FROZEN=${HOLD[AllFrozenAtMs]:-0}
+  BINLOG_FILE=${HOLD[BinlogFile]:-} BINLOG_POSITION=${HOLD[BinlogPosition]:-} GTID_BINLOG_POS=${HOLD[GtidBinlogPos]:-}
+  read -r -a SNAPSHOT_VOLUME_IDS <<<"${HOLD[Volumes]:-}"
+  read -r -a FREEZE_MOUNTS <<<"${HOLD[FrozenMounts]:-}"
+  read -r -a UNFROZEN_MOUNTS <<<"${HOLD[UnfrozenMounts]:-}"
 }
 
 # Asks the holder to give the host back and waits for it (bounded). Sets HOLD_RELEASED_BY and the release time.
 hold_release() {
-  local fd outcome="" i
-  if [[ ! -f $HOLD_DIR/outcome ]] && kill -0 "$(hold_value HolderPid)" 2>/dev/null; then
+  local fd outcome="" i holder=${HOLD[HolderPid]:-}
+  if [[ ! -f $HOLD_DIR/outcome ]] && kill -0 "$holder" 2>/dev/null; then
     exec {fd}<>"$HOLD_DIR/release"
     printf 'release\n' >&"$fd"
     exec {fd}>&-
   fi
   for ((i = 0; i < 300; i++)); do
     [[ -f $HOLD_DIR/outcome ]] && { outcome=$(<"$HOLD_DIR/outcome"); break; }
-    kill -0 "$(hold_value HolderPid)" 2>/dev/null || break
+    kill -0 "$holder" 2>/dev/null || break
     sleep 0.05
   done
   if [[ -z $outcome ]]; then
     # The holder is gone without a word (killed): give the host back here, as its sentinel would.
     local m
     for m in "${FREEZE_MOUNTS[@]}"; do fsfreeze --unfreeze "$m" 2>/dev/null || true; done
-    if [[ $DATABASE == mysql ]]; then db_oneshot "KILL CONNECTION $(hold_value ConnectionId)" >/dev/null 2>&1 || true; fi
+    if [[ $DATABASE == mysql ]]; then db_oneshot "KILL CONNECTION ${HOLD[ConnectionId]:-}" >/dev/null 2>&1 || true; fi
     stamp T_THAWED; T_UNLOCKED=$T_THAWED HOLD_RELEASED_BY=holder-lost
     return 0
   fi
   HOLD_RELEASED_BY=${outcome%% *} T_THAWED=${outcome#* } T_UNLOCKED=${outcome#* }
   [[ $DATABASE == mysql ]] && T_WRITES_RELEASED=$T_UNLOCKED
-  kill "$(hold_value SentinelPid)" 2>/dev/null || true
+  kill "${HOLD[SentinelPid]:-}" 2>/dev/null || true
 }
 
 # The snapshots DLM created of the held volumes: started between the lock and now. DescribeSnapshots is

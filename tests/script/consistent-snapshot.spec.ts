@@ -66,6 +66,26 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         assert.ok(rows >= before + acknowledged, `rows ${rows} < ${before} + ${acknowledged} acknowledged commits`);
     }
 
+    /**
+     * Runs scripts/restore-verify.sh on copies of the data and logs volumes (attached as loop devices, mounted under
+     * `root`), expecting the binlog to end at `binlog`'s position; detaches them afterwards.
+     */
+    async function restoreVerify(dataImage: string, logsImage: string, binlog: Record<string, string>, root: string): Promise<ScriptResult> {
+        const dataLoop = f.attachImage(dataImage);
+        const logsLoop = f.attachImage(logsImage);
+        try {
+            return await f.runScript(RESTORE_VERIFY, {
+                PATH: process.env.PATH,
+                SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+            });
+        } finally {
+            f.detachImage(logsLoop);
+            f.detachImage(dataLoop);
+        }
+    }
+
     /** Runs the document as the SSM Agent does, with these parameters (the others at their defaults). */
     function run(params: Record<string, string> = {}, opts: AgentRunOptions = {}): Promise<ScriptResult> {
         return f.runAsAgent(params, opts);
@@ -190,27 +210,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
 
         it("restores through scripts/restore-verify.sh: mounts, CHECK TABLE on every table, binlog ends at the tagged position", async () => {
-            const dataLoop = f.attachImage(freshCopy(DATA_VOLUME_ID));
-            const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            const binlog = result.summary.binlog as Record<string, string>;
             const root = path.join(f.dir, "verify");
-            try {
-                const binlog = result.summary.binlog as Record<string, string>;
-                const verify = await f.runScript(RESTORE_VERIFY, {
-                    PATH: process.env.PATH,
-                    SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
-                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
-                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
-                });
-                assert.equal(verify.code, 0, verify.stderr);
-                assert.equal(verify.summary.status, "ok");
-                assert.ok((verify.summary.tablesChecked as number) >= 5, JSON.stringify(verify.summary));
-                assert.deepEqual(verify.summary.failedTables, []);
-                assert.equal(verify.summary.binlogFileSize, binlog.position);
-                assert.ok(!fs.existsSync(path.join(root, "data", "mysql")), "left the restored volume mounted");
-            } finally {
-                f.detachImage(logsLoop);
-                f.detachImage(dataLoop);
-            }
+            const verify = await restoreVerify(freshCopy(DATA_VOLUME_ID), freshCopy(LOGS_VOLUME_ID), binlog, root);
+            assert.equal(verify.code, 0, verify.stderr);
+            assert.equal(verify.summary.status, "ok");
+            assert.ok((verify.summary.tablesChecked as number) >= 5, JSON.stringify(verify.summary));
+            assert.deepEqual(verify.summary.failedTables, []);
+            assert.equal(verify.summary.binlogFileSize, binlog.position);
+            assert.ok(!fs.existsSync(path.join(root, "data", "mysql")), "left the restored volume mounted");
         });
 
         it("restore-verify.sh fails with exit 6 when the binlog does not end at the tagged position, and 5 on a damaged table", async () => {
@@ -783,24 +791,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 execFileSync("cp", ["--reflink=always", snapshot, target]);
                 return target;
             };
-            const dataLoop = f.attachImage(copyOf(DATA_VOLUME_ID));
-            const logsLoop = f.attachImage(copyOf(LOGS_VOLUME_ID));
-            const root = path.join(f.dir, "verify-dlm");
-            try {
-                const binlog = pre.summary.binlog as Record<string, string>;
-                const verify = await f.runScript(RESTORE_VERIFY, {
-                    PATH: process.env.PATH,
-                    SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
-                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
-                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
-                });
-                assert.equal(verify.code, 0, verify.stderr);
-                assert.deepEqual(verify.summary.failedTables, []);
-                assert.equal(verify.summary.binlogFileSize, binlog.position);
-            } finally {
-                f.detachImage(logsLoop);
-                f.detachImage(dataLoop);
-            }
+            const binlog = pre.summary.binlog as Record<string, string>;
+            const verify = await restoreVerify(copyOf(DATA_VOLUME_ID), copyOf(LOGS_VOLUME_ID), binlog, path.join(f.dir, "verify-dlm"));
+            assert.equal(verify.code, 0, verify.stderr);
+            assert.deepEqual(verify.summary.failedTables, []);
+            assert.equal(verify.summary.binlogFileSize, binlog.position);
             const restored = await f.restore(copyOf(DATA_VOLUME_ID), copyOf(LOGS_VOLUME_ID));
             try {
                 const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",

@@ -218,17 +218,16 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
             return { requests: [{ service: "sns", operation: "SetTopicAttributes", request: { TopicArn: i.arn, AttributeName: "Policy", AttributeValue: i.policy } }], limits: [] };
         case "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
             const d = i.policyDetails;
-            const tagList2 = (tags: Tags) => Object.entries(tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
             return {
                 requests: [{
                     service: "dlm", operation: "CreateLifecyclePolicy", request: {
                         ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm-role-1a2b3c4", Description: i.description, State: i.state,
                         Tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined,
                         PolicyDetails: {
-                            PolicyType: d.policyType, ResourceTypes: d.resourceTypes, TargetTags: tagList2(d.targetTags),
+                            PolicyType: d.policyType, ResourceTypes: d.resourceTypes, TargetTags: tagList(d.targetTags),
                             Parameters: d.parameters ? { ExcludeBootVolume: d.parameters.excludeBootVolume } : undefined,
                             Schedules: d.schedules.map((sc: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
-                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: sc.tagsToAdd ? tagList2(sc.tagsToAdd) : undefined,
+                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: tagList(sc.tagsToAdd),
                                 CreateRule: {
                                     CronExpression: sc.createRule.cronExpression,
                                     Scripts: sc.createRule.scripts ? [{
