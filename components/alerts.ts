@@ -99,6 +99,20 @@ export const LIFECYCLE_POLICY_ERROR_MESSAGE = {
         "No snapshot is taken until it is fixed; `aws dlm get-lifecycle-policy --policy-id <policy>`.\"",
 };
 
+/**
+ * Why an existing topic cannot receive this Region's alerts, if it cannot: EventBridge rules see only their own
+ * Region's events and deliver across Regions only to event buses, so an SNS target must be in the rules' Region.
+ */
+export function alertTopicArnError(topicArn: string, region: string): string | undefined {
+    const match = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}$/.exec(topicArn);
+    if (!match) return `alertTopicArn '${topicArn}': expected an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>`;
+    if (match[1] !== region) {
+        return `alertTopicArn '${topicArn}' is in ${match[1]}, but the alerts are in ${region}: EventBridge delivers a Region's ` +
+            `events to SNS topics in that Region only. Give a topic in ${region}, or none to have one created there`;
+    }
+    return undefined;
+}
+
 /** One EventBridge rule that alerts: what it catches and the message it sends. */
 export interface AlertRule {
     /** Resource name suffix, e.g. `command-failed`. */
@@ -118,7 +132,11 @@ export function failureAlerts(parent: pulumi.Resource, name: string, rules: Aler
     const topic = opts.topicArn === undefined
         ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", tags: opts.tags }, { parent })
         : undefined;
-    const topicArn = topic ? topic.arn : pulumi.output(opts.topicArn!);
+    const topicArn = topic ? topic.arn : pulumi.all([opts.topicArn!, opts.ctx]).apply(([arn, ctx]) => {
+        const error = alertTopicArnError(arn, ctx.region);
+        if (error) throw new Error(`${name}: ${error}`);
+        return arn;
+    });
     const eventRules = rules.map((rule) => new aws.cloudwatch.EventRule(`${name}-${rule.suffix}`, {
         description: rule.description, eventPattern: rule.eventPattern, tags: opts.tags,
     }, { parent }));

@@ -21,10 +21,10 @@ export interface NetworkArgs {
     /** Availability zones to spread subnets over. Default: 1 (the seed has one subnet). Each AZ adds endpoint cost in private mode. */
     availabilityZoneCount?: number;
     /**
-     * Region of the endpoints' service names (`com.amazonaws.<region>.<service>`). Default: the provider's
-     * configured region (`aws:region`). Set it when you pass a provider for another region.
+     * Region of the endpoints' service names (`com.amazonaws.<region>.<service>`). Default: the Region of the
+     * aws provider this component was given (`opts.provider`/`opts.providers`), else the stack's `aws:region`.
      */
-    region?: string;
+    region?: pulumi.Input<string>;
     /** Tags for every resource. Default: none. */
     tags?: Record<string, string>;
 }
@@ -54,10 +54,10 @@ export class Network extends pulumi.ComponentResource {
         this.mode = args.mode ?? "public";
         const cidrBlock = args.cidrBlock ?? "10.0.0.0/16";
         const isPrivate = this.mode === "private";
-        const region = args.region ?? aws.config.region;
-        if (isPrivate && !region) {
-            throw new Error(`Network ${name}: mode private needs a region: set aws:region or NetworkArgs.region`);
-        }
+        const region = args.region ?? aws.getRegionOutput({}, { parent: this }).region;
+        // awsx's Vpc is a remote component: it receives only the providers passed to it explicitly, not the ones
+        // this component inherited, and would otherwise build its subnets with the default provider's Region.
+        const awsProvider = this.getProvider("aws::");
 
         const vpc = new awsx.ec2.Vpc(name, {
             cidrBlock,
@@ -68,19 +68,22 @@ export class Network extends pulumi.ComponentResource {
             subnetSpecs: [{ type: isPrivate ? "Isolated" : "Public", cidrMask: 24 }],
             // awsx defaults to a NAT gateway per AZ; neither mode wants one.
             natGateways: { strategy: "None" },
-            // Auto fills the S3 gateway endpoint's route tables with the VPC's own.
-            vpcEndpointStrategy: "Auto",
-            vpcEndpointSpecs: isPrivate ? [{
-                serviceName: `com.amazonaws.${region}.s3`,
-                vpcEndpointType: "Gateway",
-            }] : [],
             tags: args.tags,
-        }, { parent: this });
+        }, { parent: this, ...(awsProvider ? { providers: [awsProvider] } : {}) });
 
         this.vpcId = vpc.vpcId;
         this.subnetIds = vpc.publicSubnetIds;
 
         if (isPrivate) {
+            // Amazon Linux 2023's package repositories are in S3: a gateway endpoint on every route table of the
+            // VPC (awsx's own endpoint specs take only a literal service name, and the Region may be an output).
+            const s3Endpoint = new aws.ec2.VpcEndpoint(`${name}-s3`, {
+                vpcId: vpc.vpcId,
+                serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
+                vpcEndpointType: "Gateway",
+                routeTableIds: aws.ec2.getRouteTablesOutput({ vpcId: vpc.vpcId }, { parent: this }).ids,
+                tags: args.tags,
+            }, { parent: this });
             // Interface endpoints are declared here rather than in vpcEndpointSpecs so that they get their own
             // security group (the VPC's default group would not admit the host's group).
             const endpointSecurityGroup = new aws.ec2.SecurityGroup(`${name}-endpoints`, {
@@ -92,7 +95,7 @@ export class Network extends pulumi.ComponentResource {
             this.endpointSecurityGroupId = endpointSecurityGroup.id;
             const endpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service) => new aws.ec2.VpcEndpoint(`${name}-${service}`, {
                 vpcId: vpc.vpcId,
-                serviceName: `com.amazonaws.${region}.${service}`,
+                serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
                 vpcEndpointType: "Interface",
                 privateDnsEnabled: true,
                 subnetIds: vpc.isolatedSubnetIds,
@@ -101,9 +104,9 @@ export class Network extends pulumi.ComponentResource {
             }, { parent: this }));
             this.interfaceEndpointIds = pulumi.all(endpoints.map((e) => e.id)).apply((ids) =>
                 Object.fromEntries(PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service, i) => [service, ids[i]])));
-            // The awsx VPC (a remote component) completes with its route tables and S3 gateway endpoint, so
-            // depending on its outputs covers those; the interface endpoints are joined in here.
-            this.subnetIds = pulumi.all([vpc.isolatedSubnetIds, pulumi.all(endpoints.map((e) => e.id))]).apply(([ids]) => ids);
+            // The awsx VPC (a remote component) completes with its route tables, so depending on its outputs covers
+            // those; the endpoints are joined in here.
+            this.subnetIds = pulumi.all([vpc.isolatedSubnetIds, pulumi.all([s3Endpoint, ...endpoints].map((e) => e.id))]).apply(([ids]) => ids);
         }
         this.registerOutputs({ vpcId: this.vpcId, subnetIds: this.subnetIds, interfaceEndpointIds: this.interfaceEndpointIds });
     }

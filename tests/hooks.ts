@@ -22,3 +22,9 @@ async function waitForRuntime(): Promise<void> {
     await drainPulumiRuntime().catch((e: unknown) => collected.push(e));
     await new Promise((resolve) => setImmediate(resolve));
 }
+
+/** Takes the unhandled rejections collected so far, for a spec that expects one (an error thrown inside an apply). */
+export async function takeUnhandledRejections(): Promise<unknown[]> {
+    await waitForRuntime();
+    return collected.splice(0);
+}

@@ -11,6 +11,7 @@ import { SnapshotLifecyclePolicy } from "../../components/snapshotLifecyclePolic
 import { createStack } from "../../stack";
 import { RecordedResource, resources, settle, stackFileConfig, useMocks } from "./mocks";
 import { Violation, modelsPackage, validateRequest } from "./awsModels";
+import { runExample } from "./examples";
 
 /** Ids AWS assigns, in their real forms, for requests that reference another resource. */
 const AWS_IDS = { windowId: "mw-0123456789abcdef0", windowTargetId: "e32eecb2-646c-4f4b-8ed1-205fbEXAMPLE" };
@@ -130,13 +131,34 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                 // EBS User Guide, volume types: gp3 is 1 GiB to 16 TiB.
                 limits: [[`${r.name}.size`, i.type === "gp3" && (i.size < 1 || i.size > 16384), `gp3 volume of ${i.size} GiB; gp3 takes 1-16384`]],
             };
+        case "aws:ec2/vpc:Vpc":
+            // DNS support and hostnames are ModifyVpcAttribute calls after CreateVpc, one attribute each.
+            return {
+                requests: [
+                    { service: "ec2", operation: "CreateVpc", request: { CidrBlock: i.cidrBlock, TagSpecifications: ec2TagSpecifications("vpc", i.tags) } },
+                    { service: "ec2", operation: "ModifyVpcAttribute", request: { VpcId: "vpc-0123456789abcdef0", EnableDnsSupport: { Value: i.enableDnsSupport } } },
+                    { service: "ec2", operation: "ModifyVpcAttribute", request: { VpcId: "vpc-0123456789abcdef0", EnableDnsHostnames: { Value: i.enableDnsHostnames } } },
+                ], limits: [],
+            };
+        case "aws:ec2/subnet:Subnet":
+            return {
+                requests: [{
+                    service: "ec2", operation: "CreateSubnet", request: {
+                        VpcId: i.vpcId, CidrBlock: i.cidrBlock, AvailabilityZone: i.availabilityZone, TagSpecifications: ec2TagSpecifications("subnet", i.tags),
+                    },
+                }], limits: [],
+            };
+        case "aws:ec2/routeTable:RouteTable":
+            return { requests: [{ service: "ec2", operation: "CreateRouteTable", request: { VpcId: i.vpcId, TagSpecifications: ec2TagSpecifications("route-table", i.tags) } }], limits: [] };
+        case "aws:ec2/routeTableAssociation:RouteTableAssociation":
+            return { requests: [{ service: "ec2", operation: "AssociateRouteTable", request: { RouteTableId: i.routeTableId, SubnetId: i.subnetId } }], limits: [] };
         case "aws:ec2/volumeAttachment:VolumeAttachment":
             return { requests: [{ service: "ec2", operation: "AttachVolume", request: { Device: i.deviceName, InstanceId: i.instanceId, VolumeId: i.volumeId } }], limits: [] };
         case "aws:ec2/vpcEndpoint:VpcEndpoint":
             return {
                 requests: [{
                     service: "ec2", operation: "CreateVpcEndpoint", request: {
-                        VpcId: i.vpcId, ServiceName: i.serviceName, VpcEndpointType: i.vpcEndpointType, SubnetIds: i.subnetIds,
+                        VpcId: i.vpcId, ServiceName: i.serviceName, VpcEndpointType: i.vpcEndpointType, SubnetIds: i.subnetIds, RouteTableIds: i.routeTableIds,
                         SecurityGroupIds: i.securityGroupIds, PrivateDnsEnabled: i.privateDnsEnabled, TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
                     },
                 }], limits: [],
@@ -256,8 +278,11 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
     }
 }
 
-/** Types that make no request of their own: our components, and awsx's remote VPC (awsx validates its children). */
-const NO_REQUEST = /^(consistent-snapshots:index:|awsx:ec2:Vpc$)/;
+/**
+ * Types that make no request of their own: our components, awsx's remote VPC (awsx validates its children), and
+ * explicit providers (configuration of the engine, not AWS resources).
+ */
+const NO_REQUEST = /^(consistent-snapshots:index:|awsx:ec2:Vpc$|pulumi:providers:)/;
 
 /** Every violation of the models and documented limits by what is registered now. */
 function check(): { violations: (Violation | { operation: "documented limit"; path: string; problem: string })[]; requests: number } {
@@ -374,6 +399,15 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
         assert.ok(requests >= 4);
     });
+
+    for (const [example, stack] of [["existing-vpc", "dev"], ["multi-region", "prod"], ["multi-region", "staging"]]) {
+        it(`examples/${example} (${stack}): every request the example makes satisfies the models and the documented limits`, async () => {
+            await runExample(example, stack, example === "existing-vpc" ? { alertEmail: "dba@example.com" } : {});
+            const { violations, requests } = check();
+            assert.deepEqual(violations, [], `models: ${modelsPackage()}`);
+            assert.ok(requests >= 10, `only ${requests} requests checked`);
+        });
+    }
 
     it("the edge configs reach the limits the validation admits (so they test the limits)", () => {
         const edge = validateStackConfig(Object.values(EDGE_CONFIGS)[0]);

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as ts from "typescript";
-import { REPO_ROOT, inventory, ofType, one, settle, useMocks, value } from "./mocks";
+import { REPO_ROOT } from "./mocks";
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
 const COMPONENTS = ["Network", "MysqlHost", "SnapshotDocument", "SnapshotMaintenanceWindow", "SnapshotLifecyclePolicy"];
@@ -61,50 +61,6 @@ describe("the package as a library", function () {
         const manifest = fs.readFileSync(path.join(REPO_ROOT, "PulumiPlugin.yaml"), "utf8");
         assert.match(manifest, /^runtime: nodejs$/m);
         assert.match(manifest, /^main: components\/index\.ts$/m);
-    });
-});
-
-describe("examples/existing-vpc (brings its own VPC and instances)", () => {
-    before(async () => {
-        requireBuilt();
-        // What `npm install` does for the example's dependency "consistent-snapshots": "file:../..".
-        const link = path.join(REPO_ROOT, "examples", "existing-vpc", "node_modules", "consistent-snapshots");
-        if (!fs.existsSync(link)) {
-            fs.mkdirSync(path.dirname(link), { recursive: true });
-            fs.symlinkSync(path.relative(path.dirname(link), REPO_ROOT), link, "dir");
-        }
-        await useMocks("example", { "existing-vpc-example:alertEmail": "dba@example.com" }, "existing-vpc-example");
-        const entry = path.join(REPO_ROOT, "examples", "existing-vpc", "index.ts");
-        delete require.cache[entry];
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        require(entry);
-        await settle();
-    });
-
-    it("adds only the document and the window bundle: no network or host of ours", () => {
-        const counts = inventory();
-        assert.equal(counts["consistent-snapshots:index:SnapshotDocument"], 1);
-        assert.equal(counts["consistent-snapshots:index:SnapshotMaintenanceWindow"], 1);
-        assert.equal(counts["consistent-snapshots:index:Network"], undefined);
-        assert.equal(counts["consistent-snapshots:index:MysqlHost"], undefined);
-        assert.equal(counts["awsx:ec2:Vpc"], undefined);
-        assert.equal(counts["aws:ec2/instance:Instance"], 2);
-    });
-
-    it("targets its own instances by their tag", () => {
-        const [target] = one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets;
-        for (const instance of ofType("aws:ec2/instance:Instance")) {
-            assert.deepEqual(target, { key: "tag:Backup", values: [instance.inputs.tags.Backup] });
-        }
-    });
-
-    it("attaches the bundle's instance policy to its own role, and mails alerts", async () => {
-        const attachment = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").find((a) => a.name === "orders-db-snapshots")!;
-        const policy = one("aws:iam/policy:Policy");
-        assert.equal(attachment.inputs.policyArn, `arn:aws:mock:us-east-1:111122223333:aws:iam/policy:Policy/${policy.name}`);
-        assert.equal(attachment.inputs.role, "orders-db-a1b2c3");
-        assert.equal(one("aws:sns/topicSubscription:TopicSubscription").inputs.endpoint, "dba@example.com");
-        assert.equal(await value(one("aws:ssm/maintenanceWindow:MaintenanceWindow").inputs.schedule), "cron(15 3 ? * * *)");
     });
 });
 

@@ -22,7 +22,19 @@ export interface RecordedResource {
     dependencies: string[];
     /** Resource options as the SDK sent them to the engine. */
     options: RegistrationOptions;
+    /** The provider reference (`<urn>::<id>`) the SDK sent; empty for the default provider and for components. */
+    provider: string;
+    /** Providers by package sent with a component's registration (remote components get only these). */
+    providers: Record<string, string>;
+    /** The Region and account the resource's provider works in (see `providerContext`). */
+    context: ProviderContext;
 }
+
+/** Where a provider works: its `region`, and the account its credentials end up in. */
+export interface ProviderContext { region: string; accountId: string }
+
+/** One invoke (data source call) and the provider reference it was made with. */
+export interface RecordedInvoke { token: string; provider: string; context: ProviderContext }
 
 export interface RegistrationOptions {
     protect: boolean;
@@ -34,10 +46,34 @@ export interface RegistrationOptions {
 
 export const resources: RecordedResource[] = [];
 export const invokes: string[] = [];
+export const invokeCalls: RecordedInvoke[] = [];
+
+/** Explicit aws providers registered so far, by reference (`<urn>::<id>`). */
+const awsProviders = new Map<string, ProviderContext>();
+
+/**
+ * What AWS would make of a provider: its `region` (else the stack's `aws:region`), and the account of the role
+ * it assumes (`assumeRoles[0].roleArn`) — the caller identity after AssumeRole is the role's account — else the
+ * account of the ambient credentials (ACCOUNT_ID). The default provider and no provider: the stack's.
+ */
+export function providerContext(reference: string | undefined): ProviderContext {
+    return (reference && awsProviders.get(reference)) || { region: stackRegion, accountId: ACCOUNT_ID };
+}
+
+/** The stack's `aws:region`: what the default provider works in. */
+let stackRegion = REGION;
+
+function providerInputContext(inputs: Record<string, unknown>): ProviderContext {
+    // Provider inputs that are objects or lists reach the engine JSON-encoded.
+    const decode = (v: unknown) => (typeof v === "string" && /^[[{]/.test(v) ? JSON.parse(v) : v);
+    const assumeRoles = decode(inputs.assumeRoles) as { roleArn?: string }[] | undefined;
+    const roleAccount = assumeRoles?.[0]?.roleArn?.split(":")[4];
+    return { region: (inputs.region as string | undefined) ?? stackRegion, accountId: roleAccount || ACCOUNT_ID };
+}
 
 /** The URN and dependencies of the registration being answered (set by the monitor wrapper in useMocks). */
-let pending: Pick<RecordedResource, "urn" | "dependencies" | "options"> = {
-    urn: "", dependencies: [],
+let pending: Pick<RecordedResource, "urn" | "dependencies" | "options" | "provider" | "providers"> = {
+    urn: "", dependencies: [], provider: "", providers: {},
     options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [] },
 };
 
@@ -47,10 +83,13 @@ class Mocks implements pulumi.runtime.Mocks {
         const id = args.type === "aws:ebs/volume:Volume"
             ? `vol-${Buffer.from(args.name).toString("hex").slice(0, 17).padEnd(17, "0")}`
             : `${args.name}-id`;
+        const context = providerContext(pending.provider);
+        const { region, accountId } = context;
         resources.push({
             type: args.type, name: args.name, inputs: args.inputs, id,
-            ...pending,
+            ...pending, context,
         });
+        if (args.type === "pulumi:providers:aws") awsProviders.set(`${pending.urn}::${id}`, providerInputContext(args.inputs));
         const state: Record<string, unknown> = { ...args.inputs };
         switch (args.type) {
             case "awsx:ec2:Vpc":
@@ -60,39 +99,47 @@ class Mocks implements pulumi.runtime.Mocks {
                 });
                 break;
             case "aws:ebs/volume:Volume":
-                state.arn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/${id}`;
+                state.arn = `arn:aws:ec2:${region}:${accountId}:volume/${id}`;
                 break;
             case "aws:ec2/instance:Instance":
-                state.arn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0${args.name}`;
+                state.arn = `arn:aws:ec2:${region}:${accountId}:instance/i-0${args.name}`;
                 break;
             case "aws:cloudwatch/logGroup:LogGroup":
                 state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
-                state.arn = `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:${state.name}`;
+                state.arn = `arn:aws:logs:${region}:${accountId}:log-group:${state.name}`;
                 break;
             case "aws:ssm/document:Document":
                 state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
-                state.arn = `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/${state.name}`;
+                state.arn = `arn:aws:ssm:${region}:${accountId}:document/${state.name}`;
                 break;
             default:
                 state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
-                state.arn = args.inputs.arn ?? `arn:aws:mock:${REGION}:${ACCOUNT_ID}:${args.type}/${args.name}`;
+                state.arn = args.inputs.arn ?? `arn:aws:mock:${region}:${accountId}:${args.type}/${args.name}`;
         }
         return { id, state };
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         invokes.push(args.token);
+        const context = providerContext(args.provider);
+        const { region, accountId } = context;
+        invokeCalls.push({ token: args.token, provider: args.provider ?? "", context });
         switch (args.token) {
             case "aws:index/getPartition:getPartition":
                 return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
             case "aws:index/getRegion:getRegion":
-                return { region: REGION, name: REGION, id: REGION };
+                return { region, name: region, id: region };
             case "aws:index/getCallerIdentity:getCallerIdentity":
-                return { accountId: ACCOUNT_ID, arn: `arn:aws:iam::${ACCOUNT_ID}:user/test`, userId: "AIDTEST", id: ACCOUNT_ID };
+                return { accountId, arn: `arn:aws:iam::${accountId}:user/test`, userId: "AIDTEST", id: accountId };
             case "aws:ec2/getAmi:getAmi":
                 return { id: "ami-0fedcba9876543210", imageId: "ami-0fedcba9876543210", name: "al2023-ami-2023.6-x86_64" };
+            case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                return { names: ["a", "b", "c"].map((z) => `${region}${z}`), zoneIds: ["az1", "az2", "az3"].map((z) => `${region.slice(0, 2)}1-${z}`), id: region };
+            case "aws:ec2/getRouteTables:getRouteTables":
+                // The VPC's main route table and awsx's one per subnet.
+                return { ids: ["rtb-main", "rtb-isolated-a"], vpcId: args.inputs.vpcId, id: args.inputs.vpcId };
             case "aws:ec2/getSubnet:getSubnet":
-                return { id: args.inputs.id, availabilityZone: `${REGION}a`, availabilityZoneId: "use1-az1", vpcId: "vpc-0123" };
+                return { id: args.inputs.id, availabilityZone: `${region}a`, availabilityZoneId: "use1-az1", vpcId: "vpc-0123" };
             case "aws:ssm/getParameter:getParameter":
                 return { name: args.inputs.name, value: "ami-0abcdef1234567890", type: "String", id: args.inputs.name };
             default: {
@@ -108,8 +155,11 @@ class Mocks implements pulumi.runtime.Mocks {
 export async function useMocks(stack: string, config: Record<string, string> = {}, project = PROJECT): Promise<void> {
     resources.length = 0;
     invokes.length = 0;
+    invokeCalls.length = 0;
+    awsProviders.clear();
     const all: Record<string, string> = { "aws:region": REGION };
     for (const [key, value] of Object.entries(config)) all[key.includes(":") ? key : `${project}:${key}`] = value;
+    stackRegion = all["aws:region"];
     await pulumi.runtime.setMocks(new Mocks(), project, stack, false);
     recordDependencies();
     pulumi.runtime.setAllConfig(all);
@@ -127,8 +177,11 @@ function recordDependencies(): void {
     monitor.registerResource = (req: any, callback: any) => {
         const propertyDependencies: string[] = [];
         req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
+        const providers: Record<string, string> = {};
+        req.getProvidersMap().forEach((reference: string, pkg: string) => { providers[pkg] = reference; });
         pending = {
             urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+            provider: req.getProvider(), providers,
             dependencies: [...new Set([...req.getDependenciesList(), ...propertyDependencies])],
             options: {
                 protect: req.getProtect() === true, retainOnDelete: req.getRetainondelete() === true,

@@ -20,7 +20,7 @@ describe("Network", () => {
             assert.equal(inputs.subnetStrategy, "Auto");
             assert.equal(inputs.numberOfAvailabilityZones, 1);
             assert.equal(inputs.enableDnsHostnames, true);
-            assert.deepEqual(inputs.vpcEndpointSpecs, []);
+            assert.equal(inputs.vpcEndpointSpecs, undefined);
         });
 
         it("exports the VPC id and the public subnets", async () => {
@@ -37,17 +37,23 @@ describe("Network", () => {
             await settle();
         });
 
-        it("uses isolated subnets, no NAT gateway, endpoint strategy Auto and an S3 gateway endpoint", () => {
+        it("uses isolated subnets and no NAT gateway", () => {
             const { inputs } = one("awsx:ec2:Vpc");
             assert.deepEqual(inputs.subnetSpecs, [{ type: "Isolated", cidrMask: 24 }]);
             assert.deepEqual(inputs.natGateways, { strategy: "None" });
-            assert.equal(inputs.vpcEndpointStrategy, "Auto");
-            assert.deepEqual(inputs.vpcEndpointSpecs, [{ serviceName: `com.amazonaws.${REGION}.s3`, vpcEndpointType: "Gateway" }]);
+        });
+
+        it("adds an S3 gateway endpoint (AL2023's package repositories) on every route table of the VPC", () => {
+            const s3 = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").filter((e) => e.inputs.vpcEndpointType === "Gateway");
+            assert.equal(s3.length, 1);
+            assert.equal(s3[0].inputs.serviceName, `com.amazonaws.${REGION}.s3`);
+            assert.deepEqual(s3[0].inputs.routeTableIds, ["rtb-main", "rtb-isolated-a"]);
+            assert.equal(s3[0].inputs.vpcId, "vpc-0123");
         });
 
         it("adds interface endpoints for ssm, ssmmessages, ec2messages, ec2 and logs in the isolated subnets, private DNS on", () => {
             assert.deepEqual([...PRIVATE_INTERFACE_ENDPOINT_SERVICES], ["ssm", "ssmmessages", "ec2messages", "ec2", "logs"]);
-            const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
+            const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").filter((e) => e.inputs.vpcEndpointType === "Interface");
             assert.deepEqual(endpoints.map((e) => e.inputs.serviceName).sort(),
                 PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.${REGION}.${s}`).sort());
             const sg = one("aws:ec2/securityGroup:SecurityGroup");

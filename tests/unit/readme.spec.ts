@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
+import * as yaml from "js-yaml";
 import { REPO_ROOT, inventory, one, settle, useMocks } from "./mocks";
 
 /** The README's embedding sample, with the package import pointed at this checkout's library. */
@@ -45,5 +46,35 @@ describe("README embedding sample", function () {
         assert.equal(counts["aws:iam/rolePolicyAttachment:RolePolicyAttachment"], 1);
         assert.equal(counts["aws:ec2/instance:Instance"], undefined);
         assert.equal(one("aws:ssm/maintenanceWindow:MaintenanceWindow").inputs.schedule, "cron(30 2 ? * * *)");
+    });
+});
+
+describe("README account pattern (a stack file per account)", () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const match = /```yaml\n# Pulumi\.prod-eu\.yaml\n([\s\S]*?)```/.exec(readme);
+
+    it("configures the default provider with keys and fields the aws provider declares", () => {
+        assert.ok(match, "README has no Pulumi.prod-eu.yaml sample");
+        const config = (yaml.load(match[1]) as { config: Record<string, unknown> }).config;
+        // The aws provider's config keys and its assumeRoles fields, from the installed @pulumi/aws.
+        const vars = fs.readFileSync(require.resolve("@pulumi/aws/config/vars.d.ts"), "utf8");
+        for (const key of Object.keys(config).filter((k) => k.startsWith("aws:"))) {
+            assert.match(vars, new RegExp(`export declare const ${key.slice(4)}:`), `${key} is not an aws provider config key`);
+        }
+        const output = fs.readFileSync(require.resolve("@pulumi/aws/types/output.d.ts"), "utf8");
+        const assumeRoles = /interface AssumeRoles \{([\s\S]*?)\n {4}\}/.exec(output)![1];
+        for (const role of config["aws:assumeRoles"] as Record<string, string>[]) {
+            for (const field of Object.keys(role)) assert.match(assumeRoles, new RegExp(`\\b${field}\\?:`), `assumeRoles.${field}`);
+            assert.match(role.roleArn, new RegExp(`^arn:aws:iam::${(config["aws:allowedAccountIds"] as string[])[0]}:role/`));
+        }
+    });
+
+    it("is a valid stack config for this project", async () => {
+        const config = (yaml.load(match![1]) as { config: Record<string, unknown> }).config;
+        await useMocks("prod-eu", Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+        const { createStack } = await import("../../stack");
+        createStack();
+        await settle();
+        assert.equal(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets[0].values[0], "orders-db");
     });
 });

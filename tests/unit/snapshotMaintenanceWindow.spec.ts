@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { SnapshotMaintenanceWindow } from "../../components/snapshotMaintenanceWindow";
 import { ACCOUNT_ID, REGION, inventory, ofType, one, resources, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
+import { takeUnhandledRejections } from "../hooks";
 
 const DOC_A = { documentName: "doc-a", documentArn: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/doc-a` };
 const DOC_B = { documentName: "doc-b", documentArn: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/doc-b` };
@@ -179,6 +180,19 @@ describe("SnapshotMaintenanceWindow", () => {
             assert.equal(ofType("aws:sns/topicPolicy:TopicPolicy").length, 0);
             assert.deepEqual(ofType("aws:cloudwatch/eventTarget:EventTarget").map((t) => t.inputs.arn), [arn, arn]);
             assert.equal(await value(byo.alertTopicArn!), arn);
+        });
+
+        it("refuses a given topic in another Region, naming alertTopicArn (EventBridge targets SNS in its own Region only)", async () => {
+            await useMocks("test");
+            const arn = `arn:aws:sns:eu-west-1:${ACCOUNT_ID}:platform-alerts`;
+            new SnapshotMaintenanceWindow("elsewhere", { alertTopicArn: arn, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            await settle();
+            const errors = (await takeUnhandledRejections()).map(String);
+            assert.ok(errors.length > 0, "no error");
+            for (const e of errors) {
+                assert.match(e, /elsewhere: alertTopicArn 'arn:aws:sns:eu-west-1:111122223333:platform-alerts' is in eu-west-1, but the alerts are in us-east-1/);
+            }
+            assert.equal(ofType("aws:cloudwatch/eventTarget:EventTarget").length, 0, "a target was registered with the foreign topic");
         });
 
         it("creates no alert resources when alerts are off", async () => {

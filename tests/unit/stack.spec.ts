@@ -106,9 +106,9 @@ describe("the stack (index.ts / stack.ts)", () => {
             await settle();
         });
 
-        it("runs the document now on the main target, with the stack's concurrency, parameters and log group", async () => {
+        it("runs the document now in the stack's Region (Pulumi.prod.yaml: eu-west-3) on the main target, with the stack's concurrency, parameters and log group", async () => {
             const command = await value(outputs.runNowCommand);
-            assert.equal(command, "aws ssm send-command --region us-east-1 --document-name consistent-snapshot-a1b2c3" +
+            assert.equal(command, "aws ssm send-command --region eu-west-3 --document-name consistent-snapshot-a1b2c3" +
                 " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
                 ` --parameters '{"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
                 " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3");
@@ -116,13 +116,13 @@ describe("the stack (index.ts / stack.ts)", () => {
 
         it("lists the window's last executions and the document's last commands", async () => {
             const command = await value(outputs.historyCommand);
-            assert.match(command, /describe-maintenance-window-executions --region us-east-1 --window-id snapshots-id --max-results 10/);
-            assert.match(command, /list-commands --region us-east-1 --filters key=DocumentName,value=consistent-snapshot-a1b2c3/);
+            assert.match(command, /describe-maintenance-window-executions --region eu-west-3 --window-id snapshots-id --max-results 10/);
+            assert.match(command, /list-commands --region eu-west-3 --filters key=DocumentName,value=consistent-snapshot-a1b2c3/);
         });
 
         it("lists the newest snapshots this tool created", async () => {
             const command = await value(outputs.snapshotsCommand);
-            assert.match(command, /describe-snapshots --region us-east-1 --owner-ids self --filters Name=tag:CreatedBy,Values=consistent-snapshots/);
+            assert.match(command, /describe-snapshots --region eu-west-3 --owner-ids self --filters Name=tag:CreatedBy,Values=consistent-snapshots/);
             assert.match(command, /reverse\(sort_by\(Snapshots,&StartTime\)\)\[:20\]/);
         });
     });
@@ -140,7 +140,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2,
                 "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
                 "aws:ec2/securityGroup:SecurityGroup": 2,
-                "aws:ec2/vpcEndpoint:VpcEndpoint": 5,
+                "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
                 "aws:sns/topicSubscription:TopicSubscription": 1,
             });
         });
@@ -173,8 +173,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(instance.associatePublicIpAddress, false);
             assert.equal(instance.instanceType, "t3.small");
             assert.deepEqual(ofType("aws:ec2/vpcEndpoint:VpcEndpoint").map((e) => e.inputs.serviceName).sort(),
-                ["ec2", "ec2messages", "logs", "ssm", "ssmmessages"].map((s) => `com.amazonaws.eu-west-3.${s}`));
-            assert.equal(one("awsx:ec2:Vpc").inputs.vpcEndpointSpecs[0].serviceName, "com.amazonaws.eu-west-3.s3");
+                ["ec2", "ec2messages", "logs", "s3", "ssm", "ssmmessages"].map((s) => `com.amazonaws.eu-west-3.${s}`));
         });
 
         it("launches the host only after its network path exists (the VPC with its S3 gateway endpoint, every interface endpoint)", () => {
@@ -237,7 +236,7 @@ describe("the stack (index.ts / stack.ts)", () => {
         });
 
         it("points the operator commands at DLM and its snapshots", async () => {
-            assert.match(await value(outputs.historyCommand), /^aws dlm get-lifecycle-policy --region us-east-1 --policy-id snapshots-id /);
+            assert.match(await value(outputs.historyCommand), /^aws dlm get-lifecycle-policy --region eu-west-1 --policy-id snapshots-id /);
             assert.match(await value(outputs.snapshotsCommand), /Name=tag:CreatedByPolicy,Values=consistent-snapshots/);
             assert.doesNotMatch(await value(outputs.runNowCommand), /cloud-watch-output-config/);
             assert.equal(await value(outputs.lifecyclePolicyId), "snapshots-id");

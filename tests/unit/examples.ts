@@ -1,0 +1,43 @@
+// Runs a program under examples/ in the mocked runtime as `pulumi up` in its directory would: its own project
+// name and stack file, and "consistent-snapshots" resolved to the built library, as `npm install` links it.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import { REPO_ROOT, settle, useMocks } from "./mocks";
+
+export const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
+
+/** The example's stack file (Pulumi.<stack>.yaml) as flat config, objects JSON-encoded as the CLI passes them. */
+export function exampleStackConfig(example: string, stack: string): Record<string, string> {
+    const file = path.join(EXAMPLES_DIR, example, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return {};
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+export function exampleProject(example: string): string {
+    const project = yaml.load(fs.readFileSync(path.join(EXAMPLES_DIR, example, "Pulumi.yaml"), "utf8")) as { name: string };
+    return project.name;
+}
+
+/** Runs examples/<example>/index.ts for a stack (its stack file, then `config` on top). */
+export async function runExample(example: string, stack: string, config: Record<string, string> = {}): Promise<void> {
+    const built = path.join(REPO_ROOT, "bin", "components", "index.js");
+    assert.ok(fs.existsSync(built), `${built} is missing: run npm run build (npm test does)`);
+    // What `npm install` does for the example's dependency "consistent-snapshots": "file:../..".
+    const link = path.join(EXAMPLES_DIR, example, "node_modules", "consistent-snapshots");
+    if (!fs.existsSync(link)) {
+        fs.mkdirSync(path.dirname(link), { recursive: true });
+        fs.symlinkSync(path.relative(path.dirname(link), REPO_ROOT), link, "dir");
+    }
+    const project = exampleProject(example);
+    const flat = { ...exampleStackConfig(example, stack), ...config };
+    // Keys without a namespace in a stack file belong to the project.
+    await useMocks(stack, Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.startsWith(`${project}:`) ? k.slice(project.length + 1) : k, v])), project);
+    const entry = path.join(EXAMPLES_DIR, example, "index.ts");
+    delete require.cache[entry];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(entry);
+    await settle();
+}
