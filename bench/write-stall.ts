@@ -2,7 +2,8 @@
 //
 // On the script tests' real fixture (MariaDB on loop-mounted ext4/xfs, real fsfreeze, the IMDS/EC2 double)
 // with 1, 2 and 4 data volumes and a CreateSnapshot(s) latency of 0 and 200 ms, it runs
-//   ours: scripts/consistent-snapshot.sh
+//   ours: scripts/consistent-snapshot.sh (quiesce=ftwrl, the default)
+//   backup-lock: the same with quiesce=backup-lock (MariaDB's BACKUP STAGE up to BLOCK_COMMIT)
 //   seed: the blog's sequence (IMDS + describe + one create-snapshot CLI call per volume inside the freeze),
 //         with the lock held correctly in one session so that only the sequence differs
 //   dlm:  Data Lifecycle Manager's sequence at its fastest: our pre-script, DLM's CreateSnapshots called from
@@ -12,7 +13,7 @@
 // every ~5 ms. The stall is the longest gap the writer sees between two acknowledged writes during the run.
 // Prints a table of median and max stalls and the seed/ours ratio, and writes it as JSON to bench/results/.
 //
-// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants ours,seed,dlm)
+// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants ours,backup-lock,seed,dlm)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,17 +21,21 @@ import { Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../test
 
 const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
 
-type Variant = "ours" | "seed" | "dlm";
+type Variant = "ours" | "backup-lock" | "seed" | "dlm";
+const VARIANTS: Variant[] = ["ours", "backup-lock", "seed", "dlm"];
 interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[]; variants: Variant[] }
 interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fileMaxMs: number }
-interface Row { volumes: number; latencyMs: number; runs: number; ours: Stalls; seed?: Stalls; dlm?: Stalls; ourPhasesMedianMs: Record<string, number> }
+interface Row {
+    volumes: number; latencyMs: number; runs: number; ours: Stalls; backupLock?: Stalls; seed?: Stalls; dlm?: Stalls;
+    ourPhasesMedianMs: Record<string, number>; backupLockPhasesMedianMs?: Record<string, number>;
+}
 interface Sample {
     variant: Variant;
     volumes: number;
     latencyMs: number;
     dbStallMs: number;
     fileStallMs: number;
-    /** Ours only: where the stall went, from the script's own timestamps. */
+    /** Ours and backup-lock: where the stall went, from the script's own timestamps. */
     phases?: Record<string, number>;
 }
 
@@ -45,9 +50,9 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a positive integer");
     if (volumes.some((v) => ![1, 2, 4].includes(v))) throw new Error("--volumes takes 1, 2 and/or 4");
     if (latencies.some((l) => !Number.isInteger(l) || l < 0)) throw new Error("--latencies takes non-negative integers (ms)");
-    const variants = get("variants", "ours,seed,dlm").split(",") as Variant[];
-    if (!variants.includes("ours") || variants.some((v) => !["ours", "seed", "dlm"].includes(v))) {
-        throw new Error("--variants takes ours (the baseline, required), seed and/or dlm");
+    const variants = get("variants", "ours,backup-lock,seed,dlm").split(",") as Variant[];
+    if (!variants.includes("ours") || variants.some((v) => !VARIANTS.includes(v))) {
+        throw new Error("--variants takes ours (the baseline, required), backup-lock, seed and/or dlm");
     }
     return { runs, volumes, latencies, variants };
 }
@@ -92,6 +97,7 @@ async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs:
     const started = Date.now();
     const result = variant === "dlm" ? await runDlmSequence(f, params)
         : variant === "ours" ? await f.runScript(SCRIPT, f.scriptEnv(params), { killAfterMs: 120000 })
+            : variant === "backup-lock" ? await f.runScript(SCRIPT, f.scriptEnv({ ...params, quiesce: "backup-lock" }), { killAfterMs: 120000 })
             : await f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, { killAfterMs: 120000 });
     const ended = Date.now();
     await sleep(200);
@@ -103,7 +109,7 @@ async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs:
         dbStallMs: stall(events, "db", started, ended),
         fileStallMs: stall(events, "file", started, ended),
     };
-    if (variant === "ours") {
+    if (variant === "ours" || variant === "backup-lock") {
         const s = result.summary as unknown as Record<string, number>;
         sample.phases = {
             lockAcquire: s.lockedAtMs - s.lockRequestedAtMs,
@@ -160,29 +166,38 @@ function report(args: Args, samples: Sample[]): void {
         for (const latencyMs of args.latencies) {
             const of = (variant: string) => samples.filter((s) => s.variant === variant && s.volumes === volumes && s.latencyMs === latencyMs);
             const ours = of("ours");
-            const phases: Record<string, number> = {};
-            for (const key of Object.keys(ours[0].phases ?? {})) phases[key] = median(ours.map((s) => s.phases![key]));
+            const phasesOf = (variant: Variant) => {
+                const of_ = of(variant);
+                if (of_.length === 0) return undefined;
+                const phases: Record<string, number> = {};
+                for (const key of Object.keys(of_[0].phases ?? {})) phases[key] = median(of_.map((s) => s.phases![key]));
+                return phases;
+            };
             const optional = (variant: Variant) => (of(variant).length > 0 ? stalls(of(variant)) : undefined);
-            rows.push({ volumes, latencyMs, runs: ours.length, ours: stalls(ours), seed: optional("seed"), dlm: optional("dlm"), ourPhasesMedianMs: phases });
+            rows.push({
+                volumes, latencyMs, runs: ours.length, ours: stalls(ours), backupLock: optional("backup-lock"), seed: optional("seed"),
+                dlm: optional("dlm"), ourPhasesMedianMs: phasesOf("ours")!, backupLockPhasesMedianMs: phasesOf("backup-lock"),
+            });
         }
     }
     const ratio = (other: Stalls | undefined, r: Row) => (other ? `${(other.dbMedianMs / Math.max(1, r.ours.dbMedianMs)).toFixed(1)}×` : "-");
     const cell = (x: Stalls | undefined, kind: "db" | "file") => (x ? `${x[`${kind}MedianMs`]} / ${x[`${kind}MaxMs`]} ms` : "-");
     const lines = [
-        "| volumes | API latency | ours db stall median / max | ours file stall median / max | seed db stall median / max | seed file stall median / max | seed/ours (db median) | dlm sequence db stall median / max | dlm/ours (db median) | ours: median ≤ latency + 100 ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| volumes | API latency | ours (ftwrl) db stall median / max | ours file stall median / max | backup-lock db stall median / max | backup-lock/ours (db median) | seed db stall median / max | seed file stall median / max | seed/ours (db median) | dlm sequence db stall median / max | dlm/ours (db median) | ours: median ≤ latency + 100 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${cell(r.ours, "db")} | ${cell(r.ours, "file")} | ` +
+            `${cell(r.backupLock, "db")} | ${ratio(r.backupLock, r)} | ` +
             `${cell(r.seed, "db")} | ${cell(r.seed, "file")} | ${ratio(r.seed, r)} | ${cell(r.dlm, "db")} | ${ratio(r.dlm, r)} | ` +
             `${r.ours.dbMedianMs <= r.latencyMs + 100 ? "yes" : "no"} |`),
         "",
-        "Where ours spends the stall (medians, ms, from the script's timestamps):",
+        "Where ours and backup-lock spend the stall (medians, ms, from the script's timestamps):",
         "",
-        "| volumes | API latency | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.map((r) => {
-            const p = r.ourPhasesMedianMs;
-            return `| ${r.volumes} | ${r.latencyMs} ms | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`;
-        }),
+        "| volumes | API latency | method | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ...rows.flatMap((r) => [["ftwrl", r.ourPhasesMedianMs], ["backup-lock", r.backupLockPhasesMedianMs]].flatMap(([method, p]) => {
+            if (!p || typeof p === "string") return [];
+            return [`| ${r.volumes} | ${r.latencyMs} ms | ${method} | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`];
+        })),
     ];
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const table = lines.join("\n");

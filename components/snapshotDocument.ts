@@ -28,6 +28,10 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "mysql", allowedPattern: "^(mysql|none)$",
         description: "mysql: lock MySQL/MariaDB with FLUSH TABLES WITH READ LOCK in one session; none: filesystem freeze only.",
     },
+    quiesce: {
+        default: "ftwrl", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
+        description: "How the database is held: ftwrl (FLUSH TABLES WITH READ LOCK); backup-lock (MariaDB 10.4.1+: BACKUP STAGE up to BLOCK_COMMIT, never waits for a SELECT; refused on MySQL); crash-recovery (no lock, no freeze: refused unless every table is crash-safe, innodb_flush_log_at_trx_commit=1, sync_binlog=1, doublewrite on and every database file on a snapshotted volume); auto (the lightest of these whose conditions hold, checked every run).",
+    },
     freezeMounts: {
         default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
         description: "auto (every filesystem on a snapshotted volume, and the ones holding the database's files) or absolute mount points separated by spaces. / and /boot are never frozen; a filesystem on a snapshotted volume left unfrozen is reported and tagged UnfrozenMounts.",

@@ -72,7 +72,8 @@ shopt -s inherit_errexit
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
-readonly LOCK_METHOD="FLUSH TABLES WITH READ LOCK"
+readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)"
+LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
 
 # ---------------------------------------------------------------- state
 RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
@@ -83,7 +84,7 @@ declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 declare -a MYSQL_CMD=()
-DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
+BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
@@ -126,7 +127,7 @@ report_and_exit() {
   ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"pruned":%s,"pruneErrors":%s}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "${COMMAND:-}")" "$(json_str "${EXECUTION_ID:-}")" "$(json_str "$RUN_ID")" \
     "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
@@ -134,6 +135,7 @@ report_and_exit() {
     "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" "$(json_array "${UNFROZEN_MOUNTS[@]}")" \
     "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
     "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" \
+    "$(json_str "$BINLOG_AFTER")" "$(json_str "$DURABILITY")" \
     "$(json_array "${PRUNED[@]}")" "$(json_array "${PRUNE_ERRORS[@]}")"
   exit "$code"
 }
@@ -195,12 +197,17 @@ read_parameters() {
   MYSQL_DEFAULTS_FILE=${SSM_mysqlDefaultsFile:-}
   RETAIN_COUNT=${SSM_retainCount:-0}
   RETAIN_DAYS=${SSM_retainDays:-0}
+  QUIESCE=${SSM_quiesce:-ftwrl}
 
   [[ $COMMAND =~ ^(snapshot|pre-script|post-script|dry-run)$ ]] ||
     param_error SSM_command "$COMMAND" "'snapshot', 'pre-script', 'post-script' or 'dry-run'"
   [[ $EXECUTION_ID =~ ^(None|[a-fA-F0-9]{8}(-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12})$ ]] ||
     param_error SSM_executionId "$EXECUTION_ID" "'None' or a UUID (DLM's execution id)"
   [[ $DATABASE =~ ^(mysql|none)$ ]] || param_error SSM_database "$DATABASE" "'mysql' or 'none'"
+  [[ $QUIESCE =~ ^(auto|ftwrl|backup-lock|crash-recovery)$ ]] ||
+    param_error SSM_quiesce "$QUIESCE" "'auto', 'ftwrl', 'backup-lock' or 'crash-recovery'"
+  [[ $QUIESCE == crash-recovery && $COMMAND == pre-script ]] &&
+    param_error SSM_quiesce "$QUIESCE" "a lock method for DLM's pre-script (crash-recovery needs no script: run the policy without pre and post scripts)"
   [[ $EXCLUDE_BOOT_VOLUME =~ ^(true|false)$ ]] || param_error SSM_excludeBootVolume "$EXCLUDE_BOOT_VOLUME" "'true' or 'false'"
   [[ $DRY_RUN =~ ^(true|false)$ ]] || param_error SSM_dryRun "$DRY_RUN" "'true' or 'false'"
   [[ $COMMAND == dry-run ]] && DRY_RUN=true
@@ -376,6 +383,19 @@ volumes_of_device() {
 normalize_device() { local d=${1#/dev/}; d=${d#xvd}; d=${d#sd}; echo "$d"; }
 
 # ---------------------------------------------------------------- mounts
+# The EBS volume ids under the filesystem mounted at $1 (empty when it is on none).
+volumes_of_mount() {
+  local source
+  source=$(findmnt -n -o SOURCE --mountpoint "$1" | head -n 1 | sed 's/\[.*//')
+  volumes_of_device "$source"
+}
+path_on_snapshotted_volumes() {
+  local m vols v
+  m=$(mount_of "$1") || return 1
+  vols=$(volumes_of_mount "$m")
+  [[ -n $vols ]] || return 1
+  for v in $vols; do [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]] || return 1; done
+}
 mount_of() {
   local target
   target=$(findmnt -n -o TARGET --target "$1" 2>/dev/null | head -n 1) && [[ -n $target ]] && echo "$target"
@@ -439,7 +459,7 @@ find_unfrozen_mounts() {
 # Splits candidates into mounts to freeze (ext4/xfs, deduplicated by filesystem, children first)
 # and mounts that are only synced (/, /boot, other filesystem types).
 classify_mounts() {
-  local m target fstype majmin source seen=" " vols
+  local m target fstype majmin seen=" " vols
   local -a freeze=()
   for m in "$@"; do
     read -r target fstype majmin < <(findmnt -n -o TARGET,FSTYPE,MAJ:MIN --mountpoint "$m" | head -n 1)
@@ -453,9 +473,8 @@ classify_mounts() {
       fi
       continue
     fi
-    source=$(findmnt -n -o SOURCE --mountpoint "$target" | head -n 1 | sed 's/\[.*//')
-    vols=$(volumes_of_device "$source")
-    [[ -n $vols ]] || fail "$E_DISCOVER" "mount $target ($source) is not on an EBS volume of $INSTANCE_ID"
+    vols=$(volumes_of_mount "$target")
+    [[ -n $vols ]] || fail "$E_DISCOVER" "mount $target is not on an EBS volume of $INSTANCE_ID"
     local v
     for v in $vols; do
       [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]] ||
@@ -512,6 +531,60 @@ discover_database() {
   fi
   [[ $DB_FLAVOR == mysql ]] && ((version_number >= 80022)) && PROCESSLIST_TABLE=performance_schema.processlist
   log "database $DB_FLAVOR $DB_VERSION as $DB_USER; files under: ${DB_PATHS[*]}"
+  choose_lock_method "$version_number"
+}
+
+# BACKUP STAGE (MariaDB >= 10.4.1) blocks only what a snapshot needs: from FLUSH, new writes to
+# non-transactional tables; BLOCK_DDL waits for their running writes and flushes them; BLOCK_COMMIT blocks
+# commits and the binlog (MariaDB's sql/backup.cc). It never waits for a SELECT, however long.
+# crash-recovery takes no lock and freezes nothing: CreateSnapshots is one point in time across the instance's
+# volumes, and a server that passes crash_recovery_problems recovers from it as from a power cut.
+choose_lock_method() {
+  local backup_stage=false
+  [[ $DB_FLAVOR == mariadb ]] && (($1 >= 100401)) && backup_stage=true
+  if [[ $QUIESCE == crash-recovery || ($QUIESCE == auto && $COMMAND != pre-script) ]]; then
+    crash_recovery_problems
+    local problems=$CRASH_RECOVERY_PROBLEMS
+    if [[ -z $problems ]]; then
+      LOCK_METHOD=$NO_LOCK LOCK_TAG=crash-recovery
+      log "lock method: $LOCK_METHOD (SSM_quiesce=$QUIESCE): $DURABILITY, every table crash-safe, every database file on a snapshotted volume"
+      return 0
+    fi
+    [[ $QUIESCE == crash-recovery ]] &&
+      fail "$E_PARAM" "parameter SSM_quiesce: crash-recovery refused, a snapshot without lock would not be exact: $problems"
+    log "crash recovery would not be exact ($problems)"
+  fi
+  case $QUIESCE:$backup_stage in
+    backup-lock:false)
+      param_error SSM_quiesce "$QUIESCE" "'ftwrl' or 'auto' on $DB_FLAVOR $DB_VERSION (backup-lock is MariaDB's BACKUP STAGE, from 10.4.1)" ;;
+    backup-lock:true | auto:true) LOCK_METHOD=$BACKUP_STAGE LOCK_TAG=backup-stage ;;
+    *) LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl ;;
+  esac
+  log "lock method: $LOCK_METHOD (SSM_quiesce=$QUIESCE)"
+}
+
+# Sets CRASH_RECOVERY_PROBLEMS to why crash recovery from a snapshot would not be exact, empty when it would.
+# Needs: every table crash-safe (InnoDB, Aria TRANSACTIONAL=1; the CSV log tables unless logging to them),
+# every commit durable (innodb_flush_log_at_trx_commit=1, sync_binlog=1), no torn pages (doublewrite), and
+# every file the server needs on a snapshotted volume. Sets DURABILITY, the settings seen (a tag).
+crash_recovery_problems() {
+  local out flush sync doublewrite undo visible tables path problem
+  local -a problems=()
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite, IFNULL(@@innodb_undo_directory, ''), EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SHOW VIEW', 'SELECT') AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), IFNULL((SELECT GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') ORDER BY TABLE_SCHEMA, TABLE_NAME SEPARATOR ', ') FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') AND ENGINE <> 'InnoDB' AND NOT (ENGINE = 'Aria' AND CREATE_OPTIONS LIKE '%transactional=1%') AND NOT (TABLE_SCHEMA = 'mysql' AND TABLE_NAME IN ('general_log', 'slow_log') AND NOT (@@log_output LIKE '%TABLE%' AND (@@general_log OR @@slow_query_log)))), ''))") ||
+    fail "$E_DB_DOWN" "cannot check the server for crash recovery: $out"
+  IFS=$'\x1f' read -r flush sync doublewrite undo visible tables <<<"$out"
+  [[ $flush == 1 ]] || problems+=("innodb_flush_log_at_trx_commit=$flush (needs 1)")
+  [[ $DB_LOG_BIN == false || $sync == 1 ]] || problems+=("sync_binlog=$sync (needs 1)")
+  [[ $doublewrite =~ ^(1|ON|DETECT_AND_RECOVER)$ ]] || problems+=("innodb_doublewrite=$doublewrite (needs ON)")
+  [[ $visible == 1 ]] || problems+=("the account $DB_USER cannot see every table's engine (grant it SHOW VIEW ON *.*, which shows no rows)")
+  [[ -z $tables ]] || problems+=("tables that are not crash-safe: $tables")
+  [[ -z $undo || $undo == /* ]] || undo="${DB_PATHS[0]}/$undo"
+  for path in "${DB_PATHS[@]}" ${undo:+"$undo"}; do
+    path_on_snapshotted_volumes "$path" || problems+=("$path is not on a snapshotted EBS volume")
+  done
+  DURABILITY="innodb_flush_log_at_trx_commit=$flush sync_binlog=$sync innodb_doublewrite=$doublewrite"
+  CRASH_RECOVERY_PROBLEMS=""
+  for problem in "${problems[@]}"; do CRASH_RECOVERY_PROBLEMS+="${CRASH_RECOVERY_PROBLEMS:+; }$problem"; done
 }
 
 db_start_session() {
@@ -571,6 +644,7 @@ wait_for_no_long_queries() {
 # FLUSH TABLES first makes the flush inside FLUSH TABLES WITH READ LOCK short. From the first FLUSH sent
 # until UNLOCK (or until the last attempt gave up) writers may wait: reported as writeBlockWindowMs.
 db_lock() {
+  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && { db_lock_backup_stage; return; }
   local attempt preflushed=false
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
     ((attempt > 1)) && sleep 1
@@ -602,6 +676,38 @@ db_lock() {
   fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
 }
 
+# Stage by stage, stopping at the first that is not granted within lock_wait_timeout (the server would walk a
+# later stage through the failed one again). From BACKUP STAGE FLUSH on, writes to non-transactional tables
+# wait; from BLOCK_COMMIT, commits.
+db_lock_backup_stage() {
+  local attempt stage error
+  for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
+    ((attempt > 1)) && sleep 1
+    presync_mounts
+    stamp T_LOCK_REQUESTED
+    ((T_FIRST_FLUSH > 0)) || T_FIRST_FLUSH=$T_LOCK_REQUESTED
+    error=""
+    for stage in START FLUSH BLOCK_DDL BLOCK_COMMIT; do
+      db_query "BACKUP STAGE $stage" $((LOCK_TIMEOUT_SECONDS + 10)) && continue
+      error="BACKUP STAGE $stage: $DB_ERROR"
+      [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $error"
+      break
+    done
+    if [[ -z $error ]]; then
+      stamp T_LOCKED; DB_LOCKED=true
+      log "database locked ($LOCK_METHOD) on attempt $attempt"
+      return 0
+    fi
+    # A START not granted leaves no backup stage to end.
+    if [[ $stage != START ]] && ! db_query "BACKUP STAGE END" 10; then
+      fail "$E_DB_DOWN" "BACKUP STAGE END failed after a failed attempt: $DB_ERROR"
+    fi
+    stamp T_WRITES_RELEASED
+    log "attempt $attempt: not granted within ${LOCK_TIMEOUT_SECONDS}s: $error"
+  done
+  fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
+}
+
 read_binlog_position() {
   [[ $DB_LOG_BIN == true ]] || return 0
   if ! db_query "$BINLOG_QUERY" 5; then
@@ -615,15 +721,25 @@ read_binlog_position() {
   return 0
 }
 
+# crash-recovery: the position just after the call; the snapshot's binlog ends between the two.
+read_binlog_after() {
+  local file=$BINLOG_FILE position=$BINLOG_POSITION gtid=$GTID_BINLOG_POS
+  read_binlog_position
+  BINLOG_AFTER="$BINLOG_FILE:$BINLOG_POSITION${GTID_BINLOG_POS:+ $GTID_BINLOG_POS}"
+  BINLOG_FILE=$file BINLOG_POSITION=$position GTID_BINLOG_POS=$gtid
+}
+
 db_unlock() {
   [[ $DB_LOCKED == true ]] || return 0
-  if db_query "UNLOCK TABLES" 5; then
+  local unlock="UNLOCK TABLES"
+  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && unlock="BACKUP STAGE END"
+  if db_query "$unlock" 5; then
     DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
     log "database unlocked"
     return 0
   fi
   # Closing the session releases the lock whatever state the client is in.
-  log "UNLOCK TABLES failed ($DB_ERROR); closing the session to release the lock"
+  log "$unlock failed ($DB_ERROR); closing the session to release the lock"
   db_close_session
   DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
 }
@@ -870,8 +986,9 @@ api_wait_ready() {
 
 build_static_tags() {
   local method="fsfreeze" name
-  [[ $DATABASE == mysql ]] && method="ftwrl+fsfreeze"
-  [[ $DATABASE == mysql ]] && ((${#FREEZE_MOUNTS[@]} == 0)) && method="ftwrl+sync"
+  [[ $DATABASE == mysql ]] && method="$LOCK_TAG+fsfreeze"
+  [[ $DATABASE == mysql ]] && ((${#FREEZE_MOUNTS[@]} == 0)) && method="$LOCK_TAG+sync"
+  [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]] && method=crash-recovery
   name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   local -a tags=(
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
@@ -880,6 +997,7 @@ build_static_tags() {
     "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}"
   )
   [[ $DATABASE == mysql ]] && tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
+  [[ -n $DURABILITY ]] && tags+=("Durability=$DURABILITY")
   tags_json TAGS_STATIC "${tags[@]}"
 }
 
@@ -904,8 +1022,11 @@ json_escape() {
 api_call() {
   local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
   local dynamic="" line now remaining seconds count=0
+  # Without a lock the position is read before the call: where the snapshot's binlog ends is at or after it.
+  local suffix=""
+  [[ $LOCK_TAG == crash-recovery ]] && suffix=BeforeCall
   if [[ $DATABASE == mysql ]]; then
-    tags_json dynamic "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS"
+    tags_json dynamic "BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS"
   fi
   stamp T_API_START
   printf '[{"ResourceType":"snapshot","Tags":[%s%s]}]\n' "$TAGS_STATIC" "${dynamic:+,$dynamic}" >&"$API_FD"
@@ -1081,7 +1202,7 @@ hold_prepare() {
 hold_write_state() {
   {
   printf '%s\n' "ExecutionId=$EXECUTION_ID" "RunId=$RUN_ID" "HolderPid=$WATCHDOG_PID" "SentinelPid=$SENTINEL_PID" \
-    "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
+    "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "LockMethod=$LOCK_METHOD" "LockTag=$LOCK_TAG" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
     "FirstFlushAtMs=$T_FIRST_FLUSH" "LockRequestedAtMs=$T_LOCK_REQUESTED" "LockedAtMs=$T_LOCKED" "QuiescedAtMs=$T_QUIESCED" \
     "FrozenAtMs=$T_FROZEN" "AllFrozenAtMs=$T_ALL_FROZEN" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" \
     "GtidBinlogPos=$GTID_BINLOG_POS" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
@@ -1106,6 +1227,7 @@ hold_load_state() {
     fail "$E_NO_HOLD" "the hold on this instance belongs to execution $held_for, not $EXECUTION_ID"
   fi
   RUN_ID=${HOLD[RunId]:-} DATABASE=${HOLD[Database]:-}
+  LOCK_METHOD=${HOLD[LockMethod]:-$FTWRL} LOCK_TAG=${HOLD[LockTag]:-ftwrl}
   T_FIRST_FLUSH=${HOLD[FirstFlushAtMs]:-0} T_LOCK_REQUESTED=${HOLD[LockRequestedAtMs]:-0}
   T_LOCKED=${HOLD[LockedAtMs]:-0} T_QUIESCED=${HOLD[QuiescedAtMs]:-0}
   T_FROZEN=${HOLD[FrozenAtMs]:-0} T_ALL_FROZEN=${HOLD[AllFrozenAtMs]:-0}
@@ -1163,7 +1285,7 @@ find_held_snapshots() {
 tag_held_snapshots() {
   local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID" "InstanceId=$INSTANCE_ID"
     "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}")
-  [[ $1 == *ftwrl* ]] && tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
+  [[ $1 == *+* ]] && tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
   local -a args=() tag out
   for tag in "${tags[@]}"; do args+=("Key=${tag%%=*},Value=${tag#*=}"); done
   out=$(aws_ec2 create-tags --resources "${SNAPSHOTS[@]%%:*}" --tags "${args[@]}" 2>&1) ||
@@ -1178,10 +1300,18 @@ prepare_run() {
   discover_volumes
   [[ $DATABASE == mysql ]] && discover_database
   discover_mounts
+  if [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; then
+    UNFROZEN_MOUNTS+=("${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}"); FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=()
+  fi
 }
 
 # Lock (or sync), arm the watchdogs, read the binlog position under the lock, freeze.
 quiesce() {
+  if [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; then
+    stamp T_QUIESCED
+    read_binlog_position
+    return 0
+  fi
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
@@ -1205,6 +1335,7 @@ run_snapshot() {
 
   local rc=0
   api_call || rc=$?
+  [[ $LOCK_TAG == crash-recovery ]] && read_binlog_after
 
   recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
   log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
@@ -1252,7 +1383,7 @@ run_post_script() {
   log "host given back (released by $HOLD_RELEASED_BY) after $((T_THAWED - T_QUIESCED)) ms"
   if [[ $HOLD_RELEASED_BY == post-script ]]; then find_held_snapshots 3; else find_held_snapshots 1; fi
   local method=fsfreeze
-  [[ $DATABASE == mysql ]] && method="ftwrl+fsfreeze"
+  [[ $DATABASE == mysql ]] && method="$LOCK_TAG+fsfreeze"
   if [[ $HOLD_RELEASED_BY != post-script ]]; then
     method="none: hold ended ($HOLD_RELEASED_BY) before the post-script"
     ((${#SNAPSHOTS[@]} == 0)) || tag_held_snapshots "$method"

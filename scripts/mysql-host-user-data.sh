@@ -162,11 +162,12 @@ create_backup_account() {
   local password
   umask 077
   password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
-  # RELOAD: FLUSH TABLES (WITH READ LOCK); PROCESS: see long-running queries; BINLOG MONITOR: SHOW MASTER STATUS.
+  # RELOAD: FLUSH TABLES WITH READ LOCK, BACKUP STAGE; PROCESS: see long-running queries; BINLOG MONITOR: SHOW
+  # MASTER STATUS; SHOW VIEW: see every table's engine (quiesce auto/crash-recovery) without reading its rows.
   mariadb <<SQL || die "creating the backup account failed"
 CREATE USER IF NOT EXISTS '$BACKUP_USER'@'localhost';
 ALTER USER '$BACKUP_USER'@'localhost' IDENTIFIED BY '$password';
-GRANT RELOAD, PROCESS, BINLOG MONITOR ON *.* TO '$BACKUP_USER'@'localhost';
+GRANT RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW ON *.* TO '$BACKUP_USER'@'localhost';
 SQL
   if [[ -f $ROOT_MY_CNF ]]; then
     sed -i '/^\[client_consistent_snapshot\]$/,/^\[/{/^\[client_consistent_snapshot\]$/d;/^\[/!d}' "$ROOT_MY_CNF"

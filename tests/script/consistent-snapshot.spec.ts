@@ -86,6 +86,32 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         }
     }
 
+    /**
+     * A server started on copies of the data and logs volumes passes CHECK TABLE on every table and holds exactly
+     * the rows the double saw committed at the snapshot instant (InnoDB and MyISAM).
+     */
+    async function assertRestoresTheInstant(obs: SnapshotObservation, dataCopy: string, logsCopy: string): Promise<void> {
+        const restored = await f.restore(dataCopy, logsCopy);
+        try {
+            const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+                "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
+            assert.ok(tables.includes("app.inno") && tables.includes("app.myi"), tables.join(","));
+            const check = f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n");
+            for (const line of check) {
+                const [table, , type, text] = line.split("\t");
+                if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
+                assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
+            }
+            const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
+                restored.server.cnf).trim().split("\n").map(Number);
+            assert.ok(obs.maxInnodbId > 0);
+            assert.equal(inno, obs.maxInnodbId);
+            assert.equal(myi, obs.maxMyisamId);
+        } finally {
+            await restored.cleanup();
+        }
+    }
+
     /** Runs the document as the SSM Agent does, with these parameters (the others at their defaults). */
     function run(params: Record<string, string> = {}, opts: AgentRunOptions = {}): Promise<ScriptResult> {
         return f.runAsAgent(params, opts);
@@ -255,26 +281,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
 
         it("leaves a copy that restores: MariaDB starts, CHECK TABLE passes, every row committed before the lock is there", async () => {
-            const [obs] = observations;
-            const restored = await f.restore(freshCopy(DATA_VOLUME_ID), freshCopy(LOGS_VOLUME_ID));
-            try {
-                const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
-                    "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
-                assert.ok(tables.includes("app.inno") && tables.includes("app.myi"), tables.join(","));
-                const check = f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n");
-                for (const line of check) {
-                    const [table, , type, text] = line.split("\t");
-                    if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
-                    assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
-                }
-                const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
-                    restored.server.cnf).trim().split("\n").map(Number);
-                assert.ok(obs.maxInnodbId > 0);
-                assert.equal(inno, obs.maxInnodbId);
-                assert.equal(myi, obs.maxMyisamId);
-            } finally {
-                await restored.cleanup();
-            }
+            await assertRestoresTheInstant(observations[0], freshCopy(DATA_VOLUME_ID), freshCopy(LOGS_VOLUME_ID));
         });
 
         it("leaves a copy of the application volume (no database file on it) that holds every fsync'd line up to the instant", () => {
@@ -295,6 +302,224 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 execFileSync("umount", [mountPoint]);
                 f.detachImage(loop);
             }
+        });
+    });
+
+    describe("quiesce (SSM_quiesce: which lock holds the database)", () => {
+        /** A private copy of a snapshot the double took (restores write to what they mount). */
+        function copyOf(obs: SnapshotObservation, volumeId: string): string {
+            const snapshot = obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
+            const target = `${snapshot}.restore-quiesce`;
+            execFileSync("cp", ["--reflink=always", snapshot, target]);
+            return target;
+        }
+
+        if (FLAVOR === "mariadb") {
+            it("backup-lock on MariaDB: BACKUP STAGE up to BLOCK_COMMIT held at the snapshot instant with every freeze; the copy restores exactly; released after", async () => {
+                f.double.probeBackupLocks = true;
+                const result = await run({ quiesce: "backup-lock" });
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.lockMethod, "BACKUP STAGE BLOCK_COMMIT");
+                assert.match(result.stderr, /lock method: BACKUP STAGE BLOCK_COMMIT \(SSM_quiesce=backup-lock\)/);
+                const [obs] = f.double.observations;
+                assert.deepEqual(obs.backupLockModes, ["MDL_BACKUP_WAIT_COMMIT"], "BLOCK_COMMIT not held at the snapshot instant");
+                assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true, [f.appMount]: true });
+                const tags = requestTags(obs.params);
+                assert.equal(tags.ConsistencyMethod, "backup-stage+fsfreeze");
+                assert.match(tags.BinlogPosition, /^\d+$/);
+                await assertHostRecovered();
+                await assertNoCommittedRowLost();
+                // InnoDB and MyISAM rows exactly as committed at the instant; the binlog ends at the tagged position.
+                await assertRestoresTheInstant(obs, copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID));
+                const verify = await restoreVerify(copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID),
+                    result.summary.binlog as Record<string, string>, path.join(f.dir, "verify-backup-lock"));
+                assert.equal(verify.code, 0, verify.stderr);
+            });
+
+            it("auto picks BACKUP STAGE on MariaDB 10.4.1 and later", async () => {
+                f.double.probeBackupLocks = true;
+                const result = await run({ quiesce: "auto" });
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.lockMethod, "BACKUP STAGE BLOCK_COMMIT");
+                assert.deepEqual(f.double.observations[0].backupLockModes, ["MDL_BACKUP_WAIT_COMMIT"]);
+            });
+        } else {
+            it("backup-lock on MySQL is refused (exit 201, naming SSM_quiesce) before anything is locked or frozen; auto uses FLUSH TABLES WITH READ LOCK", async () => {
+                const refused = await run({ quiesce: "backup-lock" });
+                expectFailure(refused, 201, /parameter SSM_quiesce: invalid value 'backup-lock'; expected 'ftwrl' or 'auto' on mysql/);
+                assert.equal(f.double.observations.length, 0);
+                assert.equal(refused.summary.lockHeldMs, 0);
+                await assertHostRecovered();
+                f.double.reset();
+                const result = await run({ quiesce: "auto" });
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.lockMethod, "FLUSH TABLES WITH READ LOCK");
+                assert.equal(f.double.observations[0].dbWriteBlocked, true);
+            });
+        }
+    });
+
+    describe("quiesce=crash-recovery (no lock, no freeze, only where crash recovery is exact)", () => {
+        it("is refused (exit 201) naming every table and setting that would make it inexact, before anything is locked or frozen; auto falls back to a lock", async () => {
+            const refused = await run({ quiesce: "crash-recovery" });
+            expectFailure(refused, 201, /parameter SSM_quiesce: crash-recovery refused, a snapshot without lock would not be exact/);
+            // The fixture's MyISAM and MEMORY tables; on MariaDB also its statistics and help tables (Aria
+            // TRANSACTIONAL=0, seen restored corrupt from a lock-free snapshot) and sync_binlog=0 (its default).
+            for (const table of ["app.lockprobe (MEMORY)", "app.myi (MyISAM)", "app.slow (MyISAM)"]) assert.ok(refused.summary.message.includes(table), `${table} not in: ${refused.summary.message}`);
+            if (FLAVOR === "mariadb") {
+                assert.match(refused.summary.message, /mysql\.column_stats \(Aria\)/);
+                assert.match(refused.summary.message, /sync_binlog=0 \(needs 1\)/);
+            }
+            assert.doesNotMatch(refused.summary.message, /mysql\.(user|db|global_priv) /, "crash-safe system tables named");
+            assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+            await assertHostRecovered();
+            f.double.reset();
+            const auto = await run({ quiesce: "auto" });
+            assert.equal(auto.code, 0, auto.stderr);
+            assert.equal(auto.summary.lockMethod, FLAVOR === "mariadb" ? "BACKUP STAGE BLOCK_COMMIT" : "FLUSH TABLES WITH READ LOCK");
+            assert.match(auto.stderr, /crash recovery would not be exact \(.*app\.myi \(MyISAM\)/);
+        });
+
+        describe("on a server where it is exact (InnoDB only, durable commits, doublewrite, every file on a snapshotted volume)", () => {
+            const TABLES: [string, string][] = [["app.myi", "MyISAM"], ["app.slow", "MyISAM"], ["app.lockprobe", "MEMORY"]];
+            const ARIA_NOT_CRASH_SAFE = ["column_stats", "index_stats", "table_stats", "help_category", "help_keyword", "help_relation", "help_topic"];
+            let syncBinlog = "";
+            before(() => {
+                syncBinlog = f.sqlSync("SELECT @@sync_binlog").trim();
+                f.sqlSync([
+                    ...TABLES.map(([t]) => `ALTER TABLE ${t} ENGINE=InnoDB;`),
+                    // What the README asks of a MariaDB server: its statistics and help tables made crash-safe.
+                    ...(FLAVOR === "mariadb" ? ARIA_NOT_CRASH_SAFE.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=1;`) : []),
+                    "SET GLOBAL sync_binlog = 1;",
+                ].join(" "));
+            });
+            after(() => {
+                f.sqlSync([
+                    ...TABLES.map(([t, engine]) => `ALTER TABLE ${t} ENGINE=${engine};`),
+                    ...(FLAVOR === "mariadb" ? ARIA_NOT_CRASH_SAFE.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=0;`) : []),
+                    `SET GLOBAL sync_binlog = ${syncBinlog};`,
+                ].join(" "));
+            });
+
+            /** The value of the last app.inno insert in the binlog files of `dir`, in binlog order. */
+            function lastInnoInsertInBinlog(dir: string): string {
+                const files = fs.readFileSync(path.join(dir, "mysql-bin.index"), "utf8").split("\n").filter(Boolean).map((f) => path.join(dir, path.basename(f)));
+                const decoded = execFileSync(FLAVOR === "mariadb" ? "mariadb-binlog" : "mysqlbinlog", ["--base64-output=DECODE-ROWS", "-v", ...files], { encoding: "utf8", maxBuffer: 256 * 2 ** 20 });
+                let last = "";
+                let inRow = false;
+                for (const line of decoded.split("\n")) {
+                    const statement = /INSERT INTO app\.inno \(v, at\) VALUES \('(w\d+)'/.exec(line);
+                    if (statement) { last = statement[1]; continue; }
+                    if (line.startsWith("### INSERT INTO `app`.`inno`")) { inRow = true; continue; }
+                    const value = /^###\s+@2='(w\d+)'/.exec(line);
+                    if (inRow && value) { last = value[1]; inRow = false; }
+                }
+                return last;
+            }
+
+            it("auto takes no lock and freezes nothing; an atomic copy of the stopped server under a write load restores: CHECK TABLE clean, every acknowledged commit there, binlog agreeing with InnoDB", async () => {
+                f.double.stopProcessDuringCopy = f.live.proc.pid;
+                // The double's control: a write never synced stays in the page cache, so no copy may hold it (a
+                // double that flushed or froze would hide what this mode must survive).
+                const unsynced = path.join(f.appMount, "unsynced.txt");
+                fs.writeFileSync(unsynced, "written, never synced\n");
+                const result = await run({ quiesce: "auto" });
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.lockMethod, "none (crash recovery)");
+                assert.deepEqual([result.summary.lockHeldMs, result.summary.frozenMs, result.summary.writeBlockWindowMs], [0, 0, 0]);
+                assert.deepEqual(result.summary.mountsFrozen, []);
+                assert.deepEqual([...(result.summary.mountsNotFrozen as string[])].sort(), [...f.freezableMounts].sort());
+                assert.match(result.summary.durability as string, /^innodb_flush_log_at_trx_commit=1 sync_binlog=1 innodb_doublewrite=(1|ON|DETECT_AND_RECOVER)$/);
+                const [obs] = f.double.observations;
+                assert.deepEqual(obs.frozen, { [f.dataMount]: false, [f.logsMount]: false, [f.appMount]: false });
+                const tags = requestTags(obs.params);
+                assert.equal(tags.ConsistencyMethod, "crash-recovery");
+                assert.equal(tags.Durability, result.summary.durability);
+                assert.match(tags.BinlogPositionBeforeCall, /^\d+$/);
+                assert.equal(tags.BinlogPosition, undefined, "no exact position can be claimed without a lock");
+                assert.match(result.summary.binlogAfter as string, /^mysql-bin\.\d{6}:\d+/);
+                await sleep(300);
+                await writer!.stop();
+                const acknowledged = writer!.commits.filter((c) => c.kind === "db");
+                const beforeStop = acknowledged.filter((c) => c.atMs < obs.stoppedAtMs!).length;
+                assert.ok(beforeStop > 10 && beforeStop < acknowledged.length, `${beforeStop} of ${acknowledged.length} commits before the copy: no load across it`);
+
+                const copy = (volumeId: string) => {
+                    const snapshot = obs.snapshots.find((x) => x.volumeId === volumeId)!.copy;
+                    execFileSync("cp", ["--reflink=always", snapshot, `${snapshot}.restore`]);
+                    return `${snapshot}.restore`;
+                };
+                const appLoop = f.attachImage(copy(APP_VOLUME_ID));
+                const appCopy = path.join(f.dir, "restore-app-crash");
+                fs.mkdirSync(appCopy, { recursive: true });
+                execFileSync("mount", [appLoop, appCopy]);
+                try {
+                    const copied = path.join(appCopy, "unsynced.txt");
+                    assert.ok(!fs.existsSync(copied) || fs.readFileSync(copied, "utf8") === "", "the copy holds a write that was never synced");
+                } finally {
+                    execFileSync("umount", [appCopy]);
+                    f.detachImage(appLoop);
+                    fs.rmSync(unsynced, { force: true });
+                }
+                const restored = await f.restore(copy(DATA_VOLUME_ID), copy(LOGS_VOLUME_ID));
+                try {
+                    const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+                        "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
+                    for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n")) {
+                        const [table, , type, text] = line.split("\t");
+                        if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
+                        assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
+                    }
+                    // Every commit acknowledged before the copy; at most the one in flight beyond.
+                    const rows = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno", restored.server.cnf).trim());
+                    assert.ok(rows >= rowsBefore + beforeStop, `restored ${rows} rows < ${rowsBefore} + ${beforeStop} acknowledged before the copy`);
+                    assert.ok(rows <= rowsBefore + beforeStop + 1, `restored ${rows} rows > ${rowsBefore} + ${beforeStop} + 1 in flight`);
+                    // Two-phase commit recovery: the last insert InnoDB kept is the binlog's last.
+                    const lastInInnodb = f.sqlSync("SELECT v FROM app.inno ORDER BY id DESC LIMIT 1", restored.server.cnf).trim();
+                    assert.equal(lastInnoInsertInBinlog(path.join(path.dirname(restored.dataMount), "logs", "binlog")), lastInInnodb);
+                } finally {
+                    await restored.cleanup();
+                }
+                await assertHostRecovered();
+            });
+
+            it("auto refuses crash recovery, naming why, as soon as a MyISAM table exists, or sync_binlog=0; crash-recovery is refused for an account blind to table engines, or the binlog on an unsnapshotted volume", async () => {
+                f.sqlSync("CREATE TABLE app.newly_myisam (id INT PRIMARY KEY) ENGINE=MyISAM");
+                try {
+                    const result = await run({ quiesce: "auto" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.notEqual(result.summary.lockMethod, "none (crash recovery)");
+                    assert.match(result.stderr, /crash recovery would not be exact \(tables that are not crash-safe: app\.newly_myisam \(MyISAM\)\)/);
+                } finally {
+                    f.sqlSync("DROP TABLE app.newly_myisam");
+                }
+                f.double.reset();
+                f.sqlSync("SET GLOBAL sync_binlog = 0");
+                try {
+                    const result = await run({ quiesce: "auto" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.match(result.stderr, /crash recovery would not be exact \(sync_binlog=0 \(needs 1\)\)/);
+                    assert.notEqual(result.summary.lockMethod, "none (crash recovery)");
+                } finally {
+                    f.sqlSync("SET GLOBAL sync_binlog = 1");
+                }
+                f.double.reset();
+                // An account that cannot see every table's engine cannot prove anything: refused, naming the grant.
+                f.sqlSync(`REVOKE SHOW VIEW ON *.* FROM '${BACKUP_USER}'@'localhost'`);
+                try {
+                    const blind = await run({ quiesce: "crash-recovery" });
+                    expectFailure(blind, 201, /cannot see every table's engine \(grant it SHOW VIEW ON \*\.\*, which shows no rows\)/);
+                } finally {
+                    f.sqlSync(`GRANT SHOW VIEW ON *.* TO '${BACKUP_USER}'@'localhost'`);
+                }
+                f.double.reset();
+                // The logs volume (redo and binlog) left out of the snapshot set: the instance no longer lists it.
+                f.double.hideVolume(LOGS_VOLUME_ID);
+                const refused = await run({ quiesce: "crash-recovery" });
+                expectFailure(refused, 201, new RegExp(`${f.logsMount}/binlog is not on a snapshotted EBS volume`));
+                assert.match(refused.summary.message, new RegExp(`${f.logsMount}/redo is not on a snapshotted EBS volume`));
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+            });
         });
     });
 
@@ -516,6 +741,36 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             await assertNoCommittedRowLost();
         });
 
+        if (FLAVOR === "mariadb") {
+            it("quiesce=backup-lock: a 30 s SELECT on a table the application writes stalls no writer (BACKUP STAGE never waits for a SELECT)", async () => {
+                await whileLongQueryRuns("SELECT COUNT(*), SLEEP(30) FROM app.inno", async () => {
+                    // longQuerySeconds=0: no wait-for-long-queries check; the lock itself must not wait.
+                    f.double.probeBackupLocks = true;
+                    const result = await run({ quiesce: "backup-lock", longQuerySeconds: "0", lockTimeoutSeconds: "2" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.deepEqual(f.double.observations[0].backupLockModes, ["MDL_BACKUP_WAIT_COMMIT"]);
+                    assert.ok((result.summary.writeBlockWindowMs as number) < 1500, `write-block window ${result.summary.writeBlockWindowMs} ms`);
+                    await sleep(1000);
+                    const stall = writer!.longestGapMs("db");
+                    assert.ok(stall < 1500, `writers stalled ${stall} ms`);
+                });
+                await assertHostRecovered();
+                await assertNoCommittedRowLost();
+            });
+
+            it("quiesce=backup-lock: a 30 s write on a MyISAM table bounds the stall by lockTimeoutSeconds per attempt (BLOCK_DDL waits for it), then fails 205 leaving the database writable", async () => {
+                await whileLongQueryRuns(LONG_WRITE, async () => {
+                    const result = await run({ quiesce: "backup-lock", longQuerySeconds: "0", lockTimeoutSeconds: "2", lockRetries: "0" });
+                    expectFailure(result, 205, /could not acquire BACKUP STAGE BLOCK_COMMIT.*left writable/);
+                    assert.equal(f.double.observations.length, 0);
+                    const stall = writer!.longestGapMs("db");
+                    assert.ok(stall < (2 + 1) * 1000, `writers stalled ${stall} ms`);
+                });
+                await assertHostRecovered();
+                await assertNoCommittedRowLost();
+            });
+        }
+
         it("exits 204 when the database server is down, touching nothing", async () => {
             await writer!.stop();
             await f.stopMysql(f.live);
@@ -580,12 +835,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         it("with database=none freezes every ext4 and xfs filesystem on a snapshotted volume, and never locks", async () => {
             const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
+            // The backup-lock probe's control (MariaDB): no BACKUP STAGE lock is reported when none is taken.
+            f.double.probeBackupLocks = FLAVOR === "mariadb";
             const result = await run({ database: "none" });
             assert.equal(result.code, 0, result.stderr);
             assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
             const [obs] = f.double.observations;
             assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true, [f.appMount]: true });
             assert.equal(obs.dbWriteBlocked, false);
+            if (FLAVOR === "mariadb") assert.deepEqual(obs.backupLockModes, []);
             assert.equal(result.summary.lockMethod, "");
             assert.equal(result.summary.lockHeldMs, 0);
             assert.equal(f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim(), flushesBefore, "database=none flushed tables");
@@ -905,6 +1163,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     describe("parameter validation (exit 201 before anything is touched)", () => {
         const cases: [string, string, RegExp][] = [
             ["database", "postgres", /'mysql' or 'none'/],
+            ["quiesce", "crash", /'auto', 'ftwrl', 'backup-lock' or 'crash-recovery'/],
             ["freezeMounts", "relative/path", /'auto' or absolute mount points/],
             ["freezeMounts", "/data;rm -rf /", /'auto' or absolute mount points/],
             ["freezeMounts", "/data $(reboot)", /'auto' or absolute mount points/],

@@ -33,6 +33,17 @@ export interface SnapshotObservation {
      * writes a MEMORY table without binlogging, so a frozen filesystem cannot block it: only the lock.
      */
     dbWriteBlocked: boolean;
+    /**
+     * With `probeBackupLocks` (MariaDB): the BACKUP STAGE lock modes held at the snapshot instant, e.g.
+     * MDL_BACKUP_WAIT_COMMIT while BLOCK_COMMIT is held (BACKUP STAGE lets MEMORY tables be written, so
+     * `dbWriteBlocked` cannot tell).
+     */
+    backupLockModes?: string[];
+    /**
+     * With `stopProcessDuringCopy`: when the process was stopped (SIGSTOP) for the copies, which were then taken
+     * with nothing frozen or flushed; the lock and state probes are skipped (a stopped server cannot answer).
+     */
+    stoppedAtMs?: number;
     /** Mount point -> whether a write to it blocked at the snapshot instant. */
     frozen: Record<string, boolean>;
     /** A write to the fixture's directory on `/` completed: `/` was not frozen. */
@@ -62,6 +73,8 @@ export interface DoubleOptions {
     sql: (statement: string, timeoutMs: number) => Promise<string>;
     /** Whether a write that only the database lock can block succeeds within 1 s. */
     lockFree: () => Promise<boolean>;
+    /** MariaDB: the modes of the BACKUP STAGE locks other sessions hold now. */
+    backupLockModes: () => Promise<string[]>;
     /** A file on a frozen-able mount that the writer appends to. */
     appendLog: string;
     /** The instance profile's role name; IMDS serves temporary credentials for it, as EC2 does. */
@@ -75,11 +88,22 @@ export class Ec2Double {
     public latencyMs = 0;
     /** Probe the lock and the freezes at each snapshot (they take ~1 s); off for benchmarks. */
     public observe = true;
+    /** Also read the BACKUP STAGE locks held at each snapshot (MariaDB). */
+    public probeBackupLocks = false;
+    /**
+     * A process (the database server) to stop with SIGSTOP while the images are copied, and continue after: an
+     * atomic point-in-time copy of every volume taken *without* freezing or syncing anything, as EBS takes a
+     * multi-volume snapshot — only what reached the block devices is in it. (Kernel writeback of pages the server
+     * wrote before it stopped can still land during the few milliseconds the parallel reflinks take; every write
+     * the server made durable with fsync is in every copy.)
+     */
+    public stopProcessDuringCopy?: number;
     public readonly observations: SnapshotObservation[] = [];
     public readonly requests: RequestRecord[] = [];
     private server?: http.Server;
     private token = "fixture-token-" + Math.random().toString(36).slice(2);
     private snapshotCounter = 0;
+    private readonly hidden = new Set<string>();
     private hanging: http.ServerResponse[] = [];
     private pendingWork: Promise<unknown>[] = [];
     /** Every snapshot that exists, by id (created through the API or seeded by a test). */
@@ -116,6 +140,9 @@ export class Ec2Double {
         this.behaviour = "ok";
         this.latencyMs = 0;
         this.observe = true;
+        this.probeBackupLocks = false;
+        this.stopProcessDuringCopy = undefined;
+        this.hidden.clear();
         this.snapshotStore.clear();
         this.undeletable.clear();
         this.tagCalls.length = 0;
@@ -268,8 +295,14 @@ export class Ec2Double {
         res.end(value ?? "");
     }
 
+    /** Leaves a volume out of the instance's block device mappings (as if detached from the snapshot set) until reset. */
+    hideVolume(volumeId: string): void {
+        this.hidden.add(volumeId);
+    }
+
     private mappingsXml(): string {
         return this.opts.volumes
+            .filter((v) => !this.hidden.has(v.volumeId))
             .map((v) => `<item><deviceName>${v.deviceName}</deviceName><ebs><volumeId>${v.volumeId}</volumeId>` +
                 `<status>attached</status><deleteOnTermination>false</deleteOnTermination></ebs></item>`)
             .join("");
@@ -309,14 +342,34 @@ export class Ec2Double {
         } else {
             targets = this.opts.volumes.filter((v) => v.volumeId === params.VolumeId);
         }
+        const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
+        const stopped = this.stopProcessDuringCopy;
+        // Frozen or not, measured before the copies (a stopped server does not change what a freeze is).
+        const frozenBefore = stopped ? await Promise.all(mounts.map((m) => this.probeFrozen(m))) : undefined;
         // The snapshot itself first: the state of every image at this instant.
-        const snapshots = [];
-        for (const volume of targets) {
-            const snapshotId = `snap-${(++this.snapshotCounter).toString(16).padStart(17, "0")}`;
-            const copy = path.join(this.opts.snapshotDir, `${snapshotId}.img`);
-            if (volume.image) await execFileAsync("cp", ["--reflink=always", volume.image, copy]);
-            snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
-            this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: requestTags(params) });
+        const snapshots: { snapshotId: string; volumeId: string; copy: string }[] = [];
+        let stoppedAtMs: number | undefined;
+        if (stopped) { process.kill(stopped, "SIGSTOP"); stoppedAtMs = Date.now(); }
+        try {
+            const copies: Promise<unknown>[] = [];
+            for (const volume of targets) {
+                const snapshotId = `snap-${(++this.snapshotCounter).toString(16).padStart(17, "0")}`;
+                const copy = path.join(this.opts.snapshotDir, `${snapshotId}.img`);
+                if (volume.image) copies.push(execFileAsync("cp", ["--reflink=always", volume.image, copy]));
+                snapshots.push({ snapshotId, volumeId: volume.volumeId, copy });
+                this.snapshotStore.set(snapshotId, { snapshotId, volumeId: volume.volumeId, startTime: new Date(atMs), tags: requestTags(params) });
+            }
+            await Promise.all(copies);
+        } finally {
+            if (stopped) process.kill(stopped, "SIGCONT");
+        }
+        if (stopped) {
+            this.observations.push({
+                action, atMs, params, dbWriteBlocked: false, rootWritable: true, maxInnodbId: 0, maxMyisamId: 0, appendLogLines: 0,
+                snapshots, stoppedAtMs, frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenBefore![i]])),
+            });
+            if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+            return this.respondCreated(action, params, atMs, snapshots, res);
         }
         if (this.behaviour === "hangAfterCreate") {
             this.hanging.push(res);
@@ -326,15 +379,15 @@ export class Ec2Double {
             if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
             return this.respondCreated(action, params, atMs, snapshots, res);
         }
-        const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
-        const [dbWriteBlocked, frozenList, rootWritable, state] = await Promise.all([
+        const [dbWriteBlocked, backupLockModes, frozenList, rootWritable, state] = await Promise.all([
             this.opts.lockFree().then((free) => !free),
+            this.probeBackupLocks ? this.opts.backupLockModes() : Promise.resolve(undefined),
             Promise.all(mounts.map((m) => this.probeFrozen(m))),
             this.probeFrozen(this.opts.rootProbeDir).then((frozen) => !frozen),
             this.readState(),
         ]);
         this.observations.push({
-            action, atMs, params, dbWriteBlocked, rootWritable, ...state, snapshots,
+            action, atMs, params, dbWriteBlocked, ...(backupLockModes === undefined ? {} : { backupLockModes }), rootWritable, ...state, snapshots,
             frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenList[i]])),
         });
         if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));

@@ -169,7 +169,8 @@ export class Fixture {
             CREATE TABLE app.slow (id INT PRIMARY KEY, v INT) ENGINE=MyISAM;
             INSERT INTO app.slow VALUES (1, 0);
             CREATE TABLE app.probe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=InnoDB;
-            CREATE TABLE app.lockprobe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=MEMORY;`);
+            CREATE TABLE app.lockprobe (id BIGINT PRIMARY KEY AUTO_INCREMENT, at DATETIME(6)) ENGINE=MEMORY;
+            ${FLAVOR === "mariadb" ? "INSTALL SONAME 'metadata_lock_info';" : ""}`);
         this.createBackupAccount();
         fs.mkdirSync(path.dirname(this.appendLog), { recursive: true });
         fs.writeFileSync(this.appendLog, "");
@@ -183,6 +184,7 @@ export class Fixture {
             snapshotDir: this.snapshotDir,
             sql: (statement, timeoutMs) => this.sql(statement, timeoutMs),
             lockFree: () => this.lockFree(1),
+            backupLockModes: () => this.backupLockModes(),
             appendLog: this.appendLog,
             rootProbeDir: this.dir,
             roleName: ROLE_NAME,
@@ -280,7 +282,7 @@ export class Fixture {
      */
     private createBackupAccount(): void {
         const password = "Fixture-" + Math.random().toString(36).slice(2, 14);
-        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR" : "RELOAD, PROCESS, REPLICATION CLIENT";
+        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW";
         this.sqlSync(`CREATE USER '${BACKUP_USER}'@'localhost' IDENTIFIED BY '${password}';
             GRANT ${grants} ON *.* TO '${BACKUP_USER}'@'localhost';`);
         fs.mkdirSync(this.rootHome, { mode: 0o700 });
@@ -301,6 +303,19 @@ export class Fixture {
         } catch {
             return false;
         }
+    }
+
+    /**
+     * MariaDB: the BACKUP STAGE locks other sessions hold now, by mode (MDL_BACKUP_WAIT_COMMIT for BLOCK_COMMIT; the
+     * DML and FTWRL modes of the same lock type are left out),
+     * from the metadata_lock_info plugin: the server's own view, read from memory, so a frozen filesystem cannot
+     * delay it (an attempted commit can stall on a frozen filesystem before it reaches the lock).
+     */
+    async backupLockModes(): Promise<string[]> {
+        const out = await this.sql("SELECT LOCK_MODE FROM information_schema.METADATA_LOCK_INFO " +
+            "WHERE LOCK_TYPE = 'Backup lock' AND THREAD_ID <> CONNECTION_ID() AND LOCK_MODE IN " +
+            "('MDL_BACKUP_START', 'MDL_BACKUP_FLUSH', 'MDL_BACKUP_WAIT_FLUSH', 'MDL_BACKUP_WAIT_DDL', 'MDL_BACKUP_WAIT_COMMIT') ORDER BY LOCK_MODE", 3000);
+        return out.trim().split("\n").filter(Boolean);
     }
 
     async sql(statement: string, timeoutMs = 10000, cnf = this.live.cnf): Promise<string> {

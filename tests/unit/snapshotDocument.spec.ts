@@ -92,10 +92,10 @@ describe("SnapshotDocument", () => {
     it("accepts and rejects the same values as the script's own validation", () => {
         const accepted: [string, string][] = [["maxFreezeSeconds", "2"], ["maxFreezeSeconds", "600"], ["lockTimeoutSeconds", "60"],
             ["lockRetries", "10"], ["longQuerySeconds", "3600"], ["longQuerySeconds", "0"], ["freezeMounts", "/data /var/lib/mysql"],
-            ["mysqlDefaultsFile", ""], ["snapshotDescription", ""]];
+            ["mysqlDefaultsFile", ""], ["snapshotDescription", ""], ["quiesce", "auto"], ["quiesce", "ftwrl"], ["quiesce", "backup-lock"], ["quiesce", "crash-recovery"]];
         const rejected: [string, string][] = [["maxFreezeSeconds", "1"], ["maxFreezeSeconds", "601"], ["lockTimeoutSeconds", "0"],
             ["lockTimeoutSeconds", "61"], ["lockRetries", "11"], ["longQuerySeconds", "3601"], ["freezeMounts", "data"],
-            ["database", "postgres"], ["excludeBootVolume", "yes"], ["mysqlDefaultsFile", "relative.cnf"]];
+            ["database", "postgres"], ["excludeBootVolume", "yes"], ["mysqlDefaultsFile", "relative.cnf"], ["quiesce", "crash"], ["quiesce", ""]];
         for (const [name, v] of accepted) assert.equal(documentParameterError("consistent-snapshot", name, v), undefined, `${name}=${v}`);
         for (const [name, v] of rejected) assert.ok(documentParameterError("consistent-snapshot", name, v), `${name}=${v}`);
     });
