@@ -30,7 +30,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     quiesce: {
         default: "ftwrl", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
-        description: "How the database is held: ftwrl (FLUSH TABLES WITH READ LOCK); backup-lock (MariaDB 10.4.1+: BACKUP STAGE up to BLOCK_COMMIT, never waits for a SELECT; refused on MySQL); crash-recovery (no lock, no freeze: refused unless every table is crash-safe, innodb_flush_log_at_trx_commit=1, sync_binlog=1, doublewrite on and every database file on a snapshotted volume); auto (the lightest of these whose conditions hold, checked every run).",
+        description: "ftwrl (FLUSH TABLES WITH READ LOCK), backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR BACKUP), crash-recovery (no lock, no freeze; refused unless recovery is exact) or auto (the lightest whose conditions hold, checked every run).",
     },
     freezeMounts: {
         default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
@@ -167,13 +167,14 @@ export class SnapshotDocument extends pulumi.ComponentResource {
 }
 
 /**
- * A script as the document carries it: every comment-only line after the shebang is left empty, nothing else
- * changes (line numbers in the script's error messages still match the file). SSM limits a document to
- * 64 KB and the comments are a quarter of the script; the scripts have no here-documents, so no line of
- * data starts with `#`.
+ * A script as the document carries it: every comment-only line after the shebang is left empty and every other
+ * line loses its indentation; nothing else changes (line numbers in the script's error messages still match the
+ * file). SSM limits a document to 64 KB; comments and indentation are a third of the script. The scripts have
+ * no here-documents, no line continued inside a word and no string spanning lines, so bash reads the same
+ * commands (a spec compares every function and variable as bash lists them).
  */
 export function documentScriptText(fileName: string): string {
-    return readScript(fileName).split("\n").map((line, i) => (i > 0 && /^\s*#/.test(line) ? "" : line)).join("\n");
+    return readScript(fileName).split("\n").map((line, i) => (i === 0 ? line : /^\s*#/.test(line) ? "" : line.trimStart())).join("\n");
 }
 
 /** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */

@@ -72,7 +72,8 @@ shopt -s inherit_errexit
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
-readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)"
+readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
+  LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
 
 # ---------------------------------------------------------------- state
@@ -84,7 +85,7 @@ declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 declare -a MYSQL_CMD=()
-BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
+BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
@@ -542,6 +543,7 @@ discover_database() {
 choose_lock_method() {
   local backup_stage=false
   [[ $DB_FLAVOR == mariadb ]] && (($1 >= 100401)) && backup_stage=true
+  [[ $DB_FLAVOR == mysql ]] && (($1 >= 80000)) && backup_stage=instance
   if [[ $QUIESCE == crash-recovery || ($QUIESCE == auto && $COMMAND != pre-script) ]]; then
     crash_recovery_problems
     local problems=$CRASH_RECOVERY_PROBLEMS
@@ -554,13 +556,41 @@ choose_lock_method() {
       fail "$E_PARAM" "parameter SSM_quiesce: crash-recovery refused, a snapshot without lock would not be exact: $problems"
     log "crash recovery would not be exact ($problems)"
   fi
+  [[ $QUIESCE == backup-lock && $backup_stage == false ]] &&
+    param_error SSM_quiesce "$QUIESCE" "'ftwrl' or 'auto' on $DB_FLAVOR $DB_VERSION (backup-lock is MariaDB's BACKUP STAGE from 10.4.1, MySQL's LOCK INSTANCE FOR BACKUP from 8.0)"
+  # LOCK INSTANCE FOR BACKUP leaves writes to non-transactional tables free, and gives no exact binlog position
+  # for DLM's post-script to tag: there FLUSH TABLES WITH READ LOCK is the lock.
+  if [[ $backup_stage == instance && $QUIESCE != ftwrl ]]; then
+    non_transactional_tables
+    if [[ -n $NON_TRANSACTIONAL_TABLES ]]; then
+      log "$FTWRL instead of $LOCK_INSTANCE: it does not hold writes to non-transactional tables ($NON_TRANSACTIONAL_TABLES)"
+      backup_stage=false
+    elif [[ $COMMAND == pre-script ]]; then
+      log "$FTWRL instead of $LOCK_INSTANCE: DLM's post-script tags the exact binlog position only a lock on commits gives"
+      backup_stage=false
+    fi
+  fi
   case $QUIESCE:$backup_stage in
-    backup-lock:false)
-      param_error SSM_quiesce "$QUIESCE" "'ftwrl' or 'auto' on $DB_FLAVOR $DB_VERSION (backup-lock is MariaDB's BACKUP STAGE, from 10.4.1)" ;;
     backup-lock:true | auto:true) LOCK_METHOD=$BACKUP_STAGE LOCK_TAG=backup-stage ;;
+    backup-lock:instance | auto:instance) LOCK_METHOD=$LOCK_INSTANCE LOCK_TAG=lock-instance ;;
     *) LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl ;;
   esac
   log "lock method: $LOCK_METHOD (SSM_quiesce=$QUIESCE)"
+}
+
+# The tables whose writes only a lock holds (listed as "schema.table (ENGINE)"): not InnoDB, not crash-safe Aria,
+# not the CSV log tables while nothing logs to them.
+readonly NOT_CRASH_SAFE_TABLES_SQL="IFNULL((SELECT GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') ORDER BY TABLE_SCHEMA, TABLE_NAME SEPARATOR ', ') FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') AND ENGINE <> 'InnoDB' AND NOT (ENGINE = 'Aria' AND CREATE_OPTIONS LIKE '%transactional=1%') AND NOT (TABLE_SCHEMA = 'mysql' AND TABLE_NAME IN ('general_log', 'slow_log') AND NOT (@@log_output LIKE '%TABLE%' AND (@@general_log OR @@slow_query_log)))), '')"
+
+# Whether the account sees every table in information_schema (a global SHOW VIEW or SELECT).
+readonly SEES_EVERY_TABLE_SQL="EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SHOW VIEW', 'SELECT') AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), ''''))"
+
+non_transactional_tables() {
+  local out visible
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), $SEES_EVERY_TABLE_SQL, $NOT_CRASH_SAFE_TABLES_SQL)") ||
+    fail "$E_DB_DOWN" "cannot list the tables' engines: $out"
+  IFS=$'\x1f' read -r visible NON_TRANSACTIONAL_TABLES <<<"$out"
+  [[ $visible == 1 ]] || NON_TRANSACTIONAL_TABLES="unknown: $DB_USER cannot see every table (grant it SHOW VIEW ON *.*)"
 }
 
 # Sets CRASH_RECOVERY_PROBLEMS to why crash recovery from a snapshot would not be exact, empty when it would.
@@ -570,7 +600,7 @@ choose_lock_method() {
 crash_recovery_problems() {
   local out flush sync doublewrite undo visible tables path problem
   local -a problems=()
-  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite, IFNULL(@@innodb_undo_directory, ''), EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SHOW VIEW', 'SELECT') AND GRANTEE = CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), IFNULL((SELECT GROUP_CONCAT(CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, ' (', ENGINE, ')') ORDER BY TABLE_SCHEMA, TABLE_NAME SEPARATOR ', ') FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') AND ENGINE <> 'InnoDB' AND NOT (ENGINE = 'Aria' AND CREATE_OPTIONS LIKE '%transactional=1%') AND NOT (TABLE_SCHEMA = 'mysql' AND TABLE_NAME IN ('general_log', 'slow_log') AND NOT (@@log_output LIKE '%TABLE%' AND (@@general_log OR @@slow_query_log)))), ''))") ||
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite, IFNULL(@@innodb_undo_directory, ''), $SEES_EVERY_TABLE_SQL, $NOT_CRASH_SAFE_TABLES_SQL)") ||
     fail "$E_DB_DOWN" "cannot check the server for crash recovery: $out"
   IFS=$'\x1f' read -r flush sync doublewrite undo visible tables <<<"$out"
   [[ $flush == 1 ]] || problems+=("innodb_flush_log_at_trx_commit=$flush (needs 1)")
@@ -644,7 +674,8 @@ wait_for_no_long_queries() {
 # FLUSH TABLES first makes the flush inside FLUSH TABLES WITH READ LOCK short. From the first FLUSH sent
 # until UNLOCK (or until the last attempt gave up) writers may wait: reported as writeBlockWindowMs.
 db_lock() {
-  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && { db_lock_backup_stage; return; }
+  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && { db_lock_attempts backup_stage_attempt; return; }
+  [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && { db_lock_attempts lock_instance_attempt; return; }
   local attempt preflushed=false
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
     ((attempt > 1)) && sleep 1
@@ -676,36 +707,53 @@ db_lock() {
   fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
 }
 
-# Stage by stage, stopping at the first that is not granted within lock_wait_timeout (the server would walk a
-# later stage through the failed one again). From BACKUP STAGE FLUSH on, writes to non-transactional tables
-# wait; from BLOCK_COMMIT, commits.
-db_lock_backup_stage() {
-  local attempt stage error
+# The lock methods that take one lock statement (or a sequence) per attempt: runs attempt function $1 up to
+# lockRetries + 1 times. An attempt returns 0 when granted; otherwise it has released what it took, stamped
+# T_WRITES_RELEASED and set LOCK_ERROR.
+db_lock_attempts() {
+  local attempt_fn=$1 attempt
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
     ((attempt > 1)) && sleep 1
     presync_mounts
     stamp T_LOCK_REQUESTED
     ((T_FIRST_FLUSH > 0)) || T_FIRST_FLUSH=$T_LOCK_REQUESTED
-    error=""
-    for stage in START FLUSH BLOCK_DDL BLOCK_COMMIT; do
-      db_query "BACKUP STAGE $stage" $((LOCK_TIMEOUT_SECONDS + 10)) && continue
-      error="BACKUP STAGE $stage: $DB_ERROR"
-      [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $error"
-      break
-    done
-    if [[ -z $error ]]; then
+    if "$attempt_fn"; then
       stamp T_LOCKED; DB_LOCKED=true
       log "database locked ($LOCK_METHOD) on attempt $attempt"
       return 0
     fi
+    log "attempt $attempt: not granted within ${LOCK_TIMEOUT_SECONDS}s: $LOCK_ERROR"
+  done
+  fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
+}
+
+# Stage by stage, stopping at the first that is not granted within lock_wait_timeout (the server would walk a
+# later stage through the failed one again). From BACKUP STAGE FLUSH on, writes to non-transactional tables
+# wait; from BLOCK_COMMIT, commits.
+backup_stage_attempt() {
+  local stage
+  for stage in START FLUSH BLOCK_DDL BLOCK_COMMIT; do
+    db_query "BACKUP STAGE $stage" $((LOCK_TIMEOUT_SECONDS + 10)) && continue
+    LOCK_ERROR="BACKUP STAGE $stage: $DB_ERROR"
+    [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $LOCK_ERROR"
     # A START not granted leaves no backup stage to end.
     if [[ $stage != START ]] && ! db_query "BACKUP STAGE END" 10; then
       fail "$E_DB_DOWN" "BACKUP STAGE END failed after a failed attempt: $DB_ERROR"
     fi
     stamp T_WRITES_RELEASED
-    log "attempt $attempt: not granted within ${LOCK_TIMEOUT_SECONDS}s: $error"
+    return 1
   done
-  fail "$E_LOCK" "could not acquire $LOCK_METHOD within SSM_lockTimeoutSeconds=$LOCK_TIMEOUT_SECONDS after $((LOCK_RETRIES + 1)) attempts; the database was left writable"
+}
+
+# MySQL >= 8.0: LOCK INSTANCE FOR BACKUP blocks DDL and file operations, never DML: commits go on until the
+# freeze holds them at the disk, and what the snapshot holds is what the freeze flushed, made exact by InnoDB's
+# crash recovery and the binlog's two-phase commit. Chosen only when every table is transactional.
+lock_instance_attempt() {
+  db_query "$LOCK_INSTANCE" $((LOCK_TIMEOUT_SECONDS + 10)) && return 0
+  stamp T_WRITES_RELEASED
+  LOCK_ERROR="$LOCK_INSTANCE: $DB_ERROR"
+  [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $LOCK_ERROR"
+  return 1
 }
 
 read_binlog_position() {
@@ -733,6 +781,7 @@ db_unlock() {
   [[ $DB_LOCKED == true ]] || return 0
   local unlock="UNLOCK TABLES"
   [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && unlock="BACKUP STAGE END"
+  [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && unlock="UNLOCK INSTANCE"
   if db_query "$unlock" 5; then
     DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
     log "database unlocked"
@@ -1022,9 +1071,9 @@ json_escape() {
 api_call() {
   local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
   local dynamic="" line now remaining seconds count=0
-  # Without a lock the position is read before the call: where the snapshot's binlog ends is at or after it.
+  # Without a lock on commits the position is read before the call: where the snapshot's binlog ends is at or after it.
   local suffix=""
-  [[ $LOCK_TAG == crash-recovery ]] && suffix=BeforeCall
+  [[ $LOCK_TAG == crash-recovery || $LOCK_TAG == lock-instance ]] && suffix=BeforeCall
   if [[ $DATABASE == mysql ]]; then
     tags_json dynamic "BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS"
   fi
@@ -1335,9 +1384,10 @@ run_snapshot() {
 
   local rc=0
   api_call || rc=$?
-  [[ $LOCK_TAG == crash-recovery ]] && read_binlog_after
 
   recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
+  # After the thaw: a commit held by the freeze holds the binlog, and reading the position would wait for it.
+  [[ $LOCK_TAG == crash-recovery || $LOCK_TAG == lock-instance ]] && read_binlog_after
   log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
 
   if ((rc == 2)); then

@@ -344,17 +344,16 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.deepEqual(f.double.observations[0].backupLockModes, ["MDL_BACKUP_WAIT_COMMIT"]);
             });
         } else {
-            it("backup-lock on MySQL is refused (exit 201, naming SSM_quiesce) before anything is locked or frozen; auto uses FLUSH TABLES WITH READ LOCK", async () => {
-                const refused = await run({ quiesce: "backup-lock" });
-                expectFailure(refused, 201, /parameter SSM_quiesce: invalid value 'backup-lock'; expected 'ftwrl' or 'auto' on mysql/);
-                assert.equal(f.double.observations.length, 0);
-                assert.equal(refused.summary.lockHeldMs, 0);
-                await assertHostRecovered();
-                f.double.reset();
-                const result = await run({ quiesce: "auto" });
-                assert.equal(result.code, 0, result.stderr);
-                assert.equal(result.summary.lockMethod, "FLUSH TABLES WITH READ LOCK");
-                assert.equal(f.double.observations[0].dbWriteBlocked, true);
+            it("backup-lock on MySQL with MyISAM tables takes FLUSH TABLES WITH READ LOCK, naming them (LOCK INSTANCE FOR BACKUP does not hold their writes); so does auto", async () => {
+                for (const quiesce of ["backup-lock", "auto"]) {
+                    const result = await run({ quiesce });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.equal(result.summary.lockMethod, "FLUSH TABLES WITH READ LOCK");
+                    assert.match(result.stderr, /FLUSH TABLES WITH READ LOCK instead of LOCK INSTANCE FOR BACKUP: it does not hold writes to non-transactional tables \(.*app\.myi \(MyISAM\)/);
+                    assert.equal(f.double.observations[0].dbWriteBlocked, true);
+                    await assertHostRecovered();
+                    f.double.reset();
+                }
             });
         }
     });
@@ -417,6 +416,37 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 return last;
             }
 
+            /** A private copy of a snapshot of the run (restores write to what they mount). */
+            function copyOf(obs: SnapshotObservation, volumeId: string): string {
+                const snapshot = obs.snapshots.find((x) => x.volumeId === volumeId)!.copy;
+                const target = `${snapshot}.restore-${Date.now()}`;
+                execFileSync("cp", ["--reflink=always", snapshot, target]);
+                return target;
+            }
+
+            /**
+             * The copies recover: CHECK TABLE clean, app.inno holds between `atLeast` and `atMost` of the writer's
+             * commits beyond rowsBefore, and the binlog's last app.inno insert is InnoDB's last (two-phase commit).
+             */
+            async function assertRecoversAcknowledged(obs: SnapshotObservation, atLeast: number, atMost: number): Promise<void> {
+                const restored = await f.restore(copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID));
+                try {
+                    const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+                        "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
+                    for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n")) {
+                        const [table, , type, text] = line.split("\t");
+                        if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
+                        assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
+                    }
+                    const rows = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno", restored.server.cnf).trim()) - rowsBefore;
+                    assert.ok(rows >= atLeast && rows <= atMost, `restored ${rows} of the writer's rows; expected ${atLeast}-${atMost}`);
+                    const lastInInnodb = f.sqlSync("SELECT v FROM app.inno ORDER BY id DESC LIMIT 1", restored.server.cnf).trim();
+                    assert.equal(lastInnoInsertInBinlog(path.join(path.dirname(restored.dataMount), "logs", "binlog")), lastInInnodb);
+                } finally {
+                    await restored.cleanup();
+                }
+            }
+
             it("auto takes no lock and freezes nothing; an atomic copy of the stopped server under a write load restores: CHECK TABLE clean, every acknowledged commit there, binlog agreeing with InnoDB", async () => {
                 f.double.stopProcessDuringCopy = f.live.proc.pid;
                 // The double's control: a write never synced stays in the page cache, so no copy may hold it (a
@@ -444,12 +474,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const beforeStop = acknowledged.filter((c) => c.atMs < obs.stoppedAtMs!).length;
                 assert.ok(beforeStop > 10 && beforeStop < acknowledged.length, `${beforeStop} of ${acknowledged.length} commits before the copy: no load across it`);
 
-                const copy = (volumeId: string) => {
-                    const snapshot = obs.snapshots.find((x) => x.volumeId === volumeId)!.copy;
-                    execFileSync("cp", ["--reflink=always", snapshot, `${snapshot}.restore`]);
-                    return `${snapshot}.restore`;
-                };
-                const appLoop = f.attachImage(copy(APP_VOLUME_ID));
+                const appLoop = f.attachImage(copyOf(obs, APP_VOLUME_ID));
                 const appCopy = path.join(f.dir, "restore-app-crash");
                 fs.mkdirSync(appCopy, { recursive: true });
                 execFileSync("mount", [appLoop, appCopy]);
@@ -461,27 +486,35 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                     f.detachImage(appLoop);
                     fs.rmSync(unsynced, { force: true });
                 }
-                const restored = await f.restore(copy(DATA_VOLUME_ID), copy(LOGS_VOLUME_ID));
-                try {
-                    const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
-                        "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
-                    for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n")) {
-                        const [table, , type, text] = line.split("\t");
-                        if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
-                        assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
-                    }
-                    // Every commit acknowledged before the copy; at most the one in flight beyond.
-                    const rows = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno", restored.server.cnf).trim());
-                    assert.ok(rows >= rowsBefore + beforeStop, `restored ${rows} rows < ${rowsBefore} + ${beforeStop} acknowledged before the copy`);
-                    assert.ok(rows <= rowsBefore + beforeStop + 1, `restored ${rows} rows > ${rowsBefore} + ${beforeStop} + 1 in flight`);
-                    // Two-phase commit recovery: the last insert InnoDB kept is the binlog's last.
-                    const lastInInnodb = f.sqlSync("SELECT v FROM app.inno ORDER BY id DESC LIMIT 1", restored.server.cnf).trim();
-                    assert.equal(lastInnoInsertInBinlog(path.join(path.dirname(restored.dataMount), "logs", "binlog")), lastInInnodb);
-                } finally {
-                    await restored.cleanup();
-                }
+                await assertRecoversAcknowledged(obs, beforeStop, beforeStop + 1);
                 await assertHostRecovered();
             });
+
+            if (FLAVOR === "mysql") {
+                it("backup-lock on MySQL with only InnoDB tables: LOCK INSTANCE FOR BACKUP and every freeze held at the instant; the copy holds every commit acknowledged before the freeze, binlog agreeing", async () => {
+                    f.double.probeBackupLocks = true;
+                    const result = await run({ quiesce: "backup-lock" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.equal(result.summary.lockMethod, "LOCK INSTANCE FOR BACKUP");
+                    const [obs] = f.double.observations;
+                    assert.deepEqual(obs.backupLockModes, ["BACKUP LOCK SHARED"]);
+                    assert.deepEqual(obs.frozen, { [f.dataMount]: true, [f.logsMount]: true, [f.appMount]: true });
+                    const tags = requestTags(obs.params);
+                    assert.equal(tags.ConsistencyMethod, "lock-instance+fsfreeze");
+                    assert.match(tags.BinlogPositionBeforeCall, /^\d+$/);
+                    assert.equal(tags.BinlogPosition, undefined, "commits go on under this lock: no exact position");
+                    assert.match(result.summary.binlogAfter as string, /^mysql-bin\.\d{6}:\d+/);
+                    await sleep(300);
+                    await writer!.stop();
+                    const acknowledged = writer!.commits.filter((c) => c.kind === "db");
+                    const s = result.summary as unknown as Record<string, number>;
+                    const beforeFreeze = acknowledged.filter((c) => c.atMs < s.frozenAtMs).length;
+                    const beforeThaw = acknowledged.filter((c) => c.atMs <= s.thawedAtMs).length;
+                    assert.ok(beforeFreeze > 10, `${beforeFreeze} commits before the freeze`);
+                    await assertRecoversAcknowledged(obs, beforeFreeze, beforeThaw + 1);
+                    await assertHostRecovered();
+                });
+            }
 
             it("auto refuses crash recovery, naming why, as soon as a MyISAM table exists, or sync_binlog=0; crash-recovery is refused for an account blind to table engines, or the binlog on an unsnapshotted volume", async () => {
                 f.sqlSync("CREATE TABLE app.newly_myisam (id INT PRIMARY KEY) ENGINE=MyISAM");

@@ -282,7 +282,7 @@ export class Fixture {
      */
     private createBackupAccount(): void {
         const password = "Fixture-" + Math.random().toString(36).slice(2, 14);
-        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW";
+        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW, BACKUP_ADMIN";
         this.sqlSync(`CREATE USER '${BACKUP_USER}'@'localhost' IDENTIFIED BY '${password}';
             GRANT ${grants} ON *.* TO '${BACKUP_USER}'@'localhost';`);
         fs.mkdirSync(this.rootHome, { mode: 0o700 });
@@ -312,7 +312,9 @@ export class Fixture {
      * delay it (an attempted commit can stall on a frozen filesystem before it reaches the lock).
      */
     async backupLockModes(): Promise<string[]> {
-        const out = await this.sql("SELECT LOCK_MODE FROM information_schema.METADATA_LOCK_INFO " +
+        // MySQL: LOCK INSTANCE FOR BACKUP is the BACKUP LOCK held SHARED (DDL takes it INTENTION_EXCLUSIVE).
+        const out = FLAVOR === "mysql" ? await this.sql("SELECT CONCAT(OBJECT_TYPE, ' ', LOCK_TYPE) FROM performance_schema.metadata_locks " +
+            "WHERE OBJECT_TYPE = 'BACKUP LOCK' AND LOCK_TYPE = 'SHARED' AND LOCK_STATUS = 'GRANTED'", 3000) : await this.sql("SELECT LOCK_MODE FROM information_schema.METADATA_LOCK_INFO " +
             "WHERE LOCK_TYPE = 'Backup lock' AND THREAD_ID <> CONNECTION_ID() AND LOCK_MODE IN " +
             "('MDL_BACKUP_START', 'MDL_BACKUP_FLUSH', 'MDL_BACKUP_WAIT_FLUSH', 'MDL_BACKUP_WAIT_DDL', 'MDL_BACKUP_WAIT_COMMIT') ORDER BY LOCK_MODE", 3000);
         return out.trim().split("\n").filter(Boolean);

@@ -38,23 +38,25 @@ describe("SnapshotDocument", () => {
         const original = script.split("\n");
         const lines = embedded.split("\n");
         assert.equal(lines.length, original.length, "line numbers must match the file");
-        original.forEach((line, i) => assert.equal(lines[i], i > 0 && /^\s*#/.test(line) ? "" : line, `line ${i + 1}`));
+        original.forEach((line, i) => assert.equal(lines[i], i === 0 ? line : /^\s*#/.test(line) ? "" : line.trimStart(), `line ${i + 1}`));
         assert.equal(lines[0], "#!/usr/bin/env bash");
     });
 
-    it("leaves bash's own reading of the script unchanged (every function as bash lists it is identical)", () => {
+    it("leaves bash's own reading of the script unchanged (every function and top-level variable as bash lists it is identical)", () => {
         const functions = (text: string) => {
-            // Everything but the final call of main: define, list, compare.
+            // Everything but the final call of main: define, list, compare (bash's own dynamic variables left out).
             const file = path.join(os.tmpdir(), `cs-functions-${process.pid}.sh`);
             fs.writeFileSync(file, text.replace(/\nmain "\$@"\n?$/, "\n"));
-            const listed = spawnSync("bash", ["-c", 'source "$1" && declare -f', "list", file], { encoding: "utf8" });
+            const listed = spawnSync("bash", ["-c", 'source "$1" && declare -f && declare -p | grep -vE "^declare -[-a-zA-Z]+ (RANDOM|SRANDOM|SECONDS|EPOCHREALTIME|EPOCHSECONDS|BASHPID|PPID|LINENO|_|BASH_[A-Z_]+|FUNCNAME|PIPESTATUS)(=|$)"', "list", file], { encoding: "utf8" });
             fs.rmSync(file);
             assert.equal(listed.status, 0, listed.stderr);
-            return listed.stdout;
+            // The run id is made of the time and the process id.
+            return listed.stdout.replace(/^(declare -- RUN_ID=).*$/m, "$1<time and pid>");
         };
         const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
         const fromFile = functions(script);
         assert.ok(fromFile.includes("run_pre_script ()"), "the listing is not of the script's functions");
+        assert.match(fromFile, /^declare -r NOT_CRASH_SAFE_TABLES_SQL=/m, "the listing is not of the script's variables");
         assert.equal(functions(content.mainSteps[0].inputs.runCommand[0]), fromFile);
     });
 
