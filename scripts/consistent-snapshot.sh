@@ -85,7 +85,7 @@ declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 declare -a MYSQL_CMD=()
-BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
+BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
@@ -561,7 +561,7 @@ choose_lock_method() {
   # LOCK INSTANCE FOR BACKUP leaves writes to non-transactional tables free, and gives no exact binlog position
   # for DLM's post-script to tag: there FLUSH TABLES WITH READ LOCK is the lock.
   if [[ $backup_stage == instance && $QUIESCE != ftwrl ]]; then
-    non_transactional_tables
+    [[ $TABLES_LISTED == true ]] || non_transactional_tables
     if [[ -n $NON_TRANSACTIONAL_TABLES ]]; then
       log "$FTWRL instead of $LOCK_INSTANCE: it does not hold writes to non-transactional tables ($NON_TRANSACTIONAL_TABLES)"
       backup_stage=false
@@ -590,7 +590,9 @@ non_transactional_tables() {
   out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), $SEES_EVERY_TABLE_SQL, $NOT_CRASH_SAFE_TABLES_SQL)") ||
     fail "$E_DB_DOWN" "cannot list the tables' engines: $out"
   IFS=$'\x1f' read -r visible NON_TRANSACTIONAL_TABLES <<<"$out"
-  [[ $visible == 1 ]] || NON_TRANSACTIONAL_TABLES="unknown: $DB_USER cannot see every table (grant it SHOW VIEW ON *.*)"
+  [[ $visible == 1 ]] ||
+    NON_TRANSACTIONAL_TABLES="unknown: the account $DB_USER cannot see every table's engine (grant it SHOW VIEW ON *.*, which shows no rows)"
+  TABLES_LISTED=true
 }
 
 # Sets CRASH_RECOVERY_PROBLEMS to why crash recovery from a snapshot would not be exact, empty when it would.
@@ -598,16 +600,16 @@ non_transactional_tables() {
 # every commit durable (innodb_flush_log_at_trx_commit=1, sync_binlog=1), no torn pages (doublewrite), and
 # every file the server needs on a snapshotted volume. Sets DURABILITY, the settings seen (a tag).
 crash_recovery_problems() {
-  local out flush sync doublewrite undo visible tables path problem
+  local out flush sync doublewrite undo path problem
   local -a problems=()
-  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite, IFNULL(@@innodb_undo_directory, ''), $SEES_EVERY_TABLE_SQL, $NOT_CRASH_SAFE_TABLES_SQL)") ||
+  out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite, IFNULL(@@innodb_undo_directory, ''))") ||
     fail "$E_DB_DOWN" "cannot check the server for crash recovery: $out"
-  IFS=$'\x1f' read -r flush sync doublewrite undo visible tables <<<"$out"
+  IFS=$'\x1f' read -r flush sync doublewrite undo <<<"$out"
+  non_transactional_tables
   [[ $flush == 1 ]] || problems+=("innodb_flush_log_at_trx_commit=$flush (needs 1)")
   [[ $DB_LOG_BIN == false || $sync == 1 ]] || problems+=("sync_binlog=$sync (needs 1)")
   [[ $doublewrite =~ ^(1|ON|DETECT_AND_RECOVER)$ ]] || problems+=("innodb_doublewrite=$doublewrite (needs ON)")
-  [[ $visible == 1 ]] || problems+=("the account $DB_USER cannot see every table's engine (grant it SHOW VIEW ON *.*, which shows no rows)")
-  [[ -z $tables ]] || problems+=("tables that are not crash-safe: $tables")
+  [[ -z $NON_TRANSACTIONAL_TABLES ]] || problems+=("tables that are not crash-safe: $NON_TRANSACTIONAL_TABLES")
   [[ -z $undo || $undo == /* ]] || undo="${DB_PATHS[0]}/$undo"
   for path in "${DB_PATHS[@]}" ${undo:+"$undo"}; do
     path_on_snapshotted_volumes "$path" || problems+=("$path is not on a snapshotted EBS volume")
@@ -769,7 +771,10 @@ read_binlog_position() {
   return 0
 }
 
-# crash-recovery: the position just after the call; the snapshot's binlog ends between the two.
+# Whether commits go on while the snapshot is taken (no lock, or LOCK INSTANCE FOR BACKUP): then the binlog
+# position is read just before the call and again just after, and the snapshot's binlog ends between the two.
+commits_go_on() { [[ $LOCK_TAG == crash-recovery || $LOCK_TAG == lock-instance ]]; }
+
 read_binlog_after() {
   local file=$BINLOG_FILE position=$BINLOG_POSITION gtid=$GTID_BINLOG_POS
   read_binlog_position
@@ -1071,9 +1076,8 @@ json_escape() {
 api_call() {
   local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
   local dynamic="" line now remaining seconds count=0
-  # Without a lock on commits the position is read before the call: where the snapshot's binlog ends is at or after it.
   local suffix=""
-  [[ $LOCK_TAG == crash-recovery || $LOCK_TAG == lock-instance ]] && suffix=BeforeCall
+  commits_go_on && suffix=BeforeCall
   if [[ $DATABASE == mysql ]]; then
     tags_json dynamic "BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS"
   fi
@@ -1387,7 +1391,7 @@ run_snapshot() {
 
   recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
   # After the thaw: a commit held by the freeze holds the binlog, and reading the position would wait for it.
-  [[ $LOCK_TAG == crash-recovery || $LOCK_TAG == lock-instance ]] && read_binlog_after
+  commits_go_on && read_binlog_after
   log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
 
   if ((rc == 2)); then

@@ -86,6 +86,27 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         }
     }
 
+    let snapshotCopies = 0;
+    /** A private copy of a snapshot the double took (restores write to what they mount). */
+    function copyOfSnapshot(obs: SnapshotObservation, volumeId: string): string {
+        const snapshot = obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
+        const target = `${snapshot}.restore-${++snapshotCopies}`;
+        execFileSync("cp", ["--reflink=always", snapshot, target]);
+        return target;
+    }
+
+    /** CHECK TABLE passes on every table of app and mysql on the server of `cnf`; returns the tables checked. */
+    function assertEveryTableChecks(cnf: string): string[] {
+        const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+            "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", cnf).trim().split("\n");
+        for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, cnf).trim().split("\n")) {
+            const [table, , type, text] = line.split("\t");
+            if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
+            assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
+        }
+        return tables;
+    }
+
     /**
      * A server started on copies of the data and logs volumes passes CHECK TABLE on every table and holds exactly
      * the rows the double saw committed at the snapshot instant (InnoDB and MyISAM).
@@ -93,15 +114,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     async function assertRestoresTheInstant(obs: SnapshotObservation, dataCopy: string, logsCopy: string): Promise<void> {
         const restored = await f.restore(dataCopy, logsCopy);
         try {
-            const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
-                "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
+            const tables = assertEveryTableChecks(restored.server.cnf);
             assert.ok(tables.includes("app.inno") && tables.includes("app.myi"), tables.join(","));
-            const check = f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n");
-            for (const line of check) {
-                const [table, , type, text] = line.split("\t");
-                if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
-                assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
-            }
             const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
                 restored.server.cnf).trim().split("\n").map(Number);
             assert.ok(obs.maxInnodbId > 0);
@@ -134,14 +148,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         let observations: SnapshotObservation[];
         let requests: RequestRecord[];
         let normalRunWriter: Writer;
-        let copies = 0;
         /** A private point-in-time copy of the run's snapshot of a volume (restores write to what they mount). */
-        function freshCopy(volumeId: string): string {
-            const snapshot = observations[0].snapshots.find((s) => s.volumeId === volumeId)!.copy;
-            const target = `${snapshot}.restore-${++copies}`;
-            execFileSync("cp", ["--reflink=always", snapshot, target]);
-            return target;
-        }
+        const freshCopy = (volumeId: string) => copyOfSnapshot(observations[0], volumeId);
         let normalRunRowsBefore = 0;
 
         before(async () => {
@@ -306,14 +314,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     });
 
     describe("quiesce (SSM_quiesce: which lock holds the database)", () => {
-        /** A private copy of a snapshot the double took (restores write to what they mount). */
-        function copyOf(obs: SnapshotObservation, volumeId: string): string {
-            const snapshot = obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
-            const target = `${snapshot}.restore-quiesce`;
-            execFileSync("cp", ["--reflink=always", snapshot, target]);
-            return target;
-        }
-
         if (FLAVOR === "mariadb") {
             it("backup-lock on MariaDB: BACKUP STAGE up to BLOCK_COMMIT held at the snapshot instant with every freeze; the copy restores exactly; released after", async () => {
                 f.double.probeBackupLocks = true;
@@ -330,8 +330,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 await assertHostRecovered();
                 await assertNoCommittedRowLost();
                 // InnoDB and MyISAM rows exactly as committed at the instant; the binlog ends at the tagged position.
-                await assertRestoresTheInstant(obs, copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID));
-                const verify = await restoreVerify(copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID),
+                await assertRestoresTheInstant(obs, copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID));
+                const verify = await restoreVerify(copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID),
                     result.summary.binlog as Record<string, string>, path.join(f.dir, "verify-backup-lock"));
                 assert.equal(verify.code, 0, verify.stderr);
             });
@@ -416,28 +416,14 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 return last;
             }
 
-            /** A private copy of a snapshot of the run (restores write to what they mount). */
-            function copyOf(obs: SnapshotObservation, volumeId: string): string {
-                const snapshot = obs.snapshots.find((x) => x.volumeId === volumeId)!.copy;
-                const target = `${snapshot}.restore-${Date.now()}`;
-                execFileSync("cp", ["--reflink=always", snapshot, target]);
-                return target;
-            }
-
             /**
              * The copies recover: CHECK TABLE clean, app.inno holds between `atLeast` and `atMost` of the writer's
              * commits beyond rowsBefore, and the binlog's last app.inno insert is InnoDB's last (two-phase commit).
              */
             async function assertRecoversAcknowledged(obs: SnapshotObservation, atLeast: number, atMost: number): Promise<void> {
-                const restored = await f.restore(copyOf(obs, DATA_VOLUME_ID), copyOf(obs, LOGS_VOLUME_ID));
+                const restored = await f.restore(copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID));
                 try {
-                    const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
-                        "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", restored.server.cnf).trim().split("\n");
-                    for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, restored.server.cnf).trim().split("\n")) {
-                        const [table, , type, text] = line.split("\t");
-                        if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
-                        assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
-                    }
+                    assertEveryTableChecks(restored.server.cnf);
                     const rows = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno", restored.server.cnf).trim()) - rowsBefore;
                     assert.ok(rows >= atLeast && rows <= atMost, `restored ${rows} of the writer's rows; expected ${atLeast}-${atMost}`);
                     const lastInInnodb = f.sqlSync("SELECT v FROM app.inno ORDER BY id DESC LIMIT 1", restored.server.cnf).trim();
@@ -474,7 +460,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const beforeStop = acknowledged.filter((c) => c.atMs < obs.stoppedAtMs!).length;
                 assert.ok(beforeStop > 10 && beforeStop < acknowledged.length, `${beforeStop} of ${acknowledged.length} commits before the copy: no load across it`);
 
-                const appLoop = f.attachImage(copyOf(obs, APP_VOLUME_ID));
+                const appLoop = f.attachImage(copyOfSnapshot(obs, APP_VOLUME_ID));
                 const appCopy = path.join(f.dir, "restore-app-crash");
                 fs.mkdirSync(appCopy, { recursive: true });
                 execFileSync("mount", [appLoop, appCopy]);
@@ -1075,13 +1061,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
             // DLM's snapshots restore: every table checks, the binlog ends at the tagged position, and the copy holds
             // exactly the rows committed before the lock (what the double read at DLM's call).
-            let copies = 0;
-            const copyOf = (volumeId: string) => {
-                const snapshot = obs.snapshots.find((s) => s.volumeId === volumeId)!.copy;
-                const target = `${snapshot}.restore-dlm-${++copies}`;
-                execFileSync("cp", ["--reflink=always", snapshot, target]);
-                return target;
-            };
+            const copyOf = (volumeId: string) => copyOfSnapshot(obs, volumeId);
             const binlog = pre.summary.binlog as Record<string, string>;
             const verify = await restoreVerify(copyOf(DATA_VOLUME_ID), copyOf(LOGS_VOLUME_ID), binlog, path.join(f.dir, "verify-dlm"));
             assert.equal(verify.code, 0, verify.stderr);
