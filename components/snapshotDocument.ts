@@ -1,5 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { gunzipSync, gzipSync } from "fflate";
+import { createHash } from "node:crypto";
 import { readScript } from "./paths";
 
 /** One declared parameter of a snapshot document; it reaches the script as the variable SSM_<name>. */
@@ -93,8 +95,8 @@ export function documentParameterError(script: SnapshotScriptName, name: string,
 
 export interface SnapshotDocumentArgs {
     /**
-     * Which script under scripts/ the document runs (its code verbatim; comment lines left empty to fit SSM's
-     * 64 KB document limit). Default: `consistent-snapshot`.
+     * Which script under scripts/ the document runs (the file byte for byte, gzip-compressed and base64-encoded
+     * behind a short sh bootstrap to fit SSM's 64 KB document limit). Default: `consistent-snapshot`.
      */
     script?: "consistent-snapshot";
     /**
@@ -118,11 +120,12 @@ export interface SnapshotDocumentArgs {
 }
 
 /**
- * An SSM Command document (schema 2.2) with one `aws:runShellScript` step whose command is a file under
- * scripts/: its code byte for byte, its comment-only lines left empty (SSM's 64 KB document limit). Parameters
- * are declared with `interpolationType: ENV_VAR`, so their values
- * reach the script only as `SSM_<name>` environment variables, never as shell text. That needs an SSM Agent
- * recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is added.
+ * An SSM Command document (schema 2.2) with one `aws:runShellScript` step that runs a file under scripts/ byte
+ * for byte: the step's command is a short POSIX sh bootstrap carrying the file gzip-compressed and base64-encoded
+ * (SSM's 64 KB document limit; see `documentCommand`). Parameters are declared with `interpolationType: ENV_VAR`,
+ * so their values reach the script only as `SSM_<name>` environment variables, never as shell text. That needs
+ * an SSM Agent recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is
+ * added.
  */
 export class SnapshotDocument extends pulumi.ComponentResource {
     /** The document's name, as maintenance-window tasks and `aws ssm send-command` reference it. */
@@ -166,21 +169,55 @@ export class SnapshotDocument extends pulumi.ComponentResource {
     }
 }
 
+/** What the document's step unpacks and runs: the file's name, its text and that text's SHA-256 (hex). */
+export interface CarriedScript { fileName: string; text: string; sha256: string }
+
 /**
- * A script as the document carries it: every comment-only line after the shebang is left empty and every other
- * line loses its indentation; nothing else changes (line numbers in the script's error messages still match the
- * file). SSM limits a document to 64 KB; comments and indentation are a third of the script. The scripts have
- * no here-documents, no line continued inside a word and no string spanning lines, so bash reads the same
- * commands (a spec compares every function and variable as bash lists them).
+ * The step's command for a script under scripts/: a POSIX sh bootstrap (the agent starts it with `sh`, which is
+ * dash on Debian) that writes the script, carried gzip-compressed and base64-encoded, beside itself in the
+ * agent's root-only orchestration folder (umask 077) and replaces itself with `bash` running it. The file runs
+ * byte for byte, comments included, so its line numbers and `$0` are its own; an operator finds it there and can
+ * check it against the SHA-256 in the bootstrap's first comment. Needs `base64` (coreutils) and `gzip`, present
+ * on every distribution the script supports; without them the step fails with 202 (a required tool is missing)
+ * before anything is read, locked or frozen.
+ *
+ * Compressed with fflate, pinned to one version in package.json, at a fixed level and header time: the same
+ * script gives the same document on every machine and Node.js version, so no stack sees a change nobody made.
  */
-export function documentScriptText(fileName: string): string {
-    return readScript(fileName).split("\n").map((line, i) => (i === 0 ? line : /^\s*#/.test(line) ? "" : line.trimStart())).join("\n");
+export function documentCommand(fileName: string): string {
+    const text = readScript(fileName);
+    const sha256 = createHash("sha256").update(text).digest("hex");
+    const payload = Buffer.from(gzipSync(Buffer.from(text), { level: 9, mem: 12, mtime: 0 })).toString("base64");
+    return [
+        "#!/bin/sh",
+        `# consistent-snapshots: scripts/${fileName} (sha256 ${sha256}), gzip+base64 for SSM's 64 KB limit.`,
+        "# Unpacked beside this file and run with bash; 202 if that cannot be done.",
+        `script="$(dirname -- "$0")/${fileName}"`,
+        "umask 077",
+        `if ! printf '%s' '${payload}' | base64 -d | gzip -dc >"$script"; then`,
+        `  echo "consistent-snapshot: cannot unpack the script into $script (needs base64, gzip and a writable folder)" >&2`,
+        "  exit 202",
+        "fi",
+        `exec bash "$script"`,
+        "",
+    ].join("\n");
+}
+
+/** The script a document step's command carries, unpacked the way the bootstrap does it (for specs and operators). */
+export function carriedScript(command: string): CarriedScript {
+    const fileName = /^script="\$\(dirname -- "\$0"\)\/([A-Za-z0-9._-]+)"$/m.exec(command)?.[1];
+    const payload = /printf '%s' '([A-Za-z0-9+/=]+)'/.exec(command)?.[1];
+    const sha256 = /\(sha256 ([0-9a-f]{64})\)/.exec(command)?.[1];
+    if (!fileName || !payload || !sha256) throw new Error("not a consistent-snapshots document command");
+    const text = Buffer.from(gunzipSync(Buffer.from(payload, "base64"))).toString("utf8");
+    if (createHash("sha256").update(text).digest("hex") !== sha256) throw new Error(`the carried ${fileName} does not match its sha256`);
+    return { fileName, text, sha256 };
 }
 
 /** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */
 export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number, defaults: Record<string, string> = {}) {
     const { file, parameters } = SNAPSHOT_SCRIPTS[scriptName];
-    const scriptText = documentScriptText(file);
+    const command = documentCommand(file);
     return {
         schemaVersion: "2.2",
         description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +
@@ -196,7 +233,7 @@ export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutS
             action: "aws:runShellScript",
             name: "consistentSnapshot",
             precondition: { StringEquals: ["platformType", "Linux"] },
-            inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [scriptText] },
+            inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [command] },
         }],
     };
 }

@@ -1,9 +1,10 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CONSISTENT_SNAPSHOT_PARAMETERS, SnapshotDocument, documentParameterError } from "../../components/snapshotDocument";
+import { CONSISTENT_SNAPSHOT_PARAMETERS, SnapshotDocument, carriedScript, documentCommand, documentParameterError } from "../../components/snapshotDocument";
 import { REPO_ROOT, one, settle, useMocks, value } from "./mocks";
 
 describe("SnapshotDocument", () => {
@@ -29,40 +30,65 @@ describe("SnapshotDocument", () => {
         assert.equal(content.schemaVersion, "2.2");
     });
 
-    it("embeds scripts/consistent-snapshot.sh as its one aws:runShellScript step: every line of code verbatim, comment lines left empty", () => {
+    it("runs scripts/consistent-snapshot.sh byte for byte as its one aws:runShellScript step (gzip+base64 behind an sh bootstrap)", () => {
         const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
         assert.equal(content.mainSteps.length, 1);
         assert.equal(content.mainSteps[0].action, "aws:runShellScript");
         assert.equal(content.mainSteps[0].inputs.timeoutSeconds, "900");
-        const [embedded] = content.mainSteps[0].inputs.runCommand;
-        const original = script.split("\n");
-        const lines = embedded.split("\n");
-        assert.equal(lines.length, original.length, "line numbers must match the file");
-        original.forEach((line, i) => assert.equal(lines[i], i === 0 ? line : /^\s*#/.test(line) ? "" : line.trimStart(), `line ${i + 1}`));
-        assert.equal(lines[0], "#!/usr/bin/env bash");
+        const [command] = content.mainSteps[0].inputs.runCommand;
+        const carried = carriedScript(command);
+        assert.equal(carried.fileName, "consistent-snapshot.sh");
+        assert.equal(carried.text, script);
+        assert.equal(carried.sha256, createHash("sha256").update(script).digest("hex"));
+        assert.match(command, /^#!\/bin\/sh\n/);
     });
 
-    it("leaves bash's own reading of the script unchanged (every function and top-level variable as bash lists it is identical)", () => {
-        const functions = (text: string) => {
-            // Everything but the final call of main: define, list, compare (bash's own dynamic variables left out).
-            const file = path.join(os.tmpdir(), `cs-functions-${process.pid}.sh`);
-            fs.writeFileSync(file, text.replace(/\nmain "\$@"\n?$/, "\n"));
-            const listed = spawnSync("bash", ["-c", 'source "$1" && declare -f && declare -p | grep -vE "^declare -[-a-zA-Z]+ (RANDOM|SRANDOM|SECONDS|EPOCHREALTIME|EPOCHSECONDS|BASHPID|PPID|LINENO|_|BASH_[A-Z_]+|FUNCNAME|PIPESTATUS)(=|$)"', "list", file], { encoding: "utf8" });
-            fs.rmSync(file);
-            assert.equal(listed.status, 0, listed.stderr);
-            // The run id is made of the time and the process id.
-            return listed.stdout.replace(/^(declare -- RUN_ID=).*$/m, "$1<time and pid>");
+    describe("its bootstrap, run by dash as the SSM Agent runs a step on Debian (sh -c <folder>/_script.sh)", () => {
+        let folder: string;
+        let shims: string;
+        beforeEach(() => {
+            folder = fs.mkdtempSync(path.join(os.tmpdir(), "cs-bootstrap-"));
+            shims = fs.mkdtempSync(path.join(os.tmpdir(), "cs-shims-"));
+            fs.writeFileSync(path.join(folder, "_script.sh"), content.mainSteps[0].inputs.runCommand.join("\n"), { mode: 0o700 });
+            // A bash that only says what it was asked to run, and how that file's mode is.
+            fs.writeFileSync(path.join(shims, "bash"), '#!/bin/sh\necho "ran $1 mode $(stat -c %a "$1")"\n', { mode: 0o755 });
+        });
+        afterEach(() => {
+            fs.rmSync(folder, { recursive: true, force: true });
+            fs.rmSync(shims, { recursive: true, force: true });
+        });
+        const tools = (names: string[]) => {
+            for (const name of names) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim(), path.join(shims, name));
+            return shims;
         };
-        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
-        const fromFile = functions(script);
-        assert.ok(fromFile.includes("run_pre_script ()"), "the listing is not of the script's functions");
-        assert.match(fromFile, /^declare -r NOT_CRASH_SAFE_TABLES_SQL=/m, "the listing is not of the script's variables");
-        assert.equal(functions(content.mainSteps[0].inputs.runCommand[0]), fromFile);
+        const run = (PATH: string) => spawnSync("/bin/dash", ["-c", path.join(folder, "_script.sh")], { cwd: "/usr/bin", env: { PATH }, encoding: "utf8" });
+
+        it("writes the script beside itself, readable by root only, and execs bash on it", () => {
+            const result = run(tools(["dirname", "base64", "gzip", "stat"]));
+            assert.equal(result.status, 0, result.stderr);
+            const unpacked = path.join(folder, "consistent-snapshot.sh");
+            assert.equal(result.stdout.trim(), `ran ${unpacked} mode 600`);
+            assert.equal(fs.readFileSync(unpacked, "utf8"), fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8"));
+        });
+
+        it("fails with 202 (a required tool is missing), naming what it needs, when gzip is absent", () => {
+            const result = run(tools(["dirname", "base64", "stat"]));
+            assert.equal(result.status, 202);
+            assert.match(result.stderr, /cannot unpack the script into .*consistent-snapshot\.sh \(needs base64, gzip and a writable folder\)/);
+            assert.doesNotMatch(result.stdout, /ran /);
+        });
     });
 
-    it("fits SSM's 64 KB document limit with room to spare (at most 60 KB)", () => {
+    it("gives the same document for the same script (fixed compressor version, level and header time)", () => {
+        assert.equal(documentCommand("consistent-snapshot.sh"), content.mainSteps[0].inputs.runCommand[0]);
+        const json = (file: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
+        assert.equal(json("node_modules/fflate/package.json").version, json("package.json").dependencies.fflate,
+            "fflate must be pinned to the exact version installed");
+    });
+
+    it("fits SSM's 64 KB document limit with room to spare (at most 48 KB: the script may grow by half)", () => {
         const size = Buffer.byteLength(one("aws:ssm/document:Document").inputs.content);
-        assert.ok(size <= 60 * 1024, `document content is ${size} bytes`);
+        assert.ok(size <= 48 * 1024, `document content is ${size} bytes`);
     });
 
     it("declares every script parameter as an ENV_VAR String with default, description and allowedPattern", () => {
@@ -78,7 +104,9 @@ describe("SnapshotDocument", () => {
     });
 
     it("never splices parameter values into the script text", () => {
-        const script = content.mainSteps[0].inputs.runCommand[0];
+        const command = content.mainSteps[0].inputs.runCommand[0];
+        const script = carriedScript(command).text;
+        assert.doesNotMatch(command, /\{\{\s*\w+\s*\}\}/);
         assert.doesNotMatch(script, /\{\{\s*\w+\s*\}\}/);
         for (const name of Object.keys(content.parameters)) assert.match(script, new RegExp(`SSM_${name}\\b`), name);
     });
