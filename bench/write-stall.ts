@@ -1,33 +1,48 @@
-// Benchmark: the application's write stall during a snapshot run, ours against the seed's sequence.
+// Benchmark: the application's write stall during a snapshot run, every quiesce method and snapshot-call
+// client against the seed's sequence.
 //
-// On the script tests' real fixture (MariaDB on loop-mounted ext4/xfs, real fsfreeze, the IMDS/EC2 double)
-// with 1, 2 and 4 data volumes and a CreateSnapshot(s) latency of 0 and 200 ms, it runs
-//   ours: scripts/consistent-snapshot.sh (quiesce=ftwrl, the default)
-//   backup-lock: the same with quiesce=backup-lock (MariaDB's BACKUP STAGE up to BLOCK_COMMIT)
-//   seed: the blog's sequence (IMDS + describe + one create-snapshot CLI call per volume inside the freeze),
-//         with the lock held correctly in one session so that only the sequence differs
-//   dlm:  Data Lifecycle Manager's sequence at its fastest: our pre-script, DLM's CreateSnapshots called from
-//         outside the moment the pre-script exits, our post-script right after (real DLM adds its own
-//         scheduling and SSM dispatch time between the two scripts, which nothing here can measure)
-// at least 5 times each, interleaved, while a writer commits to InnoDB+MyISAM and appends+fsyncs a file
-// every ~5 ms. The stall is the longest gap the writer sees between two acknowledged writes during the run.
-// Prints a table of median and max stalls and the seed/ours ratio, and writes it as JSON to bench/results/.
+// On the script tests' real fixture (the database server of this machine or of a compatibility chroot, on
+// loop-mounted ext4/xfs, real fsfreeze, the IMDS/EC2 double) made one where crash recovery is exact (InnoDB
+// only, sync_binlog=1: Fixture.makeCrashRecoveryExact, so that every method can run on the same server), with
+// 1, 2 and 4 data volumes and a CreateSnapshot(s) latency of 0 and 200 ms, it runs
+//   ftwrl/<client>        scripts/consistent-snapshot.sh with quiesce=ftwrl
+//   backup-lock/<client>  the same with quiesce=backup-lock (MariaDB BACKUP STAGE; MySQL LOCK INSTANCE FOR BACKUP)
+//   crash-recovery        quiesce=crash-recovery (no lock, no freeze; the double copies the images as EBS would)
+//   seed                  the blog's sequence (IMDS + describe + one create-snapshot CLI call per volume inside the
+//                         freeze), with the lock held correctly in one session so that only the sequence differs:
+//                         the baseline every ratio is taken against
+//   dlm                   Data Lifecycle Manager's sequence at its fastest: our pre-script, DLM's CreateSnapshots
+//                         from outside the moment it exits, our post-script right after
+//   double-only           the control: CreateSnapshots sent to the double from outside, no script at all. What the
+//                         double's own copies cost the writer (reflinking an image file flushes its dirty pages and
+//                         locks it; an EBS snapshot costs the instance no I/O), the floor under every variant
+// where <client> is curl (apiClient=curl: curl signs the call), cli-v1 and cli-v2 (apiClient=aws-cli with the
+// AWS CLI v1 or v2 first on PATH; each only where that CLI is installed), at least 5 times each, interleaved,
+// while a writer commits to two InnoDB tables and appends+fsyncs a file every ~5 ms. The stall is the longest gap
+// the writer sees between two acknowledged writes during the run. Prints the table of median and max stalls,
+// the ratio to the seed's and the issue's targets (crash-recovery's: at most 10 ms over double-only's), and writes it as JSON to bench/results/write-stall-<db>.json.
 //
-// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants ours,backup-lock,seed,dlm)
+// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants a,b,...)
+// In a compatibility cell: tests/compat/chroot.sh run sid env TS_NODE_TRANSPILE_ONLY=true node_modules/.bin/ts-node bench/write-stall.ts
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../tests/script/fixture";
+import { FLAVOR, Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../tests/script/fixture";
 
 const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
+/** The script as it was when the bench started (bash reads a script while it runs it: an edit must not reach a run). */
+const SCRIPT_COPY = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cs-bench-")), "consistent-snapshot.sh");
+fs.copyFileSync(SCRIPT, SCRIPT_COPY);
 
-type Variant = "ours" | "backup-lock" | "seed" | "dlm";
-const VARIANTS: Variant[] = ["ours", "backup-lock", "seed", "dlm"];
+const VARIANTS = ["ftwrl/curl", "ftwrl/cli-v1", "ftwrl/cli-v2", "backup-lock/curl", "backup-lock/cli-v1", "backup-lock/cli-v2",
+    "crash-recovery", "double-only", "seed", "dlm"] as const;
+type Variant = typeof VARIANTS[number];
 interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[]; variants: Variant[] }
 interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fileMaxMs: number }
 interface Row {
-    volumes: number; latencyMs: number; runs: number; ours: Stalls; backupLock?: Stalls; seed?: Stalls; dlm?: Stalls;
-    ourPhasesMedianMs: Record<string, number>; backupLockPhasesMedianMs?: Record<string, number>;
+    volumes: number; latencyMs: number; variant: Variant; runs: number; stalls: Stalls; ratioToSeed?: number;
+    targetMs?: number; met?: boolean; phasesMedianMs?: Record<string, number>;
 }
 interface Sample {
     variant: Variant;
@@ -35,11 +50,25 @@ interface Sample {
     latencyMs: number;
     dbStallMs: number;
     fileStallMs: number;
-    /** Ours and backup-lock: where the stall went, from the script's own timestamps. */
+    /** Runs of the script: where the stall went, from its own timestamps. */
     phases?: Record<string, number>;
 }
 
-function parseArgs(argv: string[]): Args {
+/** The AWS CLIs installed, by major version: the directory to put first on PATH, and what it says it is. */
+function installedClis(): Partial<Record<"v1" | "v2", { dir: string; version: string }>> {
+    const found: Partial<Record<"v1" | "v2", { dir: string; version: string }>> = {};
+    const candidates = execFileSync("sh", ["-c", "which -a aws; ls /usr/bin/aws /usr/local/bin/aws 2>/dev/null || true"], { encoding: "utf8" });
+    for (const binary of [...new Set(candidates.split("\n").filter(Boolean))]) {
+        let version = "";
+        try { version = execFileSync(binary, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim(); } catch { continue; }
+        const major = /^aws-cli\/([12])\./.exec(version)?.[1];
+        const key = major === "1" ? "v1" : major === "2" ? "v2" : undefined;
+        if (key && !found[key]) found[key] = { dir: path.dirname(binary), version: version.split(" ")[0] };
+    }
+    return found;
+}
+
+function parseArgs(argv: string[], clis: ReturnType<typeof installedClis>): Args {
     const get = (name: string, fallback: string) => {
         const i = argv.indexOf(`--${name}`);
         return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
@@ -50,11 +79,19 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a positive integer");
     if (volumes.some((v) => ![1, 2, 4].includes(v))) throw new Error("--volumes takes 1, 2 and/or 4");
     if (latencies.some((l) => !Number.isInteger(l) || l < 0)) throw new Error("--latencies takes non-negative integers (ms)");
-    const variants = get("variants", "ours,backup-lock,seed,dlm").split(",") as Variant[];
-    if (!variants.includes("ours") || variants.some((v) => !VARIANTS.includes(v))) {
-        throw new Error("--variants takes ours (the baseline, required), backup-lock, seed and/or dlm");
-    }
+    const installed = VARIANTS.filter((v) => !/cli-v[12]$/.test(v) || clis[v.slice(-2) as "v1" | "v2"]);
+    const variants = get("variants", installed.join(",")).split(",") as Variant[];
+    const unknown = variants.filter((v) => !installed.includes(v));
+    if (unknown.length > 0) throw new Error(`--variants: ${unknown.join(", ")} unknown or its CLI not installed; here: ${installed.join(", ")}`);
+    if (!variants.includes("seed")) throw new Error("--variants needs seed: the baseline every ratio is taken against");
     return { runs, volumes, latencies, variants };
+}
+
+/** The issue's target for a variant's median stall, if it has one. */
+function targetMs(variant: Variant, latencyMs: number, doubleOnlyMs: number): number | undefined {
+    if (variant === "crash-recovery") return doubleOnlyMs + 10;
+    if (variant.startsWith("ftwrl/") || variant.startsWith("backup-lock/")) return latencyMs + 40;
+    return undefined;
 }
 
 /** Longest gap between consecutive writer events of a kind that overlaps [from, to]. */
@@ -82,23 +119,30 @@ function median(values: number[]): number {
 /** DLM's sequence: pre-script, CreateSnapshots from outside at once, post-script. The post-script's summary. */
 async function runDlmSequence(f: Fixture, params: Record<string, string>): Promise<Awaited<ReturnType<Fixture["runScript"]>>> {
     const executionId = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
-    const pre = await f.runScript(SCRIPT, f.scriptEnv({ ...params, command: "pre-script", executionId }), { killAfterMs: 120000 });
+    const pre = await f.runScript(SCRIPT_COPY, f.scriptEnv({ ...params, command: "pre-script", executionId }), { killAfterMs: 120000 });
     if (pre.code !== 0) return pre;
     await f.double.dlmCreateSnapshots();
-    return f.runScript(SCRIPT, f.scriptEnv({ ...params, command: "post-script", executionId }), { killAfterMs: 120000 });
+    return f.runScript(SCRIPT_COPY, f.scriptEnv({ ...params, command: "post-script", executionId }), { killAfterMs: 120000 });
 }
 
-async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs: number): Promise<Sample> {
+async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs: number, clis: ReturnType<typeof installedClis>): Promise<Sample> {
     const writer = f.startWriter();
     await writer.waitForCommits(20);
     await sleep(200);
     const mounts = f.freezableMounts.join(" ");
     const params = { freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" };
+    const [method, client] = variant.split("/");
+    const env = (extra: Record<string, string>) => {
+        const e = f.scriptEnv({ ...params, ...extra });
+        const cli = client?.startsWith("cli-") ? clis[client.slice(4) as "v1" | "v2"] : undefined;
+        if (cli) e.PATH = `${cli.dir}:${e.PATH}`;
+        return e;
+    };
     const started = Date.now();
-    const result = variant === "dlm" ? await runDlmSequence(f, params)
-        : variant === "ours" ? await f.runScript(SCRIPT, f.scriptEnv(params), { killAfterMs: 120000 })
-            : variant === "backup-lock" ? await f.runScript(SCRIPT, f.scriptEnv({ ...params, quiesce: "backup-lock" }), { killAfterMs: 120000 })
-            : await f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, { killAfterMs: 120000 });
+    const result = variant === "double-only" ? await f.double.dlmCreateSnapshots().then(() => ({ code: 0, stderr: "", summary: {} }))
+        : variant === "dlm" ? await runDlmSequence(f, params)
+        : variant === "seed" ? await f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, { killAfterMs: 120000 })
+            : await f.runScript(SCRIPT_COPY, env({ quiesce: method, apiClient: client === "curl" || !client ? "curl" : "aws-cli" }), { killAfterMs: 120000 });
     const ended = Date.now();
     await sleep(200);
     await writer.stop();
@@ -109,15 +153,16 @@ async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs:
         dbStallMs: stall(events, "db", started, ended),
         fileStallMs: stall(events, "file", started, ended),
     };
-    if (variant === "ours" || variant === "backup-lock") {
+    if (variant !== "seed" && variant !== "dlm" && variant !== "double-only") {
         const s = result.summary as unknown as Record<string, number>;
+        const quiesced = s.allFrozenAtMs || s.lockedAtMs || s.apiStartMs;
         sample.phases = {
-            lockAcquire: s.lockedAtMs - s.lockRequestedAtMs,
-            binlogAndFreeze: s.allFrozenAtMs - s.lockedAtMs,
-            buildRequest: s.apiStartMs - s.allFrozenAtMs,
+            lockAcquire: s.lockedAtMs ? s.lockedAtMs - s.lockRequestedAtMs : 0,
+            binlogAndFreeze: s.lockedAtMs ? quiesced - s.lockedAtMs : 0,
+            buildRequest: s.apiStartMs - quiesced,
             apiCall: s.apiEndMs - s.apiStartMs,
-            thaw: s.thawedAtMs - s.apiEndMs,
-            unlock: s.unlockedAtMs - s.thawedAtMs,
+            thaw: s.thawedAtMs ? s.thawedAtMs - s.apiEndMs : 0,
+            unlock: s.unlockedAtMs ? s.unlockedAtMs - (s.thawedAtMs || s.apiEndMs) : 0,
             lockHeld: s.lockHeldMs,
             frozen: s.frozenMs,
         };
@@ -126,7 +171,8 @@ async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs:
 }
 
 async function main(): Promise<void> {
-    const args = parseArgs(process.argv.slice(2));
+    const clis = installedClis();
+    const args = parseArgs(process.argv.slice(2), clis);
     requirePrerequisites();
     const samples: Sample[] = [];
     for (const volumes of args.volumes) {
@@ -135,6 +181,7 @@ async function main(): Promise<void> {
         process.once("SIGINT", cleanUp);
         try {
             await f.setUp();
+            f.makeCrashRecoveryExact();
             f.double.observe = false;
             for (const latencyMs of args.latencies) {
                 f.double.latencyMs = latencyMs;
@@ -142,7 +189,7 @@ async function main(): Promise<void> {
                     // Interleaved, alternating which goes first, so drift hits both alike.
                     const order = i % 2 === 0 ? args.variants : [...args.variants].reverse();
                     for (const variant of order) {
-                        const sample = await runOnce(f, variant, volumes, latencyMs);
+                        const sample = await runOnce(f, variant, volumes, latencyMs, clis);
                         samples.push(sample);
                         process.stderr.write(`  ${volumes} vol, ${latencyMs} ms, ${variant}: db ${sample.dbStallMs} ms, file ${sample.fileStallMs} ms\n`);
                         f.double.reset();
@@ -157,56 +204,57 @@ async function main(): Promise<void> {
             process.removeListener("SIGINT", cleanUp);
         }
     }
-    report(args, samples);
+    report(args, samples, clis);
 }
 
-function report(args: Args, samples: Sample[]): void {
+function report(args: Args, samples: Sample[], clis: ReturnType<typeof installedClis>): void {
     const rows: Row[] = [];
     for (const volumes of args.volumes) {
         for (const latencyMs of args.latencies) {
-            const of = (variant: string) => samples.filter((s) => s.variant === variant && s.volumes === volumes && s.latencyMs === latencyMs);
-            const ours = of("ours");
-            const phasesOf = (variant: Variant) => {
-                const of_ = of(variant);
-                if (of_.length === 0) return undefined;
-                const phases: Record<string, number> = {};
-                for (const key of Object.keys(of_[0].phases ?? {})) phases[key] = median(of_.map((s) => s.phases![key]));
-                return phases;
-            };
-            const optional = (variant: Variant) => (of(variant).length > 0 ? stalls(of(variant)) : undefined);
-            rows.push({
-                volumes, latencyMs, runs: ours.length, ours: stalls(ours), backupLock: optional("backup-lock"), seed: optional("seed"),
-                dlm: optional("dlm"), ourPhasesMedianMs: phasesOf("ours")!, backupLockPhasesMedianMs: phasesOf("backup-lock"),
-            });
+            const of = (variant: Variant) => samples.filter((s) => s.variant === variant && s.volumes === volumes && s.latencyMs === latencyMs);
+            const seed = stalls(of("seed"));
+            const doubleOnly = of("double-only").length > 0 ? stalls(of("double-only")).dbMedianMs : 0;
+            for (const variant of args.variants) {
+                const mine = of(variant);
+                const row: Row = { volumes, latencyMs, variant, runs: mine.length, stalls: stalls(mine) };
+                if (variant !== "seed") row.ratioToSeed = Number((row.stalls.dbMedianMs / Math.max(1, seed.dbMedianMs)).toFixed(3));
+                const target = targetMs(variant, latencyMs, doubleOnly);
+                if (target !== undefined) { row.targetMs = target; row.met = row.stalls.dbMedianMs <= target; }
+                if (mine[0]?.phases) {
+                    row.phasesMedianMs = Object.fromEntries(Object.keys(mine[0].phases).map((k) => [k, median(mine.map((s) => s.phases![k]))]));
+                }
+                rows.push(row);
+            }
         }
     }
-    const ratio = (other: Stalls | undefined, r: Row) => (other ? `${(other.dbMedianMs / Math.max(1, r.ours.dbMedianMs)).toFixed(1)}×` : "-");
-    const cell = (x: Stalls | undefined, kind: "db" | "file") => (x ? `${x[`${kind}MedianMs`]} / ${x[`${kind}MaxMs`]} ms` : "-");
+    const cell = (x: Stalls, kind: "db" | "file") => `${x[`${kind}MedianMs`]} / ${x[`${kind}MaxMs`]}`;
     const lines = [
-        "| volumes | API latency | ours (ftwrl) db stall median / max | ours file stall median / max | backup-lock db stall median / max | backup-lock/ours (db median) | seed db stall median / max | seed file stall median / max | seed/ours (db median) | dlm sequence db stall median / max | dlm/ours (db median) | ours: median ≤ latency + 100 ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${cell(r.ours, "db")} | ${cell(r.ours, "file")} | ` +
-            `${cell(r.backupLock, "db")} | ${ratio(r.backupLock, r)} | ` +
-            `${cell(r.seed, "db")} | ${cell(r.seed, "file")} | ${ratio(r.seed, r)} | ${cell(r.dlm, "db")} | ${ratio(r.dlm, r)} | ` +
-            `${r.ours.dbMedianMs <= r.latencyMs + 100 ? "yes" : "no"} |`),
+        "| volumes | API latency | variant | db stall median / max (ms) | file stall median / max (ms) | db median ÷ seed's | target (median) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${cell(r.stalls, "db")} | ${cell(r.stalls, "file")} | ` +
+            `${r.ratioToSeed === undefined ? "1 (baseline)" : `${r.ratioToSeed.toFixed(2)}`} | ${r.targetMs === undefined ? "-" : `≤ ${r.targetMs} ms: ${r.met ? "met" : "NOT met"}`} |`),
         "",
-        "Where ours and backup-lock spend the stall (medians, ms, from the script's timestamps):",
+        "Where the script's runs spend the stall (medians, ms, from its timestamps):",
         "",
-        "| volumes | API latency | method | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
+        "| volumes | API latency | variant | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.flatMap((r) => [["ftwrl", r.ourPhasesMedianMs], ["backup-lock", r.backupLockPhasesMedianMs]].flatMap(([method, p]) => {
-            if (!p || typeof p === "string") return [];
-            return [`| ${r.volumes} | ${r.latencyMs} ms | ${method} | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`];
-        })),
+        ...rows.filter((r) => r.phasesMedianMs).map((r) => {
+            const p = r.phasesMedianMs!;
+            return `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`;
+        }),
     ];
+    const database = execFileSync(FLAVOR === "mariadb" ? "mariadbd" : "mysqld", ["--version"], { encoding: "utf8" }).trim();
+    const curl = execFileSync("curl", ["--version"], { encoding: "utf8" }).split("\n")[0].split(" ").slice(0, 2).join(" ");
+    const cliVersions = Object.entries(clis).map(([k, v]) => `${k} ${v!.version}`).join(", ");
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const table = lines.join("\n");
-    process.stdout.write(`\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n\n${table}\n`);
+    process.stdout.write(`\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n` +
+        `database: ${database}\nclients: ${curl}; AWS CLI ${cliVersions}\n\n${table}\n`);
     const dir = path.join(REPO_ROOT, "bench", "results");
     fs.mkdirSync(dir, { recursive: true });
-    const result = { date: new Date().toISOString(), machine, args, rows, samples, table };
-    fs.writeFileSync(path.join(dir, "write-stall.json"), `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`\nwritten: bench/results/write-stall.json\n`);
+    const file = path.join(dir, `write-stall-${FLAVOR}.json`);
+    fs.writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, database, curl, clis, args, rows, samples, table }, null, 2)}\n`);
+    process.stdout.write(`\nwritten: ${path.relative(REPO_ROOT, file)}\n`);
 }
 
 main().catch((err) => {

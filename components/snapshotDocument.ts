@@ -34,6 +34,10 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "ftwrl", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
         description: "ftwrl (FLUSH TABLES WITH READ LOCK), backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR BACKUP), crash-recovery (no lock, no freeze; refused unless recovery is exact) or auto (the lightest whose conditions hold, checked every run).",
     },
+    apiClient: {
+        default: "auto", allowedPattern: "^(auto|curl|aws-cli)$",
+        description: "What sends CreateSnapshots inside the freeze: auto (curl 7.75+ signing the request itself, checked by a DryRun call before the lock; else the AWS CLI), curl, or aws-cli.",
+    },
     freezeMounts: {
         default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
         description: "auto (every filesystem on a snapshotted volume, and the ones holding the database's files) or absolute mount points separated by spaces. / and /boot are never frozen; a filesystem on a snapshotted volume left unfrozen is reported and tagged UnfrozenMounts.",

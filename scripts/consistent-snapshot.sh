@@ -22,6 +22,12 @@
 #   SSM_executionId           None                   None | DLM's execution id (a UUID): pairs a
 #                                                    post-script with its pre-script
 #   SSM_database              mysql                  mysql | none
+#   SSM_quiesce               ftwrl                  ftwrl | backup-lock (MariaDB BACKUP STAGE, MySQL LOCK
+#                                                    INSTANCE FOR BACKUP) | crash-recovery (no lock, no freeze;
+#                                                    refused unless recovery is exact) | auto (the lightest
+#                                                    whose conditions hold, checked every run)
+#   SSM_apiClient             auto                   auto (curl signing the call itself where it can, else the
+#                                                    AWS CLI) | curl | aws-cli: what sends CreateSnapshots
 #   SSM_freezeMounts          auto                   auto | absolute mount points separated by spaces
 #                                                    (auto: every filesystem on a snapshotted volume, and
 #                                                    the ones holding the database's files). Never / or
@@ -48,7 +54,8 @@
 #                                                    user's home from the passwd database: the SSM Agent
 #                                                    gives its scripts no HOME.
 # Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
-# --endpoint-url for CLIs too old to read it), AWS_REGION / AWS_DEFAULT_REGION when IMDS gives none.
+# --endpoint-url for CLIs too old to read it) and AWS_ENDPOINT_URL, AWS_CA_BUNDLE, AWS_REGION /
+# AWS_DEFAULT_REGION when IMDS gives none, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN.
 #
 # Exit codes:
 #   0   snapshots created (or dry run reported)
@@ -89,7 +96,9 @@ BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLE
 declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
-API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC=""
+API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC="" BODY_STATIC=""
+API_CLIENT="" CURL_VERSION="" CURL_PROBLEM="" EC2_URL="" EC2_DOMAIN=amazonaws.com EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
+declare -a STATIC_TAGS=() CURL_EC2_ARGS=()
 SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
 declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
@@ -128,9 +137,9 @@ report_and_exit() {
   ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"apiClient":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "${COMMAND:-}")" "$(json_str "${EXECUTION_ID:-}")" "$(json_str "$RUN_ID")" \
-    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" \
+    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" "$(json_str "$API_CLIENT")" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
     "$lock_ms" "$window_ms" "$frozen_ms" "$api_ms" "$T_FIRST_FLUSH" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
     "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" "$(json_array "${UNFROZEN_MOUNTS[@]}")" \
@@ -199,6 +208,7 @@ read_parameters() {
   RETAIN_COUNT=${SSM_retainCount:-0}
   RETAIN_DAYS=${SSM_retainDays:-0}
   QUIESCE=${SSM_quiesce:-ftwrl}
+  API_CLIENT_PARAM=${SSM_apiClient:-auto}
 
   [[ $COMMAND =~ ^(snapshot|pre-script|post-script|dry-run)$ ]] ||
     param_error SSM_command "$COMMAND" "'snapshot', 'pre-script', 'post-script' or 'dry-run'"
@@ -209,6 +219,7 @@ read_parameters() {
     param_error SSM_quiesce "$QUIESCE" "'auto', 'ftwrl', 'backup-lock' or 'crash-recovery'"
   [[ $QUIESCE == crash-recovery && $COMMAND == pre-script ]] &&
     param_error SSM_quiesce "$QUIESCE" "a lock method for DLM's pre-script (crash-recovery needs no script: run the policy without pre and post scripts)"
+  [[ $API_CLIENT_PARAM =~ ^(auto|curl|aws-cli)$ ]] || param_error SSM_apiClient "$API_CLIENT_PARAM" "'auto', 'curl' or 'aws-cli'"
   [[ $EXCLUDE_BOOT_VOLUME =~ ^(true|false)$ ]] || param_error SSM_excludeBootVolume "$EXCLUDE_BOOT_VOLUME" "'true' or 'false'"
   [[ $DRY_RUN =~ ^(true|false)$ ]] || param_error SSM_dryRun "$DRY_RUN" "'true' or 'false'"
   [[ $COMMAND == dry-run ]] && DRY_RUN=true
@@ -314,6 +325,8 @@ discover_instance() {
   AVAILABILITY_ZONE=$(imds meta-data/placement/availability-zone 2>/dev/null) || AVAILABILITY_ZONE=""
   REGION=$(imds meta-data/placement/region 2>/dev/null) || REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
   [[ -n $REGION ]] || fail "$E_DISCOVER" "no region: IMDS gave none and AWS_REGION/AWS_DEFAULT_REGION are unset"
+  # amazonaws.com, amazonaws.com.cn in China, ...: the endpoints' domain as EC2 gives it to the instance.
+  EC2_DOMAIN=$(imds meta-data/services/domain 2>/dev/null) && [[ $EC2_DOMAIN =~ ^[a-z0-9.-]+$ ]] || EC2_DOMAIN=amazonaws.com
   export AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION
   [[ -n ${AWS_ENDPOINT_URL_EC2:-} ]] && EC2_ENDPOINT_ARGS=(--endpoint-url "$AWS_ENDPOINT_URL_EC2")
   load_role_credentials
@@ -996,42 +1009,167 @@ watchdog_stop() {
 }
 
 # ---------------------------------------------------------------- the snapshot call
-# The AWS CLI takes ~0.5 s to start. It is started before the lock and waits, blocked reading its tag
-# specification from a FIFO; writing the tags (which carry the binlog position) sends the request. Its
-# output is unbuffered and read line by line, so the host is thawed as soon as every snapshot id has
-# arrived, without waiting for the interpreter to exit.
+# The call is made ready before the lock: its client is started and left blocked reading its input from a
+# FIFO; writing the input (the tags, which carry the binlog position read under the lock) sends the request,
+# and its output is read line by line, so the host is thawed as soon as the answer is complete. Clients:
+# - curl signing the request itself (SigV4, curl >= 7.75): inside the freeze only the request's round trip.
+#   Its keys reach it through a pipe (-K), never a command line or a file; a DryRun call before the lock
+#   proves the endpoint, the signature and the permission.
+# - the AWS CLI, where curl cannot: ~40 ms (v1) to ~150 ms (v2) of request building inside the freeze.
+readonly EC2_API_VERSION=2016-11-15 CURL_MIN_VERSION=7.75.0
+
+choose_api_client() {
+  API_CLIENT=aws-cli
+  [[ $API_CLIENT_PARAM == aws-cli ]] && return 0
+  curl_prepare
+  curl_signing_problem
+  [[ -n $CURL_PROBLEM ]] || curl_preflight
+  if [[ -z $CURL_PROBLEM ]]; then
+    API_CLIENT=curl
+    log "snapshot call: curl $CURL_VERSION signs it (SigV4, checked by a DryRun call to $EC2_URL)"
+  elif [[ $API_CLIENT_PARAM == curl ]]; then
+    fail "$E_TOOL" "SSM_apiClient=curl: $CURL_PROBLEM"
+  else
+    log "NOTE: snapshot call through the AWS CLI: $CURL_PROBLEM"
+  fi
+}
+
+curl_prepare() {
+  CURL_VERSION=$(curl --version 2>/dev/null | sed -n '1s/^curl \([0-9][0-9.]*\).*/\1/p') || CURL_VERSION=""
+  EC2_URL=${AWS_ENDPOINT_URL_EC2:-${AWS_ENDPOINT_URL:-https://ec2.$REGION.$EC2_DOMAIN}}
+  [[ ${AWS_IGNORE_CONFIGURED_ENDPOINT_URLS:-} == true ]] && EC2_URL=https://ec2.$REGION.$EC2_DOMAIN
+  # No header may be removed with -H "Name:": curl 7.88 signs it anyway, and EC2 refuses a signed header it was not sent.
+  CURL_EC2_ARGS=(-sS --aws-sigv4 "aws:amz:$REGION:ec2" -H "Content-Type: application/x-www-form-urlencoded; charset=utf-8"
+    -w '\ncurl-http-status:%{http_code}\n')
+  [[ -n ${AWS_CA_BUNDLE:-} ]] && CURL_EC2_ARGS+=(--cacert "$AWS_CA_BUNDLE")
+  return 0
+}
+
+# Sets CURL_PROBLEM to why curl cannot send the call as the AWS CLI would, or to nothing.
+curl_signing_problem() {
+  local config=${AWS_CONFIG_FILE:-$HOME/.aws/config}
+  CURL_PROBLEM=""
+  if [[ -z $CURL_VERSION ]] || ! version_at_least "$CURL_VERSION" "$CURL_MIN_VERSION"; then
+    CURL_PROBLEM="curl ${CURL_VERSION:-(version unknown)} cannot sign requests (--aws-sigv4 needs curl $CURL_MIN_VERSION or later)"
+  elif [[ -z ${AWS_ACCESS_KEY_ID:-} || -z ${AWS_SECRET_ACCESS_KEY:-} ]]; then
+    CURL_PROBLEM="no access key from IMDS or the environment (the AWS CLI finds profiles and other credential sources itself)"
+  elif [[ ${AWS_USE_FIPS_ENDPOINT:-} == true || ${AWS_USE_DUALSTACK_ENDPOINT:-} == true ]]; then
+    CURL_PROBLEM="FIPS or dual-stack endpoints are chosen by the AWS CLI"
+  elif [[ -r $config ]] && grep -qE '^[[:space:]]*(endpoint_url|ca_bundle|use_fips_endpoint|use_dualstack_endpoint)[[:space:]]*=' "$config"; then
+    CURL_PROBLEM="$config sets an endpoint or CA bundle that only the AWS CLI reads"
+  fi
+  return 0
+}
+
+version_at_least() {
+  local -a have want
+  local i
+  IFS=. read -ra have <<<"$1"; IFS=. read -ra want <<<"$2"
+  for i in 0 1 2; do
+    ((10#${have[i]:-0} == 10#${want[i]:-0})) || return $((10#${have[i]:-0} < 10#${want[i]:-0}))
+  done
+}
+
+# The keys as a curl config (read from a pipe).
+curl_credentials() {
+  local key=${AWS_ACCESS_KEY_ID//[\\\"]/} secret=${AWS_SECRET_ACCESS_KEY//[\\\"]/} token=${AWS_SESSION_TOKEN:-}
+  printf 'user = "%s:%s"\n' "$key" "$secret"
+  [[ -z $token ]] || printf 'header = "X-Amz-Security-Token: %s"\n' "${token//[\\\"]/}"
+}
+
+# The call itself (its tags but the binlog position) with DryRun: EC2 answers DryRunOperation when the signed
+# caller may make it. Sets
+# CURL_PROBLEM to what went wrong; fails the run at once if the role may not snapshot this instance.
+curl_preflight() {
+  local out rc=0
+  out=$(curl "${CURL_EC2_ARGS[@]}" -K <(curl_credentials) --connect-timeout 5 --max-time 15 \
+    --data-binary "$BODY_STATIC&DryRun=true" \
+    "$EC2_URL" 2>&1) || rc=$?
+  if ((rc != 0)); then
+    CURL_PROBLEM="the DryRun call failed (curl exit $rc: ${out//$'\n'/ })"
+    return 0
+  fi
+  local -a lines
+  mapfile -t lines <<<"$out"
+  ec2_answer "${lines[@]}"
+  case $EC2_ERROR_CODE in
+    DryRunOperation) ;;
+    UnauthorizedOperation) fail "$E_API" "CreateSnapshots is not allowed ($EC2_ERROR_CODE: $EC2_ERROR_MESSAGE); nothing was locked or frozen" ;;
+    *) CURL_PROBLEM="the DryRun call was answered HTTP $EC2_HTTP_STATUS ${EC2_ERROR_CODE:-without an error code}${EC2_ERROR_MESSAGE:+: $EC2_ERROR_MESSAGE}" ;;
+  esac
+}
+
+# Reads an EC2 Query API answer (curl's output lines, the last one curl-http-status:NNN) into EC2_HTTP_STATUS,
+# EC2_ERROR_CODE, EC2_ERROR_MESSAGE and, for CreateSnapshots, SNAPSHOTS (snapshotId:volumeId; each item of
+# the snapshot set has one of each, and tag keys and values cannot hold a '<').
+ec2_answer() {
+  local xml="" line i
+  local -a ids=() volumes=()
+  EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
+  for line in "$@"; do
+    if [[ $line =~ ^curl-http-status:([0-9]+)$ ]]; then EC2_HTTP_STATUS=${BASH_REMATCH[1]}; else xml+=$line; fi
+  done
+  [[ $xml =~ \<Code\>([^<]*)\</Code\> ]] && EC2_ERROR_CODE=${BASH_REMATCH[1]}
+  [[ $xml =~ \<Message\>([^<]*)\</Message\> ]] && xml_unescape EC2_ERROR_MESSAGE "${BASH_REMATCH[1]}"
+  [[ $EC2_HTTP_STATUS == 200 ]] || return 0
+  while [[ $xml =~ \<(snapshotId|volumeId)\>([^<]*)\</ ]]; do
+    if [[ ${BASH_REMATCH[1]} == snapshotId ]]; then ids+=("${BASH_REMATCH[2]}"); else volumes+=("${BASH_REMATCH[2]}"); fi
+    xml=${xml#*"${BASH_REMATCH[0]}"}
+  done
+  ((${#ids[@]} == ${#volumes[@]})) || return 0
+  for i in "${!ids[@]}"; do SNAPSHOTS+=("${ids[i]}:${volumes[i]}"); done
+}
+
+xml_unescape() {
+  local s=$2
+  s=${s//&lt;/<}; s=${s//&gt;/>}; s=${s//&quot;/\"}; s=${s//&apos;/\'}; s=${s//&amp;/&}
+  printf -v "$1" '%s' "$s"
+}
+
 api_prepare() {
-  API_FIFO="$STATE_DIR/tags.json"; API_ERR="$STATE_DIR/api.err"
-  local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  API_FIFO="$STATE_DIR/api.in"; API_ERR="$STATE_DIR/api.err"
+  local out_fifo="$STATE_DIR/api.out"
+  choose_api_client
   mkfifo -m 0600 "$API_FIFO" "$out_fifo"
-  # Read-write, so opening does not wait for the CLI; the CLI's read ends when this end is closed.
+  # Read-write, so opening does not wait for the client; its read ends when this end is closed.
   exec {API_FD}<>"$API_FIFO"
   (
     close_private_fds
-    export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
-    exec aws ec2 create-snapshots \
-      --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
-      --description "$SNAPSHOT_DESCRIPTION" \
-      --tag-specifications "file://$API_FIFO" \
-      --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
-      "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" \
-      --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout" \
-      >"$out_fifo" 2>"$API_ERR"
-  ) &
+    if [[ $API_CLIENT == curl ]]; then api_exec_curl; else api_exec_cli; fi
+  ) >"$out_fifo" 2>"$API_ERR" &
   API_PID=$!
   exec {API_OUT_FD}<"$out_fifo"
   api_wait_ready
 }
 
-# Ready = the CLI has opened the tag FIFO, i.e. its start-up is done. Bounded; a slow start only costs time.
+# curl reads the whole body (-d @file) before it connects, signs and sends.
+api_exec_curl() {
+  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  exec curl "${CURL_EC2_ARGS[@]}" -K <(curl_credentials) --connect-timeout "$api_timeout" --max-time "$api_timeout" \
+    --data-binary "@$API_FIFO" "$EC2_URL"
+}
+
+api_exec_cli() {
+  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
+  exec aws ec2 create-snapshots \
+    --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \
+    --description "$SNAPSHOT_DESCRIPTION" \
+    --tag-specifications "file://$API_FIFO" \
+    --query 'Snapshots[].[SnapshotId,VolumeId]' --output text \
+    "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" \
+    --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout"
+}
+
+# Ready = the client has opened its input FIFO, i.e. its start-up is done. Bounded; a slow start only costs time.
 api_wait_ready() {
   local now deadline
   stamp now; deadline=$((now + 20000))
   while [[ -z $(find "/proc/$API_PID/fd" -lname "$API_FIFO" -print -quit 2>/dev/null) ]]; do
-    kill -0 "$API_PID" 2>/dev/null || fail "$E_TOOL" "the AWS CLI exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
+    kill -0 "$API_PID" 2>/dev/null || fail "$E_TOOL" "the $API_CLIENT client exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
     stamp now
     if ((now >= deadline)); then
-      log "NOTE: the AWS CLI was not ready after 20 s; continuing (its start-up will count inside the freeze)"
+      log "NOTE: the $API_CLIENT client was not ready after 20 s; continuing (its start-up will count inside the freeze)"
       return 0
     fi
     sleep 0.02
@@ -1044,15 +1182,19 @@ build_static_tags() {
   [[ $DATABASE == mysql ]] && ((${#FREEZE_MOUNTS[@]} == 0)) && method="$LOCK_TAG+sync"
   [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]] && method=crash-recovery
   name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  local -a tags=(
+  STATIC_TAGS=(
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
     "ConsistencyMethod=$method" "Database=$DATABASE" "RunId=$RUN_ID"
     "AvailabilityZone=$AVAILABILITY_ZONE" "FrozenMounts=${FREEZE_MOUNTS[*]:-none}"
     "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}"
   )
-  [[ $DATABASE == mysql ]] && tags+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
-  [[ -n $DURABILITY ]] && tags+=("Durability=$DURABILITY")
-  tags_json TAGS_STATIC "${tags[@]}"
+  [[ $DATABASE == mysql ]] && STATIC_TAGS+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
+  [[ -n $DURABILITY ]] && STATIC_TAGS+=("Durability=$DURABILITY")
+  tags_json TAGS_STATIC "${STATIC_TAGS[@]}"
+  local description=""
+  [[ -z $SNAPSHOT_DESCRIPTION ]] || { url_encode description "$SNAPSHOT_DESCRIPTION"; description="&Description=$description"; }
+  tags_query BODY_STATIC 1 "${STATIC_TAGS[@]}"
+  BODY_STATIC="Action=CreateSnapshots&Version=$EC2_API_VERSION&InstanceSpecification.InstanceId=$INSTANCE_ID&InstanceSpecification.ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME$description&TagSpecification.1.ResourceType=snapshot$BODY_STATIC"
 }
 
 # Sets variable $1 to the tag objects for KEY=VALUE arguments (values cut to EC2's 256 characters).
@@ -1071,36 +1213,71 @@ json_escape() {
   printf -v "$1" '%s' "$s"
 }
 
-# Sends the request and reads the answer, at most until the freeze deadline. Returns 0 when every
-# expected snapshot id arrived, 2 on timeout, 3 when the output ended first (the CLI's status tells why).
+# Sets variable $1 to "&TagSpecification.1.Tag.N.Key=...&...Value=..." for KEY=VALUE arguments, N from $2.
+tags_query() {
+  local var=$1 n=$2 out="" tag key value
+  shift 2
+  for tag in "$@"; do
+    url_encode key "${tag%%=*}"; value=${tag#*=}; url_encode value "${value:0:256}"
+    out+="&TagSpecification.1.Tag.$n.Key=$key&TagSpecification.1.Tag.$n.Value=$value"
+    n=$((n + 1))
+  done
+  printf -v "$var" '%s' "$out"
+}
+
+# Percent-encodes every byte but A-Z a-z 0-9 - _ . ~ (SigV4's canonical form), without forking.
+url_encode() {
+  local LC_ALL=C
+  local s=$2 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    if [[ $c == [A-Za-z0-9._~-] ]]; then out+=$c; else printf -v c '%%%02X' "'$c"; out+=$c; fi
+  done
+  printf -v "$1" '%s' "$out"
+}
+
+# Sends the request and reads the answer, at most until the freeze deadline. Returns 0 when the answer is
+# complete (curl: its status line; the CLI: every expected snapshot id), 2 on timeout, 3 when the output
+# ended first (the client's status tells why).
 api_call() {
   local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
-  local dynamic="" line now remaining seconds count=0
-  local suffix=""
+  local -a dynamic=()
+  local line now remaining seconds count=0 suffix="" input
   commits_go_on && suffix=BeforeCall
-  if [[ $DATABASE == mysql ]]; then
-    tags_json dynamic "BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS"
+  [[ $DATABASE == mysql ]] &&
+    dynamic=("BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS")
+  if [[ $API_CLIENT == curl ]]; then
+    tags_query input $((${#STATIC_TAGS[@]} + 1)) "${dynamic[@]}"
+    input=$BODY_STATIC$input
+  else
+    tags_json input "${dynamic[@]}"
+    printf -v input '[{"ResourceType":"snapshot","Tags":[%s%s]}]\n' "$TAGS_STATIC" "${input:+,$input}"
   fi
   stamp T_API_START
-  printf '[{"ResourceType":"snapshot","Tags":[%s%s]}]\n' "$TAGS_STATIC" "${dynamic:+,$dynamic}" >&"$API_FD"
+  printf '%s' "$input" >&"$API_FD"
   exec {API_FD}>&-; API_FD=""
-  while ((count < expected)); do
+  while true; do
     stamp now; remaining=$((deadline_ms - now))
     if ((remaining <= 0)); then stamp T_API_END; return 2; fi
     printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
     if IFS= read -r -t "$seconds" line <&"$API_OUT_FD"; then
       API_LINES+=("$line")
-      [[ $line == snap-* ]] && count=$((count + 1))
+      if [[ $API_CLIENT == curl ]]; then
+        [[ $line == curl-http-status:* ]] && break
+      elif [[ $line == snap-* ]]; then
+        count=$((count + 1))
+        ((count < expected)) || break
+      fi
     elif (($? > 128)); then
       stamp T_API_END; return 2
     else
-      stamp T_API_END; return 3 # end of output: the CLI exited
+      stamp T_API_END; return 3 # end of output: the client exited
     fi
   done
   stamp T_API_END
 }
 
-# After the host is recovered: let the CLI finish (or stop it after a timeout) and take its status.
+# After the host is recovered: let the client finish (or stop it after a timeout) and take its status.
 api_finish() {
   local rc=0 line
   [[ -n $API_PID ]] || return 0
@@ -1111,8 +1288,26 @@ api_finish() {
   return "$rc"
 }
 
-parse_snapshots() {
+# The call's outcome from the client's status and output: SNAPSHOTS, or the run fails with what EC2 or the
+# client said.
+api_outcome() {
+  local rc=$1
+  snapshots_from_output
+  if [[ $API_CLIENT == curl ]]; then
+    ((rc != 28)) || fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS (curl exit 28); the freeze was released"
+    ((rc == 0)) || fail "$E_API" "CreateSnapshots failed (curl exit $rc: $(tr '\n' ' ' <"$API_ERR"))"
+    ((${#SNAPSHOTS[@]} > 0)) ||
+      fail "$E_API" "CreateSnapshots failed (HTTP ${EC2_HTTP_STATUS:-none} ${EC2_ERROR_CODE:-without snapshot ids}${EC2_ERROR_MESSAGE:+: $EC2_ERROR_MESSAGE})"
+    return 0
+  fi
+  ((rc == 0 && ${#SNAPSHOTS[@]} > 0)) ||
+    fail "$E_API" "CreateSnapshots failed (aws exit $rc): $(tr '\n' ' ' <"$API_ERR") ${API_LINES[*]}"
+}
+
+# SNAPSHOTS from what the client printed (also a partial answer, after a timeout or a signal).
+snapshots_from_output() {
   local line snap vol
+  if [[ $API_CLIENT == curl ]]; then ec2_answer "${API_LINES[@]}"; return 0; fi
   for line in "${API_LINES[@]}"; do
     read -r snap vol <<<"$line"
     [[ $snap == snap-* ]] && SNAPSHOTS+=("$snap:$vol")
@@ -1123,7 +1318,7 @@ parse_snapshots() {
 # The run was stopped after CreateSnapshots was sent: the snapshots may exist although no answer was read.
 # Lists the ids that arrived, else asks EC2 (bounded) for this run's tag, else says what to search for.
 account_for_sent_call() {
-  ((${#SNAPSHOTS[@]} > 0)) || parse_snapshots
+  ((${#SNAPSHOTS[@]} > 0)) || snapshots_from_output
   if ((${#SNAPSHOTS[@]} == 0)); then
     local out id vol
     if out=$(AWS_MAX_ATTEMPTS=1 AWS_PAGER="" timeout 15 aws ec2 describe-snapshots --owner-ids self --output text \
@@ -1398,12 +1593,9 @@ run_snapshot() {
     api_finish timeout || true
     fail "$E_API_TIMEOUT" "CreateSnapshots did not answer within SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS; the freeze was released"
   fi
-  local cli_rc=0
-  api_finish || cli_rc=$?
-  parse_snapshots
-  if ((cli_rc != 0 || ${#SNAPSHOTS[@]} == 0)); then
-    fail "$E_API" "CreateSnapshots failed (aws exit $cli_rc): $(tr '\n' ' ' <"$API_ERR") ${API_LINES[*]}"
-  fi
+  local client_rc=0
+  api_finish || client_rc=$?
+  api_outcome "$client_rc"
   log "created ${SNAPSHOTS[*]}"
   local message="created ${#SNAPSHOTS[@]} snapshot(s)"
   if ((RETAIN_COUNT > 0 || RETAIN_DAYS > 0)); then

@@ -7,13 +7,16 @@ import * as assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RequestRecord, SnapshotObservation, requestTags } from "./ec2-double";
+import { ROLE_KEY, RequestRecord, SnapshotObservation, requestTags } from "./ec2-double";
 import {
     APP_VOLUME_ID, AgentRunOptions, BACKUP_USER, CLIENT, DATA_VOLUME_ID, FLAVOR, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, PROCESSLIST,
     REPO_ROOT, ROOT_VOLUME_ID, SCRIPT, ScriptResult, Writer, requirePrerequisites, sleep,
 } from "./fixture";
 
 const SEED = path.join(__dirname, "seed-sequence.sh");
+/** curl 7.75 and later sign requests themselves (--aws-sigv4); the script then sends CreateSnapshots with curl. */
+const CURL_VERSION = /^curl (\d+)\.(\d+)/.exec(execFileSync("curl", ["--version"], { encoding: "utf8" }))!;
+const CURL_SIGNS = Number(CURL_VERSION[1]) * 100 + Number(CURL_VERSION[2]) >= 775;
 const RESTORE_VERIFY = path.join(REPO_ROOT, "scripts", "restore-verify.sh");
 /** Where the compatibility matrix collects each cell's measurements (set by tests/compat/run.sh). */
 const COMPAT_RESULTS = process.env.COMPAT_RESULTS;
@@ -168,9 +171,12 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(result.stdout.trim().split("\n").length, 1);
         });
 
-        it("makes exactly one CreateSnapshots call for the instance, boot volume excluded", () => {
+        it("makes exactly one CreateSnapshots call for the instance, boot volume excluded (after a DryRun call before the lock when curl sends it)", () => {
             const creates = requests.filter((r) => r.what.startsWith("CreateSnapshot"));
-            assert.deepEqual(creates.map((r) => r.what), ["CreateSnapshots"]);
+            assert.deepEqual(creates.map((r) => r.what), CURL_SIGNS ? ["CreateSnapshots DryRun", "CreateSnapshots"] : ["CreateSnapshots"]);
+            assert.equal(result.summary.apiClient, CURL_SIGNS ? "curl" : "aws-cli");
+            assert.match(creates.at(-1)!.userAgent, CURL_SIGNS ? /^curl\// : /^aws-cli\//);
+            if (CURL_SIGNS) assert.ok(creates[0].atMs < (result.summary.lockRequestedAtMs as number), "the DryRun call was not made before the lock");
             const [obs] = observations;
             assert.equal(obs.params["InstanceSpecification.InstanceId"], INSTANCE_ID);
             assert.equal(obs.params["InstanceSpecification.ExcludeBootVolume"], "true");
@@ -380,25 +386,9 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
 
         describe("on a server where it is exact (InnoDB only, durable commits, doublewrite, every file on a snapshotted volume)", () => {
-            const TABLES: [string, string][] = [["app.myi", "MyISAM"], ["app.slow", "MyISAM"], ["app.lockprobe", "MEMORY"]];
-            const ARIA_NOT_CRASH_SAFE = ["column_stats", "index_stats", "table_stats", "help_category", "help_keyword", "help_relation", "help_topic"];
-            let syncBinlog = "";
-            before(() => {
-                syncBinlog = f.sqlSync("SELECT @@sync_binlog").trim();
-                f.sqlSync([
-                    ...TABLES.map(([t]) => `ALTER TABLE ${t} ENGINE=InnoDB;`),
-                    // What the README asks of a MariaDB server: its statistics and help tables made crash-safe.
-                    ...(FLAVOR === "mariadb" ? ARIA_NOT_CRASH_SAFE.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=1;`) : []),
-                    "SET GLOBAL sync_binlog = 1;",
-                ].join(" "));
-            });
-            after(() => {
-                f.sqlSync([
-                    ...TABLES.map(([t, engine]) => `ALTER TABLE ${t} ENGINE=${engine};`),
-                    ...(FLAVOR === "mariadb" ? ARIA_NOT_CRASH_SAFE.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=0;`) : []),
-                    `SET GLOBAL sync_binlog = ${syncBinlog};`,
-                ].join(" "));
-            });
+            let undoCrashSafe: () => void;
+            before(() => { undoCrashSafe = f.makeCrashRecoveryExact(); });
+            after(() => undoCrashSafe());
 
             /** The value of the last app.inno insert in the binlog files of `dir`, in binlog order. */
             function lastInnoInsertInBinlog(dir: string): string {
@@ -575,26 +565,129 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         await assertHostRecovered();
     });
 
-    describe("when the snapshot API fails", () => {
-        for (const [behaviour, code] of [["error500", "InternalError"], ["throttle", "RequestLimitExceeded"],
-            ["unauthorized", "UnauthorizedOperation"]] as const) {
-            it(`exits 207 on ${code}, thawed and unlocked, no row lost`, async () => {
-                f.double.behaviour = behaviour;
-                const result = await run();
-                expectFailure(result, 207, new RegExp(`CreateSnapshots failed.*${code}`));
-                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 1, "retried inside the freeze");
+    for (const apiClient of CURL_SIGNS ? ["curl", "aws-cli"] : ["aws-cli"]) {
+        describe(`when the snapshot API fails (apiClient=${apiClient})`, () => {
+            for (const [behaviour, code] of [["error500", "InternalError"], ["throttle", "RequestLimitExceeded"]] as const) {
+                it(`exits 207 on ${code} with EC2's code and message, thawed and unlocked, no row lost`, async () => {
+                    f.double.behaviour = behaviour;
+                    const result = await run({ apiClient });
+                    expectFailure(result, 207, new RegExp(`CreateSnapshots failed.*${code}`));
+                    assert.equal(result.summary.apiClient, apiClient);
+                    assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 1, "retried inside the freeze");
+                    await assertHostRecovered();
+                    await assertNoCommittedRowLost();
+                });
+            }
+
+            it(apiClient === "curl" ? "exits 207 on UnauthorizedOperation from the DryRun call, before anything is locked or frozen"
+                : "exits 207 on UnauthorizedOperation, thawed and unlocked, no row lost", async () => {
+                f.double.behaviour = "unauthorized";
+                const result = await run({ apiClient });
+                expectFailure(result, 207, /CreateSnapshots.*UnauthorizedOperation.*You are not authorized/);
+                if (apiClient === "curl") {
+                    assert.match(result.summary.message, /nothing was locked or frozen/);
+                    assert.equal(result.summary.lockedAtMs, 0);
+                    assert.equal(result.summary.frozenAtMs, 0);
+                    assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+                }
                 await assertHostRecovered();
                 await assertNoCommittedRowLost();
             });
-        }
 
-        it("exits 208 when the API never answers, with the freeze bounded by maxFreezeSeconds", async () => {
-            f.double.behaviour = "hang";
-            const result = await run({ maxFreezeSeconds: "5", lockTimeoutSeconds: "2" });
-            expectFailure(result, 208, /did not answer within SSM_maxFreezeSeconds=5/);
-            assert.ok((result.summary.lockHeldMs as number) <= 5500, `lock held ${result.summary.lockHeldMs} ms`);
-            await assertHostRecovered();
-            await assertNoCommittedRowLost();
+            it("exits 208 when the API never answers, with the freeze bounded by maxFreezeSeconds", async () => {
+                f.double.behaviour = "hang";
+                const result = await run({ maxFreezeSeconds: "5", lockTimeoutSeconds: "2", apiClient });
+                expectFailure(result, 208, /did not answer within SSM_maxFreezeSeconds=5/);
+                assert.ok((result.summary.lockHeldMs as number) <= 5500, `lock held ${result.summary.lockHeldMs} ms`);
+                await assertHostRecovered();
+                await assertNoCommittedRowLost();
+            });
+        });
+    }
+
+    describe("the snapshot call's client (SSM_apiClient)", () => {
+        let shims: string;
+        before(() => {
+            // A curl that says it is 7.74.0 (Debian bullseye's, before --aws-sigv4) and is the real one otherwise.
+            shims = fs.mkdtempSync(path.join(f.runDir, "shims-"));
+            const real = execFileSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).trim();
+            fs.writeFileSync(path.join(shims, "curl"), `#!/bin/sh\nif [ "$1" = --version ]; then echo "curl 7.74.0 (x86_64-pc-linux-gnu) libcurl/7.74.0"; exit 0; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+        });
+        const withOldCurl = (params: Record<string, string>) => ({ ...f.scriptEnv(params), PATH: `${shims}:${process.env.PATH}` });
+
+        // Where curl can sign (every compatibility cell but bullseye's curl 7.74, whose runs all use the CLI).
+        if (CURL_SIGNS) it("sends the same request with either client: parameters and every tag but the run's own values", async () => {
+            const bodies: Record<string, string>[] = [];
+            for (const apiClient of ["curl", "aws-cli"]) {
+                f.double.observations.length = 0;
+                const result = await run({ apiClient, snapshotDescription: "nightly a=b+c/d@e" });
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.apiClient, apiClient);
+                bodies.push(f.double.observations[0].params);
+            }
+            const comparable = (params: Record<string, string>) => {
+                const tags = requestTags(params);
+                for (const runSpecific of ["Name", "RunId", "BinlogFile", "BinlogPosition", "GtidBinlogPos"]) assert.ok(tags[runSpecific] !== undefined, runSpecific);
+                const { Name: _n, RunId: _r, BinlogFile: _f, BinlogPosition: _p, GtidBinlogPos: _g, ...rest } = tags; // eslint-disable-line @typescript-eslint/no-unused-vars
+                const plain = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith("TagSpecification.1.Tag.")));
+                return { plain, rest };
+            };
+            assert.deepEqual(comparable(bodies[0]), comparable(bodies[1]));
+            assert.equal(bodies[0].Description, "nightly a=b+c/d@e");
+        });
+
+        it("keeps the keys off every command line and out of every file: curl reads them from a pipe", async () => {
+            const seen: { curlRunning: boolean; onCommandLine: string[]; inFiles: string[] } = { curlRunning: false, onCommandLine: [], inFiles: [] };
+            const secrets = [ROLE_KEY.secretAccessKey, ROLE_KEY.sessionToken!];
+            const scan = () => {
+                for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+                    let cmdline = "";
+                    try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "); } catch { continue; }
+                    if (/--aws-sigv4/.test(cmdline)) seen.curlRunning = true;
+                    if (secrets.some((secret) => cmdline.includes(secret))) seen.onCommandLine.push(cmdline);
+                }
+                const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+                    e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []);
+                for (const file of [...walk("/run/consistent-snapshot"), ...walk(f.orchestrationDir)]) {
+                    if (secrets.some((secret) => fs.readFileSync(file, "utf8").includes(secret))) seen.inFiles.push(file);
+                }
+            };
+            const result = await run({}, { onStderr: (line) => { if (line.includes("database locked")) scan(); } });
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(seen.curlRunning, CURL_SIGNS, "the scan did not see the waiting curl: it proves nothing");
+            assert.deepEqual(seen.onCommandLine, []);
+            assert.deepEqual(seen.inFiles, []);
+        });
+
+        it("auto falls back to the AWS CLI, saying why, where curl cannot sign (curl 7.74)", async () => {
+            const result = await f.runScript(SCRIPT, withOldCurl({}));
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.apiClient, "aws-cli");
+            assert.match(result.stderr, /NOTE: snapshot call through the AWS CLI: curl 7\.74\.0 cannot sign requests \(--aws-sigv4 needs curl 7\.75\.0 or later\)/);
+            assert.deepEqual(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).map((r) => r.what), ["CreateSnapshots"]);
+        });
+
+        it("apiClient=curl where curl cannot sign: exits 202 naming why, before anything is locked", async () => {
+            const result = await f.runScript(SCRIPT, withOldCurl({ apiClient: "curl" }));
+            expectFailure(result, 202, /SSM_apiClient=curl: curl 7\.74\.0 cannot sign requests/);
+            assert.equal(result.summary.lockedAtMs, 0);
+            assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).length, 0);
+        });
+
+        if (CURL_SIGNS) it("auto falls back to the AWS CLI when EC2 refuses curl's signature in the DryRun call (nothing locked yet)", async () => {
+            f.double.refuseSignaturesOf = /^curl\//;
+            const result = await run();
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.apiClient, "aws-cli");
+            assert.match(result.stderr, /NOTE: snapshot call through the AWS CLI: the DryRun call was answered HTTP 401 AuthFailure: AWS was not able to validate/);
+            const creates = f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots"));
+            assert.deepEqual(creates.map((r) => r.what), ["CreateSnapshots DryRun", "CreateSnapshots"]);
+            assert.match(creates[1].userAgent, /^aws-cli\//);
+        });
+
+        it("rejects SSM_apiClient='wget' naming the parameter and the accepted form (201)", async () => {
+            const result = await runByHand({ apiClient: "wget" });
+            expectFailure(result, 201, /parameter SSM_apiClient: invalid value 'wget'; expected 'auto', 'curl' or 'aws-cli'/);
         });
     });
 

@@ -6,6 +6,7 @@ import { execFile, spawn } from "node:child_process";
 import * as http from "node:http";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { Credentials, signedHeaders, verifySignature } from "./sigv4";
 
 const execFileAsync = promisify(execFile);
 
@@ -59,7 +60,13 @@ export interface SnapshotObservation {
 /** A snapshot as DescribeSnapshots reports it. */
 export interface StoredSnapshot { snapshotId: string; volumeId: string; startTime: Date; tags: Record<string, string> }
 
-export interface RequestRecord { atMs: number; kind: "imds" | "ec2"; what: string }
+/** One request; `what` is the EC2 action (`CreateSnapshots DryRun` for a dry run), or IMDS's method and path. */
+export interface RequestRecord { atMs: number; kind: "imds" | "ec2"; what: string; userAgent: string }
+
+/** The keys the double's EC2 accepts: the fixture's environment keys and the instance role's, which IMDS serves. */
+export const ENVIRONMENT_KEY: Credentials = { accessKeyId: "AKIAFIXTURE", secretAccessKey: "fixture-secret" };
+export const ROLE_KEY: Credentials = { accessKeyId: "ASIAFIXTUREROLEKEY01", secretAccessKey: "fixture-role-secret", sessionToken: "fixture-role-session-token" };
+const DLM_KEY: Credentials = { accessKeyId: "ASIADLMSERVICEROLE01", secretAccessKey: "fixture-dlm-secret", sessionToken: "fixture-dlm-session-token" };
 
 export interface DoubleOptions {
     instanceId: string;
@@ -86,6 +93,11 @@ export interface DoubleOptions {
 export class Ec2Double {
     public behaviour: ApiBehaviour = "ok";
     public latencyMs = 0;
+    /**
+     * Refuse the signature of requests whose User-Agent matches (AuthFailure, as EC2 answers a wrong signature):
+     * a client that signs wrongly, e.g. a curl version with a SigV4 bug.
+     */
+    public refuseSignaturesOf?: RegExp;
     /** Probe the lock and the freezes at each snapshot (they take ~1 s); off for benchmarks. */
     public observe = true;
     /** Also read the BACKUP STAGE locks held at each snapshot (MariaDB). */
@@ -139,6 +151,7 @@ export class Ec2Double {
     reset(): void {
         this.behaviour = "ok";
         this.latencyMs = 0;
+        this.refuseSignaturesOf = undefined;
         this.observe = true;
         this.probeBackupLocks = false;
         this.stopProcessDuringCopy = undefined;
@@ -163,16 +176,30 @@ export class Ec2Double {
     }
 
     private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-        const body = await new Promise<string>((resolve) => {
-            let data = "";
-            req.on("data", (chunk) => (data += chunk));
-            req.on("end", () => resolve(data));
+        const raw = await new Promise<Buffer>((resolve) => {
+            const chunks: Buffer[] = [];
+            req.on("data", (chunk: Buffer) => chunks.push(chunk));
+            req.on("end", () => resolve(Buffer.concat(chunks)));
         });
         const url = req.url ?? "/";
         if (url.startsWith("/latest/")) return this.imds(req, res, url);
-        const params = Object.fromEntries(new URLSearchParams(body));
+        const params = Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
         const action = params.Action ?? "";
-        this.requests.push({ atMs: Date.now(), kind: "ec2", what: action });
+        const dryRun = params.DryRun === "true";
+        const userAgent = req.headers["user-agent"] ?? "";
+        this.requests.push({ atMs: Date.now(), kind: "ec2", what: dryRun ? `${action} DryRun` : action, userAgent });
+        const refused = verifySignature({ method: req.method ?? "", url, rawHeaders: req.rawHeaders }, raw,
+            [ENVIRONMENT_KEY, ROLE_KEY, DLM_KEY], this.opts.region);
+        if (refused) return this.error(res, refused.status, refused.code, refused.message);
+        if (this.refuseSignaturesOf?.test(userAgent)) {
+            return this.error(res, 401, "AuthFailure", "AWS was not able to validate the provided access credentials");
+        }
+        if (dryRun) {
+            if (action !== "CreateSnapshots") throw new Error(`double: DryRun of ${action} is not modelled`);
+            return this.behaviour === "unauthorized"
+                ? this.error(res, 403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
+                : this.error(res, 412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
+        }
         switch (action) {
             case "DescribeInstances":
                 return this.xml(res, 200, this.describeInstances());
@@ -207,8 +234,9 @@ export class Ec2Double {
             "TagSpecification.1.ResourceType": "snapshot",
             "TagSpecification.1.Tag.1.Key": "dlm:managed", "TagSpecification.1.Tag.1.Value": "true",
             "TagSpecification.1.Tag.2.Key": "aws:dlm:lifecycle-policy-id", "TagSpecification.1.Tag.2.Value": "policy-0123456789abcdef0",
-        });
-        const response = await fetch(this.endpoint, { method: "POST", body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+        }).toString();
+        const headers = { ...signedHeaders(this.endpoint, body, DLM_KEY, this.opts.region), "user-agent": "dlm-double" };
+        const response = await fetch(this.endpoint, { method: "POST", body, headers });
         const text = await response.text();
         if (!response.ok) throw new Error(`DLM's CreateSnapshots failed: ${response.status} ${text}`);
         return [...text.matchAll(/<snapshotId>(snap-[0-9a-f]+)<\/snapshotId>/g)].map((m) => m[1]);
@@ -266,7 +294,7 @@ export class Ec2Double {
     }
 
     private imds(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
-        this.requests.push({ atMs: Date.now(), kind: "imds", what: `${req.method} ${url}` });
+        this.requests.push({ atMs: Date.now(), kind: "imds", what: `${req.method} ${url}`, userAgent: req.headers["user-agent"] ?? "" });
         if (url === "/latest/api/token") {
             if (req.method !== "PUT" || !req.headers["x-aws-ec2-metadata-token-ttl-seconds"]) {
                 res.statusCode = 400;
@@ -283,12 +311,13 @@ export class Ec2Double {
             "/latest/meta-data/iam/security-credentials/": this.opts.roleName,
             [`/latest/meta-data/iam/security-credentials/${this.opts.roleName}`]: JSON.stringify({
                 Code: "Success", LastUpdated: new Date().toISOString(), Type: "AWS-HMAC",
-                AccessKeyId: "ASIAFIXTUREROLEKEY01", SecretAccessKey: "fixture-role-secret", Token: "fixture-role-session-token",
+                AccessKeyId: ROLE_KEY.accessKeyId, SecretAccessKey: ROLE_KEY.secretAccessKey, Token: ROLE_KEY.sessionToken,
                 Expiration: new Date(Date.now() + 6 * 3600 * 1000).toISOString(),
             }),
             "/latest/meta-data/instance-id": this.opts.instanceId,
             "/latest/meta-data/placement/region": this.opts.region,
             "/latest/meta-data/placement/availability-zone": this.opts.availabilityZone,
+            "/latest/meta-data/services/domain": "amazonaws.com",
         };
         const value = values[url];
         res.statusCode = value === undefined ? 404 : 200;

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, snapshotDocumentContent } from "../../components/snapshotDocument";
-import { Ec2Double } from "./ec2-double";
+import { ENVIRONMENT_KEY, Ec2Double } from "./ec2-double";
 
 const execFileAsync = promisify(execFile);
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -272,6 +272,25 @@ export class Fixture {
         await exited;
     }
 
+    /**
+     * Makes the live server one where crash recovery is exact (what the README asks of a server for
+     * quiesce=crash-recovery): the fixture's MyISAM and MEMORY tables InnoDB, MariaDB's statistics and help tables
+     * Aria TRANSACTIONAL=1, sync_binlog=1 (innodb_flush_log_at_trx_commit=1 and doublewrite are the defaults).
+     * Returns what undoes it.
+     */
+    makeCrashRecoveryExact(): () => void {
+        const tables: [string, string][] = [["app.myi", "MyISAM"], ["app.slow", "MyISAM"], ["app.lockprobe", "MEMORY"]];
+        const ariaNotCrashSafe = ["column_stats", "index_stats", "table_stats", "help_category", "help_keyword", "help_relation", "help_topic"];
+        const syncBinlog = this.sqlSync("SELECT @@sync_binlog").trim();
+        const apply = (engineOf: (t: [string, string]) => string, transactional: number, sync: string) => this.sqlSync([
+            ...tables.map((t) => `ALTER TABLE ${t[0]} ENGINE=${engineOf(t)};`),
+            ...(FLAVOR === "mariadb" ? ariaNotCrashSafe.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=${transactional};`) : []),
+            `SET GLOBAL sync_binlog = ${sync};`,
+        ].join(" "));
+        apply(() => "InnoDB", 1, "1");
+        return () => apply(([, engine]) => engine, 0, syncBinlog);
+    }
+
     sqlSync(statement: string, cnf = this.live.cnf): string {
         return run(CLIENT, [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement]);
     }
@@ -332,7 +351,7 @@ export class Fixture {
             PATH: process.env.PATH, HOME: this.dir, LANG: "C.UTF-8",
             AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
             AWS_ENDPOINT_URL_EC2: this.double.endpoint,
-            AWS_ACCESS_KEY_ID: "AKIAFIXTURE", AWS_SECRET_ACCESS_KEY: "fixture-secret",
+            AWS_ACCESS_KEY_ID: ENVIRONMENT_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: ENVIRONMENT_KEY.secretAccessKey,
             AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
             CONSISTENT_SNAPSHOT_RUN_DIR: path.join(this.runDir, "cs"),
             SSM_mysqlDefaultsFile: this.live.cnf,
