@@ -28,11 +28,11 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     database: {
         default: "mysql", allowedPattern: "^(mysql|none)$",
-        description: "mysql: lock MySQL/MariaDB with FLUSH TABLES WITH READ LOCK in one session; none: filesystem freeze only.",
+        description: "mysql: hold MySQL/MariaDB as quiesce says, in one session; none: filesystem freeze only.",
     },
     quiesce: {
-        default: "ftwrl", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
-        description: "ftwrl (FLUSH TABLES WITH READ LOCK), backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR BACKUP), crash-recovery (no lock, no freeze; refused unless recovery is exact) or auto (the lightest whose conditions hold, checked every run).",
+        default: "auto", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
+        description: "auto (the lightest of these whose conditions hold, checked every run), ftwrl (FLUSH TABLES WITH READ LOCK), backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR BACKUP) or crash-recovery (no lock, no freeze; refused unless recovery is exact).",
     },
     apiClient: {
         default: "auto", allowedPattern: "^(auto|curl|aws-cli)$",

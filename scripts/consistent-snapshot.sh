@@ -22,10 +22,11 @@
 #   SSM_executionId           None                   None | DLM's execution id (a UUID): pairs a
 #                                                    post-script with its pre-script
 #   SSM_database              mysql                  mysql | none
-#   SSM_quiesce               ftwrl                  ftwrl | backup-lock (MariaDB BACKUP STAGE, MySQL LOCK
-#                                                    INSTANCE FOR BACKUP) | crash-recovery (no lock, no freeze;
-#                                                    refused unless recovery is exact) | auto (the lightest
-#                                                    whose conditions hold, checked every run)
+#   SSM_quiesce               auto                   auto (the lightest of the below whose conditions hold,
+#                                                    checked every run) | ftwrl (FLUSH TABLES WITH READ LOCK) |
+#                                                    backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR
+#                                                    BACKUP) | crash-recovery (no lock, no freeze; refused
+#                                                    unless recovery is exact)
 #   SSM_apiClient             auto                   auto (curl signing the call itself where it can, else the
 #                                                    AWS CLI) | curl | aws-cli: what sends CreateSnapshots
 #   SSM_freezeMounts          auto                   auto | absolute mount points separated by spaces
@@ -207,7 +208,7 @@ read_parameters() {
   MYSQL_DEFAULTS_FILE=${SSM_mysqlDefaultsFile:-}
   RETAIN_COUNT=${SSM_retainCount:-0}
   RETAIN_DAYS=${SSM_retainDays:-0}
-  QUIESCE=${SSM_quiesce:-ftwrl}
+  QUIESCE=${SSM_quiesce:-auto}
   API_CLIENT_PARAM=${SSM_apiClient:-auto}
 
   [[ $COMMAND =~ ^(snapshot|pre-script|post-script|dry-run)$ ]] ||
