@@ -1079,8 +1079,8 @@ curl_credentials() {
 }
 
 # The call itself (its tags but the binlog position) with DryRun: EC2 answers DryRunOperation when the signed
-# caller may make it. Sets
-# CURL_PROBLEM to what went wrong; fails the run at once if the role may not snapshot this instance.
+# caller may make it. Sets CURL_PROBLEM to what went wrong; fails the run at once if the role may not snapshot
+# this instance.
 curl_preflight() {
   local out rc=0
   out=$(curl "${CURL_EC2_ARGS[@]}" -K <(curl_credentials) --connect-timeout 5 --max-time 15 \
@@ -1129,29 +1129,29 @@ xml_unescape() {
 
 api_prepare() {
   API_FIFO="$STATE_DIR/api.in"; API_ERR="$STATE_DIR/api.err"
-  local out_fifo="$STATE_DIR/api.out"
+  local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1))
   choose_api_client
   mkfifo -m 0600 "$API_FIFO" "$out_fifo"
   # Read-write, so opening does not wait for the client; its read ends when this end is closed.
   exec {API_FD}<>"$API_FIFO"
   (
     close_private_fds
-    if [[ $API_CLIENT == curl ]]; then api_exec_curl; else api_exec_cli; fi
+    if [[ $API_CLIENT == curl ]]; then api_exec_curl "$api_timeout"; else api_exec_cli "$api_timeout"; fi
   ) >"$out_fifo" 2>"$API_ERR" &
   API_PID=$!
   exec {API_OUT_FD}<"$out_fifo"
   api_wait_ready
 }
 
-# curl reads the whole body (-d @file) before it connects, signs and sends.
+# curl reads the whole body (-d @file) before it connects, signs and sends. $1: its timeout (s).
 api_exec_curl() {
-  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  local api_timeout=$1
   exec curl "${CURL_EC2_ARGS[@]}" -K <(curl_credentials) --connect-timeout "$api_timeout" --max-time "$api_timeout" \
     --data-binary "@$API_FIFO" "$EC2_URL"
 }
 
 api_exec_cli() {
-  local api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  local api_timeout=$1
   export PYTHONUNBUFFERED=1 AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
   exec aws ec2 create-snapshots \
     --instance-specification "InstanceId=$INSTANCE_ID,ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME" \

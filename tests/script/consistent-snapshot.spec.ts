@@ -23,6 +23,8 @@ const CURL_SIGNS = Number(CURL_VERSION[1]) * 100 + Number(CURL_VERSION[2]) >= 77
  * MyISAM writes).
  */
 const DEFAULT_LOCK = FLAVOR === "mariadb" ? { method: "BACKUP STAGE BLOCK_COMMIT", tag: "backup-stage" } : { method: "FLUSH TABLES WITH READ LOCK", tag: "ftwrl" };
+/** On MariaDB the double reads the BACKUP STAGE locks held at every snapshot (auto's lock there; see assertLockHeldAt). */
+const PROBE_BACKUP_LOCKS = FLAVOR === "mariadb";
 const RESTORE_VERIFY = path.join(REPO_ROOT, "scripts", "restore-verify.sh");
 /** Where the compatibility matrix collects each cell's measurements (set by tests/compat/run.sh). */
 const COMPAT_RESULTS = process.env.COMPAT_RESULTS;
@@ -37,7 +39,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         this.timeout(120000);
         requirePrerequisites();
         await f.setUp();
-        f.double.probeBackupLocks = FLAVOR === "mariadb";
+        f.double.probeBackupLocks = PROBE_BACKUP_LOCKS;
     });
 
     after(async function () {
@@ -56,7 +58,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         await writer?.stop();
         await f.double.settle();
         f.double.reset();
-        f.double.probeBackupLocks = FLAVOR === "mariadb";
+        f.double.probeBackupLocks = PROBE_BACKUP_LOCKS;
     });
 
     /**
@@ -192,7 +194,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             normalRunRowsBefore = Number(f.sqlSync("SELECT COUNT(*) FROM app.inno").trim());
             normalRunWriter = f.startWriter();
             await normalRunWriter.waitForCommits(10);
-            f.double.probeBackupLocks = FLAVOR === "mariadb";
             result = await run();
             observations = [...f.double.observations];
             requests = [...f.double.requests];
@@ -355,7 +356,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     describe("quiesce (SSM_quiesce: which lock holds the database)", () => {
         if (FLAVOR === "mariadb") {
             it("backup-lock on MariaDB: BACKUP STAGE up to BLOCK_COMMIT held at the snapshot instant with every freeze; the copy restores exactly; released after", async () => {
-                f.double.probeBackupLocks = true;
                 const result = await run({ quiesce: "backup-lock" });
                 assert.equal(result.code, 0, result.stderr);
                 assert.equal(result.summary.lockMethod, "BACKUP STAGE BLOCK_COMMIT");
@@ -376,7 +376,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             });
 
             it("auto picks BACKUP STAGE on MariaDB 10.4.1 and later", async () => {
-                f.double.probeBackupLocks = true;
                 const result = await run({ quiesce: "auto" });
                 assert.equal(result.code, 0, result.stderr);
                 assert.equal(result.summary.lockMethod, "BACKUP STAGE BLOCK_COMMIT");
@@ -890,7 +889,6 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             it("quiesce=backup-lock: a 30 s SELECT on a table the application writes stalls no writer (BACKUP STAGE never waits for a SELECT)", async () => {
                 await whileLongQueryRuns("SELECT COUNT(*), SLEEP(30) FROM app.inno", async () => {
                     // longQuerySeconds=0: no wait-for-long-queries check; the lock itself must not wait.
-                    f.double.probeBackupLocks = true;
                     const result = await run({ quiesce: "backup-lock", longQuerySeconds: "0", lockTimeoutSeconds: "2" });
                     assert.equal(result.code, 0, result.stderr);
                     assert.deepEqual(f.double.observations[0].backupLockModes, ["MDL_BACKUP_WAIT_COMMIT"]);
@@ -980,8 +978,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         it("with database=none freezes every ext4 and xfs filesystem on a snapshotted volume, and never locks", async () => {
             const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
-            // The backup-lock probe's control (MariaDB): no BACKUP STAGE lock is reported when none is taken.
-            f.double.probeBackupLocks = FLAVOR === "mariadb";
+            // Also the backup-lock probe's control (MariaDB): no BACKUP STAGE lock is reported when none is taken.
             const result = await run({ database: "none" });
             assert.equal(result.code, 0, result.stderr);
             assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());

@@ -282,13 +282,13 @@ export class Fixture {
         const tables: [string, string][] = [["app.myi", "MyISAM"], ["app.slow", "MyISAM"], ["app.lockprobe", "MEMORY"]];
         const ariaNotCrashSafe = ["column_stats", "index_stats", "table_stats", "help_category", "help_keyword", "help_relation", "help_topic"];
         const syncBinlog = this.sqlSync("SELECT @@sync_binlog").trim();
-        const apply = (engineOf: (t: [string, string]) => string, transactional: number, sync: string) => this.sqlSync([
-            ...tables.map((t) => `ALTER TABLE ${t[0]} ENGINE=${engineOf(t)};`),
-            ...(FLAVOR === "mariadb" ? ariaNotCrashSafe.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=${transactional};`) : []),
-            `SET GLOBAL sync_binlog = ${sync};`,
+        const make = (exact: boolean) => this.sqlSync([
+            ...tables.map(([table, engine]) => `ALTER TABLE ${table} ENGINE=${exact ? "InnoDB" : engine};`),
+            ...(FLAVOR === "mariadb" ? ariaNotCrashSafe.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=${exact ? 1 : 0};`) : []),
+            `SET GLOBAL sync_binlog = ${exact ? 1 : syncBinlog};`,
         ].join(" "));
-        apply(() => "InnoDB", 1, "1");
-        return () => apply(([, engine]) => engine, 0, syncBinlog);
+        make(true);
+        return () => make(false);
     }
 
     sqlSync(statement: string, cnf = this.live.cnf): string {
