@@ -97,7 +97,7 @@ BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLE
 declare -a DB_LINES=()
 DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
 BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
-API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC="" BODY_STATIC=""
+API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" API_READING=false WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC="" BODY_STATIC=""
 API_CLIENT="" CURL_VERSION="" CURL_PROBLEM="" EC2_URL="" EC2_DOMAIN=amazonaws.com EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
 declare -a STATIC_TAGS=() CURL_EC2_ARGS=()
 SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
@@ -1129,18 +1129,24 @@ xml_unescape() {
 
 api_prepare() {
   API_FIFO="$STATE_DIR/api.in"; API_ERR="$STATE_DIR/api.err"
-  local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1))
+  local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1)) now rc=0
   choose_api_client
   mkfifo -m 0600 "$API_FIFO" "$out_fifo"
-  # Read-write, so opening does not wait for the client; its read ends when this end is closed.
-  exec {API_FD}<>"$API_FIFO"
   (
     close_private_fds
     if [[ $API_CLIENT == curl ]]; then api_exec_curl "$api_timeout"; else api_exec_cli "$api_timeout"; fi
   ) >"$out_fifo" 2>"$API_ERR" &
   API_PID=$!
   exec {API_OUT_FD}<"$out_fifo"
-  api_wait_ready
+  # Opened only after the fork: the client having its input open is how its readiness is seen, so no copy of
+  # this end may reach the client's process before its exec. Read-write, so opening does not wait for the
+  # client; the client's read ends when this end is closed.
+  exec {API_FD}<>"$API_FIFO"
+  stamp now
+  api_wait_reading $((now + 20000)) || rc=$?
+  ((rc != 2)) || fail "$E_TOOL" "the $API_CLIENT client exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
+  ((rc == 0)) || log "NOTE: the $API_CLIENT client was not ready after 20 s; continuing (its start-up will count inside the freeze)"
+  return 0
 }
 
 # curl reads the whole body (-d @file) before it connects, signs and sends. $1: its timeout (s).
@@ -1162,19 +1168,17 @@ api_exec_cli() {
     --cli-connect-timeout "$api_timeout" --cli-read-timeout "$api_timeout"
 }
 
-# Ready = the client has opened its input FIFO, i.e. its start-up is done. Bounded; a slow start only costs time.
-api_wait_ready() {
-  local now deadline
-  stamp now; deadline=$((now + 20000))
+# Waits, at most until $1 (ms), for the client to open its input FIFO, i.e. for its start-up to end: sets
+# API_READING=true; returns 1 at the deadline, 2 when the client exited.
+api_wait_reading() {
+  local deadline=$1 now
   while [[ -z $(find "/proc/$API_PID/fd" -lname "$API_FIFO" -print -quit 2>/dev/null) ]]; do
-    kill -0 "$API_PID" 2>/dev/null || fail "$E_TOOL" "the $API_CLIENT client exited before the snapshot call: $(tr '\n' ' ' <"$API_ERR")"
+    kill -0 "$API_PID" 2>/dev/null || return 2
     stamp now
-    if ((now >= deadline)); then
-      log "NOTE: the $API_CLIENT client was not ready after 20 s; continuing (its start-up will count inside the freeze)"
-      return 0
-    fi
+    ((now < deadline)) || return 1
     sleep 0.02
   done
+  API_READING=true
 }
 
 build_static_tags() {
@@ -1243,7 +1247,7 @@ url_encode() {
 api_call() {
   local deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) expected=${#SNAPSHOT_VOLUME_IDS[@]}
   local -a dynamic=()
-  local line now remaining seconds count=0 suffix="" input
+  local line now remaining seconds count=0 suffix="" input late
   commits_go_on && suffix=BeforeCall
   [[ $DATABASE == mysql ]] &&
     dynamic=("BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS")
@@ -1256,6 +1260,10 @@ api_call() {
   fi
   stamp T_API_START
   printf '%s' "$input" >&"$API_FD"
+  # Closed with nobody else holding the FIFO, unread input is gone: a client not ready yet must open it first.
+  if [[ $API_READING != true ]]; then
+    api_wait_reading "$deadline_ms" || { late=$?; stamp T_API_END; return $((late == 1 ? 2 : 3)); }
+  fi
   exec {API_FD}>&-; API_FD=""
   while true; do
     stamp now; remaining=$((deadline_ms - now))

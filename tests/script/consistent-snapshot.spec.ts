@@ -699,6 +699,22 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.deepEqual(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).map((r) => r.what), ["CreateSnapshots"]);
         });
 
+        it("a client that takes longer than 20 s to start still gets the request: the script waits for it to open its input before closing it", async () => {
+            // The script stops waiting for the client's start-up after 20 s and goes on to lock and freeze. Input
+            // written to a FIFO that nobody else holds is discarded when the writer closes it, so the request
+            // must not be closed before the client has opened it (before that, such a run hung until 208).
+            const slow = fs.mkdtempSync(path.join(f.runDir, "slow-aws-"));
+            // The CLI the script finds otherwise (runs by hand hide /root, where the image's pyenv shim lives).
+            const real = execFileSync("sh", ["-c", "which -a aws | grep -v '^/root/' | head -n 1"], { encoding: "utf8" }).trim();
+            fs.writeFileSync(path.join(slow, "aws"), `#!/bin/sh\n[ "$2" = create-snapshots ] && sleep 22\nexec ${real} "$@"\n`, { mode: 0o755 });
+            const result = await f.runScript(SCRIPT, { ...f.scriptEnv({ apiClient: "aws-cli" }), PATH: `${slow}:${process.env.PATH}` });
+            assert.equal(result.code, 0, result.stderr);
+            assert.match(result.stderr, /NOTE: the aws-cli client was not ready after 20 s; continuing/);
+            assert.equal(f.double.observations.length, 1);
+            assert.ok((result.summary.frozenMs as number) >= 1000, `frozen ${result.summary.frozenMs} ms: the client's late start was not inside the freeze, the test proves nothing`);
+            await assertHostRecovered();
+        });
+
         it("apiClient=curl where curl cannot sign: exits 202 naming why, before anything is locked", async () => {
             const result = await f.runScript(SCRIPT, withOldCurl({ apiClient: "curl" }));
             expectFailure(result, 202, /SSM_apiClient=curl: curl 7\.74\.0 cannot sign requests/);
