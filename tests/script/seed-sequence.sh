@@ -36,7 +36,9 @@ for target in $SEED_MOUNTS; do fsfreeze -u "$target"; done
 if [[ ${SEED_HOLD_LOCK:-false} == true ]]; then
   printf "UNLOCK TABLES; SELECT 'unlocked';\n" >&"${DB[1]}"
   IFS= read -r answer <&"${DB[0]}"
-  printf 'quit\n' >&"${DB[1]}"
+  # End of input ends the client: MySQL's takes a 'quit' after the first line for the start of a statement.
+  db_in=${DB[1]}
+  exec {db_in}>&-
   wait "$DB_PID"
 else
   "${mysql_client[@]}" -e 'UNLOCK TABLES;'
