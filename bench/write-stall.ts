@@ -13,7 +13,9 @@
 //                         the baseline every ratio is taken against
 //   dlm                   Data Lifecycle Manager's sequence at its fastest: our pre-script, DLM's CreateSnapshots
 //                         from outside the moment it exits, our post-script right after
-//   double-only           the control: CreateSnapshots sent to the double from outside, no script at all. What the
+//   double-only           the control: CreateSnapshots sent to the double from outside, no script at all, in a
+//                         window as long as crash-recovery's runs, the call as far into it (the longer the window,
+//                         the longer the longest gap the writer has anyway: on MySQL ~50 ms more over 1.5 s). What the
 //                         double's own copies cost the writer (reflinking an image file flushes its dirty pages and
 //                         locks it; an EBS snapshot costs the instance no I/O), the floor under every variant
 // where <client> is curl (apiClient=curl: curl signs the call), cli-v1 and cli-v2 (apiClient=aws-cli with the
@@ -22,13 +24,16 @@
 // the writer sees between two acknowledged writes during the run. Prints the table of median and max stalls,
 // the ratio to the seed's and the issue's targets (crash-recovery's: at most 10 ms over double-only's), and writes it as JSON to bench/results/write-stall-<db>.json.
 //
-// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants a,b,...)
-// In a compatibility cell: tests/compat/chroot.sh run sid env TS_NODE_TRANSPILE_ONLY=true node_modules/.bin/ts-node bench/write-stall.ts
+// Run as root: npm run bench  (options: --runs N, --volumes 1,2,4, --latencies 0,200, --variants a,b,...;
+// --matrix FILE prints the median matrix of a results file, as in the README, and runs nothing)
+// In a compatibility cell (MySQL: sid), with the host's AWS CLI v1 brought in (no Debian suite ships it with MySQL):
+//   COMPAT_AWS_CLI_V1_PACKAGES=$(python3 -c 'import awscli, os; print(os.path.dirname(os.path.dirname(awscli.__file__)))') \
+//     tests/compat/chroot.sh run sid env TS_NODE_TRANSPILE_ONLY=true node node_modules/.bin/ts-node bench/write-stall.ts
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { FLAVOR, Fixture, REPO_ROOT, SCRIPT, requirePrerequisites, sleep } from "../tests/script/fixture";
+import { FLAVOR, Fixture, REPO_ROOT, SCRIPT, ScriptResult, requirePrerequisites, sleep } from "../tests/script/fixture";
 
 const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
 /** The script as it was when the bench started (bash reads a script while it runs it: an edit must not reach a run). */
@@ -43,6 +48,8 @@ interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fi
 interface Row {
     volumes: number; latencyMs: number; variant: Variant; runs: number; stalls: Stalls; ratioToSeed?: number;
     targetMs?: number; met?: boolean; phasesMedianMs?: Record<string, number>;
+    /** Of the runs with one snapshot call: in how many the longest db gap overlapped the call. */
+    dbStallOverlapsCall?: { runs: number; of: number };
 }
 interface Sample {
     variant: Variant;
@@ -52,13 +59,18 @@ interface Sample {
     fileStallMs: number;
     /** Runs of the script: where the stall went, from its own timestamps. */
     phases?: Record<string, number>;
+    /** Runs with one snapshot call (the script's, the control's): whether the longest db gap overlapped it. */
+    dbStallOverlapsCall?: boolean;
 }
 
 /** The AWS CLIs installed, by major version: the directory to put first on PATH, and what it says it is. */
 function installedClis(): Partial<Record<"v1" | "v2", { dir: string; version: string }>> {
     const found: Partial<Record<"v1" | "v2", { dir: string; version: string }>> = {};
-    const candidates = execFileSync("sh", ["-c", "which -a aws; ls /usr/bin/aws /usr/local/bin/aws 2>/dev/null || true"], { encoding: "utf8" });
-    for (const binary of [...new Set(candidates.split("\n").filter(Boolean))]) {
+    const candidates = execFileSync("sh", ["-c", "which -a aws; ls /usr/bin/aws /usr/local/bin/aws 2>/dev/null || true"], { encoding: "utf8" })
+        .split("\n");
+    // In a compatibility chroot: the CLI v1 brought in by tests/compat/chroot.sh (COMPAT_AWS_CLI_V1_PACKAGES).
+    if (process.env.COMPAT_AWS_CLI_V1) candidates.push(process.env.COMPAT_AWS_CLI_V1);
+    for (const binary of [...new Set(candidates.filter(Boolean))]) {
         let version = "";
         try { version = execFileSync(binary, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim(); } catch { continue; }
         const major = /^aws-cli\/([12])\./.exec(version)?.[1];
@@ -94,12 +106,14 @@ function targetMs(variant: Variant, latencyMs: number, doubleOnlyMs: number): nu
     return undefined;
 }
 
-/** Longest gap between consecutive writer events of a kind that overlaps [from, to]. */
-function stall(events: { kind: string; atMs: number }[], kind: string, from: number, to: number): number {
+/** Longest gap between consecutive writer events of a kind that overlaps [from, to]: its length, start and end. */
+function stall(events: { kind: string; atMs: number }[], kind: string, from: number, to: number): { ms: number; fromMs: number; toMs: number } {
     const times = events.filter((e) => e.kind === kind).map((e) => e.atMs).sort((a, b) => a - b);
-    let longest = 0;
+    let longest = { ms: 0, fromMs: from, toMs: from };
     for (let i = 1; i < times.length; i++) {
-        if (times[i] >= from && times[i - 1] <= to) longest = Math.max(longest, times[i] - times[i - 1]);
+        if (times[i] >= from && times[i - 1] <= to && times[i] - times[i - 1] > longest.ms) {
+            longest = { ms: times[i] - times[i - 1], fromMs: times[i - 1], toMs: times[i] };
+        }
     }
     return longest;
 }
@@ -117,7 +131,7 @@ function median(values: number[]): number {
 }
 
 /** DLM's sequence: pre-script, CreateSnapshots from outside at once, post-script. The post-script's summary. */
-async function runDlmSequence(f: Fixture, params: Record<string, string>): Promise<Awaited<ReturnType<Fixture["runScript"]>>> {
+async function runDlmSequence(f: Fixture, params: Record<string, string>): Promise<ScriptResult> {
     const executionId = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
     const pre = await f.runScript(SCRIPT_COPY, f.scriptEnv({ ...params, command: "pre-script", executionId }), { killAfterMs: 120000 });
     if (pre.code !== 0) return pre;
@@ -125,34 +139,61 @@ async function runDlmSequence(f: Fixture, params: Record<string, string>): Promi
     return f.runScript(SCRIPT_COPY, f.scriptEnv({ ...params, command: "post-script", executionId }), { killAfterMs: 120000 });
 }
 
+/** Where crash-recovery's last run in this cell sent its call, and how long the run went on after the answer. */
+const crashRecoveryWindow = { beforeCallMs: 0, afterAnswerMs: 0 };
+
+/** One run of a variant's sequence; what its (last) script said, the summary empty for the control. */
+async function runVariant(f: Fixture, variant: Variant, clis: ReturnType<typeof installedClis>): Promise<Pick<ScriptResult, "code" | "signal" | "stderr" | "summary">> {
+    const mounts = f.freezableMounts.join(" ");
+    const params = { freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" };
+    const limit = { killAfterMs: 120000 };
+    switch (variant) {
+        case "double-only": {
+            await sleep(crashRecoveryWindow.beforeCallMs);
+            const apiStartMs = Date.now();
+            await f.double.dlmCreateSnapshots();
+            const apiEndMs = Date.now();
+            await sleep(crashRecoveryWindow.afterAnswerMs);
+            return { code: 0, signal: null, stderr: "", summary: { status: "", exitCode: 0, message: "", apiStartMs, apiEndMs } };
+        }
+        case "dlm":
+            return runDlmSequence(f, params);
+        case "seed":
+            return f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, limit);
+        default: {
+            // <method>/<client>, or crash-recovery, whose call curl sends.
+            const [quiesce, client = "curl"] = variant.split("/");
+            const env = f.scriptEnv({ ...params, quiesce, apiClient: client === "curl" ? "curl" : "aws-cli" });
+            const cli = client === "curl" ? undefined : clis[client.slice(4) as "v1" | "v2"];
+            if (cli) env.PATH = `${cli.dir}:${env.PATH}`;
+            return f.runScript(SCRIPT_COPY, env, limit);
+        }
+    }
+}
+
 async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs: number, clis: ReturnType<typeof installedClis>): Promise<Sample> {
     const writer = f.startWriter();
     await writer.waitForCommits(20);
     await sleep(200);
-    const mounts = f.freezableMounts.join(" ");
-    const params = { freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" };
-    const [method, client] = variant.split("/");
-    const env = (extra: Record<string, string>) => {
-        const e = f.scriptEnv({ ...params, ...extra });
-        const cli = client?.startsWith("cli-") ? clis[client.slice(4) as "v1" | "v2"] : undefined;
-        if (cli) e.PATH = `${cli.dir}:${e.PATH}`;
-        return e;
-    };
     const started = Date.now();
-    const result = variant === "double-only" ? await f.double.dlmCreateSnapshots().then(() => ({ code: 0, stderr: "", summary: {} }))
-        : variant === "dlm" ? await runDlmSequence(f, params)
-        : variant === "seed" ? await f.runScript(SEED, { ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: mounts, SEED_HOLD_LOCK: "true" }, { killAfterMs: 120000 })
-            : await f.runScript(SCRIPT_COPY, env({ quiesce: method, apiClient: client === "curl" || !client ? "curl" : "aws-cli" }), { killAfterMs: 120000 });
+    const result = await runVariant(f, variant, clis);
     const ended = Date.now();
     await sleep(200);
     await writer.stop();
-    if (result.code !== 0) throw new Error(`${variant} run failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    if (result.code !== 0) {
+        throw new Error(`${variant} run failed (${result.signal ? `signal ${result.signal}` : `exit ${result.code}`}): ${result.stderr.slice(-2000)}`);
+    }
+    if (variant === "crash-recovery") {
+        const s = result.summary as unknown as Record<string, number>;
+        Object.assign(crashRecoveryWindow, { beforeCallMs: s.apiStartMs - started, afterAnswerMs: ended - s.apiEndMs });
+    }
     const events = writer.commits;
-    const sample: Sample = {
-        variant, volumes, latencyMs,
-        dbStallMs: stall(events, "db", started, ended),
-        fileStallMs: stall(events, "file", started, ended),
-    };
+    const dbStall = stall(events, "db", started, ended);
+    const sample: Sample = { variant, volumes, latencyMs, dbStallMs: dbStall.ms, fileStallMs: stall(events, "file", started, ended).ms };
+    const call = result.summary as { apiStartMs?: number; apiEndMs?: number };
+    if (variant !== "seed" && variant !== "dlm" && call.apiStartMs && call.apiEndMs) {
+        sample.dbStallOverlapsCall = dbStall.fromMs <= call.apiEndMs && dbStall.toMs >= call.apiStartMs;
+    }
     if (variant !== "seed" && variant !== "dlm" && variant !== "double-only") {
         const s = result.summary as unknown as Record<string, number>;
         const quiesced = s.allFrozenAtMs || s.lockedAtMs || s.apiStartMs;
@@ -170,7 +211,29 @@ async function runOnce(f: Fixture, variant: Variant, volumes: number, latencyMs:
     return sample;
 }
 
+/** The README's view of the rows: db-stall medians (ms), a line per volume count and latency, a column per variant. */
+function medianMatrix(rows: Row[]): string {
+    const variants = [...new Set(rows.map((r) => r.variant))];
+    const cells = [...new Set(rows.map((r) => `${r.volumes}|${r.latencyMs}`))];
+    return [
+        `| volumes | API latency | ${variants.join(" | ")} |`,
+        `| --- | --- |${" --- |".repeat(variants.length)}`,
+        ...cells.map((cell) => {
+            const [volumes, latencyMs] = cell.split("|").map(Number);
+            const medians = variants.map((v) => rows.find((r) => r.variant === v && r.volumes === volumes && r.latencyMs === latencyMs)?.stalls.dbMedianMs ?? "-");
+            return `| ${volumes} | ${latencyMs} ms | ${medians.join(" | ")} |`;
+        }),
+    ].join("\n");
+}
+
 async function main(): Promise<void> {
+    const matrixOf = process.argv.indexOf("--matrix");
+    if (matrixOf >= 0) {
+        // Prints the median matrix of a results file, e.g. bench/results/write-stall-mysql.json, without running.
+        const results = JSON.parse(fs.readFileSync(process.argv[matrixOf + 1], "utf8")) as { rows: Row[] };
+        process.stdout.write(`${medianMatrix(results.rows)}\n`);
+        return;
+    }
     const clis = installedClis();
     const args = parseArgs(process.argv.slice(2), clis);
     requirePrerequisites();
@@ -220,6 +283,8 @@ function report(args: Args, samples: Sample[], clis: ReturnType<typeof installed
                 if (variant !== "seed") row.ratioToSeed = Number((row.stalls.dbMedianMs / Math.max(1, seed.dbMedianMs)).toFixed(3));
                 const target = targetMs(variant, latencyMs, doubleOnly);
                 if (target !== undefined) { row.targetMs = target; row.met = row.stalls.dbMedianMs <= target; }
+                const withCall = mine.filter((s) => s.dbStallOverlapsCall !== undefined);
+                if (withCall.length > 0) row.dbStallOverlapsCall = { runs: withCall.filter((s) => s.dbStallOverlapsCall).length, of: withCall.length };
                 if (mine[0]?.phases) {
                     row.phasesMedianMs = Object.fromEntries(Object.keys(mine[0].phases).map((k) => [k, median(mine.map((s) => s.phases![k]))]));
                 }
@@ -229,10 +294,11 @@ function report(args: Args, samples: Sample[], clis: ReturnType<typeof installed
     }
     const cell = (x: Stalls, kind: "db" | "file") => `${x[`${kind}MedianMs`]} / ${x[`${kind}MaxMs`]}`;
     const lines = [
-        "| volumes | API latency | variant | db stall median / max (ms) | file stall median / max (ms) | db median ÷ seed's | target (median) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| volumes | API latency | variant | db stall median / max (ms) | file stall median / max (ms) | db median ÷ seed's | target (median) | longest db gap overlaps the call |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${cell(r.stalls, "db")} | ${cell(r.stalls, "file")} | ` +
-            `${r.ratioToSeed === undefined ? "1 (baseline)" : `${r.ratioToSeed.toFixed(2)}`} | ${r.targetMs === undefined ? "-" : `≤ ${r.targetMs} ms: ${r.met ? "met" : "NOT met"}`} |`),
+            `${r.ratioToSeed === undefined ? "1 (baseline)" : `${r.ratioToSeed.toFixed(2)}`} | ${r.targetMs === undefined ? "-" : `≤ ${r.targetMs} ms: ${r.met ? "met" : "NOT met"}`} | ` +
+            `${r.dbStallOverlapsCall ? `${r.dbStallOverlapsCall.runs} of ${r.dbStallOverlapsCall.of} runs` : "-"} |`),
         "",
         "Where the script's runs spend the stall (medians, ms, from its timestamps):",
         "",
@@ -249,7 +315,7 @@ function report(args: Args, samples: Sample[], clis: ReturnType<typeof installed
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const table = lines.join("\n");
     process.stdout.write(`\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n` +
-        `database: ${database}\nclients: ${curl}; AWS CLI ${cliVersions}\n\n${table}\n`);
+        `database: ${database}\nclients: ${curl}; AWS CLI ${cliVersions}\n\n${table}\n\nDb-stall medians (ms):\n\n${medianMatrix(rows)}\n`);
     const dir = path.join(REPO_ROOT, "bench", "results");
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `write-stall-${FLAVOR}.json`);

@@ -4,6 +4,10 @@
 #   chroot.sh build SUITE        build the chroot of SUITE if it is not cached; print its directory
 #   chroot.sh run SUITE CMD...   run CMD inside SUITE's chroot, in a private mount namespace, with the
 #                                repository bound at /src and the host's node at /usr/local/bin/node
+# COMPAT_AWS_CLI_V1_PACKAGES: for the bench, a host directory holding the AWS CLI v1's Python packages (pip's
+# site-packages): awscli, botocore, s3transfer, yaml and rsa are copied into the run's /tmp with an `aws` that
+# runs them on the suite's python3 (whose awscli v2 package brings the rest), its path in $COMPAT_AWS_CLI_V1.
+# No Debian suite ships MySQL together with the CLI v1.
 # Cache: $COMPAT_CACHE (default /var/cache/consistent-snapshots/compat), keyed by suite and package list.
 set -euo pipefail
 
@@ -87,8 +91,19 @@ run_in() {
     mount --bind "$repo" "$root/src"
     install -m 0755 "$(command -v node)" "$root/usr/local/bin/node"
     mount -t tmpfs tmpfs "$root/tmp"
+    cli_v1=""
+    if [[ -n ${COMPAT_AWS_CLI_V1_PACKAGES:-} ]]; then
+      mkdir -p "$root/tmp/aws-cli-v1/bin"
+      for package in awscli botocore s3transfer yaml rsa; do
+        cp -r "$COMPAT_AWS_CLI_V1_PACKAGES/$package" "$root/tmp/aws-cli-v1/"
+      done
+      printf "#!/bin/sh\nPYTHONPATH=/tmp/aws-cli-v1 exec python3 -m awscli \"\$@\"\n" >"$root/tmp/aws-cli-v1/bin/aws"
+      chmod 0755 "$root/tmp/aws-cli-v1/bin/aws"
+      cli_v1=/tmp/aws-cli-v1/bin/aws
+    fi
     exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      HOME=/root LANG=C.UTF-8 CI="${CI:-}" COMPAT_SUITE="$suite" bash -c "cd /src && exec \"\$@\"" compat "$@"' \
+      HOME=/root LANG=C.UTF-8 CI="${CI:-}" COMPAT_SUITE="$suite" COMPAT_AWS_CLI_V1="$cli_v1" \
+      bash -c "cd /src && exec \"\$@\"" compat "$@"' \
     compat-run "$dir" "$REPO" "$suite" "$@"
 }
 
