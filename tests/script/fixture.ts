@@ -58,7 +58,7 @@ export interface AgentRunOptions {
 /** The environment a systemd service without User= gives its children, as the SSM Agent passes it on. */
 export const AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-export interface MysqlServer { proc: ChildProcess; socket: string; cnf: string; datadir: string }
+export interface MysqlServer { proc: ChildProcess; socket: string; cnf: string; datadir: string; errLog: string }
 
 /** Every command the fixture runs must succeed; the error carries its output. */
 function run(cmd: string, args: string[], input?: string): string {
@@ -246,7 +246,7 @@ export class Fixture {
             "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve", ...flavorOptions], { stdio: "ignore" });
         const cnf = path.join(this.runDir, `${name}.cnf`);
         fs.writeFileSync(cnf, `[client]\nsocket=${socket}\nuser=root\n`);
-        const server = { proc, socket, cnf, datadir };
+        const server = { proc, socket, cnf, datadir, errLog };
         this.servers.push(server);
         for (let i = 0; i < 300; i++) {
             if (proc.exitCode !== null) break;
@@ -475,12 +475,15 @@ export class Fixture {
 
     /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */
     startWriter(): Writer {
+        // Its rows carry a label of their own: a statement of an earlier writer still in flight when that writer was
+        // stopped cannot be taken for one of this writer's.
+        const label = "w" + Math.random().toString(36).slice(2, 8);
         // Its own process group, so that stopping it stops its appender and client too (they write to our mounts).
-        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT],
+        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT, label],
             { stdio: ["ignore", "pipe", "pipe"], detached: true });
         this.children.add(child);
         child.on("exit", () => this.children.delete(child));
-        return new Writer(child);
+        return new Writer(child, label);
     }
 
     /** Mounts the snapshot copies of the data and logs volumes and starts a second MariaDB on them. */
@@ -564,25 +567,66 @@ export class Fixture {
     }
 }
 
+/** One line of tests/script/writer.sh: a database commit (iteration N, both rows acknowledged) or an fsync'd append. */
+export interface WriterEvent { kind: "db" | "file"; atMs: number; iteration?: number }
+
+/** Parses a line of writer.sh; anything else is an error, never a commit at time 0. */
+export function parseWriterLine(line: string): WriterEvent {
+    const db = /^db (\d{13}) (\d+)$/.exec(line);
+    if (db) return { kind: "db", atMs: Number(db[1]), iteration: Number(db[2]) };
+    const file = /^file (\d{13})$/.exec(line);
+    if (file) return { kind: "file", atMs: Number(file[1]) };
+    throw new Error(`writer.sh printed ${JSON.stringify(line)}: not "db <epoch ms> <N>" or "file <epoch ms>"`);
+}
+
+/**
+ * What a copy of the database must hold of the writer's commits, given the instant it stands for: every iteration
+ * acknowledged before `mustHaveBeforeMs`, and nothing beyond the iteration after the last one acknowledged by
+ * `mayHaveUpToMs` (that one was sent and may have committed unacknowledged). Returns what is wrong, one line each.
+ */
+export function acknowledgedCommitProblems(events: WriterEvent[], mustHaveBeforeMs: number, mayHaveUpToMs: number, restored: number[]): string[] {
+    const commits = events.filter((e) => e.kind === "db");
+    const held = new Set(restored);
+    const problems: string[] = [];
+    for (const c of commits.filter((e) => e.atMs < mustHaveBeforeMs)) {
+        if (!held.has(c.iteration!)) problems.push(`w${c.iteration}, acknowledged ${mustHaveBeforeMs - c.atMs} ms before the instant, is missing`);
+    }
+    const lastAllowed = Math.max(0, ...commits.filter((e) => e.atMs <= mayHaveUpToMs).map((e) => e.iteration!)) + 1;
+    for (const n of restored.filter((r) => r > lastAllowed)) problems.push(`w${n} is there, sent after the instant (at most w${lastAllowed} may be)`);
+    return problems;
+}
+
 /** The concurrent writer's view: committed rows and the longest gap between two commits. */
 export class Writer {
     private lines: string[] = [];
     private buffer = "";
     readonly exited: Promise<void>;
 
-    constructor(private readonly child: ChildProcess) {
+    /** `label`: what its rows' values start with (`<label>.w<N>`). */
+    constructor(private readonly child: ChildProcess, readonly label: string) {
         child.stdout!.on("data", (d: Buffer) => {
             this.buffer += d;
             const parts = this.buffer.split("\n");
             this.buffer = parts.pop() ?? "";
             this.lines.push(...parts);
         });
-        this.exited = new Promise((resolve) => child.on("exit", () => resolve()));
+        // "close", not "exit": output still in the pipe when the writer exits is read first.
+        this.exited = new Promise((resolve) => child.on("close", () => {
+            if (this.buffer !== "") this.lines.push(this.buffer);
+            this.buffer = "";
+            resolve();
+        }));
     }
 
-    /** Commits reported by the writer, as [kind, epoch ms]. */
-    get commits(): { kind: string; atMs: number }[] {
-        return this.lines.map((l) => l.split(" ")).map(([kind, at]) => ({ kind, atMs: Number(at) }));
+    /** Events reported by the writer, in order; a line it should not have printed throws. */
+    get commits(): WriterEvent[] {
+        return this.lines.map(parseWriterLine);
+    }
+
+    /** The iterations N of this writer's rows (`<label>.w<N>`) in the app.inno of the server of `cnf`. */
+    rowsIn(f: Fixture, cnf: string): number[] {
+        return f.sqlSync(`SELECT v FROM app.inno WHERE v LIKE '${this.label}.w%'`, cnf).split("\n").filter(Boolean)
+            .map((v) => Number(v.slice(this.label.length + 2)));
     }
 
     /** Longest interval between consecutive events of a kind, in ms. */
