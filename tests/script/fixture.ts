@@ -610,11 +610,12 @@ export class Writer {
             this.buffer = parts.pop() ?? "";
             this.lines.push(...parts);
         });
-        // "close", not "exit": output still in the pipe when the writer exits is read first.
-        this.exited = new Promise((resolve) => child.on("close", () => {
-            if (this.buffer !== "") this.lines.push(this.buffer);
-            this.buffer = "";
-            resolve();
+        this.exited = new Promise((resolve) => child.on("exit", () => {
+            // What the writer printed before it exited is read before this resolves. Not the pipe's end: its
+            // appender can sleep uninterruptibly in a write to a frozen filesystem, holding the pipe until the thaw.
+            if (child.stdout!.readableEnded) return resolve();
+            child.stdout!.once("end", () => resolve());
+            setTimeout(resolve, 300);
         }));
     }
 

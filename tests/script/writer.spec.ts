@@ -24,10 +24,13 @@ describe("writer.sh (the concurrent writer the script tests count commits with)"
         let commits = 0;
         for (let round = 0; round < 40; round++) {
             const started = Date.now();
-            const child = spawn("bash", [WRITER, "/dev/null", path.join(dir, "append.log"), client, "t"], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+            const child = spawn("bash", [WRITER, "/dev/null", path.join(dir, "append.log"), client, "t"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+            let stderr = "";
+            child.stderr!.on("data", (d: Buffer) => { stderr += d; });
             const writer = new Writer(child, "t");
             await sleep(60 + ((round * 7) % 80));
             await writer.stop();
+            assert.equal(stderr, "", "the writer's own errors");
             const events = writer.commits; // throws on any other line
             const db = events.filter((e) => e.kind === "db");
             assert.deepEqual(db.map((e) => e.iteration), db.map((_, i) => i + 1), "iterations in order, none skipped");
