@@ -10,7 +10,11 @@ export interface DocumentParameter {
     default: string;
     description: string;
     /** Anchored regular expression SSM enforces before the command is sent (and the script again). */
-    allowedPattern: string;
+    allowedPattern?: string;
+    /** The only values SSM accepts, where the parameter is a choice (Data Lifecycle Manager requires them for `command`). */
+    allowedValues?: readonly string[];
+    /** Longest value SSM accepts, where the pattern cannot say it. */
+    maxChars?: number;
 }
 
 /**
@@ -19,7 +23,9 @@ export interface DocumentParameter {
  */
 export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentParameter>> = Object.freeze({
     command: {
-        default: "snapshot", allowedPattern: "^(snapshot|pre-script|post-script|dry-run)$",
+        // allowedValues, not a pattern: Data Lifecycle Manager treats a document whose command parameter does not
+        // list pre-script, post-script and dry-run in allowedValues as a failed run.
+        default: "snapshot", allowedValues: ["snapshot", "pre-script", "post-script", "dry-run"],
         description: "snapshot: lock, freeze, CreateSnapshots, release (the maintenance window's run). Data Lifecycle Manager passes pre-script (lock and freeze, then leave both held by a detached holder until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots with the binlog position) or dry-run.",
     },
     executionId: {
@@ -67,8 +73,10 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         description: "Report what would be locked, frozen and snapshotted, and touch nothing.",
     },
     snapshotDescription: {
-        default: "Consistent snapshot by consistent-snapshots", allowedPattern: "^[A-Za-z0-9 _.:/=+@-]{0,255}$",
-        description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-).",
+        // No "//": the AWS CLI reads a value starting with file:// (v1 also http(s)://) from there, so a description
+        // could carry root's files into the snapshot's description, which anyone allowed DescribeSnapshots reads.
+        default: "Consistent snapshot by consistent-snapshots", allowedPattern: "^/?([A-Za-z0-9 _.:=+@-]+/)*[A-Za-z0-9 _.:=+@-]*$", maxChars: 255,
+        description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-, without '//').",
     },
     retainCount: {
         default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|1000)$",
@@ -94,7 +102,10 @@ export const SNAPSHOT_SCRIPTS: Readonly<Record<SnapshotScriptName, { file: strin
 export function documentParameterError(script: SnapshotScriptName, name: string, value: string): string | undefined {
     const spec = SNAPSHOT_SCRIPTS[script].parameters[name];
     if (!spec) return `one of the ${script} parameters: ${Object.keys(SNAPSHOT_SCRIPTS[script].parameters).join(", ")}`;
-    return new RegExp(spec.allowedPattern).test(value) ? undefined : `a value matching ${spec.allowedPattern} (${spec.description})`;
+    if (spec.allowedValues) return spec.allowedValues.includes(value) ? undefined : `one of ${spec.allowedValues.join(", ")} (${spec.description})`;
+    const tooLong = spec.maxChars !== undefined && value.length > spec.maxChars;
+    return !tooLong && new RegExp(spec.allowedPattern!).test(value) ? undefined
+        : `a value matching ${spec.allowedPattern}${spec.maxChars !== undefined ? ` of at most ${spec.maxChars} characters` : ""} (${spec.description})`;
 }
 
 export interface SnapshotDocumentArgs {
@@ -127,9 +138,10 @@ export interface SnapshotDocumentArgs {
  * An SSM Command document (schema 2.2) with one `aws:runShellScript` step that runs a file under scripts/ byte
  * for byte: the step's command is a short POSIX sh bootstrap carrying the file gzip-compressed and base64-encoded
  * (SSM's 64 KB document limit; see `documentCommand`). Parameters are declared with `interpolationType: ENV_VAR`,
- * so their values reach the script only as `SSM_<name>` environment variables, never as shell text. That needs
- * an SSM Agent recent enough to support ENV_VAR interpolation; no fallback that splices values into the script is
- * added.
+ * so their values reach the script as `SSM_<name>` environment variables. SSM Agents older than 3.3.2746 ignore
+ * ENV_VAR and substitute `{{name}}` into the command text instead: the bootstrap's AWS-documented fallback
+ * (`if [ -z "${SSM_name+x}" ]; then export SSM_name="{{name}}"; fi`) turns that text into the same variables,
+ * which is safe because every value has passed a pattern that admits no quote, `$`, backquote or backslash.
  */
 export class SnapshotDocument extends pulumi.ComponentResource {
     /** The document's name, as maintenance-window tasks and `aws ssm send-command` reference it. */
@@ -188,7 +200,7 @@ export interface CarriedScript { fileName: string; text: string; sha256: string 
  * Compressed with fflate, pinned to one version in package.json, at a fixed level and header time: the same
  * script gives the same document on every machine and Node.js version, so no stack sees a change nobody made.
  */
-export function documentCommand(fileName: string): string {
+export function documentCommand(fileName: string, parameterNames: readonly string[] = []): string {
     const text = readScript(fileName);
     const sha256 = createHash("sha256").update(text).digest("hex");
     const payload = Buffer.from(gzipSync(Buffer.from(text), { level: 9, mem: 12, mtime: 0 })).toString("base64");
@@ -196,6 +208,8 @@ export function documentCommand(fileName: string): string {
         "#!/bin/sh",
         `# consistent-snapshots: scripts/${fileName} (sha256 ${sha256}), gzip+base64 for SSM's 64 KB limit.`,
         "# Unpacked beside this file and run with bash; 202 if that cannot be done.",
+        "# SSM Agents before 3.3.2746 ignore ENV_VAR and substitute each parameter into the lines below instead:",
+        ...parameterNames.map((name) => `if [ -z "\${SSM_${name}+x}" ]; then export SSM_${name}="{{${name}}}"; fi`),
         `script="$(dirname -- "$0")/${fileName}"`,
         "umask 077",
         `if ! printf '%s' '${payload}' | base64 -d | gzip -dc >"$script"; then`,
@@ -221,7 +235,7 @@ export function carriedScript(command: string): CarriedScript {
 /** The SSM Command document (schema 2.2) that runs `script` with its declared parameters. */
 export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutSeconds: number, defaults: Record<string, string> = {}) {
     const { file, parameters } = SNAPSHOT_SCRIPTS[scriptName];
-    const command = documentCommand(file);
+    const command = documentCommand(file, Object.keys(parameters));
     return {
         schemaVersion: "2.2",
         description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +
@@ -230,7 +244,8 @@ export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutS
             type: "String",
             default: defaults[name] ?? p.default,
             description: p.description,
-            allowedPattern: p.allowedPattern,
+            ...(p.allowedValues ? { allowedValues: [...p.allowedValues] } : { allowedPattern: p.allowedPattern }),
+            ...(p.maxChars !== undefined ? { maxChars: p.maxChars } : {}),
             interpolationType: "ENV_VAR",
         }])),
         mainSteps: [{

@@ -43,7 +43,7 @@
 #   SSM_excludeBootVolume     true                   true | false
 #   SSM_dryRun                false                  true | false: discover and report, touch nothing
 #   SSM_snapshotDescription   Consistent snapshot by consistent-snapshots
-#                                                    0-255 of [A-Za-z0-9 _.:/=+@-]
+#                                                    0-255 of [A-Za-z0-9 _.:/=+@-], no "//"
 #   SSM_retainCount           0                      0-1000: after a successful run, keep this many runs' snapshots
 #                                                    of this instance (this run included), delete older ones; 0 keeps all
 #   SSM_retainDays            0                      0-3650: delete this tool's snapshots of this instance older than
@@ -51,7 +51,9 @@
 #                                                    CreatedBy=consistent-snapshots are ever deleted, never this run's.
 #   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
 #                                                    (groups [client] and [client_consistent_snapshot])
-#                                                    read besides the standard ones. "~" is the running
+#                                                    read besides the standard ones; a regular file owned
+#                                                    by root in directories owned by root, none writable
+#                                                    by group or others, no symlink. "~" is the running
 #                                                    user's home from the passwd database: the SSM Agent
 #                                                    gives its scripts no HOME.
 # Standard variables honoured: AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_ENDPOINT_URL_EC2 (also passed as
@@ -189,10 +191,10 @@ close_private_fds() {
 param_error() { fail "$E_PARAM" "parameter $1: invalid value '$2'; expected $3"; }
 
 read_parameters() {
-  # Under Run Command the agent sets AWS_SSM_INSTANCE_ID and, for ENV_VAR parameters, every SSM_<name>
-  # (defaults included). An agent without ENV_VAR support would silently run with defaults (dryRun ignored).
+  # Under Run Command the agent sets AWS_SSM_INSTANCE_ID, and the agent (ENV_VAR) or the document's bootstrap
+  # (older agents) every SSM_<name>, defaults included. Without them the script would silently run with defaults.
   if [[ -n ${AWS_SSM_INSTANCE_ID:-} && -z ${SSM_database+set} ]]; then
-    fail "$E_TOOL" "running under SSM Run Command but the document's parameters did not arrive as SSM_* variables; update the SSM Agent to a version that supports interpolationType ENV_VAR"
+    fail "$E_TOOL" "running under SSM Run Command but the document's parameters did not arrive as SSM_* variables; run the script through the consistent-snapshots document, whose bootstrap sets them on any SSM Agent 3.x"
   fi
   COMMAND=${SSM_command:-snapshot}
   EXECUTION_ID=${SSM_executionId:-None}
@@ -232,8 +234,10 @@ read_parameters() {
   check_int SSM_retainDays "$RETAIN_DAYS" 0 3650
   ((LOCK_TIMEOUT_SECONDS < MAX_FREEZE_SECONDS)) ||
     param_error SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" "an integer smaller than SSM_maxFreezeSeconds ($MAX_FREEZE_SECONDS)"
-  [[ $SNAPSHOT_DESCRIPTION =~ ^[A-Za-z0-9\ _.:/=+@-]{0,255}$ ]] ||
-    param_error SSM_snapshotDescription "$SNAPSHOT_DESCRIPTION" "0-255 characters of letters, digits, space and _.:/=+@-"
+  # No "//": the AWS CLI replaces a value that starts with file:// (v1 also http(s)://) with what it reads
+  # there, and the description is readable by anyone allowed ec2:DescribeSnapshots.
+  [[ $SNAPSHOT_DESCRIPTION =~ ^[A-Za-z0-9\ _.:/=+@-]{0,255}$ && $SNAPSHOT_DESCRIPTION != *//* ]] ||
+    param_error SSM_snapshotDescription "$SNAPSHOT_DESCRIPTION" "0-255 characters of letters, digits, space and _.:/=+@-, without '//'"
   [[ -z $MYSQL_DEFAULTS_FILE || $MYSQL_DEFAULTS_FILE =~ ^/[A-Za-z0-9._/-]+$ ]] ||
     param_error SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE" "empty or an absolute path of [A-Za-z0-9._/-]"
   if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
@@ -246,9 +250,25 @@ read_parameters() {
       fi
     done
   fi
-  if [[ -n $MYSQL_DEFAULTS_FILE && ! -r $MYSQL_DEFAULTS_FILE ]]; then
-    param_error SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE" "a readable MySQL option file"
-  fi
+  [[ -z $MYSQL_DEFAULTS_FILE ]] || check_root_only_file SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE"
+}
+
+# The option file decides which server the client talks to (socket, host) and which code it loads as root
+# (plugin-dir, default-auth): only root may have written it or any directory on its path.
+check_root_only_file() {
+  local name=$1 file=$2 path=$2 owner mode
+  while :; do
+    [[ ! -L $path ]] || param_error "$name" "$file" "a path without symlinks ($path is one)"
+    read -r owner mode < <(stat -c '%u %a' -- "$path" 2>/dev/null) ||
+      param_error "$name" "$file" "a readable MySQL option file ($path cannot be read)"
+    # A root-owned sticky directory (/tmp) is fine: nobody else can rename or remove root's entries in it.
+    if [[ $owner != 0 ]] || { (((8#$mode & 8#022) != 0)) && ! [[ $path != "$file" && -k $path ]]; }; then
+      param_error "$name" "$file" "a file and directories owned by root, not writable by group or others ($path: uid $owner, mode $mode)"
+    fi
+    [[ $path != / ]] || break
+    path=$(dirname -- "$path")
+  done
+  [[ -f $file && -r $file ]] || param_error "$name" "$file" "a readable regular file"
 }
 
 check_int() {

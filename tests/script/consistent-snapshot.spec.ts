@@ -1315,6 +1315,17 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
     // By hand: under Run Command the document's allowedPattern already refuses these before the script starts.
     describe("parameter validation (exit 201 before anything is touched)", () => {
+        // Option files someone other than root could have written (the client would load a plugin or talk to a
+        // decoy server as root): made in `before`.
+        const cnfDir = path.join(f.dir, "option-files");
+        before(() => {
+            fs.mkdirSync(path.join(cnfDir, "open"), { recursive: true });
+            fs.chmodSync(path.join(cnfDir, "open"), 0o777);
+            for (const file of ["group-writable.cnf", "not-root.cnf", "open/in-open-dir.cnf"]) fs.writeFileSync(path.join(cnfDir, file), "[client]\n");
+            fs.chmodSync(path.join(cnfDir, "group-writable.cnf"), 0o664);
+            fs.chownSync(path.join(cnfDir, "not-root.cnf"), 65534, 65534);
+            fs.symlinkSync(f.live.cnf, path.join(cnfDir, "link.cnf"));
+        });
         const cases: [string, string, RegExp][] = [
             ["database", "postgres", /'mysql' or 'none'/],
             ["quiesce", "crash", /'auto', 'ftwrl', 'backup-lock' or 'crash-recovery'/],
@@ -1335,11 +1346,18 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             ["snapshotDescription", "x".repeat(256), /0-255 characters/],
             ["mysqlDefaultsFile", "relative.cnf", /absolute path/],
             ["mysqlDefaultsFile", "/no/such/file.cnf", /readable MySQL option file/],
+            ["mysqlDefaultsFile", path.join(cnfDir, "group-writable.cnf"), /owned by root, not writable by group or others \(.*group-writable\.cnf: uid 0, mode 664\)/],
+            ["mysqlDefaultsFile", path.join(cnfDir, "not-root.cnf"), /owned by root.*\(.*not-root\.cnf: uid 65534/],
+            ["mysqlDefaultsFile", path.join(cnfDir, "open", "in-open-dir.cnf"), /owned by root.*\(.*option-files\/open: uid 0, mode 777\)/],
+            ["mysqlDefaultsFile", path.join(cnfDir, "link.cnf"), /a path without symlinks \(.*link\.cnf is one\)/],
+            ["mysqlDefaultsFile", cnfDir, /a readable regular file/],
+            ["snapshotDescription", "file:///root/.my.cnf", /without '\/\/'/],
+            ["snapshotDescription", "http://decoy.example/x", /without '\/\/'/],
             ["retainCount", "1001", /integer from 0 to 1000/],
             ["retainDays", "x", /integer from 0 to 3650/],
         ];
         for (const [name, value, accepted] of cases) {
-            it(`rejects SSM_${name}='${value.slice(0, 24)}' naming the parameter and the accepted form`, async () => {
+            it(`rejects SSM_${name}='${value.replace(f.dir, "<fixture>").slice(0, 40)}' naming the parameter and the accepted form`, async () => {
                 const result = await runByHand({ [name]: value });
                 expectFailure(result, 201, new RegExp(`parameter SSM_${name}: invalid value`));
                 assert.match(result.summary.message, accepted);
@@ -1348,7 +1366,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         }
     });
 
-    it("refuses to run with defaults when SSM did not pass its parameters as variables (old agent), exit 202", async () => {
+    it("runs under an SSM Agent older than 3.3.2746 (no ENV_VAR: values substituted into the text), with the values given", async () => {
+        const result = await run({ dryRun: "true", freezeMounts: `${f.logsMount} ${f.dataMount}` }, { withoutEnvVarSupport: true });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.summary.status, "dry-run");
+        assert.match(result.stderr, new RegExp(`dry run: would lock mysql, freeze ${f.logsMount} ${f.dataMount} and snapshot`));
+        assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).length, 0);
+    });
+
+    it("refuses to run with defaults when started under Run Command without the SSM_* variables (not through the document), exit 202", async () => {
         const env = f.scriptEnv();
         delete env.SSM_mysqlDefaultsFile;
         env.AWS_SSM_INSTANCE_ID = INSTANCE_ID;

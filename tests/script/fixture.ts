@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { CONSISTENT_SNAPSHOT_PARAMETERS, snapshotDocumentContent } from "../../components/snapshotDocument";
+import { documentParameterError, snapshotDocumentContent } from "../../components/snapshotDocument";
 import { ENVIRONMENT_KEY, Ec2Double } from "./ec2-double";
 
 const execFileAsync = promisify(execFile);
@@ -51,6 +51,11 @@ export interface ScriptResult {
 export interface AgentRunOptions {
     /** The step's timeoutSeconds: past it the agent SIGKILLs the process group (reported as 137). Default 120. */
     timeoutSeconds?: number;
+    /**
+     * An SSM Agent older than 3.3.2746: it ignores `interpolationType: ENV_VAR`, sets no `SSM_*` variable and
+     * substitutes each `{{name}}` in the command text with the value instead. Default false.
+     */
+    withoutEnvVarSupport?: boolean;
     /** Sees each stderr line as it arrives; `cancel()` does what a Run Command cancel does (SIGKILL to the group). */
     onStderr?: (line: string, cancel: () => void) => void;
 }
@@ -383,9 +388,14 @@ export class Fixture {
         const folder = path.join(this.orchestrationDir, commandId, step.name);
         fs.mkdirSync(folder, { recursive: true });
         const scriptPath = path.join(folder, "_script.sh");
-        fs.writeFileSync(scriptPath, step.inputs.runCommand.join("\n"), { mode: 0o700 });
-        for (const name of Object.keys(params)) {
-            if (!(name in CONSISTENT_SNAPSHOT_PARAMETERS)) throw new Error(`runAsAgent: the document declares no parameter ${name}`);
+        const values = Object.fromEntries(Object.entries(content.parameters).map(([name, spec]) => [name, params[name] ?? spec.default]));
+        const commandText = step.inputs.runCommand.join("\n");
+        fs.writeFileSync(scriptPath, opts.withoutEnvVarSupport ? commandText.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => values[name]) : commandText,
+            { mode: 0o700 });
+        for (const [name, value] of Object.entries(params)) {
+            // SSM refuses a value its declaration does not allow before any script starts: such a run cannot happen.
+            const error = documentParameterError("consistent-snapshot", name, value);
+            if (error) throw new Error(`runAsAgent: SSM would refuse ${name}='${value}' before the script runs; expected ${error}`);
         }
         const env: NodeJS.ProcessEnv = {
             PATH: AGENT_PATH, LANG: "C.UTF-8",
@@ -394,7 +404,7 @@ export class Fixture {
             AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
             AWS_ENDPOINT_URL_EC2: this.double.endpoint,
         };
-        for (const [name, spec] of Object.entries(content.parameters)) env[`SSM_${name}`] = params[name] ?? spec.default;
+        if (!opts.withoutEnvVarSupport) for (const [name, value] of Object.entries(values)) env[`SSM_${name}`] = value;
         const started = Date.now();
         const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c",
             'mount --bind "$1" /root && exec sh -c "$2"', "ssm-agent-double", this.rootHome, scriptPath],

@@ -85,6 +85,7 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["snapshotParameters", { maxFreezeSeconds: "0" }, false, /snapshotParameters\.maxFreezeSeconds.*matching/],
     ["snapshotParameters", { freezeMounts: "/data;reboot" }, false, /snapshotParameters\.freezeMounts/],
     ["snapshotParameters", { notAParameter: "1" }, false, /one of the consistent-snapshot parameters/],
+    ["snapshotParameters", { snapshotDescription: "file:///root/.my.cnf" }, false, /snapshotParameters\.snapshotDescription.*without '\/\/'/],
     ["snapshotParameters", { command: "pre-script" }, false, /snapshotParameters\.command.*Data Lifecycle Manager sets this parameter/],
     ["snapshotParameters", { executionId: "None" }, false, /snapshotParameters\.executionId.*Data Lifecycle Manager sets this parameter/],
     ["snapshotParameters", "maxFreezeSeconds=20", false, /an object of consistent-snapshot document parameters/],

@@ -51,7 +51,7 @@ describe("SnapshotDocument", () => {
             shims = fs.mkdtempSync(path.join(os.tmpdir(), "cs-shims-"));
             fs.writeFileSync(path.join(folder, "_script.sh"), content.mainSteps[0].inputs.runCommand.join("\n"), { mode: 0o700 });
             // A bash that only says what it was asked to run, and how that file's mode is.
-            fs.writeFileSync(path.join(shims, "bash"), '#!/bin/sh\necho "ran $1 mode $(stat -c %a "$1")"\n', { mode: 0o755 });
+            fs.writeFileSync(path.join(shims, "bash"), '#!/bin/sh\necho "ran $1 mode $(stat -c %a "$1")"\nenv | grep "^SSM_" | sort\n', { mode: 0o755 });
         });
         afterEach(() => {
             fs.rmSync(folder, { recursive: true, force: true });
@@ -61,14 +61,34 @@ describe("SnapshotDocument", () => {
             for (const name of names) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim(), path.join(shims, name));
             return shims;
         };
-        const run = (PATH: string) => spawnSync("/bin/dash", ["-c", path.join(folder, "_script.sh")], { cwd: "/usr/bin", env: { PATH }, encoding: "utf8" });
+        const run = (PATH: string, env: Record<string, string> = {}) =>
+            spawnSync("/bin/dash", ["-c", path.join(folder, "_script.sh")], { cwd: "/usr/bin", env: { PATH, ...env }, encoding: "utf8" });
+        const ssmVariables = (stdout: string) => Object.fromEntries(stdout.split("\n").filter((l) => l.startsWith("SSM_")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
         it("writes the script beside itself, readable by root only, and execs bash on it", () => {
-            const result = run(tools(["dirname", "base64", "gzip", "stat"]));
+            const result = run(tools(["dirname", "base64", "gzip", "stat", "env", "grep", "sort"]), { SSM_dryRun: "true" });
             assert.equal(result.status, 0, result.stderr);
             const unpacked = path.join(folder, "consistent-snapshot.sh");
-            assert.equal(result.stdout.trim(), `ran ${unpacked} mode 600`);
+            assert.equal(result.stdout.split("\n")[0], `ran ${unpacked} mode 600`);
             assert.equal(fs.readFileSync(unpacked, "utf8"), fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8"));
+        });
+
+        it("passes on what an agent with ENV_VAR (3.3.2746 and later) set, untouched by the {{name}} fallback", () => {
+            const env = Object.fromEntries(Object.keys(content.parameters).map((name) => [`SSM_${name}`, `set-by-agent-${name}`]));
+            const result = run(tools(["dirname", "base64", "gzip", "stat", "env", "grep", "sort"]), env);
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(ssmVariables(result.stdout), env);
+        });
+
+        it("under an older agent (no ENV_VAR: it substitutes {{name}} into the text) exports every SSM_<name> from that text, AWS's documented fallback", () => {
+            const values: Record<string, string> = { ...Object.fromEntries(Object.entries(content.parameters).map(([name, p]) => [name, (p as { default: string }).default])),
+                dryRun: "true", freezeMounts: "/data /var/lib/mysql", snapshotDescription: "nightly a=b+c/d@e", command: "pre-script" };
+            // What such an agent writes: each {{name}} replaced by the value (checked against allowedPattern first).
+            const substituted = content.mainSteps[0].inputs.runCommand.join("\n").replace(/\{\{\s*(\w+)\s*\}\}/g, (_: string, name: string) => values[name]);
+            fs.writeFileSync(path.join(folder, "_script.sh"), substituted, { mode: 0o700 });
+            const result = run(tools(["dirname", "base64", "gzip", "stat", "env", "grep", "sort"]));
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(ssmVariables(result.stdout), Object.fromEntries(Object.entries(values).map(([name, v]) => [`SSM_${name}`, v])));
         });
 
         it("fails with 202 (a required tool is missing), naming what it needs, when gzip is absent", () => {
@@ -80,7 +100,7 @@ describe("SnapshotDocument", () => {
     });
 
     it("gives the same document for the same script (fixed compressor version, level and header time)", () => {
-        assert.equal(documentCommand("consistent-snapshot.sh"), content.mainSteps[0].inputs.runCommand[0]);
+        assert.equal(documentCommand("consistent-snapshot.sh", Object.keys(CONSISTENT_SNAPSHOT_PARAMETERS)), content.mainSteps[0].inputs.runCommand[0]);
         const json = (file: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
         assert.equal(json("node_modules/fflate/package.json").version, json("package.json").dependencies.fflate,
             "fflate must be pinned to the exact version installed");
@@ -91,31 +111,53 @@ describe("SnapshotDocument", () => {
         assert.ok(size <= 48 * 1024, `document content is ${size} bytes`);
     });
 
-    it("declares every script parameter as an ENV_VAR String with default, description and allowedPattern", () => {
+    it("declares every script parameter as an ENV_VAR String with default, description and allowedPattern or allowedValues", () => {
         assert.deepEqual(Object.keys(content.parameters).sort(), Object.keys(CONSISTENT_SNAPSHOT_PARAMETERS).sort());
         for (const [name, p] of Object.entries(content.parameters)) {
             assert.equal(p.type, "String", name);
             assert.equal(p.interpolationType, "ENV_VAR", name);
             assert.ok(p.description.length > 10, name);
             assert.equal(p.default, CONSISTENT_SNAPSHOT_PARAMETERS[name].default, name);
-            assert.ok(new RegExp(p.allowedPattern).test(p.default), `${name}: default not allowed by its own pattern`);
-            assert.match(p.allowedPattern, /^\^.*\$$/, `${name}: pattern not anchored`);
+            assert.equal(documentParameterError("consistent-snapshot", name, p.default), undefined, `${name}: default not allowed`);
+            if (p.allowedValues) {
+                assert.equal(p.allowedPattern, undefined, `${name}: one rule, not two`);
+            } else {
+                assert.match(p.allowedPattern, /^\^.*\$$/, `${name}: pattern not anchored`);
+            }
         }
     });
 
-    it("never splices parameter values into the script text", () => {
+    it("lists command's values in allowedValues, with pre-script, post-script and dry-run (Data Lifecycle Manager fails a run otherwise)", () => {
+        assert.deepEqual(content.parameters.command.allowedValues, ["snapshot", "pre-script", "post-script", "dry-run"]);
+    });
+
+    it("refuses a snapshotDescription the AWS CLI would read from a file or URL ('//'), and one over 255 characters", () => {
+        const { allowedPattern, maxChars } = content.parameters.snapshotDescription;
+        assert.equal(maxChars, 255);
+        for (const evil of ["file:///root/.my.cnf", "fileb:///root/.my.cnf", "http://169.254.169.254/latest", "https://x", "a//b", "//"]) {
+            assert.ok(!new RegExp(allowedPattern).test(evil), evil);
+            assert.match(documentParameterError("consistent-snapshot", "snapshotDescription", evil)!, /without '\/\/'/);
+        }
+        for (const ok of ["", "/", "nightly a=b+c/d@e", "/x/y/", "file:/a", "a:b/c"]) assert.ok(new RegExp(allowedPattern).test(ok), ok);
+        assert.equal(documentParameterError("consistent-snapshot", "snapshotDescription", "x".repeat(255)), undefined);
+        assert.match(documentParameterError("consistent-snapshot", "snapshotDescription", "x".repeat(256))!, /at most 255 characters/);
+    });
+
+    it("never splices parameter values into the script: {{name}} only in the bootstrap's fallback for agents without ENV_VAR", () => {
         const command = content.mainSteps[0].inputs.runCommand[0];
         const script = carriedScript(command).text;
-        assert.doesNotMatch(command, /\{\{\s*\w+\s*\}\}/);
+        const spliced = command.split("\n").filter((line: string) => /\{\{/.test(line));
+        assert.deepEqual(spliced, Object.keys(content.parameters).map((name) => `if [ -z "\${SSM_${name}+x}" ]; then export SSM_${name}="{{${name}}}"; fi`));
         assert.doesNotMatch(script, /\{\{\s*\w+\s*\}\}/);
         for (const name of Object.keys(content.parameters)) assert.match(script, new RegExp(`SSM_${name}\\b`), name);
     });
 
-    it("admits no shell metacharacter through any allowedPattern", () => {
+    it("admits no shell metacharacter through any allowedPattern or allowedValues", () => {
         for (const [name, p] of Object.entries(content.parameters)) {
             for (const evil of ["$(reboot)", "`reboot`", "a;b", "a|b", "a&b", "a\"b", "a'b", "a\\b", "a\nb", "a>b"]) {
-                assert.ok(!new RegExp(p.allowedPattern).test(evil), `${name} admits ${JSON.stringify(evil)}`);
+                assert.ok(documentParameterError("consistent-snapshot", name, evil), `${name} admits ${JSON.stringify(evil)}`);
             }
+            for (const v of p.allowedValues ?? []) assert.match(v, /^[a-z-]+$/, name);
         }
     });
 
