@@ -31,7 +31,7 @@ die() { log "ERROR: $*"; exit 1; }
 # (Nitro), else the /dev/sdf link AL2023's udev rules make (or Xen's /dev/xvdf) when that disk has no serial.
 # Never "the first other disk": on instance types with instance store that is an ephemeral NVMe disk.
 find_data_device() {
-  local serial=${DATA_VOLUME_ID//-/} deadline=$((SECONDS + DATA_VOLUME_WAIT_SECONDS)) device candidate
+  local serial=${DATA_VOLUME_ID//-/} waited=0 device candidate
   while :; do
     device=$(lsblk -ndpo NAME,SERIAL,TYPE | awk -v serial="$serial" '$2 == serial && $3 == "disk" { print $1; exit }')
     if [[ -z $device ]]; then
@@ -42,8 +42,11 @@ find_data_device() {
       done
     fi
     if [[ -n $device ]]; then echo "$device"; return 0; fi
-    ((SECONDS < deadline)) || return 1
+    # Counts the seconds slept, not $SECONDS: that clock ticks on whole seconds since the shell started, so
+    # a deadline on it can come up to a second early.
+    ((waited < DATA_VOLUME_WAIT_SECONDS)) || return 1
     sleep 2
+    waited=$((waited + 2))
   done
 }
 
