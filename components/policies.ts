@@ -32,11 +32,31 @@ export interface InstancePolicyScope {
     tagLifecyclePolicySnapshots?: boolean;
 }
 
-/** The tags the post-script adds to DLM's snapshots (scripts/consistent-snapshot.sh, tag_held_snapshots). */
-export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "InstanceId", "FrozenMounts", "UnfrozenMounts",
+/**
+ * The tags the post-script adds to DLM's snapshots (scripts/consistent-snapshot.sh, tag_held_snapshots). Not
+ * `InstanceId`: DLM writes it (the policy's variable tag `$(instance-id)`), and IAM keys each host's rights on it.
+ */
+export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "FrozenMounts", "UnfrozenMounts",
     "BinlogFile", "BinlogPosition", "GtidBinlogPos"] as const;
 
-/** What scripts/consistent-snapshot.sh calls, and nothing else. */
+/** The snapshot tag naming the instance a snapshot is of: the script sets it on create, DLM as a variable tag. */
+export const INSTANCE_ID_TAG_KEY = "InstanceId";
+
+/**
+ * Ties a request to the instance that makes it. Requests signed with an instance profile's credentials carry
+ * `ec2:SourceInstanceARN` (the calling instance); the condition holds only when it is the instance whose id
+ * `idVariable` resolves to in the request (a policy variable: the instance resource's `ec2:InstanceID`, a tag
+ * in the request or on the resource). An unresolved variable (no such tag) fails the condition: denied.
+ */
+function fromInstance(ctx: AccountContext, idVariable: string): Record<string, Record<string, string>> {
+    return { ArnEquals: { "ec2:SourceInstanceARN": `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.accountId}:instance/\${${idVariable}}` } };
+}
+
+/**
+ * What scripts/consistent-snapshot.sh calls, and nothing else; each host only for itself: it snapshots only
+ * its own instance, creates snapshots only tagged as its own (`InstanceId` = itself, `CreatedBy`), and deletes
+ * or (post-script) tags only snapshots tagged as its own.
+ */
 export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolicyScope): PolicyDocument {
     const ec2 = (resource: string, account = ctx.accountId) => `arn:${ctx.partition}:ec2:${ctx.region}:${account}:${resource}`;
     const statements: PolicyStatement[] = [
@@ -46,16 +66,24 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
             Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
         },
         scope.instanceArns
-            ? { Sid: "SnapshotThisInstance", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: scope.instanceArns }
+            ? {
+                Sid: "SnapshotThisInstance", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: scope.instanceArns,
+                Condition: fromInstance(ctx, "ec2:InstanceID"),
+            }
             : {
+                // A tagged instance, and only the one making the request.
                 Sid: "SnapshotTaggedInstances", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("instance/*"),
-                Condition: { StringEquals: { [`aws:ResourceTag/${scope.tagKey}`]: scope.tagValues } },
+                Condition: { StringEquals: { [`aws:ResourceTag/${scope.tagKey}`]: scope.tagValues }, ...fromInstance(ctx, "ec2:InstanceID") },
             },
         { Sid: "SnapshotItsVolumes", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("volume/*") },
         {
-            // Snapshots may only be created carrying the creator tag (tags are applied on create).
+            // Snapshots may only be created carrying the creator tag and the caller's own instance id (tags are
+            // applied on create): a host cannot make snapshots that another host's retention would count as its own.
             Sid: "CreateTaggedSnapshots", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("snapshot/*", ""),
-            Condition: { StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
+            Condition: {
+                StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+                ...fromInstance(ctx, `aws:RequestTag/${INSTANCE_ID_TAG_KEY}`),
+            },
         },
         {
             Sid: "TagOnlyOnCreate", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: ec2("snapshot/*", ""),
@@ -67,9 +95,12 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
         Sid: "ListSnapshots", Effect: "Allow", Action: ["ec2:DescribeSnapshots"], Resource: "*",
         Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
     }, {
-        // ...and delete only snapshots carrying the creator tag.
+        // ...and delete only snapshots carrying the creator tag and its own instance id.
         Sid: "DeleteOwnSnapshots", Effect: "Allow", Action: ["ec2:DeleteSnapshot"], Resource: ec2("snapshot/*", ""),
-        Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
+        Condition: {
+            StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+            ...fromInstance(ctx, `aws:ResourceTag/${INSTANCE_ID_TAG_KEY}`),
+        },
     });
     if (scope.tagLifecyclePolicySnapshots) {
         statements.push({
@@ -77,6 +108,7 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
             Condition: {
                 "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
                 "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
+                ...fromInstance(ctx, `aws:ResourceTag/${INSTANCE_ID_TAG_KEY}`),
             },
         });
     }
@@ -97,15 +129,12 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
 }
 
 /**
- * What the snapshot script calls on a host Data Lifecycle Manager snapshots (pre/post script): it describes its
- * volumes and finds and tags DLM's snapshots; it creates and deletes none.
+ * What the snapshot script calls on a host Data Lifecycle Manager snapshots: the pre/post script (describe its
+ * volumes, find and tag DLM's snapshots of itself), and a snapshot run an operator starts (run now: create and
+ * prune its own snapshots), each only for the host itself.
  */
-export function lifecyclePolicyInstancePolicy(ctx: AccountContext): PolicyDocument {
-    const full = snapshotInstancePolicy(ctx, { tagKey: "unused", tagValues: [], tagLifecyclePolicySnapshots: true });
-    return {
-        Version: "2012-10-17",
-        Statement: full.Statement.filter((s) => ["DescribeOwnVolumes", "ListSnapshots", "TagLifecyclePolicySnapshots"].includes(s.Sid)),
-    };
+export function lifecyclePolicyInstancePolicy(ctx: AccountContext, scope: { tagKey: string; tagValues: string[] }): PolicyDocument {
+    return snapshotInstancePolicy(ctx, { ...scope, tagLifecyclePolicySnapshots: true });
 }
 
 export interface WindowRoleScope {

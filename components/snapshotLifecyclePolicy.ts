@@ -4,7 +4,7 @@ import {
     COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, SNAPSHOTS_FAILED_MESSAGE, SNAPSHOTS_FAILED_PATTERN, commandFailedPattern, failureAlerts,
     lifecyclePolicyErrorPattern,
 } from "./alerts";
-import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
+import { AccountContext, INSTANCE_ID_TAG_KEY, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
 import { DocumentReference } from "./snapshotMaintenanceWindow";
 
 /** A cross-Region copy of every snapshot the policy creates. */
@@ -42,7 +42,10 @@ export interface SnapshotLifecyclePolicyArgs {
     fastRestoreAvailabilityZones?: string[];
     /** How many of the newest snapshots keep fast snapshot restore (1-1000). Default: 1. */
     fastRestoreCount?: number;
-    /** Tags DLM adds to every snapshot. Default: none. AWS constraint: at most 45. */
+    /**
+     * Tags DLM adds to every snapshot. Default: none. AWS constraint: at most 45. Not `InstanceId`: DLM sets it to
+     * the snapshotted instance (a variable tag), and each host's rights over its snapshots are keyed on it.
+     */
     tagsToAdd?: Record<string, string>;
     /** Copy the instance's tags to its snapshots. Default: true. */
     copyTags?: boolean;
@@ -105,7 +108,10 @@ export function lifecyclePolicyArgsErrors(args: SnapshotLifecyclePolicyArgs): st
     const zones = args.fastRestoreAvailabilityZones ?? [];
     if (zones.length > 10) errors.push(`fastRestoreAvailabilityZones: ${zones.length} zones; DLM takes at most 10`);
     zones.forEach((z, i) => { if (!AZ_NAME.test(z)) errors.push(`fastRestoreAvailabilityZones[${i}] '${z}': expected an Availability Zone name such as eu-west-1a`); });
-    if (Object.keys(args.tagsToAdd ?? {}).length > 45) errors.push("tagsToAdd: DLM adds at most 45 tags");
+    if (Object.keys(args.tagsToAdd ?? {}).length > 44) errors.push("tagsToAdd: at most 44 (DLM adds at most 45 tags, and this component adds CreatedByPolicy)");
+    if (INSTANCE_ID_TAG_KEY in (args.tagsToAdd ?? {})) {
+        errors.push(`tagsToAdd.${INSTANCE_ID_TAG_KEY}: reserved (DLM tags each snapshot with its instance id, which the hosts' IAM policy keys on); use another key`);
+    }
     if (args.tagValue.length > 500) errors.push("tagValue: DLM target tags are at most 500 characters");
     return errors;
 }
@@ -208,6 +214,8 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                     name: "consistent-snapshots",
                     copyTags: args.copyTags ?? true,
                     tagsToAdd: { CreatedByPolicy: "consistent-snapshots", ...args.tagsToAdd },
+                    // Whose snapshot each is: a host may tag (post-script) only snapshots of itself.
+                    variableTags: { [INSTANCE_ID_TAG_KEY]: "$(instance-id)" },
                     createRule: {
                         cronExpression: args.cronExpression ?? "cron(0 0 * * ? *)",
                         scripts: {
@@ -237,7 +245,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
 
         const instancePolicy = new aws.iam.Policy(`${name}-instance`, {
             description: "consistent-snapshots: what the pre/post script calls on hosts Data Lifecycle Manager snapshots",
-            policy: ctx.apply((c) => JSON.stringify(lifecyclePolicyInstancePolicy(c))),
+            policy: ctx.apply((c) => JSON.stringify(lifecyclePolicyInstancePolicy(c, { tagKey, tagValues: [args.tagValue] }))),
             tags: args.tags,
         }, { parent: this });
 

@@ -8,8 +8,8 @@
 #   AWS CLI process) -> lock the database in ONE session -> freeze -> ONE CreateSnapshots call
 #   -> thaw -> unlock -> prune nothing -> report one JSON line on stdout.
 # The host is always given back: a trap thaws and unlocks on any error or INT/TERM/HUP, and an
-# independent watchdog (own session) does the same after SSM_maxFreezeSeconds if this script is stuck
-# or killed.
+# independent watchdog (own session) does the same at once if this script is killed, after
+# SSM_maxFreezeSeconds if it is stuck; a thaw counts only once verified (see helper_thaw_verified).
 #
 # Modes (SSM_command): snapshot (default; the above, for the maintenance window), and for Data Lifecycle
 # Manager's pre/post scripts: pre-script (lock and freeze as above, then hand both to a detached holder and
@@ -71,6 +71,7 @@
 #   211 pre-script while a hold is active           212 post-script without a hold (or for another executionId)
 #   213 the hold had ended at its deadline (or its holder died) before the post-script: snapshots taken
 #       after that may be crash-consistent only; they are not given the binlog position
+#   214 post-script: the host was released, but DLM started no snapshot of its volumes while it was held
 # After 208 or 209 the summary lists the snapshots the call created, found by their RunId tag, or says to
 # search for that tag; snapshots are tagged on create, so retention also finds a run that was killed.
 # SSM may start this file with sh; on Amazon Linux that is bash in POSIX mode.
@@ -80,7 +81,8 @@ set -Eeuo pipefail
 shopt -s inherit_errexit
 
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
-  E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213
+  E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213 \
+  E_NOTHING_TAGGED=214
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
 readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
   LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
@@ -93,6 +95,9 @@ INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
 declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
+declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
+declare -a FREEZE_STATUS=() FREEZE_INDEX=()
+FREEZE_STATUS_FD=""
 FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 declare -a MYSQL_CMD=()
 BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
@@ -105,7 +110,7 @@ declare -a STATIC_TAGS=() CURL_EC2_ARGS=()
 SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
 declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
-EXITING=false SENT_CALL_NOTE=""
+EXITING=false SENT_CALL_NOTE="" HOST_RECOVERED=false
 
 # Sets variable $1 to the epoch time in ms without forking (it is also used inside the freeze).
 stamp() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
@@ -880,18 +885,29 @@ for_each_depth() {
   return 0
 }
 
+# fsfreeze --freeze can block in the kernel (it waits for every writer inside the filesystem, e.g. one in
+# splice()), cannot be killed there, and completes whenever that writer moves on. So each freeze is bounded:
+# at the run's deadline less a second (what the call needs) the run stops; a freeze still in flight stays in
+# FREEZES_IN_FLIGHT, and thawing waits for it to end before it can be verified.
 freeze_wave() {
-  local -a pids=()
-  local i
-  FROZEN+=("$@") # before starting: a signal now must thaw them (thawing an unfrozen mount is harmless)
   local -a mounts=("$@")
+  local i line now remaining seconds deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) failed="" busy=""
+  FROZEN+=("$@") # before starting: a signal now must thaw them (thawing an unfrozen mount is harmless)
   for i in "${!mounts[@]}"; do
-    fsfreeze --freeze "${mounts[$i]}" 2>"$STATE_DIR/fsfreeze.$i.err" &
-    pids+=($!)
+    helpers_send "freeze ${mounts[$i]}" # the helpers thaw what they were told of, before it can be frozen
+    freeze_start "${mounts[$i]}" "$i"
   done
-  local failed="" busy=""
+  while ((${#FREEZES_IN_FLIGHT[@]} > 0)); do
+    stamp now; remaining=$((deadline_ms - now))
+    ((remaining > 0)) || break
+    printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
+    IFS= read -r -t "$seconds" line <&"$FREEZE_STATUS_FD" || { stamp now; break; }
+    freeze_ended "$line"
+  done
   for i in "${!mounts[@]}"; do
-    if ! wait "${pids[$i]}"; then
+    if [[ -n ${FREEZES_IN_FLIGHT[${mounts[$i]}]:-} ]]; then
+      failed+=" ${mounts[$i]}: still in flight after $((now - T_QUIESCED)) ms (the kernel waits for a writer inside the filesystem)"
+    elif [[ ${FREEZE_STATUS[$i]} != 0 ]]; then
       if grep -q busy "$STATE_DIR/fsfreeze.$i.err"; then busy+=" ${mounts[$i]}"; else failed+=" ${mounts[$i]}: $(<"$STATE_DIR/fsfreeze.$i.err")"; fi
     fi
   done
@@ -899,9 +915,36 @@ freeze_wave() {
     local -a keep=()
     for i in "${FROZEN[@]}"; do [[ " $busy " == *" $i "* ]] || keep+=("$i"); done
     FROZEN=("${keep[@]}")
+    for i in $busy; do helpers_send "foreign $i"; done
     fail "$E_DISCOVER" "${busy# } already frozen by someone else; refusing to snapshot (and not thawing it)"
   fi
   [[ -z $failed ]] || fail "$E_FREEZE" "fsfreeze --freeze failed:$failed"
+}
+
+# Starts "fsfreeze --freeze $1" in the background; its end is reported as "<index> <status>" on
+# FREEZE_STATUS_FD. It holds none of the agent's pipes or this script's private ones: a freeze blocked in
+# the kernel must not keep the step open or hide this script's end from the helpers.
+freeze_start() {
+  local mount=$1 i=$2
+  if [[ -z $FREEZE_STATUS_FD ]]; then
+    mkfifo -m 0600 "$STATE_DIR/freeze.status" || fail "$E_TOOL" "cannot create $STATE_DIR/freeze.status"
+    exec {FREEZE_STATUS_FD}<>"$STATE_DIR/freeze.status"
+  fi
+  FREEZE_STATUS[i]=""
+  (
+    close_private_fds
+    rc=0
+    fsfreeze --freeze "$mount" 2>"$STATE_DIR/fsfreeze.$i.err" || rc=$?
+    printf '%d %d\n' "$i" "$rc" >&"$FREEZE_STATUS_FD"
+  ) </dev/null >/dev/null 2>&1 &
+  FREEZES_IN_FLIGHT[$mount]=$!
+  FREEZE_INDEX[i]=$mount
+}
+
+freeze_ended() {
+  local i=${1% *} rc=${1#* }
+  FREEZE_STATUS[i]=$rc
+  unset "FREEZES_IN_FLIGHT[${FREEZE_INDEX[$i]}]"
 }
 
 # Thaws in reverse order of freezing, parents first, each depth in parallel.
@@ -923,9 +966,13 @@ thaw_wave() {
   done
   for i in "${!mounts[@]}"; do
     if wait "${pids[$i]}" || grep -q "Invalid argument" "$err.$i"; then
-      continue # thawed, or already thawed (by the watchdog)
+      # Thawed, or not frozen: verified unless a freeze of it is still in flight (it would complete later).
+      [[ -n ${FREEZES_IN_FLIGHT[${mounts[$i]}]:-} ]] || continue
+      thaw_after_freeze_ends "${mounts[$i]}" && continue
+      log "ERROR: the freeze of ${mounts[$i]} is still in flight in the kernel; the watchdog thaws it when it ends"
+    else
+      log "ERROR: fsfreeze --unfreeze ${mounts[$i]}: $(<"$err.$i")"
     fi
-    log "ERROR: fsfreeze --unfreeze ${mounts[$i]}: $(<"$err.$i")"
     keep+=("${mounts[$i]}")
     THAW_OK=1
   done
@@ -938,72 +985,185 @@ thaw_wave() {
   FROZEN=("${still[@]}")
 }
 
+# Waits, until the run's deadline, for a freeze of $1 still in flight to end, then thaws what it froze.
+thaw_after_freeze_ends() {
+  local mount=$1 line now remaining seconds deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000))
+  while [[ -n ${FREEZES_IN_FLIGHT[$mount]:-} ]]; do
+    stamp now; remaining=$((deadline_ms - now))
+    ((remaining > 0)) || return 1
+    printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
+    IFS= read -r -t "$seconds" line <&"$FREEZE_STATUS_FD" || return 1
+    freeze_ended "$line"
+  done
+  fsfreeze --unfreeze "$mount" 2>/dev/null || true
+}
+
 recover_host() {
   local ok=0
   [[ $HANDED_OVER == true ]] && return 0
   if ((${#FROZEN[@]} > 0)); then thaw_mounts || ok=1; fi
   db_unlock || ok=1
+  [[ $ok == 0 ]] && HOST_RECOVERED=true
   return "$ok"
 }
 
 # ---------------------------------------------------------------- watchdog
-# Runs in its own session so that it survives this script being killed: after the deadline it thaws,
-# kills the database session (which releases the lock) and the pending API process.
-# As a pre-script's holder (HOLD_RELEASE set) it also keeps the session's pipes open after the script has
-# exited, gives the host back as soon as the post-script writes "release" to the FIFO HOLD_RELEASE, and
-# writes who released (post-script or deadline) and when to HOLD_OUTCOME.
-watchdog_main() {
-  local seconds=$1 db_pid=$2 api_pid=$3 conn_id=$4; shift 4
-  local -a mounts=() mysql_cmd=()
-  while [[ $# -gt 0 && $1 != -- ]]; do mounts+=("$1"); shift; done
-  shift || true
-  mysql_cmd=("$@")
-  local sleeper armed line released_by=deadline keep_in keep_out release
-  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+# Helpers give the host back when this script cannot. Each runs in its own session (it survives the
+# script being killed) and reads this script's messages on a FIFO only the script writes:
+#   freeze M   M is about to be frozen (what the helper thaws, never any other filesystem)
+#   foreign M  M was frozen by someone else: leave it alone
+#   go         the lock is held: the deadline (SSM_maxFreezeSeconds) runs from now
+#   done       the script gave the host back itself: exit
+#   handover   (pre-script) the script exits; the hold is the helpers' now
+# End of file without done or handover means the script died (a Run Command cancel is SIGKILL): release now.
+# SIGTERM, SIGINT or SIGHUP to a helper (shutdown, an operator) also means release now. Releasing stops the
+# snapshot call's client, ends the database session (the lock), and thaws each filesystem until that is
+# verified (helper_thaw_verified).
+# Roles: watchdog (a snapshot run's: release at the deadline), holder (a pre-script's: keeps the session's
+# pipes open after the script exited and releases on the post-script's "release" on the FIFO HOLD_RELEASE
+# or at the deadline, writing who released to HOLD_OUTCOME), sentinel (the holder's own watchdog: releases
+# as soon as the holder is gone, and at the deadline + 3 s).
+helper_main() {
+  local role=$1 seconds=$2 db_pid=$3 api_pid=$4 conn_id=$5 holder_pid=$6; shift 6
+  local -a mysql_cmd=("$@") mounts=()
+  local state=waiting deadline=0 line now wait rc keep_in keep_out release nap m signalled="" reason=""
+  # Only a flag: bash runs the handler inside a "read -t", whose own timeout would cut a longer handler
+  # short (seen with bash 5.2), and the read goes on to its timeout. So every wait below is at most 0.1 s.
+  trap 'signalled=yes' TERM INT HUP
   # shellcheck disable=SC2034 # held open for the session's life, never read or written
   if [[ -n ${HOLD_DB_IN:-} ]]; then exec {keep_in}>"$HOLD_DB_IN" {keep_out}<>"$HOLD_DB_OUT"; fi
-  # Armed by "go" once the lock is held; end-of-file first means the script ended before locking.
-  if ! IFS= read -r armed || [[ $armed != go ]]; then exit 0; fi
-  if [[ -n ${HOLD_RELEASE:-} ]]; then
-    exec {release}<>"$HOLD_RELEASE"
-    if IFS= read -r -t "$seconds" line <&"$release" && [[ $line == release ]]; then released_by=post-script; fi
-  else
-    sleep "$seconds" & sleeper=$!
-    wait "$sleeper"
-  fi
-  [[ $released_by == deadline ]] &&
-    echo "$(date -u +%FT%TZ) consistent-snapshot watchdog: SSM_maxFreezeSeconds=$seconds elapsed; giving the host back" >&2
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do fsfreeze --unfreeze "${mounts[$i]}" 2>/dev/null || true; done
+  exec {nap}<> <(:)
+  while :; do
+    [[ -z $signalled ]] || { helper_release signal; break; }
+    wait=0.1
+    if [[ $state != waiting ]]; then
+      stamp now
+      ((now < deadline)) || { helper_release deadline; [[ $role == watchdog && $state == armed ]] && break; exit 0; }
+      ((deadline - now >= 100)) || printf -v wait '0.%03d' $((deadline - now))
+    fi
+    if [[ $state == handed-over ]]; then
+      if [[ $role == holder ]]; then
+        if IFS= read -r -t "$wait" line <&"$release" && [[ $line == release ]]; then helper_release post-script; exit 0; fi
+        [[ -f $HOLD_OUTCOME ]] && exit 0 # the sentinel released (a signal to it): nothing is left to hold
+      else
+        read -r -t "$wait" -u "$nap" _ || true
+        [[ -f $HOLD_OUTCOME ]] && exit 0
+        process_alive "$holder_pid" || { helper_release holder-lost; exit 0; }
+      fi
+      continue
+    fi
+    rc=0
+    IFS= read -r -t "$wait" line || rc=$?
+    if ((rc > 128)); then # a timeout; a sentinel also checks its holder
+      [[ $role == sentinel && $state == armed ]] && ! process_alive "$holder_pid" && { helper_release holder-lost; exit 0; }
+      continue
+    elif ((rc != 0)); then
+      helper_release script-died; exit 0
+    fi
+    case $line in
+      "freeze "*) mounts+=("${line#freeze }") ;;
+      "foreign "*) for m in "${!mounts[@]}"; do [[ ${mounts[$m]} == "${line#foreign }" ]] && unset "mounts[$m]"; done; mounts=("${mounts[@]}") ;;
+      go) stamp now; deadline=$((now + seconds * 1000)) state=armed ;;
+      "done") exit 0 ;;
+      handover)
+        state=handed-over
+        [[ $role == holder ]] && exec {release}<>"$HOLD_RELEASE" ;;
+    esac
+  done
+  [[ $role == watchdog ]] || exit 0
+  # A watchdog that released while the script lives stays until the script ends: a freeze announced later is
+  # thawed too.
+  while IFS= read -r line; do
+    [[ $line == "freeze "* ]] && { mounts+=("${line#freeze }"); helper_release "$reason"; }
+    [[ $line == "done" ]] && exit 0
+  done
+  helper_release script-died
+}
+
+# Gives the host back; $1 says why. Called again, it only thaws again (nothing else is left to end).
+helper_release() {
+  reason=$1
+  local i verified=verified IFS=$' \t\n'
+  trap '' TERM INT HUP
+  echo "$(date -u +%FT%TZ) consistent-snapshot $role: releasing ($reason)" >&2
   [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do fsfreeze --unfreeze "${mounts[$i]}" 2>/dev/null; done
   [[ -n $db_pid ]] && kill "$db_pid" 2>/dev/null
   if [[ -n $conn_id && ${#mysql_cmd[@]} -gt 0 ]]; then
     "${mysql_cmd[@]}" -e "KILL CONNECTION $conn_id" >/dev/null 2>&1 || true
   fi
+  api_pid="" db_pid="" conn_id=""
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do helper_thaw_verified "${mounts[$i]}" 2 || verified=unverified; done
   if [[ -n ${HOLD_OUTCOME:-} ]]; then
-    printf '%s %s\n' "$released_by" "$(date +%s%3N)" >"$HOLD_OUTCOME.new" && mv -f "$HOLD_OUTCOME.new" "$HOLD_OUTCOME"
+    stamp now
+    # The first helper to release writes the outcome; ln does not replace an existing one.
+    printf '%s %s %s\n' "$reason" "$now" "$verified" >"$HOLD_OUTCOME.$role" &&
+      { ln "$HOLD_OUTCOME.$role" "$HOLD_OUTCOME" 2>/dev/null; rm -f "$HOLD_OUTCOME.$role"; }
   fi
-  echo "consistent-snapshot watchdog: released by $released_by; thawed ${mounts[*]:-nothing}; database session $conn_id closed" >&2
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+    [[ $verified == verified ]] || helper_thaw_verified "${mounts[$i]}" || true
+  done
+  echo "$(date -u +%FT%TZ) consistent-snapshot $role: released by $reason; thawed ${mounts[*]:-nothing} ($verified); database session closed" >&2
+}
+
+# Thaws $1 until that is verified: FITHAW succeeded or found it not frozen (EINVAL) while no
+# "fsfreeze --freeze $1" was in flight before or after. A freeze in flight cannot be stopped (the kernel
+# waits for writers) and completes later, so it is waited for, for $2 s (empty: as long as it takes).
+# Returns 1 if $1 cannot be thawed (not mounted) or the time ran out.
+helper_thaw_verified() {
+  local mount=$1 bound=${2:-} started now err nap
+  stamp started
+  exec {nap}<> <(:)
+  while :; do
+    if ! helper_freeze_in_flight "$mount"; then
+      if err=$(fsfreeze --unfreeze "$mount" 2>&1) || [[ $err == *"Invalid argument"* ]]; then
+        helper_freeze_in_flight "$mount" || { exec {nap}<&-; return 0; }
+      else
+        echo "consistent-snapshot $role: fsfreeze --unfreeze $mount: $err" >&2; exec {nap}<&-; return 1
+      fi
+    fi
+    stamp now
+    if [[ -n $bound ]] && ((now - started >= bound * 1000)); then exec {nap}<&-; return 1; fi
+    read -r -t 0.02 -u "$nap" _ || true
+  done
+}
+
+# Whether process $1 exists and is not a zombie (kill -0 succeeds on one, and a helper whose parent has
+# exited waits to be reaped by whatever init the host has).
+process_alive() {
+  local stat
+  [[ -n $1 ]] && read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
+
+# Whether any process on the host runs "fsfreeze --freeze $1" (or -f) now: /proc, without forking.
+helper_freeze_in_flight() {
+  local cmdline
+  local -a argv
+  for cmdline in /proc/[0-9]*/cmdline; do
+    mapfile -d '' -t argv 2>/dev/null <"$cmdline" || continue
+    [[ ${#argv[@]} == 3 && ${argv[0]##*/} == fsfreeze && (${argv[1]} == --freeze || ${argv[1]} == -f) && ${argv[2]} == "$1" ]] && return 0
+  done
+  return 1
 }
 
 # Started before the lock (so that its start-up is not paid while holding it) and armed after. It must not
-# hold the agent's stdout/stderr pipes: the agent waits for their end-of-file, so a watchdog outliving a
+# hold the agent's stdout/stderr pipes: the agent waits for their end-of-file, so a helper outliving a
 # killed script would hold the step open until its timeout. It writes to $RUN_BASE/watchdog.log instead.
-# Roles: watchdog (the one-shot run's), holder (a pre-script's), sentinel (the holder's own watchdog: a
-# holder that is killed leaves the freeze to it; it does not keep the run lock).
 watchdog_start() {
   local seconds=$1 role=${2:-watchdog}
   local trigger="$STATE_DIR/$role.in" pid fd
   local -a env=()
-  [[ $role == holder ]] && env=(HOLD_RELEASE="$HOLD_DIR/release" HOLD_OUTCOME="$HOLD_DIR/outcome")
+  [[ $role == holder || $role == sentinel ]] && env=(HOLD_RELEASE="$HOLD_DIR/release" HOLD_OUTCOME="$HOLD_DIR/outcome")
   [[ $role == holder && -n $DB_PID ]] && env+=(HOLD_DB_IN="$STATE_DIR/db.in" HOLD_DB_OUT="$STATE_DIR/db.out")
   mkfifo -m 0600 "$trigger"
   (
     close_private_fds
     [[ $role == sentinel && -n ${RUN_LOCK_FD:-} ]] && eval "exec $RUN_LOCK_FD>&-"
-    # shellcheck disable=SC2016 # expanded by the watchdog's own shell
-    exec env "${env[@]}" setsid bash -c "$(declare -f watchdog_main); watchdog_main \"\$@\"" "consistent-snapshot-$role" \
-      "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "${FREEZE_MOUNTS[@]}" -- "${MYSQL_CMD[@]}" \
+    # shellcheck disable=SC2016 # expanded by the helper's own shell
+    exec env "${env[@]}" setsid bash -c "$(declare -f helper_main helper_release helper_thaw_verified helper_freeze_in_flight process_alive stamp); helper_main \"\$@\"" \
+      "consistent-snapshot-$role" "$role" "$seconds" "$DB_PID" "$API_PID" "$DB_CONNECTION_ID" "$WATCHDOG_PID" "${MYSQL_CMD[@]}" \
       <"$trigger" >>"$RUN_BASE/watchdog.log" 2>&1
   ) &
   pid=$!
@@ -1011,20 +1171,31 @@ watchdog_start() {
   if [[ $role == sentinel ]]; then SENTINEL_PID=$pid SENTINEL_FD=$fd; else WATCHDOG_PID=$pid WATCHDOG_FD=$fd; fi
 }
 
-watchdog_arm() {
-  stamp T_QUIESCED
-  printf 'go\n' >&"$WATCHDOG_FD"
-  [[ -z $SENTINEL_FD ]] || printf 'go\n' >&"$SENTINEL_FD"
+# One line to every helper. A helper that is gone cannot be told (SIGPIPE is ignored): carry on.
+helpers_send() {
+  local fd
+  for fd in "$WATCHDOG_FD" "$SENTINEL_FD"; do
+    [[ -z $fd ]] || { printf '%s\n' "$1" >&"$fd"; } 2>/dev/null || true
+  done
 }
 
+watchdog_arm() {
+  stamp T_QUIESCED
+  helpers_send go
+}
+
+# After the script gave the host back itself: "done", then wait (briefly) for the helpers to exit. A run
+# that could not verify its thaw closes without "done": the helpers release (and keep thawing) on their own.
 watchdog_stop() {
-  local pid
+  local pid i
+  [[ $HOST_RECOVERED == true ]] && helpers_send "done"
   if [[ -n $WATCHDOG_FD ]]; then exec {WATCHDOG_FD}>&-; WATCHDOG_FD=""; fi
   if [[ -n $SENTINEL_FD ]]; then exec {SENTINEL_FD}>&-; SENTINEL_FD=""; fi
   for pid in "$WATCHDOG_PID" "$SENTINEL_PID"; do
-    [[ -n $pid ]] || continue
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    # Helpers releasing on their own may have to wait as long as a freeze in flight: they are left to it.
+    [[ -n $pid && $HOST_RECOVERED == true ]] || continue
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+    kill -0 "$pid" 2>/dev/null || wait "$pid" 2>/dev/null || true
   done
   WATCHDOG_PID="" SENTINEL_PID=""
 }
@@ -1453,7 +1624,7 @@ refuse_active_hold() {
   local pid
   hold_read_state
   pid=${HOLD[HolderPid]:-}
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ ! -f $HOLD_DIR/outcome ]]; then
+  if process_alive "$pid" && [[ ! -f $HOLD_DIR/outcome ]]; then
     fail "$E_HELD" "a pre-script hold is active (execution ${HOLD[ExecutionId]:-}, holder $pid); run the post-script first"
   fi
   rm -rf -- "$HOLD_DIR"
@@ -1487,9 +1658,22 @@ hold_write_state() {
   } || fail "$E_TOOL" "cannot write $HOLD_DIR/state"
 }
 
+# Says "held" only if both helpers are there, neither has released, and the deadline is not reached.
+hold_check_helpers() {
+  local now pid
+  stamp now
+  for pid in "$WATCHDOG_PID" "$SENTINEL_PID"; do
+    process_alive "$pid" || fail "$E_HOLD_EXPIRED" "a helper of the hold (pid $pid) is gone before the hold was handed over"
+  done
+  [[ ! -f $HOLD_DIR/outcome ]] || fail "$E_HOLD_EXPIRED" "the hold ended ($(<"$HOLD_DIR/outcome")) before the pre-script finished"
+  ((now < T_QUIESCED + MAX_FREEZE_SECONDS * 1000)) ||
+    fail "$E_HOLD_EXPIRED" "SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS elapsed before the pre-script finished"
+}
+
 # The lock session and the freeze now belong to the holder: this script closes its ends and exits without
 # giving anything back.
 hand_over() {
+  helpers_send handover
   HANDED_OVER=true
   exec {WATCHDOG_FD}>&- {SENTINEL_FD}>&- {DB_IN}>&- {DB_OUT}>&-
   WATCHDOG_FD="" SENTINEL_FD="" DB_IN="" DB_OUT=""
@@ -1514,30 +1698,36 @@ hold_load_state() {
   read -r -a UNFROZEN_MOUNTS <<<"${HOLD[UnfrozenMounts]:-}"
 }
 
-# Asks the holder to give the host back and waits for it (bounded). Sets HOLD_RELEASED_BY and the release time.
+# Asks the holder to give the host back and waits for it (bounded). Sets HOLD_RELEASED_BY and the release
+# time. Whatever the helpers said, a filesystem of the hold that they could not verify thawed is thawed here.
 hold_release() {
-  local fd outcome="" i holder=${HOLD[HolderPid]:-}
-  if [[ ! -f $HOLD_DIR/outcome ]] && kill -0 "$holder" 2>/dev/null; then
+  local fd outcome="" i m holder=${HOLD[HolderPid]:-} verified
+  if [[ ! -f $HOLD_DIR/outcome ]] && process_alive "$holder"; then
     exec {fd}<>"$HOLD_DIR/release"
     printf 'release\n' >&"$fd"
     exec {fd}>&-
   fi
   for ((i = 0; i < 300; i++)); do
     [[ -f $HOLD_DIR/outcome ]] && { outcome=$(<"$HOLD_DIR/outcome"); break; }
-    kill -0 "$holder" 2>/dev/null || break
+    process_alive "$holder" || process_alive "${HOLD[SentinelPid]:-}" || break
     sleep 0.05
   done
+  read -r HOLD_RELEASED_BY T_THAWED verified <<<"$outcome"
   if [[ -z $outcome ]]; then
-    # The holder is gone without a word (killed): give the host back here, as its sentinel would.
-    local m
-    for m in "${FREEZE_MOUNTS[@]}"; do fsfreeze --unfreeze "$m" 2>/dev/null || true; done
+    # Holder and sentinel are gone without a word (killed): give the host back here.
     if [[ $DATABASE == mysql ]]; then db_oneshot "KILL CONNECTION ${HOLD[ConnectionId]:-}" >/dev/null 2>&1 || true; fi
-    stamp T_THAWED; T_UNLOCKED=$T_THAWED HOLD_RELEASED_BY=holder-lost
-    return 0
+    stamp T_THAWED
+    HOLD_RELEASED_BY="holder-lost"
   fi
-  HOLD_RELEASED_BY=${outcome%% *} T_THAWED=${outcome#* } T_UNLOCKED=${outcome#* }
+  if [[ $verified != verified ]]; then
+    local role=post-script
+    for m in "${FREEZE_MOUNTS[@]}"; do
+      helper_thaw_verified "$m" 10 || fail "$E_RECOVER" "$m is still frozen, or its freeze still in flight, 10 s after the hold ended ($HOLD_RELEASED_BY)"
+    done
+  fi
+  T_UNLOCKED=$T_THAWED
   [[ $DATABASE == mysql ]] && T_WRITES_RELEASED=$T_UNLOCKED
-  kill "${HOLD[SentinelPid]:-}" 2>/dev/null || true
+  return 0
 }
 
 # The snapshots DLM created of the held volumes: started between the lock and now. DescribeSnapshots is
@@ -1560,7 +1750,9 @@ find_held_snapshots() {
 }
 
 tag_held_snapshots() {
-  local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID" "InstanceId=$INSTANCE_ID"
+  # Not InstanceId: DLM's variable tag sets it, and the instance policy lets a host tag only snapshots whose
+  # InstanceId is its own, never that key.
+  local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID"
     "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}")
   [[ $1 == *+* ]] && tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
   local -a args=() tag out
@@ -1614,6 +1806,7 @@ run_snapshot() {
   api_call || rc=$?
 
   recover_host || finish "$E_RECOVER" "thaw or unlock failed after the snapshot call"
+  watchdog_stop
   # After the thaw: a commit held by the freeze holds the binlog, and reading the position would wait for it.
   commits_go_on && read_binlog_after
   log "host recovered: frozen $((T_THAWED - T_FROZEN)) ms, locked $((T_UNLOCKED - T_LOCKED)) ms, API $((T_API_END - T_API_START)) ms"
@@ -1644,6 +1837,7 @@ run_pre_script() {
   watchdog_start $((MAX_FREEZE_SECONDS + 3)) sentinel
   quiesce
   hold_write_state
+  hold_check_helpers
   hand_over
   finish 0 "holding the lock and the freeze until the post-script, at most SSM_maxFreezeSeconds=$MAX_FREEZE_SECONDS s"
 }
@@ -1666,7 +1860,7 @@ run_post_script() {
     fail "$E_HOLD_EXPIRED" "the hold ended ($HOLD_RELEASED_BY) before the post-script; snapshots taken after that may be crash-consistent only"
   fi
   rm -rf -- "$HOLD_DIR"
-  ((${#SNAPSHOTS[@]} > 0)) || finish 0 "host released; no snapshot of ${SNAPSHOT_VOLUME_IDS[*]} started while it was held"
+  ((${#SNAPSHOTS[@]} > 0)) || fail "$E_NOTHING_TAGGED" "host released, but no snapshot of ${SNAPSHOT_VOLUME_IDS[*]} started while it was held: nothing tagged"
   tag_held_snapshots "$method"
   finish 0 "host released; tagged ${#SNAPSHOTS[@]} snapshot(s) with the position read under the lock"
 }

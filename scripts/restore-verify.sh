@@ -5,6 +5,9 @@
 # of the host's own database is touched. Run as root, after attaching the restored volumes.
 # The server starts with the restored binlog: a commit that was prepared in InnoDB but held by the lock is then
 # rolled back by the binlog's crash recovery, as on the original server (without it the server refuses to start).
+# The restored volumes are data from a backup, not trusted: every directory given must lie on them (no symlink
+# out), the binlog index and files it uses must be regular files there (never followed out of the copy, never
+# written: the server reads a fresh index in this script's own directory), and the server never runs as root.
 #
 # Parameters (environment; default; accepted form):
 #   SSM_mounts                 (required)   "<device>=<mount point> ..." e.g. "/dev/nvme2n1=/restore/data"
@@ -16,12 +19,13 @@
 #   SSM_expectBinlogPosition   (empty)      the snapshot's BinlogPosition tag
 #   SSM_keepMounted            false        true: leave the volumes mounted afterwards (the server is always stopped)
 # Output: log lines on stderr, one JSON summary line on stdout.
-# Exit codes: 0 verified; 1 a parameter is invalid; 2 a tool is missing or not root; 3 a mount failed;
-#             4 the server did not start; 5 CHECK TABLE reported a problem; 6 the binlog does not match the tags.
+# Exit codes: 0 verified; 1 a parameter is invalid; 2 a tool is missing or not root; 3 a mount failed, or a
+#             path leaves the restored volumes, or no unprivileged user can run the server; 4 the server did not start;
+#             5 CHECK TABLE reported a problem; 6 the binlog does not match the tags (or is not a regular file).
 set -euo pipefail
 
 readonly E_PARAM=1 E_TOOL=2 E_MOUNT=3 E_SERVER=4 E_CHECK=5 E_BINLOG=6
-WORK_DIR="" SERVER_PID="" TABLES_CHECKED=0 BINLOG_SIZE=""
+WORK_DIR="" SERVER_PID="" SERVER_USER="" TABLES_CHECKED=0 BINLOG_SIZE=""
 declare -a MOUNTED=() FAILED_TABLES=()
 
 log() { printf '%s restore-verify: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -35,8 +39,8 @@ json_str() {
 report() {
   local code=$1 message=$2 failed="" t
   for t in "${FAILED_TABLES[@]}"; do failed+="${failed:+,}$(json_str "$t")"; done
-  printf '{"status":%s,"exitCode":%d,"message":%s,"datadir":%s,"tablesChecked":%d,"failedTables":[%s],"binlogFile":%s,"binlogFileSize":%s,"expectedBinlogPosition":%s}\n' \
-    "$(json_str "$([[ $code -eq 0 ]] && echo ok || echo failed)")" "$code" "$(json_str "$message")" "$(json_str "${DATADIR:-}")" \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"datadir":%s,"serverUser":%s,"tablesChecked":%d,"failedTables":[%s],"binlogFile":%s,"binlogFileSize":%s,"expectedBinlogPosition":%s}\n' \
+    "$(json_str "$([[ $code -eq 0 ]] && echo ok || echo failed)")" "$code" "$(json_str "$message")" "$(json_str "${DATADIR:-}")" "$(json_str "$SERVER_USER")" \
     "$TABLES_CHECKED" "$failed" "$(json_str "${EXPECT_FILE:-}")" "$(json_str "$BINLOG_SIZE")" "$(json_str "${EXPECT_POSITION:-}")"
 }
 
@@ -79,6 +83,7 @@ read_parameters() {
 
 check_tools() {
   [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (mount, starting a server as the datadir's owner)"
+  command -v realpath >/dev/null || fail "$E_TOOL" "realpath not found"
   SERVER=$(command -v mariadbd || command -v mysqld || true)
   local candidate
   for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do
@@ -106,28 +111,88 @@ mount_volumes() {
     log "mounted $device ($fstype) at $target"
   done
   [[ -d $DATADIR ]] || fail "$E_MOUNT" "datadir $DATADIR does not exist on the restored volumes"
+  check_on_restored_volumes SSM_datadir "$DATADIR"
+  check_on_restored_volumes SSM_innodbLogDir "$LOG_DIR"
+  [[ -z $BINLOG_DIR ]] || check_on_restored_volumes SSM_binlogDir "$BINLOG_DIR"
+}
+
+# $2 (parameter $1), all symlinks resolved, must be a directory on one of the volumes mounted here.
+check_on_restored_volumes() {
+  local name=$1 path=$2 real target
+  real=$(realpath -e -- "$path" 2>/dev/null) || fail "$E_MOUNT" "$name $path does not exist on the restored volumes"
+  [[ -d $real ]] || fail "$E_MOUNT" "$name $path is not a directory"
+  for target in "${MOUNTED[@]}"; do
+    target=$(realpath -e -- "$target")
+    [[ $real == "$target" || $real == "$target"/* ]] && return 0
+  done
+  fail "$E_MOUNT" "$name $path resolves to $real, which is not on the restored volumes (${MOUNTED[*]}); refusing to follow it"
+}
+
+# A file the server or this script reads from the copy: a regular file, not a symlink (which could point anywhere).
+check_regular_file() {
+  [[ -f $1 && ! -L $1 ]] || fail "$E_BINLOG" "$1 is not a regular file on the restored volumes (a symlink, or missing); refusing to use it"
+}
+
+# The user the server runs as: the datadir's owner, never root (the copy's contents could make a root server do
+# anything the server can: plugins, LOAD DATA, writing files). A root-owned copy is given to the mysql user
+# (without following symlinks), as the database's own files normally are.
+server_user() {
+  local uid dir
+  uid=$(stat -c %u "$DATADIR")
+  if ((uid != 0)); then
+    SERVER_USER=$(stat -c %U "$DATADIR")
+    [[ $SERVER_USER != UNKNOWN ]] || SERVER_USER=$uid
+    return 0
+  fi
+  id -u mysql >/dev/null 2>&1 ||
+    fail "$E_MOUNT" "datadir $DATADIR is owned by root and there is no mysql user to run the server as: refusing to run it as root"
+  for dir in "$DATADIR" "$LOG_DIR" ${BINLOG_DIR:+"$BINLOG_DIR"}; do
+    chown -R -h mysql: "$dir" || fail "$E_MOUNT" "cannot give $dir to the mysql user"
+  done
+  SERVER_USER=mysql
+  log "datadir was owned by root: gave the restored copy's database directories to mysql (the server never runs as root)"
+}
+
+# The server's user must reach its directories: a parent directory it cannot search is named here, not in the
+# server's error log.
+check_server_user_access() {
+  local dir
+  command -v runuser >/dev/null || return 0
+  for dir in "$DATADIR" "$LOG_DIR" ${BINLOG_DIR:+"$BINLOG_DIR"}; do
+    runuser -u "$SERVER_USER" -- test -w "$dir" -a -x "$dir" ||
+      fail "$E_MOUNT" "the server's user $SERVER_USER cannot write $dir (a parent directory it cannot search, or the directory's owner): refusing to start it"
+  done
 }
 
 start_server() {
+  server_user
+  check_server_user_access
   WORK_DIR=$(mktemp -d /tmp/restore-verify.XXXXXX)
   chmod 0755 "$WORK_DIR"
-  local owner
-  owner=$(stat -c %U "$DATADIR")
-  chown "$owner" "$WORK_DIR"
+  chown "$SERVER_USER" "$WORK_DIR"
   SOCKET="$WORK_DIR/mysqld.sock"
   local -a binlog=(--skip-log-bin)
   if [[ -n $BINLOG_DIR ]]; then
-    local index
+    local index name
     index=$(find "$BINLOG_DIR" -maxdepth 1 -name '*.index' -print -quit)
     [[ -n $index ]] || fail "$E_BINLOG" "no binlog index (*.index) in $BINLOG_DIR"
-    # The index names the original server's paths; on this host those may be the live server's own files.
-    # Point every entry at the restored copy (the original index is kept beside it).
-    [[ -f $index.original ]] || cp -p "$index" "$index.original"
-    sed "s|^.*/|$BINLOG_DIR/|" "$index.original" >"$index"
-    binlog=(--log-bin="${index%.index}" --server-id=1)
+    check_regular_file "$index"
+    # The index names the original server's paths; on this host those may be the live server's own files. A
+    # fresh index in the work directory names the restored copies (each a regular file in BINLOG_DIR); the copy's
+    # own index is left as it is.
+    : >"$WORK_DIR/restored-bin.index"
+    while IFS= read -r name; do
+      [[ -n $name ]] || continue
+      name=${name##*/}
+      [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || fail "$E_BINLOG" "the binlog index $index names '$name', not a binlog file name"
+      check_regular_file "$BINLOG_DIR/$name"
+      printf '%s\n' "$BINLOG_DIR/$name" >>"$WORK_DIR/restored-bin.index"
+    done <"$index"
+    chown "$SERVER_USER" "$WORK_DIR/restored-bin.index"
+    binlog=(--log-bin="$BINLOG_DIR/$(basename "${index%.index}")" --log-bin-index="$WORK_DIR/restored-bin.index" --server-id=1)
   fi
   # No network, own socket and pid file: invisible to the host's own server and clients.
-  "$SERVER" --no-defaults --user="$owner" --datadir="$DATADIR" --innodb-log-group-home-dir="$LOG_DIR" \
+  "$SERVER" --no-defaults --user="$SERVER_USER" --datadir="$DATADIR" --innodb-log-group-home-dir="$LOG_DIR" \
     --socket="$SOCKET" --pid-file="$WORK_DIR/mysqld.pid" --log-error="$WORK_DIR/error.log" \
     --skip-networking --skip-slave-start "${binlog[@]}" >/dev/null 2>&1 &
   SERVER_PID=$!
@@ -174,6 +239,7 @@ check_tables() {
 check_binlog() {
   [[ -n $BINLOG_DIR && -n $EXPECT_FILE && -n $EXPECT_POSITION ]] || return 0
   [[ -f $BINLOG_DIR/$EXPECT_FILE ]] || fail "$E_BINLOG" "binlog $BINLOG_DIR/$EXPECT_FILE (tag BinlogFile) is not on the restored volumes"
+  check_regular_file "$BINLOG_DIR/$EXPECT_FILE"
   BINLOG_SIZE=$(stat -c %s "$BINLOG_DIR/$EXPECT_FILE")
   ((BINLOG_SIZE == EXPECT_POSITION)) ||
     fail "$E_BINLOG" "binlog $EXPECT_FILE is $BINLOG_SIZE bytes; the snapshot's tag BinlogPosition says $EXPECT_POSITION"

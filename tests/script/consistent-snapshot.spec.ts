@@ -4,7 +4,7 @@
 // environment, `sh -c _script.sh`, SIGKILL of the process group on cancel): Fixture.runAsAgent. A few are
 // made by hand (bash, HOME set): the script's own parameter checks, SIGTERM, and the blog's sequence.
 import * as assert from "node:assert/strict";
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ROLE_KEY, RequestRecord, SnapshotObservation, requestTags } from "./ec2-double";
@@ -26,6 +26,33 @@ const DEFAULT_LOCK = FLAVOR === "mariadb" ? { method: "BACKUP STAGE BLOCK_COMMIT
 /** On MariaDB the double reads the BACKUP STAGE locks held at every snapshot (auto's lock there; see assertLockHeldAt). */
 const PROBE_BACKUP_LOCKS = FLAVOR === "mariadb";
 const RESTORE_VERIFY = path.join(REPO_ROOT, "scripts", "restore-verify.sh");
+/** The helpers' log of agent runs (the script's RUN_BASE under Run Command is the real /run). */
+const WATCHDOG_LOG = "/run/consistent-snapshot/watchdog.log";
+/** What the helpers logged since `offset` (a length of WATCHDOG_LOG taken before the run). */
+function watchdogLogSince(offset: number): string {
+    return fs.existsSync(WATCHDOG_LOG) ? fs.readFileSync(WATCHDOG_LOG, "utf8").slice(offset) : "";
+}
+/** Waits (at most `withinMs`) for the helpers to log a line matching `pattern` since `offset`; returns what they logged. */
+async function watchdogLogged(offset: number, pattern: RegExp, withinMs = 2000): Promise<string> {
+    const deadline = Date.now() + withinMs;
+    while (!pattern.test(watchdogLogSince(offset)) && Date.now() < deadline) await sleep(50);
+    return watchdogLogSince(offset);
+}
+const watchdogLogLength = (): number => (fs.existsSync(WATCHDOG_LOG) ? fs.statSync(WATCHDOG_LOG).size : 0);
+/** PIDs of the helpers of a given role now running (this test's script started them). */
+function helperPids(role: string): number[] {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+            if (argv[0] === "bash" && argv[3] === `consistent-snapshot-${role}`) pids.push(Number(entry));
+        } catch { /* gone */ }
+    }
+    return pids;
+}
+/** The DLM execution the pre/post-script tests pair. */
+const DLM_EXECUTION_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 /** Where the compatibility matrix collects each cell's measurements (set by tests/compat/run.sh). */
 const COMPAT_RESULTS = process.env.COMPAT_RESULTS;
 
@@ -287,6 +314,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.ok((verify.summary.tablesChecked as number) >= 5, JSON.stringify(verify.summary));
             assert.deepEqual(verify.summary.failedTables, []);
             assert.equal(verify.summary.binlogFileSize, binlog.position);
+            // The fixture's server runs as root: the copy is given to mysql, and the server runs as mysql.
+            assert.equal(verify.summary.serverUser, "mysql", "the restored copy's server ran as root");
             assert.ok(!fs.existsSync(path.join(root, "data", "mysql")), "left the restored volume mounted");
         });
 
@@ -317,6 +346,48 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const damagedRun = await f.runScript(RESTORE_VERIFY, { ...env, SSM_expectBinlogPosition: binlog.position });
                 assert.equal(damagedRun.code, 5, damagedRun.stderr);
                 assert.ok((damagedRun.summary.failedTables as string[]).some((t) => t.startsWith("`app`.`myi`")), JSON.stringify(damagedRun.summary));
+            } finally {
+                f.detachImage(logsLoop);
+                f.detachImage(dataLoop);
+            }
+        });
+
+        it("restore-verify.sh trusts nothing on the copy: a binlog index symlinked out of it is refused, never written through (exit 6); a binlogDir resolving elsewhere is refused (exit 3)", async () => {
+            const binlog = result.summary.binlog as Record<string, string>;
+            const root = path.join(f.dir, "verify-hostile");
+            const logsCopy = freshCopy(LOGS_VOLUME_ID);
+            const outside = path.join(f.dir, "outside-the-copy.txt");
+            fs.writeFileSync(outside, "not the restored copy's\n");
+            // What a hostile (or careless) copy can carry: its index a symlink to any file of the host, a directory
+            // link out of the volume.
+            fs.mkdirSync(path.join(root, "logs"), { recursive: true });
+            let logsLoop = f.attachImage(logsCopy);
+            try {
+                // XFS: the copy has the live logs volume's UUID.
+                execFileSync("mount", ["-o", "nouuid", logsLoop, path.join(root, "logs")]);
+                const index = path.join(root, "logs", "binlog", "mysql-bin.index");
+                fs.renameSync(index, `${index}.real`);
+                fs.symlinkSync(outside, index);
+                fs.symlinkSync(f.dir, path.join(root, "logs", "elsewhere"));
+            } finally {
+                spawnSync("umount", [path.join(root, "logs")]);
+                f.detachImage(logsLoop);
+            }
+            logsLoop = f.attachImage(logsCopy);
+            const dataLoop = f.attachImage(freshCopy(DATA_VOLUME_ID));
+            const env = {
+                PATH: process.env.PATH, SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+            };
+            try {
+                const linkedIndex = await f.runScript(RESTORE_VERIFY, env);
+                assert.equal(linkedIndex.code, 6, linkedIndex.stderr);
+                assert.match(linkedIndex.summary.message, /mysql-bin\.index is not a regular file on the restored volumes/);
+                assert.equal(fs.readFileSync(outside, "utf8"), "not the restored copy's\n", "wrote through the copy's symlink");
+                const linkedDir = await f.runScript(RESTORE_VERIFY, { ...env, SSM_binlogDir: `${root}/logs/elsewhere` });
+                assert.equal(linkedDir.code, 3, linkedDir.stderr);
+                assert.match(linkedDir.summary.message, /SSM_binlogDir .* resolves to .*, which is not on the restored volumes/);
             } finally {
                 f.detachImage(logsLoop);
                 f.detachImage(dataLoop);
@@ -781,24 +852,24 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             await assertHostRecovered();
         });
 
-        it("on a Run Command cancel (SIGKILL to the process group): the step ends at once, the lock dies with the session, the watchdog thaws by maxFreezeSeconds", async () => {
+        it("on a Run Command cancel (SIGKILL to the process group): the step ends at once, the lock dies with the session, the watchdog thaws within a second (end of file on the script's pipe)", async () => {
             f.double.behaviour = "hang";
             let killedAt = 0;
-            const result = await run({ maxFreezeSeconds: "6", lockTimeoutSeconds: "2" }, {
+            const logFrom = watchdogLogLength();
+            const result = await run({ maxFreezeSeconds: "60", lockTimeoutSeconds: "2" }, {
                 onStderr: whenCreateSnapshotsArrives((cancel: () => void) => { killedAt = Date.now(); cancel(); }),
             });
             assert.equal(result.code, 137);
             assert.equal(result.timedOut, false, "a process outliving the script held the agent's pipes until the step timed out");
             assert.ok(Date.now() - killedAt < 3000, `the step took ${Date.now() - killedAt} ms to end after the kill`);
-            // The filesystems stay frozen until the watchdog's deadline...
-            assert.equal(await f.writable(f.dataMount, 300), false, "nothing froze: the test proves nothing");
-            // ...while the lock is released as soon as the session's client is gone...
+            // The lock is released as soon as the session's client is gone, and the watchdog, which sees its
+            // trigger's end of file without "done", thaws at once: not at the deadline (60 s here).
             assert.ok(await lockReleased(2), "the lock outlived the killed script's session");
-            // ...and the watchdog thaws them.
             for (const mount of f.freezableMounts) {
-                assert.ok(await f.writable(mount, 9000), `${mount} still frozen after the watchdog deadline`);
+                assert.ok(await f.writable(mount, 2000), `${mount} still frozen 2 s after the cancel`);
             }
-            assert.ok(Date.now() - killedAt < 9000);
+            assert.ok(Date.now() - killedAt < 5000, `given back ${Date.now() - killedAt} ms after the cancel`);
+            assert.match(await watchdogLogged(logFrom, /watchdog: releasing \(script-died\)/), /watchdog: releasing \(script-died\)/);
             await assertNoCommittedRowLost();
         });
 
@@ -824,6 +895,82 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(next.code, 0, next.stderr);
             assert.deepEqual([...(next.summary.pruned as string[])].sort(), orphans.map((o) => o.snapshotId).sort());
         });
+    });
+
+    describe("when a freeze blocks in the kernel (a writer inside splice() on the filesystem)", () => {
+        it("bounds the freeze by the deadline: exits 210 naming the freeze still in flight; when the writer moves on past the deadline, the freeze completes and the watchdog thaws it at once", async () => {
+            const splicer = await f.startSplicer(f.appMount);
+            const logFrom = watchdogLogLength();
+            try {
+                const result = await run({ maxFreezeSeconds: "4", lockTimeoutSeconds: "2" });
+                expectFailure(result, 210, new RegExp(`fsfreeze --freeze failed: ${f.appMount}: still in flight`));
+                const lockedFor = Date.now() - (result.summary.lockedAtMs as number);
+                assert.ok(lockedFor < 4000 + 1500, `the run ended ${lockedFor} ms after the lock: the freeze was not bounded by the deadline (4 s)`);
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0, "snapshotted without every freeze");
+                assert.ok(await lockReleased(2), "the lock outlived the run");
+                // Still in flight: writers to that filesystem wait (the freeze's first stage), and thawing is refused.
+                assert.equal(await f.writable(f.appMount, 300), false, "the freeze is not in flight: the test proves nothing");
+                await sleep(1000);
+            } finally {
+                splicer.moveOn();
+            }
+            const movedOnAt = Date.now();
+            assert.ok(await f.writable(f.appMount, 1500), "the freeze completed after the deadline and nobody thawed it");
+            assert.ok(Date.now() - movedOnAt < 1500);
+            const released = /watchdog: released by (script-died|deadline); thawed .* \(verified\)/;
+            assert.match(await watchdogLogged(logFrom, released), released);
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+
+        it("a cancel while the freeze is blocked: the watchdog keeps thawing until the freeze has ended, then thaws what it froze", async () => {
+            const splicer = await f.startSplicer(f.appMount);
+            const logFrom = watchdogLogLength();
+            let cancelled = false;
+            try {
+                const result = await run({ maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
+                    onStderr: (line, cancel) => {
+                        if (line.includes("database locked")) setTimeout(() => { cancelled = true; cancel(); }, 1000);
+                    },
+                });
+                assert.equal(result.code, 137);
+                assert.ok(cancelled);
+                assert.ok(await lockReleased(2), "the lock outlived the killed script's session");
+                assert.equal(await f.writable(f.appMount, 300), false, "the freeze is not in flight: the test proves nothing");
+                await sleep(1500); // the watchdog's first thaw attempts fail with EINVAL meanwhile
+            } finally {
+                splicer.moveOn();
+            }
+            assert.ok(await f.writable(f.appMount, 1500), "the freeze completed after the cancel and nobody thawed it");
+            const released = /watchdog: released by script-died; thawed .* \(verified\)/;
+            assert.match(await watchdogLogged(logFrom, released), released);
+            await assertHostRecovered();
+        });
+    });
+
+    describe("the helpers on a signal (a shutdown, an operator's kill)", () => {
+        it("SIGTERM to the watchdog gives the host back at once (thaw, unlock, the call's client stopped); the run fails", async () => {
+            f.double.behaviour = "hang";
+            let signalledAt = 0;
+            const result = await run({ maxFreezeSeconds: "60", lockTimeoutSeconds: "2" }, {
+                onStderr: (line) => {
+                    if (!line.includes("database locked")) return;
+                    const poll = setInterval(() => {
+                        if (!f.double.requests.some((r) => r.what === "CreateSnapshots")) return;
+                        clearInterval(poll);
+                        const [pid] = helperPids("watchdog");
+                        signalledAt = Date.now();
+                        process.kill(pid, "SIGTERM");
+                    }, 5);
+                },
+            });
+            assert.ok(signalledAt > 0, "the watchdog was not found");
+            assert.notEqual(result.code, 0);
+            assert.ok(Date.now() - signalledAt < 5000, `the run ended ${Date.now() - signalledAt} ms after the signal`);
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
+
     });
 
     describe("when the database is busy or down", () => {
@@ -1143,7 +1290,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     // Data Lifecycle Manager runs the document with command=pre-script, then calls CreateSnapshots itself (from
     // outside the instance), then runs it with command=post-script (only after a successful pre-script).
     describe("as Data Lifecycle Manager's pre and post scripts", () => {
-        const EXECUTION_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+        const EXECUTION_ID = DLM_EXECUTION_ID;
         /** Agent runs keep their state in the real /run (the fixture's own PIDs only ever live there). */
         const HOLD_DIR = "/run/consistent-snapshot/hold";
         const holdValue = (key: string): string | undefined => {
@@ -1189,6 +1336,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             for (const id of ids) {
                 const tags = f.double.snapshotStore.get(id)!.tags;
                 assert.equal(tags["dlm:managed"], "true", "DLM's own tags are kept");
+                assert.equal(tags.InstanceId, INSTANCE_ID, "DLM's variable tag is kept (the post-script may not write that key)");
                 assert.equal(tags.RunId, pre.summary.runId);
                 assert.equal(tags.DlmExecutionId, EXECUTION_ID);
                 assert.equal(tags.ConsistencyMethod, `${DEFAULT_LOCK.tag}+fsfreeze`);
@@ -1232,6 +1380,20 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             await assertNoCommittedRowLost();
         });
 
+        for (const role of ["holder", "sentinel"]) {
+            it(`SIGTERM to a pre-script's ${role} gives the host back at once; the post-script exits 213 (hold ended: signal)`, async () => {
+                const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+                assert.equal(pre.code, 0, pre.stderr);
+                const [pid] = helperPids(role);
+                assert.ok(pid > 0, `no ${role} running`);
+                process.kill(pid, "SIGTERM");
+                await assertHostRecovered(1500);
+                const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+                expectFailure(post, 213, /hold ended \(signal\)/);
+                assert.deepEqual(helperPids("holder").concat(helperPids("sentinel")), [], "a helper outlived the hold");
+            });
+        }
+
         it("post-script without a pre-script exits 212 and touches nothing", async () => {
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
             expectFailure(post, 212, /no pre-script hold on this instance/);
@@ -1246,32 +1408,67 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const other = await run({ command: "post-script", executionId: "11111111-2222-4333-8444-555555555555" });
             expectFailure(other, 212, /belongs to execution 0f1e2d3c/);
             assert.deepEqual((await heldNow()).locked, true, "the first hold was disturbed");
+            await f.double.dlmCreateSnapshots();
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
             assert.equal(post.code, 0, post.stderr);
             await assertHostRecovered();
         });
 
-        it("a killed holder (SIGKILL) takes the lock with it at once; its sentinel thaws by maxFreezeSeconds + 3 s; the post-script exits 213", async () => {
-            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "4", lockTimeoutSeconds: "2" });
+        it("a killed holder (SIGKILL) takes the lock with it at once, and its sentinel thaws at once (it watches the holder); the post-script exits 213", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" });
             assert.equal(pre.code, 0, pre.stderr);
+            assert.equal((await heldNow()).frozen.every(Boolean), true, "nothing held: the test proves nothing");
             process.kill(Number(holdValue("HolderPid")), "SIGKILL");
-            await sleep(500);
-            assert.equal((await heldNow()).locked, false, "the lock outlived its holder");
-            await sleep(7000);
-            await assertHostRecovered();
+            await assertHostRecovered(1500);
+            assert.match(fs.readFileSync(path.join(HOLD_DIR, "outcome"), "utf8"), /^holder-lost \d+ verified\n$/);
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
             expectFailure(post, 213, /hold ended \(holder-lost\)/);
         });
 
-        it("a pre-script cancelled once locked (SIGKILL of its process group): the host is given back by maxFreezeSeconds, and the next pre-script works", async () => {
-            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "4", lockTimeoutSeconds: "2" }, {
+        it("holder and sentinel both killed (SIGKILL): the post-script gives the host back itself (thaw verified, session killed) and exits 213", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" });
+            assert.equal(pre.code, 0, pre.stderr);
+            process.kill(Number(holdValue("SentinelPid")), "SIGKILL");
+            process.kill(Number(holdValue("HolderPid")), "SIGKILL");
+            await sleep(500);
+            assert.equal((await heldNow()).frozen.every(Boolean), true, "someone thawed: the test proves nothing");
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            expectFailure(post, 213, /hold ended \(holder-lost\)/);
+            await assertHostRecovered(500);
+        });
+
+        it("a pre-script whose holder dies before the hold is handed over does not say held: it fails (213), the host given back", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
+                onStderr: (line) => {
+                    if (!line.includes("database locked")) return;
+                    const [holder] = helperPids("holder");
+                    if (holder) process.kill(holder, "SIGKILL");
+                },
+            });
+            expectFailure(pre, 213, /hold/);
+            assert.notEqual(pre.summary.status, "held");
+            await assertHostRecovered();
+            assert.deepEqual(helperPids("holder").concat(helperPids("sentinel")), [], "a helper outlived the failed pre-script");
+        });
+
+        it("a post-script that finds no snapshot DLM started while held releases the host and exits 214 (an alert: nothing tagged)", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(pre.code, 0, pre.stderr);
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            expectFailure(post, 214, /no snapshot of .* started while it was held: nothing tagged/);
+            await assertHostRecovered();
+        });
+
+        it("a pre-script cancelled once locked (SIGKILL of its process group): the host is given back at once, and the next pre-script works", async () => {
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
                 onStderr: (line, kill) => { if (/database locked/.test(line)) kill(); },
             });
             assert.equal(pre.code, 137);
-            // Killed before the holder was armed: the session ends with the script at once; after: at the deadline.
-            await assertHostRecovered(8000);
+            // The session ends with the script; the helpers see the script's end of file without "handover": at once.
+            await assertHostRecovered(1500);
             const again = await run({ command: "pre-script", executionId: EXECUTION_ID });
             assert.equal(again.code, 0, again.stderr);
+            await f.double.dlmCreateSnapshots();
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
             assert.equal(post.code, 0, post.stderr);
             await assertHostRecovered();

@@ -225,7 +225,8 @@ export class Ec2Double {
 
     /**
      * CreateSnapshots as Data Lifecycle Manager sends it between the pre- and the post-script: from outside
-     * the instance, boot volume excluded, tagged dlm:managed. The double probes lock and freeze as for any call.
+     * the instance, boot volume excluded, tagged dlm:managed and with the policy's variable tag
+     * InstanceId=$(instance-id) (components/snapshotLifecyclePolicy.ts). The double probes lock and freeze as for any call.
      */
     async dlmCreateSnapshots(): Promise<string[]> {
         const body = new URLSearchParams({
@@ -234,6 +235,7 @@ export class Ec2Double {
             "TagSpecification.1.ResourceType": "snapshot",
             "TagSpecification.1.Tag.1.Key": "dlm:managed", "TagSpecification.1.Tag.1.Value": "true",
             "TagSpecification.1.Tag.2.Key": "aws:dlm:lifecycle-policy-id", "TagSpecification.1.Tag.2.Value": "policy-0123456789abcdef0",
+            "TagSpecification.1.Tag.3.Key": "InstanceId", "TagSpecification.1.Tag.3.Value": this.opts.instanceId,
         }).toString();
         const headers = { ...signedHeaders(this.endpoint, body, DLM_KEY, this.opts.region), "user-agent": "dlm-double" };
         const response = await fetch(this.endpoint, { method: "POST", body, headers });

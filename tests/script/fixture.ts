@@ -78,7 +78,7 @@ function run(cmd: string, args: string[], input?: string): string {
 export function requirePrerequisites(): void {
     if (process.getuid?.() !== 0) throw new Error("the script tests must run as root (loop devices, mount, fsfreeze)");
     const server = FLAVOR === "mariadb" ? ["mariadbd", "mariadb", "mariadb-install-db"] : ["mysqld", "mysql"];
-    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "getent"]
+    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "getent", "python3"]
         .filter((tool) => !commandExists(tool));
     if (missing.length > 0) {
         throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs; aws CLI)`);
@@ -104,7 +104,11 @@ export interface FixtureOptions {
 export const EXTRA_VOLUME_IDS = ["vol-0aaaaaaaaaaaaaaa3", "vol-0aaaaaaaaaaaaaaa4"];
 
 export class Fixture {
-    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-"));
+    /**
+     * Searchable by others (0711), like a host's /restore: restore-verify.sh runs its server as the mysql user, who
+     * must reach the restored datadir under it.
+     */
+    readonly dir = ((d: string) => { fs.chmodSync(d, 0o711); return d; })(fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-")));
     readonly pool = path.join(this.dir, "pool");
     readonly dataMount = path.join(this.dir, "mnt", "data");
     readonly logsMount: string;
@@ -481,6 +485,28 @@ export class Fixture {
         const child = spawn("sh", ["-c", 'echo ok >> "$1/.writable-probe"', "probe", mount], { stdio: "ignore" });
         const done = new Promise<boolean>((resolve) => child.on("exit", (code) => resolve(code === 0)));
         return Promise.race([done, sleep(withinMs).then(() => false)]);
+    }
+
+    /**
+     * Starts a writer stuck inside splice() on `mount` (from an empty pipe into a file there), the case seen on
+     * kernel 6.18 that makes "fsfreeze --freeze" of that filesystem block in the kernel (state D, in
+     * freeze_super: it waits for every writer, and cannot be killed) and fail "fsfreeze --unfreeze" with EINVAL
+     * until the writer moves on; then the freeze completes and stays. `moveOn()` kills the writer (by its PID),
+     * which ends the splice. Resolves once the writer is inside splice().
+     */
+    async startSplicer(mount: string): Promise<{ pid: number; moveOn: () => void }> {
+        const code = "import os, sys\nr, w = os.pipe()\nfd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\n" +
+            "print('splicing', flush=True)\nos.splice(r, fd, 65536)\n";
+        const child = spawn("python3", ["-c", code, path.join(mount, ".splice-target")], { stdio: ["ignore", "pipe", "inherit"] });
+        this.children.add(child);
+        child.on("exit", () => this.children.delete(child));
+        await new Promise<void>((resolve, reject) => {
+            child.stdout!.once("data", () => resolve());
+            child.once("exit", (c) => reject(new Error(`the splicer exited (${c}) before splicing`)));
+        });
+        // splice() takes the filesystem's write protection before it waits for the pipe: give it the moment.
+        await sleep(200);
+        return { pid: child.pid!, moveOn: () => { try { process.kill(child.pid!, "SIGKILL"); } catch { /* gone */ } } };
     }
 
     /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */

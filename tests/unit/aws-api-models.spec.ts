@@ -249,7 +249,7 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                             PolicyType: d.policyType, ResourceTypes: d.resourceTypes, TargetTags: tagList(d.targetTags),
                             Parameters: d.parameters ? { ExcludeBootVolume: d.parameters.excludeBootVolume } : undefined,
                             Schedules: d.schedules.map((sc: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
-                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: tagList(sc.tagsToAdd),
+                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: tagList(sc.tagsToAdd), VariableTags: tagList(sc.variableTags),
                                 CreateRule: {
                                     CronExpression: sc.createRule.cronExpression,
                                     Scripts: sc.createRule.scripts ? [{

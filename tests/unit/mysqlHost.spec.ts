@@ -128,10 +128,15 @@ describe("MysqlHost", () => {
         assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
             "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]);
         assert.deepEqual(statement(policy, "SnapshotThisInstance").Resource, [`arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0db`]);
+        // ...and only when the caller is that instance (what each condition allows: tests/unit/iamSimulation.spec.ts).
+        assert.deepEqual(statement(policy, "SnapshotThisInstance").Condition, { ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${ec2:InstanceID}"}` } });
         assert.equal(statement(policy, "SnapshotItsVolumes").Resource, `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/*`);
         const create = statement(policy, "CreateTaggedSnapshots");
         assert.equal(create.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
-        assert.deepEqual(create.Condition, { StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } });
+        assert.deepEqual(create.Condition, {
+            StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+            ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${aws:RequestTag/InstanceId}"}` },
+        });
         const tag = statement(policy, "TagOnlyOnCreate");
         assert.deepEqual(tag.Action, ["ec2:CreateTags"]);
         assert.deepEqual(tag.Condition, { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } });
@@ -139,7 +144,10 @@ describe("MysqlHost", () => {
         assert.deepEqual(statement(policy, "WriteRunCommandOutput").Resource, [LOG_GROUP_ARN, `${LOG_GROUP_ARN}:log-stream:*`]);
         const deletion = statement(policy, "DeleteOwnSnapshots");
         assert.equal(deletion.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
-        assert.deepEqual(deletion.Condition, { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } });
+        assert.deepEqual(deletion.Condition, {
+            StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+            ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${aws:ResourceTag/InstanceId}"}` },
+        });
         for (const s of policy.Statement) {
             if (s.Resource === "*") {
                 assert.ok(["DescribeOwnVolumes", "ListSnapshots"].includes(s.Sid), `${s.Sid} on *`);

@@ -18,6 +18,8 @@ describe("instance policy of hosts DLM snapshots (snapshotInstancePolicy, tagLif
         assert.deepEqual(tagging.Condition, {
             "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
             "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
+            // Only DLM's snapshots of the calling host (DLM's variable tag InstanceId=$(instance-id)).
+            "ArnEquals": { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${aws:ResourceTag/InstanceId}"}` },
         });
     });
     it("names every key the script's post-script writes, and nothing else", () => {
@@ -72,10 +74,11 @@ describe("SnapshotLifecyclePolicy", () => {
             for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
         });
 
-        it("gives the hosts a policy for the pre/post script: describe, find and tag DLM's snapshots; no create, no delete", async () => {
+        it("gives the hosts a policy for the pre/post script (describe, find and tag DLM's snapshots of themselves) and for run now (create and prune their own), each only for itself", async () => {
             const policy = parsePolicy(one("aws:iam/policy:Policy").inputs.policy);
-            assert.deepEqual(actions(policy), ["ec2:CreateTags", "ec2:DescribeInstances", "ec2:DescribeSnapshots"]);
+            assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots"]);
             assert.deepEqual(statement(policy, "TagLifecyclePolicySnapshots").Condition?.StringEquals, { "aws:ResourceTag/dlm:managed": "true" });
+            assert.deepEqual(statement(policy, "SnapshotTaggedInstances").Condition?.StringEquals, { "aws:ResourceTag/ConsistentSnapshot": ["AmazonLinuxMySQL"] });
             assert.match(await value(component.instancePolicyArn), /dlm-instance/);
         });
 
@@ -90,6 +93,7 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.equal(schedule.createRule.cronExpression, "cron(0 0 * * ? *)");
             assert.deepEqual(schedule.retainRule, { count: 7 });
             assert.equal(schedule.copyTags, true);
+            assert.deepEqual(schedule.variableTags, { InstanceId: "$(instance-id)" }, "whose snapshot each is: the hosts' IAM keys on it");
             assert.deepEqual(schedule.crossRegionCopyRules, []);
             assert.equal(schedule.fastRestoreRule, undefined);
         });
@@ -183,6 +187,8 @@ describe("SnapshotLifecyclePolicy", () => {
             [{ fastRestoreAvailabilityZones: ["use1-az1"] }, /fastRestoreAvailabilityZones\[0\] 'use1-az1'/],
             [{ scriptExecutionTimeoutSeconds: 5 }, /scriptExecutionTimeoutSeconds 5: expected a whole number from 10 to 120/],
             [{ scriptMaximumRetryCount: 4 }, /scriptMaximumRetryCount 4: expected a whole number from 0 to 3/],
+            [{ tagsToAdd: { InstanceId: "i-0123" } }, /tagsToAdd\.InstanceId: reserved \(DLM tags each snapshot with its instance id/],
+            [{ tagsToAdd: Object.fromEntries(Array.from({ length: 45 }, (_, n) => [`K${n}`, "v"])) }, /tagsToAdd: at most 44/],
         ];
         for (const [override, message] of cases) {
             it(`${JSON.stringify(override).slice(0, 70)}`, async () => {

