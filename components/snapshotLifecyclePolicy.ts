@@ -136,8 +136,9 @@ export function lifecyclePolicyRolePolicy(ctx: AccountContext, scope: { document
             },
             { Sid: "SnapshotTags", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: `arn:${ctx.partition}:ec2:*::snapshot/*` },
             {
-                // AWSDataLifecycleManagerSSMFullAccess, scoped: this document, to the targeted instances only.
-                Sid: "RunScripts", Effect: "Allow", Action: ["ssm:SendCommand"],
+                // AWSDataLifecycleManagerSSMFullAccess (v2), scoped: this document (it also reads it before running
+                // it), to the targeted instances only.
+                Sid: "RunScripts", Effect: "Allow", Action: ["ssm:SendCommand", "ssm:DescribeDocument", "ssm:GetDocument"],
                 Resource: [scope.documentArn],
             },
             {
@@ -154,7 +155,11 @@ export function lifecyclePolicyRolePolicy(ctx: AccountContext, scope: { document
     if (scope.cmkArns.length > 0) {
         policy.Statement.push({
             Sid: "EncryptCopies", Effect: "Allow", Resource: scope.cmkArns,
-            Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey", "kms:CreateGrant"],
+            Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+        }, {
+            // EBS takes a grant on the key for the copy it encrypts; nobody else gets one through this role.
+            Sid: "GrantKeysToEbsOnly", Effect: "Allow", Resource: scope.cmkArns, Action: ["kms:CreateGrant"],
+            Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
         });
     }
     return policy;

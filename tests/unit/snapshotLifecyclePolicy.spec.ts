@@ -118,6 +118,17 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.equal(one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/dlm-role`);
         });
 
+        it("grants every SSM action AWS's AWSDataLifecycleManagerSSMFullAccess grants for scripts, scoped to this document and the targets", () => {
+            // AWSDataLifecycleManagerSSMFullAccess v2 (AWS Managed Policy Reference, edited 2023-11-16): SSM actions
+            // on * (read), on DLMScriptsAccess-tagged documents and on every instance. Without DescribeDocument and
+            // GetDocument DLM cannot read the document it runs.
+            const managed = ["ssm:DescribeDocument", "ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:GetDocument",
+                "ssm:ListCommands", "ssm:SendCommand"];
+            const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+            assert.deepEqual(actions(policy).filter((a) => a.startsWith("ssm:")), managed);
+            assert.deepEqual(statement(policy, "RunScripts").Action, ["ssm:SendCommand", "ssm:DescribeDocument", "ssm:GetDocument"]);
+        });
+
         it("lets DLM send only this document, only to the targeted instances; no AMI, archive or sharing actions", () => {
             const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
             assert.deepEqual(statement(policy, "RunScripts").Resource, [DOCUMENT.documentArn]);
@@ -171,6 +182,10 @@ describe("SnapshotLifecyclePolicy", () => {
         it("may use the copy Region's key, and nothing else of KMS", () => {
             const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
             assert.deepEqual(statement(policy, "EncryptCopies").Resource, ["arn:aws:kms:us-west-2:111122223333:key/abcd"]);
+            assert.ok(!statement(policy, "EncryptCopies").Action.includes("kms:CreateGrant"));
+            const grants = statement(policy, "GrantKeysToEbsOnly");
+            assert.deepEqual([grants.Action, grants.Resource], [["kms:CreateGrant"], ["arn:aws:kms:us-west-2:111122223333:key/abcd"]]);
+            assert.deepEqual(grants.Condition, { Bool: { "kms:GrantIsForAWSResource": "true" } }, "a grant only for an AWS service (EBS), as DLM's documentation has it");
             assert.deepEqual(statement(policy, "RunScriptsOnTargets").Condition, { StringEquals: { "ssm:resourceTag/Backup": "Primary" } });
         });
     });
