@@ -68,6 +68,29 @@ export function alertTopicPolicy(topicArn: string, ruleArns: string[], accountId
     });
 }
 
+/**
+ * Key policy of the KMS key that encrypts a created alert topic (Security Hub SNS.1): the account administers it
+ * through IAM (the key policy AWS gives every new key, without which the key could lock its owners out), and
+ * EventBridge, the only publisher, may make the data keys SNS encrypts each message with (AWS's "Amazon SNS
+ * topic encryption" with EventBridge as the publisher: kms:GenerateDataKey* and kms:Decrypt). The topic policy
+ * still admits only this stack's rules.
+ */
+export function alertTopicKeyPolicy(partition: string, accountId: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "AccountAdministersKeyThroughIam", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
+                Action: "kms:*", Resource: "*",
+            },
+            {
+                Sid: "EventBridgePublishesEncrypted", Effect: "Allow", Principal: { Service: "events.amazonaws.com" },
+                Action: ["kms:GenerateDataKey*", "kms:Decrypt"], Resource: "*",
+            },
+        ],
+    });
+}
+
 /** The DLM policy went into its error state (its role lacks a permission, a limit was hit): no snapshot until fixed. */
 export function lifecyclePolicyErrorPattern(policyArn: string): string {
     return JSON.stringify({
@@ -129,8 +152,16 @@ export interface AlertRule {
 export function failureAlerts(parent: pulumi.Resource, name: string, rules: AlertRule[], opts: {
     topicArn?: pulumi.Input<string>; email?: string; ctx: pulumi.Output<AccountContext>; tags?: Record<string, string>;
 }): pulumi.Output<string> {
-    const topic = opts.topicArn === undefined
-        ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", tags: opts.tags }, { parent })
+    const key = opts.topicArn === undefined
+        ? new aws.kms.Key(`${name}-alerts`, {
+            description: "consistent-snapshots: encrypts the failure-alert topic (EventBridge publishes)",
+            enableKeyRotation: true,
+            policy: opts.ctx.apply((c) => alertTopicKeyPolicy(c.partition, c.accountId)),
+            tags: opts.tags,
+        }, { parent })
+        : undefined;
+    const topic = key
+        ? new aws.sns.Topic(`${name}-alerts`, { displayName: "consistent-snapshots failures", kmsMasterKeyId: key.arn, tags: opts.tags }, { parent })
         : undefined;
     const topicArn = topic ? topic.arn : pulumi.all([opts.topicArn!, opts.ctx]).apply(([arn, ctx]) => {
         const error = alertTopicArnError(arn, ctx.region);

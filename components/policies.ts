@@ -32,12 +32,23 @@ export interface InstancePolicyScope {
     tagLifecyclePolicySnapshots?: boolean;
 }
 
+/** How many tags a GTID set may span (GTID_TAG_PARTS in scripts/consistent-snapshot.sh). */
+export const GTID_TAG_PARTS = 8;
+
 /**
  * The tags the post-script adds to DLM's snapshots (scripts/consistent-snapshot.sh, tag_held_snapshots). Not
  * `InstanceId`: DLM writes it (the policy's variable tag `$(instance-id)`), and IAM keys each host's rights on it.
  */
 export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "FrozenMounts", "UnfrozenMounts",
-    "BinlogFile", "BinlogPosition", "GtidBinlogPos"] as const;
+    "BinlogFile", "BinlogPosition", ...gtidTagKeys("GtidBinlogPos")] as const;
+
+/**
+ * The tags a GTID set goes into (scripts/consistent-snapshot.sh, gtid_tags): `key`, then `key2`..`key8` for a set
+ * longer than a tag value's 256 characters, and `keyCut` when even that was too short.
+ */
+export function gtidTagKeys(key: string): string[] {
+    return [key, ...Array.from({ length: GTID_TAG_PARTS - 1 }, (_, i) => `${key}${i + 2}`), `${key}Cut`];
+}
 
 /** The snapshot tag naming the instance a snapshot is of: the script sets it on create, DLM as a variable tag. */
 export const INSTANCE_ID_TAG_KEY = "InstanceId";

@@ -64,7 +64,8 @@
 #   0   snapshots created (or dry run reported)
 #   201 a parameter is invalid                      202 a required tool is missing / not root
 #   203 discovery failed (IMDS, EC2 describe, mounts, volumes, already frozen, another run active)
-#   204 the database is unreachable                 205 the database lock could not be had in time
+#   204 the database is unreachable                 205 the database lock could not be had in time, or its
+#                                                       session was lost (killed) before the call
 #   206 a filesystem could not be frozen            207 the CreateSnapshots call failed
 #   208 the CreateSnapshots call timed out          209 interrupted by a signal
 #   210 thaw or unlock failed: the host needs attention
@@ -83,7 +84,7 @@ shopt -s inherit_errexit
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213 \
   E_NOTHING_TAGGED=214
-readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots"
+readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots" GTID_TAG_PARTS=8
 readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
   LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
@@ -807,7 +808,27 @@ read_binlog_position() {
   local gtid_column row=${DB_LINES[0]:-}
   IFS=$'\x1f' read -r BINLOG_FILE BINLOG_POSITION _ _ gtid_column <<<"${row//$'\t'/$'\x1f'}"
   if [[ $DB_FLAVOR == mariadb ]]; then GTID_BINLOG_POS=${DB_LINES[1]:-}; else GTID_BINLOG_POS=${gtid_column:-}; fi
+  # MySQL breaks a set of several source UUIDs after each comma; --batch prints that newline as \n.
+  GTID_BINLOG_POS=${GTID_BINLOG_POS//\\n/}
   return 0
+}
+
+# Appends to the array named $3 the tags of GTID set $2 under key $1. A tag value holds 256 characters and a
+# set of many domains or source UUIDs is longer: it continues in $1 2 .. $1 8 (keys ${1}2 .. ${1}8, 2048
+# characters in all); a longer set is cut there, its last part ending in "...", and ${1}Cut=true says so (the
+# run's summary has the whole set). Never cut silently.
+gtid_tags() {
+  local key=$1 value=$2 part
+  local -n gtid_out=$3
+  gtid_out+=("$key=${value:0:256}")
+  for ((part = 2; part <= GTID_TAG_PARTS && ${#value} > (part - 1) * 256; part++)); do
+    gtid_out+=("$key$part=${value:(part - 1) * 256:256}")
+  done
+  if ((${#value} > GTID_TAG_PARTS * 256)); then
+    gtid_out[-1]="${gtid_out[-1]::-3}..."
+    gtid_out+=("${key}Cut=true")
+    log "WARNING: the GTID set is ${#value} characters; tagged the first $((GTID_TAG_PARTS * 256 - 3)) in $key..${key}$GTID_TAG_PARTS, ${key}Cut=true (the summary has all of it)"
+  fi
 }
 
 # Whether commits go on while the snapshot is taken (no lock, or LOCK INSTANCE FOR BACKUP): then the binlog
@@ -819,6 +840,15 @@ read_binlog_after() {
   read_binlog_position
   BINLOG_AFTER="$BINLOG_FILE:$BINLOG_POSITION${GTID_BINLOG_POS:+ $GTID_BINLOG_POS}"
   BINLOG_FILE=$file BINLOG_POSITION=$position GTID_BINLOG_POS=$gtid
+}
+
+# Right before the call (everything is frozen): the lock lives in the session, and a KILL of it (pt-kill, an
+# admin) releases it without a word; a client that reconnected would answer from a new session. One round trip.
+db_check_lock_session() {
+  [[ $DATABASE == mysql && $DB_LOCKED == true ]] || return 0
+  if db_query "SELECT CONNECTION_ID()" 2 && [[ ${DB_LINES[0]:-} == "$DB_CONNECTION_ID" ]]; then return 0; fi
+  DB_LOCKED=false
+  fail "$E_LOCK" "the lock's session (connection $DB_CONNECTION_ID) was lost before the snapshot call (killed?): ${DB_ERROR:-the client answers as connection ${DB_LINES[0]:-?}}; nothing was snapshotted"
 }
 
 db_unlock() {
@@ -1441,7 +1471,8 @@ api_call() {
   local line now remaining seconds count=0 suffix="" input late
   commits_go_on && suffix=BeforeCall
   [[ $DATABASE == mysql ]] &&
-    dynamic=("BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION" "GtidBinlogPos$suffix=$GTID_BINLOG_POS")
+    dynamic=("BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION")
+  [[ $DATABASE == mysql ]] && gtid_tags "GtidBinlogPos$suffix" "$GTID_BINLOG_POS" dynamic
   if [[ $API_CLIENT == curl ]]; then
     tags_query input $((${#STATIC_TAGS[@]} + 1)) "${dynamic[@]}"
     input=$BODY_STATIC$input
@@ -1754,10 +1785,14 @@ tag_held_snapshots() {
   # InstanceId is its own, never that key.
   local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID"
     "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}")
-  [[ $1 == *+* ]] && tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" "GtidBinlogPos=$GTID_BINLOG_POS")
-  local -a args=() tag out
-  for tag in "${tags[@]}"; do args+=("Key=${tag%%=*},Value=${tag#*=}"); done
-  out=$(aws_ec2 create-tags --resources "${SNAPSHOTS[@]%%:*}" --tags "${args[@]}" 2>&1) ||
+  if [[ $1 == *+* ]]; then
+    tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION")
+    gtid_tags GtidBinlogPos "$GTID_BINLOG_POS" tags
+  fi
+  # JSON, not the CLI's shorthand: a GTID set of several domains or UUIDs has commas, which shorthand splits on.
+  local json out
+  tags_json json "${tags[@]}"
+  out=$(aws_ec2 create-tags --resources "${SNAPSHOTS[@]%%:*}" --tags "[$json]" 2>&1) ||
     fail "$E_API" "the host was released, but tagging ${SNAPSHOTS[*]%%:*} failed: ${out//$'\n'/ }"
 }
 
@@ -1786,6 +1821,7 @@ quiesce() {
   [[ $DATABASE == mysql ]] && read_binlog_position
   sync_unfrozen_mounts
   freeze_mounts
+  db_check_lock_session
 }
 
 run_dry_run() {

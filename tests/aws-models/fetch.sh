@@ -9,12 +9,17 @@ set -euo pipefail
 readonly SUITE=${AWS_MODELS_SUITE:-sid}
 readonly CACHE=${AWS_MODELS_CACHE:-/var/cache/consistent-snapshots/aws-models}
 readonly MIRROR=${COMPAT_MIRROR:-http://deb.debian.org/debian}
-readonly SERVICES="ssm ec2 dlm iam logs events sns"
+readonly SERVICES="ssm ec2 dlm iam logs events sns kms"
 readonly dir=$CACHE/$SUITE
 
 die() { echo "aws-models/fetch.sh: $*" >&2; exit 1; }
 
-if [[ -f $dir/.complete ]]; then echo "$dir/data"; exit 0; fi
+cached() {
+  local service
+  [[ -f $dir/.complete ]] || return 1
+  for service in $SERVICES; do [[ -d $dir/data/$service ]] || return 1; done
+}
+if cached; then echo "$dir/data"; exit 0; fi
 mkdir -p "$CACHE"
 work=$(mktemp -d "$CACHE/.fetch.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT

@@ -732,7 +732,9 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const comparable = (params: Record<string, string>) => {
                 const tags = requestTags(params);
                 for (const runSpecific of ["Name", "RunId", "BinlogFile", "BinlogPosition", "GtidBinlogPos"]) assert.ok(tags[runSpecific] !== undefined, runSpecific);
-                const { Name: _n, RunId: _r, BinlogFile: _f, BinlogPosition: _p, GtidBinlogPos: _g, ...rest } = tags; // eslint-disable-line @typescript-eslint/no-unused-vars
+                const { Name: _n, RunId: _r, BinlogFile: _f, BinlogPosition: _p, ...withGtid } = tags; // eslint-disable-line @typescript-eslint/no-unused-vars
+                // A GTID set spans GtidBinlogPos, GtidBinlogPos2, ... (a long one, see the GTID test): all run-specific.
+                const rest = Object.fromEntries(Object.entries(withGtid).filter(([key]) => !key.startsWith("GtidBinlogPos")));
                 const plain = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith("TagSpecification.1.Tag.")));
                 return { plain, rest };
             };
@@ -995,6 +997,32 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             }
         }
         const LONG_WRITE = "UPDATE app.slow SET v = v + 1 WHERE id = 1 AND SLEEP(30) = 0";
+
+        it("a KILL of the lock's session before the call (pt-kill, an admin): exits 205, nothing snapshotted, the host given back", async () => {
+            // A writer stuck in splice() holds the freeze open for a second: the KILL lands between lock and call.
+            const splicer = await f.startSplicer(f.appMount);
+            let killed: string[] = [];
+            try {
+                const result = await run({ maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
+                    onStderr: (line) => {
+                        if (!line.includes("database locked")) return;
+                        void (async () => {
+                            killed = (await f.sql(`SELECT ID FROM ${PROCESSLIST} WHERE USER = '${BACKUP_USER}'`)).trim().split("\n").filter(Boolean);
+                            for (const id of killed) await f.sql(`KILL CONNECTION ${id}`);
+                            await sleep(500);
+                            splicer.moveOn();
+                        })();
+                    },
+                });
+                expectFailure(result, 205, /the lock's session \(connection \d+\) was lost before the snapshot call/);
+                assert.ok(killed.length > 0, "no session of the backup account was found to kill: the test proves nothing");
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0, "snapshotted without the lock");
+            } finally {
+                splicer.moveOn();
+            }
+            await assertHostRecovered();
+            await assertNoCommittedRowLost();
+        });
 
         it("sends no FLUSH while a long write runs (exit 205), and writers never stall behind it", async () => {
             await whileLongQueryRuns(LONG_WRITE, async () => {
@@ -1393,6 +1421,30 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.deepEqual(helperPids("holder").concat(helperPids("sentinel")), [], "a helper outlived the hold");
             });
         }
+
+        if (FLAVOR === "mariadb") it("a GTID set of many domains, longer than a tag value: the run and the post-script tag all of it in parts (JSON, not the CLI's shorthand, which splits on its commas)", async () => {
+            // 40 more replication domains: gtid_binlog_pos becomes "0-1-N,1-1-1,...,40-1-1", over 256 characters.
+            await f.sql(Array.from({ length: 40 }, (_, i) => `SET SESSION gtid_domain_id = ${i + 1}; INSERT INTO app.probe (at) VALUES (NOW(6))`).join("; "));
+            const gtidOf = (tags: Record<string, string>) => ["GtidBinlogPos", ...Array.from({ length: 7 }, (_, i) => `GtidBinlogPos${i + 2}`)]
+                .map((key) => tags[key] ?? "").join("");
+            const snapshot = await run();
+            assert.equal(snapshot.code, 0, snapshot.stderr);
+            const gtid = (snapshot.summary.binlog as Record<string, string>).gtid;
+            assert.ok(gtid.length > 256 && gtid.includes(","), `the set is not long enough to prove anything: ${gtid}`);
+            const ofRun = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === snapshot.summary.runId);
+            assert.ok(ofRun.length > 0);
+            for (const snap of ofRun) {
+                assert.equal(gtidOf(snap.tags), gtid, "the tags do not add up to the whole set");
+                assert.equal(snap.tags.GtidBinlogPos2?.length > 0, true);
+                assert.equal(snap.tags.GtidBinlogPosCut, undefined);
+            }
+            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+            assert.equal(pre.code, 0, pre.stderr);
+            const ids = await f.double.dlmCreateSnapshots();
+            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+            assert.equal(post.code, 0, post.stderr);
+            for (const id of ids) assert.equal(gtidOf(f.double.snapshotStore.get(id)!.tags), (pre.summary.binlog as Record<string, string>).gtid);
+        });
 
         it("post-script without a pre-script exits 212 and touches nothing", async () => {
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });

@@ -230,9 +230,30 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                     },
                 }], limits: [],
             };
+        case "aws:kms/key:Key":
+            return {
+                requests: [
+                    {
+                        service: "kms", operation: "CreateKey", request: {
+                            Description: i.description, Policy: i.policy, KeyUsage: i.keyUsage, KeySpec: i.customerMasterKeySpec,
+                            Tags: i.tags && Object.keys(i.tags).length ? Object.entries(i.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) : undefined,
+                        },
+                    },
+                    ...(i.enableKeyRotation ? [{ service: "kms", operation: "EnableKeyRotation", request: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" } }] : []),
+                ],
+                // KMS: a key policy is at most 32 KB.
+                limits: [[`${r.name}.policy`, (i.policy ?? "").length > 32768, "key policy over 32 KB"]],
+            };
         case "aws:sns/topic:Topic":
             return {
-                requests: [{ service: "sns", operation: "CreateTopic", request: { Name: autoName(r), Attributes: i.displayName ? { DisplayName: i.displayName } : undefined, Tags: tagList(i.tags) } }],
+                requests: [{
+                    service: "sns", operation: "CreateTopic", request: {
+                        Name: autoName(r), Tags: tagList(i.tags),
+                        Attributes: i.displayName || i.kmsMasterKeyId
+                            ? { ...(i.displayName ? { DisplayName: i.displayName } : {}), ...(i.kmsMasterKeyId ? { KmsMasterKeyId: i.kmsMasterKeyId } : {}) }
+                            : undefined,
+                    },
+                }],
                 // SNS API reference, CreateTopic Name: up to 256 letters, digits, hyphens and underscores.
                 limits: [[`${r.name}.name`, !/^[A-Za-z0-9_-]{1,256}$/.test(autoName(r)), `topic name ${autoName(r)} is not 1-256 of A-Za-z0-9_-`]],
             };

@@ -145,6 +145,7 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
                     "aws:cloudwatch/logGroup:LogGroup": 1,
                     "aws:cloudwatch/eventRule:EventRule": 2,
                     "aws:cloudwatch/eventTarget:EventTarget": 2,
+                    "aws:kms/key:Key": 1,
                     "aws:sns/topic:Topic": 1,
                     "aws:sns/topicPolicy:TopicPolicy": 1,
                     "aws:sns/topicSubscription:TopicSubscription": 1,

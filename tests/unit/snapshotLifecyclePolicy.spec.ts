@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyArgsErrors } from "../../components/snapshotLifecyclePolicy";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { POST_SCRIPT_TAG_KEYS, snapshotInstancePolicy } from "../../components/policies";
+import { GTID_TAG_PARTS, POST_SCRIPT_TAG_KEYS, gtidTagKeys, snapshotInstancePolicy } from "../../components/policies";
 import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, ofType, one, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
 
@@ -24,10 +24,12 @@ describe("instance policy of hosts DLM snapshots (snapshotInstancePolicy, tagLif
     });
     it("names every key the script's post-script writes, and nothing else", () => {
         const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
-        // The tag list: from the function's start to where it turns the list into CLI arguments.
-        const body = /tag_held_snapshots\(\) \{([\s\S]*?)local -a args/.exec(script)![1];
+        // The tag list: from the function's start to where it turns the list into JSON; a GTID set's keys come from gtid_tags.
+        const body = /tag_held_snapshots\(\) \{([\s\S]*?)local json out/.exec(script)![1];
         const keys = [...body.matchAll(/"([A-Za-z]+)=\$/g)].map((m) => m[1]);
+        for (const m of body.matchAll(/gtid_tags ([A-Za-z]+) /g)) keys.push(...gtidTagKeys(m[1]));
         assert.deepEqual([...keys].sort(), [...POST_SCRIPT_TAG_KEYS].sort());
+        assert.match(script, new RegExp(`GTID_TAG_PARTS=${GTID_TAG_PARTS}\\b`), "the script and the policy agree on how many tags a GTID set spans");
     });
     it("is off by default (maintenance-window hosts tag only on create)", () => {
         const policy = snapshotInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"] });
@@ -48,7 +50,7 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.deepEqual(inventory(), {
                 "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
                 "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
-                "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
+                "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
                 "aws:cloudwatch/eventRule:EventRule": 3, "aws:cloudwatch/eventTarget:EventTarget": 3,
             });
         });

@@ -27,7 +27,7 @@ describe("SnapshotMaintenanceWindow", () => {
             "consistent-snapshots:index:SnapshotMaintenanceWindow": 1, "aws:ssm/maintenanceWindow:MaintenanceWindow": 1,
             "aws:cloudwatch/logGroup:LogGroup": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "aws:iam/policy:Policy": 1,
             "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2, "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
-            "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
+            "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
             "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
         });
     });
@@ -63,6 +63,17 @@ describe("SnapshotMaintenanceWindow", () => {
             assert.deepEqual(Object.keys(command.inputPaths).sort(), ["command", "document", "instance", "region", "status", "time"]);
             assert.match(command.inputTemplate, /<status> on instance <instance>/);
             assert.ok(JSON.parse(command.inputTemplate), "the template must be a JSON string");
+        });
+
+        it("encrypts the topic it creates with a KMS key of its own (rotated yearly) that EventBridge may use to publish (Security Hub SNS.1)", () => {
+            const key = one("aws:kms/key:Key");
+            assert.equal(key.inputs.enableKeyRotation, true);
+            assert.equal(one("aws:sns/topic:Topic").inputs.kmsMasterKeyId, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:kms/key:Key/${key.name}`);
+            const policy = JSON.parse(key.inputs.policy);
+            assert.deepEqual(policy.Statement.map((s: { Sid: string }) => s.Sid), ["AccountAdministersKeyThroughIam", "EventBridgePublishesEncrypted"]);
+            assert.deepEqual(policy.Statement[0].Principal, { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` });
+            const publisher = policy.Statement[1];
+            assert.deepEqual([publisher.Principal, publisher.Action], [{ Service: "events.amazonaws.com" }, ["kms:GenerateDataKey*", "kms:Decrypt"]]);
         });
 
         it("lets only its two rules publish to the topic", () => {
@@ -180,6 +191,7 @@ describe("SnapshotMaintenanceWindow", () => {
             const byo = new SnapshotMaintenanceWindow("byo", { alertTopicArn: arn, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
             await settle();
             assert.equal(ofType("aws:sns/topic:Topic").length, 0);
+            assert.equal(ofType("aws:kms/key:Key").length, 0, "a key for a topic it does not own");
             assert.equal(ofType("aws:sns/topicPolicy:TopicPolicy").length, 0);
             assert.deepEqual(ofType("aws:cloudwatch/eventTarget:EventTarget").map((t) => t.inputs.arn), [arn, arn]);
             assert.equal(await value(byo.alertTopicArn!), arn);

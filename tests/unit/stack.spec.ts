@@ -26,6 +26,7 @@ const DEV_INVENTORY = {
     "aws:ec2/instance:Instance": 1,
     "aws:ebs/volume:Volume": 1,
     "aws:ec2/volumeAttachment:VolumeAttachment": 1,
+    "aws:kms/key:Key": 1,
     "aws:sns/topic:Topic": 1,
     "aws:sns/topicPolicy:TopicPolicy": 1,
     "aws:cloudwatch/eventRule:EventRule": 2,
