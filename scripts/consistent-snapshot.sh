@@ -100,6 +100,7 @@ declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not know
 declare -a FREEZE_STATUS=() FREEZE_INDEX=()
 FREEZE_STATUS_FD=""
 FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
+NEVER_FROZEN_FILESYSTEMS=" " # MAJ:MIN of the filesystems of /, /boot, /boot/efi
 declare -a MYSQL_CMD=()
 BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
 declare -a DB_LINES=()
@@ -108,7 +109,7 @@ BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
 API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" API_READING=false WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC="" BODY_STATIC=""
 API_CLIENT="" CURL_VERSION="" CURL_PROBLEM="" EC2_URL="" EC2_DOMAIN=amazonaws.com EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
 declare -a STATIC_TAGS=() CURL_EC2_ARGS=()
-SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
+SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_RUN_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
 declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false SENT_CALL_NOTE="" HOST_RECOVERED=false
@@ -290,6 +291,19 @@ is_never_frozen() {
   [[ $path == / || $path == /boot || $path == /boot/* ]]
 }
 
+# MAJ:MIN of the filesystems of /, /boot and /boot/efi, separated and surrounded by spaces. A filesystem is one
+# of them wherever it is mounted: a bind mount of / (e.g. /var/lib/mysql bound from a directory on /) is /.
+never_frozen_filesystems() {
+  local m majmin out=" "
+  for m in / /boot /boot/efi; do
+    majmin=$(findmnt -n -o MAJ:MIN --mountpoint "$m" 2>/dev/null | head -n 1) || continue
+    [[ -n $majmin ]] && out+="$majmin "
+  done
+  echo "$out"
+}
+# Whether mount point $1 (filesystem $2, MAJ:MIN) is /, /boot or /boot/efi, by path or by filesystem.
+is_never_frozen_fs() { is_never_frozen "$1" || [[ $NEVER_FROZEN_FILESYSTEMS == *" $2 "* ]]; }
+
 # ---------------------------------------------------------------- tools and environment
 check_tools() {
   [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (fsfreeze and the database's option file need it)"
@@ -448,11 +462,15 @@ discover_mounts() {
   # Every mounted filesystem on a volume in the snapshot set, one mount point per filesystem.
   snapshotted_pairs=$(snapshotted_filesystems)
   while read -r target majmin; do [[ -n $target ]] && on_snapshotted+=("$target"); done <<<"$snapshotted_pairs"
+  NEVER_FROZEN_FILESYSTEMS=$(never_frozen_filesystems)
+  [[ $DATABASE == mysql ]] && check_database_paths
   if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then
     local m
     for m in $FREEZE_MOUNTS_PARAM; do
-      findmnt -n --mountpoint "$m" >/dev/null 2>&1 ||
+      majmin=$(findmnt -n -o MAJ:MIN --mountpoint "$m" 2>/dev/null | head -n 1) ||
         fail "$E_DISCOVER" "parameter SSM_freezeMounts: '$m' is not a mount point on this host"
+      [[ $NEVER_FROZEN_FILESYSTEMS != *" $majmin "* ]] ||
+        param_error SSM_freezeMounts "$m" "mount points other than /, /boot and /boot/efi; $m is one of their filesystems (MAJ:MIN $majmin) mounted again, e.g. a bind mount of /"
       candidates+=("$m")
     done
   else
@@ -467,6 +485,20 @@ discover_mounts() {
   fi
   classify_mounts "${candidates[@]}"
   find_unfrozen_mounts <<<"$snapshotted_pairs"
+}
+
+# Every database path must be in the snapshot. One on tmpfs, NFS/EFS, instance store or a volume not snapshotted
+# would be in no snapshot while the run said it was consistent. (The boot volume is classify_mounts' to judge:
+# it says to set SSM_excludeBootVolume=false.)
+check_database_paths() {
+  local path m majmin fstype source
+  for path in "${DB_PATHS[@]}"; do
+    path_on_snapshotted_volumes "$path" && continue
+    m=$(mount_of "$path") || fail "$E_DISCOVER" "cannot find the mount holding the database path $path"
+    read -r majmin fstype source < <(findmnt -n -o MAJ:MIN,FSTYPE,SOURCE --mountpoint "$m" | head -n 1)
+    is_never_frozen_fs "$m" "$majmin" && continue
+    fail "$E_PARAM" "the database path $path is on $m ($fstype, $source), which is on no EBS volume this run snapshots (tmpfs, NFS/EFS, instance store, or a volume not attached to $INSTANCE_ID): the database would be in no snapshot; move it to an EBS volume of the instance"
+  done
 }
 
 # "TARGET MAJ:MIN" of each filesystem (deduplicated by MAJ:MIN) whose device is on a snapshotted volume.
@@ -506,10 +538,10 @@ classify_mounts() {
     read -r target fstype majmin < <(findmnt -n -o TARGET,FSTYPE,MAJ:MIN --mountpoint "$m" | head -n 1)
     [[ $seen == *" $majmin "* ]] && continue
     seen+="$majmin "
-    if is_never_frozen "$target" || [[ $fstype != ext4 && $fstype != xfs ]]; then
+    if is_never_frozen_fs "$target" "$majmin" || [[ $fstype != ext4 && $fstype != xfs ]]; then
       SYNC_ONLY_MOUNTS+=("$target")
       log "NOTE: $target ($fstype) is not frozen; it is synced and covered by the database lock only"
-      if [[ $EXCLUDE_BOOT_VOLUME == true ]] && is_never_frozen "$target"; then
+      if [[ $EXCLUDE_BOOT_VOLUME == true ]] && is_never_frozen_fs "$target" "$majmin"; then
         fail "$E_PARAM" "parameter SSM_excludeBootVolume: the database's files are on $target (boot volume) but SSM_excludeBootVolume=true; set it to 'false'"
       fi
       continue
@@ -1074,7 +1106,8 @@ helper_main() {
     if [[ $state == handed-over ]]; then
       if [[ $role == holder ]]; then
         if IFS= read -r -t "$wait" line <&"$release" && [[ $line == release ]]; then helper_release post-script; exit 0; fi
-        [[ -f $HOLD_OUTCOME ]] && exit 0 # the sentinel released (a signal to it): nothing is left to hold
+        # The sentinel released (a signal to it): release too (it only thaws again, verified), then go.
+        [[ -f $HOLD_OUTCOME ]] && { helper_release sentinel; exit 0; }
       else
         read -r -t "$wait" -u "$nap" _ || true
         [[ -f $HOLD_OUTCOME ]] && exit 0
@@ -1185,7 +1218,7 @@ watchdog_start() {
   local seconds=$1 role=${2:-watchdog}
   local trigger="$STATE_DIR/$role.in" pid fd
   local -a env=()
-  [[ $role == holder || $role == sentinel ]] && env=(HOLD_RELEASE="$HOLD_DIR/release" HOLD_OUTCOME="$HOLD_DIR/outcome")
+  [[ $role == holder || $role == sentinel ]] && env=(HOLD_RELEASE="$HOLD_RUN_DIR/release" HOLD_OUTCOME="$HOLD_RUN_DIR/outcome")
   [[ $role == holder && -n $DB_PID ]] && env+=(HOLD_DB_IN="$STATE_DIR/db.in" HOLD_DB_OUT="$STATE_DIR/db.out")
   mkfifo -m 0600 "$trigger"
   (
@@ -1574,7 +1607,7 @@ stop_helpers() {
   if [[ -n $API_OUT_FD ]]; then exec {API_OUT_FD}<&-; API_OUT_FD=""; fi
   [[ $HANDED_OVER == true ]] || db_close_session
   # A pre-script that did not hand over leaves no hold behind.
-  [[ $HOLD_CREATED == true && $HANDED_OVER == false ]] && rm -rf -- "$HOLD_DIR"
+  [[ $HOLD_CREATED == true && $HANDED_OVER == false ]] && hold_remove
   [[ -n $STATE_DIR && -d $STATE_DIR ]] && rm -rf -- "$STATE_DIR"
   return 0
 }
@@ -1648,6 +1681,8 @@ delete_snapshot() {
 }
 
 # ---------------------------------------------------------------- DLM hold (pre-script -> post-script)
+# $HOLD_DIR is a symbolic link to the hold's own directory, hold.<RunId>: the helpers of a hold write only there, so
+# one of an ended (or cancelled) hold can never write into the next one's.
 # The pre-script leaves $HOLD_DIR: "state" (what the post-script needs, KEY=VALUE lines), the FIFO "release"
 # read by the holder, and "outcome" written by the holder once it has given the host back.
 refuse_active_hold() {
@@ -1658,7 +1693,7 @@ refuse_active_hold() {
   if process_alive "$pid" && [[ ! -f $HOLD_DIR/outcome ]]; then
     fail "$E_HELD" "a pre-script hold is active (execution ${HOLD[ExecutionId]:-}, holder $pid); run the post-script first"
   fi
-  rm -rf -- "$HOLD_DIR"
+  hold_remove
 }
 
 # The state file, read once into HOLD (KEY=VALUE lines; the first value of a key wins).
@@ -1672,9 +1707,21 @@ hold_read_state() {
   return 0
 }
 
-hold_prepare() {
+# Removes the hold: the link and the directory it points to (or a directory left by an older version).
+hold_remove() {
+  local target
+  target=$(readlink -- "$HOLD_DIR" 2>/dev/null) || target=""
   rm -rf -- "$HOLD_DIR"
-  { mkdir -m 0700 "$HOLD_DIR" && mkfifo -m 0600 "$HOLD_DIR/release"; } || fail "$E_TOOL" "cannot create $HOLD_DIR"
+  if [[ $target == hold.* ]]; then rm -rf -- "${RUN_BASE:?}/$target"; fi
+  return 0
+}
+
+hold_prepare() {
+  hold_remove
+  rm -rf -- "$RUN_BASE"/hold.* # older holds' directories; their helpers, if any are left, can no longer write there
+  HOLD_RUN_DIR=$RUN_BASE/hold.$RUN_ID
+  { mkdir -m 0700 "$HOLD_RUN_DIR" && mkfifo -m 0600 "$HOLD_RUN_DIR/release" && ln -s "hold.$RUN_ID" "$HOLD_DIR"; } ||
+    fail "$E_TOOL" "cannot create $HOLD_RUN_DIR"
   HOLD_CREATED=true
 }
 
@@ -1892,10 +1939,10 @@ run_post_script() {
   if [[ $HOLD_RELEASED_BY != post-script ]]; then
     method="none: hold ended ($HOLD_RELEASED_BY) before the post-script"
     ((${#SNAPSHOTS[@]} == 0)) || tag_held_snapshots "$method"
-    rm -rf -- "$HOLD_DIR"
+    hold_remove
     fail "$E_HOLD_EXPIRED" "the hold ended ($HOLD_RELEASED_BY) before the post-script; snapshots taken after that may be crash-consistent only"
   fi
-  rm -rf -- "$HOLD_DIR"
+  hold_remove
   ((${#SNAPSHOTS[@]} > 0)) || fail "$E_NOTHING_TAGGED" "host released, but no snapshot of ${SNAPSHOT_VOLUME_IDS[*]} started while it was held: nothing tagged"
   tag_held_snapshots "$method"
   finish 0 "host released; tagged ${#SNAPSHOTS[@]} snapshot(s) with the position read under the lock"

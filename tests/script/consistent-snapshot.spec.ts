@@ -1122,6 +1122,30 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     });
 
     describe("mounts", () => {
+        it("refuses (201) a database path on a filesystem no snapshotted volume holds (tmpfs over the binlog directory), naming it, before anything is touched", async () => {
+            // A dry run: discovery only. The server's open binlog stays on the volume below the tmpfs; nothing rotates.
+            const binlogDir = path.join(f.logsMount, "binlog");
+            f.mountTmpfs(binlogDir);
+            try {
+                const result = await run({ dryRun: "true" });
+                expectFailure(result, 201, new RegExp(`the database path ${binlogDir} is on ${binlogDir} \\(tmpfs, tmpfs\\), which is on no EBS volume this run snapshots`));
+            } finally {
+                f.unmount(binlogDir);
+            }
+        });
+
+        it("refuses (201) a freezeMounts entry that is / mounted again (a bind mount), by its filesystem, not its path (a dry run: nothing could freeze)", async () => {
+            const rootBind = path.join(f.dir, "root-bind");
+            fs.mkdirSync(rootBind, { recursive: true });
+            execFileSync("mount", ["--bind", "/", rootBind]);
+            try {
+                const result = await run({ freezeMounts: rootBind, dryRun: "true" });
+                expectFailure(result, 201, new RegExp(`parameter SSM_freezeMounts: invalid value '${rootBind}'; expected mount points other than /, /boot and /boot/efi; .* mounted again`));
+            } finally {
+                spawnSync("umount", ["-l", rootBind]);
+            }
+        });
+
         it("exits 203 when a configured mount does not exist", async () => {
             const result = await run({ freezeMounts: `${f.dataMount} /no/such/mount` });
             expectFailure(result, 203, /SSM_freezeMounts: '\/no\/such\/mount' is not a mount point/);
@@ -1472,7 +1496,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal((await heldNow()).frozen.every(Boolean), true, "nothing held: the test proves nothing");
             process.kill(Number(holdValue("HolderPid")), "SIGKILL");
             await assertHostRecovered(1500);
-            assert.match(fs.readFileSync(path.join(HOLD_DIR, "outcome"), "utf8"), /^holder-lost \d+ verified\n$/);
+            // The sentinel writes the outcome once its thaw is verified and the session killed (a client's connect).
+            const outcome = path.join(HOLD_DIR, "outcome");
+            for (let i = 0; i < 40 && !fs.existsSync(outcome); i++) await sleep(50);
+            assert.match(fs.readFileSync(outcome, "utf8"), /^holder-lost \d+ verified\n$/);
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
             expectFailure(post, 213, /hold ended \(holder-lost\)/);
         });

@@ -495,8 +495,10 @@ export class Fixture {
      * which ends the splice. Resolves once the writer is inside splice().
      */
     async startSplicer(mount: string): Promise<{ pid: number; moveOn: () => void }> {
-        const code = "import os, sys\nr, w = os.pipe()\nfd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\n" +
-            "print('splicing', flush=True)\nos.splice(r, fd, 65536)\n";
+        // libc's splice through ctypes: os.splice needs Python 3.10 (bullseye's is 3.9).
+        const code = "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nr, w = os.pipe()\n" +
+            "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\nprint('splicing', flush=True)\n" +
+            "sys.exit(0 if libc.splice(r, None, fd, None, 65536, 0) >= 0 else 1)\n";
         const child = spawn("python3", ["-c", code, path.join(mount, ".splice-target")], { stdio: ["ignore", "pipe", "inherit"] });
         this.children.add(child);
         child.on("exit", () => this.children.delete(child));
@@ -504,8 +506,14 @@ export class Fixture {
             child.stdout!.once("data", () => resolve());
             child.once("exit", (c) => reject(new Error(`the splicer exited (${c}) before splicing`)));
         });
-        // splice() takes the filesystem's write protection before it waits for the pipe: give it the moment.
+        // splice() takes the filesystem's write protection before it waits for the pipe: give it the moment, and
+        // make sure it is waiting there (a splicer that exited would make every test using it prove nothing).
         await sleep(200);
+        const syscall = fs.readFileSync(`/proc/${child.pid}/syscall`, "utf8").split(" ")[0];
+        if (child.exitCode !== null || syscall !== "275") {
+            child.kill("SIGKILL");
+            throw new Error(`the splicer is not waiting in splice() (exit ${child.exitCode}, syscall ${syscall}; x86_64's splice is 275)`);
+        }
         return { pid: child.pid!, moveOn: () => { try { process.kill(child.pid!, "SIGKILL"); } catch { /* gone */ } } };
     }
 
