@@ -84,7 +84,8 @@ shopt -s inherit_errexit
 readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE=206 \
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213 \
   E_NOTHING_TAGGED=214
-readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots" GTID_TAG_PARTS=8
+readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots" GTID_TAG_PARTS=8 \
+  RUN_LOCK_WAIT_SECONDS=10
 readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
   LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
@@ -335,6 +336,15 @@ set_home_from_passwd() {
   export HOME=$home
 }
 
+# A run that was cancelled leaves its watchdog a few seconds to give the host back (thaw, KILL the session),
+# and the watchdog keeps the lock until then: wait that long for it, not for a run that is really active.
+run_lock_take() {
+  flock -n "$RUN_LOCK_FD" && return 0
+  log "another consistent-snapshot run (or its watchdog, giving the host back) holds $1; waiting up to ${RUN_LOCK_WAIT_SECONDS}s"
+  flock -w "$RUN_LOCK_WAIT_SECONDS" "$RUN_LOCK_FD" ||
+    fail "$E_DISCOVER" "another consistent-snapshot run holds $1 (waited ${RUN_LOCK_WAIT_SECONDS}s)"
+}
+
 # $1 = unlocked: no run lock (the post-script runs while the pre-script's holder has it).
 make_state_dir() {
   local base=${CONSISTENT_SNAPSHOT_RUN_DIR:-/run/consistent-snapshot}
@@ -343,7 +353,7 @@ make_state_dir() {
   if [[ ${1:-} != unlocked ]]; then
     [[ $COMMAND == pre-script ]] && refuse_active_hold
     exec {RUN_LOCK_FD}>"$base/lock"
-    flock -n "$RUN_LOCK_FD" || fail "$E_DISCOVER" "another consistent-snapshot run holds $base/lock"
+    run_lock_take "$base/lock"
   fi
   STATE_DIR=$(mktemp -d "$base/run.XXXXXX") || fail "$E_TOOL" "cannot create a state directory under $base"
 }

@@ -861,7 +861,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const result = await run({ maxFreezeSeconds: "60", lockTimeoutSeconds: "2" }, {
                 onStderr: whenCreateSnapshotsArrives((cancel: () => void) => { killedAt = Date.now(); cancel(); }),
             });
-            assert.equal(result.code, 137);
+            assert.equal(result.code, 137, result.stderr);
             assert.equal(result.timedOut, false, "a process outliving the script held the agent's pipes until the step timed out");
             assert.ok(Date.now() - killedAt < 3000, `the step took ${Date.now() - killedAt} ms to end after the kill`);
             // The lock is released as soon as the session's client is gone, and the watchdog, which sees its
@@ -875,12 +875,39 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             await assertNoCommittedRowLost();
         });
 
+        it("a run that finds the run lock held (a cancelled run's watchdog still giving the host back) waits for it, up to 10 s; past that it is refused (203), nothing touched", async () => {
+            // The SSM Agent's runs share /run/consistent-snapshot; the lock is an flock(2) on its "lock" file.
+            const lockFile = "/run/consistent-snapshot/lock";
+            fs.mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o700 });
+            // flock's child (sleep) holds the lock too: both are stopped, as their own process group.
+            const holdLock = (seconds: number) => spawn("flock", [lockFile, "sleep", String(seconds)], { stdio: "ignore", detached: true });
+            const release = (holder: ChildProcess) => { try { process.kill(-holder.pid!, "SIGKILL"); } catch { /* already gone */ } };
+            let holder = holdLock(2);
+            try {
+                await sleep(300);
+                const waited = await run({});
+                assert.equal(waited.code, 0, waited.stderr);
+                assert.match(waited.stderr, /holds \/run\/consistent-snapshot\/lock; waiting up to 10s/);
+            } finally { release(holder); }
+            const requestsBefore = f.double.requests.length;
+            holder = holdLock(30);
+            try {
+                await sleep(300);
+                const startedAt = Date.now();
+                const refused = await run({});
+                expectFailure(refused, 203, /another consistent-snapshot run holds \/run\/consistent-snapshot\/lock \(waited 10s\)/);
+                assert.ok(Date.now() - startedAt >= 10000, "refused before its wait");
+                assert.ok(!f.double.requests.slice(requestsBefore).some((r) => r.what === "CreateSnapshots"));
+            } finally { release(holder); }
+            await assertHostRecovered();
+        });
+
         it("on a cancel after EC2 created the snapshots: they carry their run's tags, and the next run's retention finds and prunes them", async () => {
             f.double.behaviour = "hangAfterCreate";
             const killed = await run({ maxFreezeSeconds: "6", lockTimeoutSeconds: "2" }, {
                 onStderr: whenCreateSnapshotsArrives((cancel: () => void) => cancel()),
             });
-            assert.equal(killed.code, 137);
+            assert.equal(killed.code, 137, killed.stderr);
             await f.double.settle(); // EC2 goes on with a request whose caller has gone
             const orphans = [...f.double.snapshotStore.values()];
             assert.equal(orphans.length, 3, `${killed.stderr}\n${JSON.stringify(f.double.requests)}`);
