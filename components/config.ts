@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scheduleError } from "./schedule";
 import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./snapshotDocument";
-import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./snapshotLifecyclePolicy";
+import { DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, SnapshotCopyRegion, lifecyclePolicyArgsErrors, preScriptBudgetErrors } from "./snapshotLifecyclePolicy";
 
 export const PROJECT = "consistent-snapshots";
 
@@ -232,6 +232,9 @@ export function validateStackConfig(raw: Raw): StackConfig {
             document: { documentName: "", documentArn: "" }, tagValue, copyToRegions, fastRestoreAvailabilityZones,
             cronExpression: schedule.startsWith("cron(") ? schedule : undefined,
         })) problems.push(`${PROJECT}:${error}`);
+        for (const error of preScriptBudgetErrors(snapshotParameters, DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, (name) => `snapshotParameters.${name}`)) {
+            problems.push(`${PROJECT}:${error}`);
+        }
     } else {
         if (copyToRegions.length > 0) problem("copyToRegions", raw.copyToRegions, "nothing with scheduler maintenanceWindow (cross-Region copies are DLM's; set scheduler: dlm)");
         if (fastRestoreAvailabilityZones.length > 0) problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");

@@ -60,6 +60,10 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "3", allowedPattern: "^([0-9]|10)$",
         description: "Further lock attempts after the first (0-10).",
     },
+    preScriptSeconds: {
+        default: "120", allowedPattern: "^([1-9][0-9]|1[01][0-9]|120)$",
+        description: "pre-script only: Data Lifecycle Manager's executionTimeout for the script (10-120 s); no lock attempt starts that could not be granted, frozen and handed over within it.",
+    },
     longQuerySeconds: {
         default: "1", allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
         description: "Send no FLUSH while a write (on MySQL: any statement, SELECTs included) has run this long (0-3600 s; 0 disables the check).",
@@ -152,6 +156,8 @@ export class SnapshotDocument extends pulumi.ComponentResource {
     public readonly scriptFile: string;
     /** The document's content (JSON), as registered with SSM. */
     public readonly content: string;
+    /** The default of every parameter the document declares (the given `parameterDefaults` over the script's own). */
+    public readonly parameterDefaults: Readonly<Record<string, string>>;
 
     constructor(name: string, args: SnapshotDocumentArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("consistent-snapshots:index:SnapshotDocument", name, args, opts);
@@ -169,6 +175,8 @@ export class SnapshotDocument extends pulumi.ComponentResource {
         this.scriptFile = script.file;
         // Compact JSON: SSM's 64 KB document limit counts every byte.
         this.content = JSON.stringify(snapshotDocumentContent(scriptName, executionTimeoutSeconds, args.parameterDefaults));
+        this.parameterDefaults = Object.freeze(Object.fromEntries(Object.entries(JSON.parse(this.content).parameters as Record<string, { default: string }>)
+            .map(([parameter, declared]) => [parameter, declared.default])));
 
         const document = new aws.ssm.Document(name, {
             name: args.documentName,

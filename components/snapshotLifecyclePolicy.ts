@@ -5,6 +5,7 @@ import {
     lifecyclePolicyErrorPattern,
 } from "./alerts";
 import { AccountContext, INSTANCE_ID_TAG_KEY, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
+import { CONSISTENT_SNAPSHOT_PARAMETERS } from "./snapshotDocument";
 import { DocumentReference } from "./snapshotMaintenanceWindow";
 
 /** A cross-Region copy of every snapshot the policy creates. */
@@ -20,7 +21,10 @@ export interface SnapshotCopyRegion {
 export interface SnapshotLifecyclePolicyArgs {
     /**
      * The SSM document DLM runs as pre and post script (a SnapshotDocument). Required. It must carry the tag
-     * `DLMScriptsAccess=true` (DLM's SSM permissions are scoped to documents with that tag).
+     * `DLMScriptsAccess=true` (DLM's SSM permissions are scoped to documents with that tag). When it carries its
+     * `parameterDefaults` (a SnapshotDocument does), the pre-script's time budget is checked against
+     * `scriptExecutionTimeoutSeconds` (see `preScriptBudgetErrors`); its `preScriptSeconds` default must not
+     * exceed it.
      */
     document: DocumentReference;
     /** Tag key of the instances to snapshot. Default: `ConsistentSnapshot`. */
@@ -54,7 +58,10 @@ export interface SnapshotLifecyclePolicyArgs {
      * quiesce is a failed backup that alerts, not a silently weaker one.
      */
     executeOperationOnScriptFailure?: boolean;
-    /** Seconds DLM waits for each script (the pre-script locks with retries). Default: 60. AWS constraint: 10-120. */
+    /**
+     * Seconds DLM waits for each script (its `executionTimeout`; the pre-script locks with retries and freezes within
+     * it). Default: 120. AWS constraint: 10-120. The document's `preScriptSeconds` must not exceed it.
+     */
     scriptExecutionTimeoutSeconds?: number;
     /** Retries of a failed script. Default: 0. AWS constraint: 0-3. */
     scriptMaximumRetryCount?: number;
@@ -74,6 +81,61 @@ export interface SnapshotLifecyclePolicyArgs {
     alertEmail?: string;
     /** Tags for the policy and its role. Default: none. */
     tags?: Record<string, string>;
+}
+
+/** DLM's default wait for each script here: its maximum, for a pre-script that locks with retries and freezes. */
+export const DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS = 120;
+
+/**
+ * How the script spends a pre-script's time (scripts/consistent-snapshot.sh, lock_attempt_fits: its
+ * PRE_SCRIPT_FREEZE_MS and PRE_SCRIPT_HANDOVER_MS are these). Discovery (IMDS, DescribeInstances, mounts, the
+ * database session) is not bounded by the script; it is given this allowance here, and the script starts no
+ * lock attempt that would not end, freeze and hand over in time after whatever discovery took.
+ */
+export const PRE_SCRIPT_BUDGET = Object.freeze({
+    discoverySeconds: 10,
+    /** Statements per lock attempt that may each wait lockTimeoutSeconds: MariaDB's BACKUP STAGE (START, FLUSH, BLOCK_DDL, BLOCK_COMMIT), the most of any lock method. */
+    statementsPerAttempt: 4,
+    secondsBetweenAttempts: 1,
+    freezeSeconds: 2,
+    handOverSeconds: 3,
+});
+
+/** The longest a pre-script can take with every lock attempt timing out, by PRE_SCRIPT_BUDGET. */
+export function preScriptWorstCaseSeconds(lockTimeoutSeconds: number, lockRetries: number): number {
+    const b = PRE_SCRIPT_BUDGET;
+    return b.discoverySeconds + (lockRetries + 1) * b.statementsPerAttempt * lockTimeoutSeconds + lockRetries * b.secondsBetweenAttempts +
+        b.freezeSeconds + b.handOverSeconds;
+}
+
+/**
+ * Problems with the time a DLM pre-script has: DLM counts a pre-script still running at its executionTimeout as
+ * failed and sends no post-script, so a lock taken after that would be held for nothing until maxFreezeSeconds.
+ * `parameters` are the document's defaults (what DLM runs with; the script's own where unset); `key` names a
+ * parameter as the caller's user wrote it (a config key or an argument).
+ */
+export function preScriptBudgetErrors(parameters: Readonly<Record<string, string>>, executionTimeoutSeconds: number, key: (name: string) => string): string[] {
+    const value = (name: string) => Number(parameters[name] ?? CONSISTENT_SNAPSHOT_PARAMETERS[name].default);
+    const lockTimeoutSeconds = value("lockTimeoutSeconds"), lockRetries = value("lockRetries"), preScriptSeconds = value("preScriptSeconds");
+    const errors: string[] = [];
+    if (preScriptSeconds > executionTimeoutSeconds) {
+        errors.push(`${key("preScriptSeconds")} ${preScriptSeconds}: expected at most the scripts' executionTimeout, ${executionTimeoutSeconds} s (DLM stops waiting then; the script must stop locking before)`);
+    }
+    const budget = Math.min(preScriptSeconds, executionTimeoutSeconds);
+    const worst = preScriptWorstCaseSeconds(lockTimeoutSeconds, lockRetries);
+    if (worst > budget) {
+        const b = PRE_SCRIPT_BUDGET;
+        const fixed = b.discoverySeconds + b.freezeSeconds + b.handOverSeconds;
+        const perAttempt = b.statementsPerAttempt * lockTimeoutSeconds;
+        const retriesThatFit = Math.floor((budget - fixed - perAttempt) / (perAttempt + b.secondsBetweenAttempts));
+        const fix = retriesThatFit >= 0 ? `${key("lockRetries")} at most ${retriesThatFit}, a smaller ${key("lockTimeoutSeconds")}`
+            : `${key("lockTimeoutSeconds")} at most ${Math.floor((budget - fixed) / b.statementsPerAttempt)}`;
+        errors.push(`${key("lockRetries")} ${lockRetries} with ${key("lockTimeoutSeconds")} ${lockTimeoutSeconds}: a pre-script may take ${worst} s ` +
+            `(${b.discoverySeconds} s discovery, ${lockRetries + 1} lock attempts of up to ${b.statementsPerAttempt} statements x ${lockTimeoutSeconds} s, ` +
+            `${b.secondsBetweenAttempts} s between attempts, ${b.freezeSeconds} s freeze, ${b.handOverSeconds} s hand-over), more than the ${budget} s DLM gives it; ` +
+            `expected ${fix}, or a longer scriptExecutionTimeoutSeconds (at most 120) and preScriptSeconds`);
+    }
+    return errors;
 }
 
 /** DLM's cron form (API model: 17-106 characters). */
@@ -113,6 +175,10 @@ export function lifecyclePolicyArgsErrors(args: SnapshotLifecyclePolicyArgs): st
         errors.push(`tagsToAdd.${INSTANCE_ID_TAG_KEY}: reserved (DLM tags each snapshot with its instance id, which the hosts' IAM policy keys on); use another key`);
     }
     if (args.tagValue.length > 500) errors.push("tagValue: DLM target tags are at most 500 characters");
+    if (args.document.parameterDefaults) {
+        errors.push(...preScriptBudgetErrors(args.document.parameterDefaults, args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
+            (parameter) => `document.parameterDefaults.${parameter}`));
+    }
     return errors;
 }
 
@@ -227,7 +293,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                             executionHandler: args.document.documentName,
                             executionHandlerService: "AWS_SYSTEMS_MANAGER",
                             stages: ["PRE", "POST"],
-                            executionTimeout: args.scriptExecutionTimeoutSeconds ?? 60,
+                            executionTimeout: args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
                             maximumRetryCount: args.scriptMaximumRetryCount ?? 0,
                             executeOperationOnScriptFailure: args.executeOperationOnScriptFailure ?? false,
                         },

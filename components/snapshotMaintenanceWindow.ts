@@ -9,6 +9,8 @@ export interface DocumentReference {
     documentName: pulumi.Input<string>;
     /** The document's ARN (the window's role may send only these documents). */
     documentArn: pulumi.Input<string>;
+    /** The document's parameter defaults, where known (a SnapshotDocument's): what DLM runs it with. */
+    parameterDefaults?: Record<string, string>;
 }
 
 /** One group of instances (by tag) and the document it runs. */

@@ -38,6 +38,9 @@
 #   SSM_maxFreezeSeconds      30                     2-600: the longest the lock and freeze may be held
 #   SSM_lockTimeoutSeconds    5                      1-60: server-side wait for the lock, per attempt
 #   SSM_lockRetries           3                      0-10: further lock attempts after the first
+#   SSM_preScriptSeconds      120                    10-120: pre-script only: DLM's executionTimeout for the
+#                                                    script. No lock attempt starts that could not be granted,
+#                                                    frozen and handed over within it (counted from the start)
 #   SSM_longQuerySeconds      1                      0-3600: send no FLUSH while a write (on MySQL: any
 #                                                    statement) has run this long; 0 disables
 #   SSM_excludeBootVolume     true                   true | false
@@ -85,7 +88,7 @@ readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213 \
   E_NOTHING_TAGGED=214
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots" GTID_TAG_PARTS=8 \
-  RUN_LOCK_WAIT_SECONDS=10
+  RUN_LOCK_WAIT_SECONDS=10 PRE_SCRIPT_HANDOVER_MS=3000 PRE_SCRIPT_FREEZE_MS=2000
 readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
   LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
@@ -211,6 +214,7 @@ read_parameters() {
   MAX_FREEZE_SECONDS=${SSM_maxFreezeSeconds:-30}
   LOCK_TIMEOUT_SECONDS=${SSM_lockTimeoutSeconds:-5}
   LOCK_RETRIES=${SSM_lockRetries:-3}
+  PRE_SCRIPT_SECONDS=${SSM_preScriptSeconds:-120}
   LONG_QUERY_SECONDS=${SSM_longQuerySeconds:-1}
   EXCLUDE_BOOT_VOLUME=${SSM_excludeBootVolume:-true}
   DRY_RUN=${SSM_dryRun:-false}
@@ -237,6 +241,8 @@ read_parameters() {
   check_int SSM_maxFreezeSeconds "$MAX_FREEZE_SECONDS" 2 600
   check_int SSM_lockTimeoutSeconds "$LOCK_TIMEOUT_SECONDS" 1 60
   check_int SSM_lockRetries "$LOCK_RETRIES" 0 10
+  check_int SSM_preScriptSeconds "$PRE_SCRIPT_SECONDS" 10 120
+  PRE_SCRIPT_DEADLINE_MS=$((T_START + PRE_SCRIPT_SECONDS * 1000 - PRE_SCRIPT_HANDOVER_MS))
   check_int SSM_longQuerySeconds "$LONG_QUERY_SECONDS" 0 3600
   check_int SSM_retainCount "$RETAIN_COUNT" 0 1000
   check_int SSM_retainDays "$RETAIN_DAYS" 0 3650
@@ -755,6 +761,24 @@ wait_for_no_long_queries() {
   done
 }
 
+# DLM waits for a pre-script until its executionTimeout (SSM_preScriptSeconds), then counts it failed and
+# sends no post-script: a lock and freeze taken after that would be held for nothing until maxFreezeSeconds.
+# So an attempt starts only when, each of its statements waiting the server's lock_wait_timeout at most, it
+# leaves time to freeze and to hand over before that.
+lock_attempt_fits() {
+  [[ $COMMAND == pre-script ]] || return 0
+  local attempt=$1 statements now need
+  case $LOCK_METHOD in
+    "$BACKUP_STAGE") statements=4 ;;
+    "$LOCK_INSTANCE") statements=1 ;;
+    *) statements=$((LONG_QUERY_SECONDS > 0 ? 3 : 2)) ;; # (the wait for long queries,) FLUSH TABLES, FTWRL
+  esac
+  stamp now
+  need=$(((attempt > 1 ? 1000 : 0) + statements * LOCK_TIMEOUT_SECONDS * 1000 + PRE_SCRIPT_FREEZE_MS))
+  ((now + need <= PRE_SCRIPT_DEADLINE_MS)) && return 0
+  fail "$E_LOCK" "lock attempt $attempt not started: $((now - T_START)) ms into the pre-script, it could take $need ms with the freeze, and SSM_preScriptSeconds=$PRE_SCRIPT_SECONDS (DLM's executionTimeout) leaves $((PRE_SCRIPT_DEADLINE_MS - now)) ms before the hand-over; the database was left writable"
+}
+
 # FLUSH TABLES first makes the flush inside FLUSH TABLES WITH READ LOCK short. From the first FLUSH sent
 # until UNLOCK (or until the last attempt gave up) writers may wait: reported as writeBlockWindowMs.
 db_lock() {
@@ -762,6 +786,7 @@ db_lock() {
   [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && { db_lock_attempts lock_instance_attempt; return; }
   local attempt preflushed=false
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
+    lock_attempt_fits "$attempt"
     ((attempt > 1)) && sleep 1
     if ! wait_for_no_long_queries; then
       log "attempt $attempt: a query running for >= ${LONG_QUERY_SECONDS}s would make a FLUSH wait (and writers behind it); not flushing or locking"
@@ -797,6 +822,7 @@ db_lock() {
 db_lock_attempts() {
   local attempt_fn=$1 attempt
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
+    lock_attempt_fits "$attempt"
     ((attempt > 1)) && sleep 1
     presync_mounts
     stamp T_LOCK_REQUESTED
@@ -959,11 +985,13 @@ for_each_depth() {
 
 # fsfreeze --freeze can block in the kernel (it waits for every writer inside the filesystem, e.g. one in
 # splice()), cannot be killed there, and completes whenever that writer moves on. So each freeze is bounded:
-# at the run's deadline less a second (what the call needs) the run stops; a freeze still in flight stays in
-# FREEZES_IN_FLIGHT, and thawing waits for it to end before it can be verified.
+# at the run's deadline less a second (what the call needs), a pre-script's at its own deadline, the run
+# stops; a freeze still in flight stays in FREEZES_IN_FLIGHT, and thawing waits for it to end before it can
+# be verified.
 freeze_wave() {
   local -a mounts=("$@")
   local i line now remaining seconds deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000 - 1000)) failed="" busy=""
+  [[ $COMMAND == pre-script ]] && ((PRE_SCRIPT_DEADLINE_MS < deadline_ms)) && deadline_ms=$PRE_SCRIPT_DEADLINE_MS
   FROZEN+=("$@") # before starting: a signal now must thaw them (thawing an unfrozen mount is harmless)
   for i in "${!mounts[@]}"; do
     helpers_send "freeze ${mounts[$i]}" # the helpers thaw what they were told of, before it can be frozen
@@ -1967,6 +1995,7 @@ main() {
   trap 'on_exit $?' EXIT
   trap '' PIPE # a dead database client must fail a write, not kill this script
 
+  stamp T_START
   read_parameters
   check_tools
   [[ $DRY_RUN == true ]] && run_dry_run # command=dry-run, or dryRun=true with any command

@@ -1066,6 +1066,25 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             await assertNoCommittedRowLost();
         });
 
+        it("a DLM pre-script starts no lock attempt it could not finish, freeze and hand over within preScriptSeconds (DLM's executionTimeout): 205 in time, nothing held", async () => {
+            await whileLongQueryRuns(LONG_WRITE, async () => {
+                const started = Date.now();
+                // Each FTWRL attempt: the long-query wait, FLUSH TABLES and the lock, 2 s each, 1 s between attempts,
+                // then 2 s to freeze; 3 s kept for the hand-over. Ten retries would take 10 x 7 s; 20 s hold about three.
+                const result = await run({ command: "pre-script", executionId: DLM_EXECUTION_ID, quiesce: "ftwrl", lockTimeoutSeconds: "2", lockRetries: "10", preScriptSeconds: "20" });
+                const elapsed = Date.now() - started;
+                expectFailure(result, 205, /lock attempt (\d+) not started: \d+ ms into the pre-script, it could take 9000 ms with the freeze, and SSM_preScriptSeconds=20 \(DLM's executionTimeout\) leaves -?\d+ ms before the hand-over; the database was left writable/);
+                const attempt = Number(/lock attempt (\d+) not started/.exec(result.summary.message as string)![1]);
+                assert.ok(attempt >= 2 && attempt <= 5, `stopped before attempt ${attempt}`);
+                assert.ok(elapsed < 17000, `the pre-script took ${elapsed} ms of DLM's 20 s, past the hand-over reserve`);
+                assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+            });
+            await assertHostRecovered();
+            const post = await run({ command: "post-script", executionId: DLM_EXECUTION_ID });
+            assert.equal(post.code, 212, post.stderr);
+            await assertNoCommittedRowLost();
+        });
+
         it("bounds the stall by lockTimeoutSeconds when it does wait for a long write (check disabled)", async () => {
             await whileLongQueryRuns(LONG_WRITE, async () => {
                 const started = Date.now();

@@ -122,6 +122,12 @@ describe("stack configuration with scheduler dlm", () => {
         [{ copyToRegions: ["eu-central-1", "us-west-2", "ap-south-1", "sa-east-1"].map((region) => ({ region })) }, /at most 3/],
         [{ copyToRegions: [{ region: "eu-central-1", colour: "red" }] }, /consistent-snapshots:copyToRegions\[0\]: .*a list of \{region, retainDays\?, cmkArn\?\}/],
         [{ fastRestoreAvailabilityZones: "us-east-1a" }, /consistent-snapshots:fastRestoreAvailabilityZones: .*a list of Availability Zone names/],
+        // The pre-script's time: 10 s discovery + (retries + 1) x 4 statements x lockTimeoutSeconds + retries x 1 s + 2 s freeze + 3 s hand-over.
+        [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "4" } }, undefined], // 10 + 100 + 4 + 5 = 119 s of DLM's 120
+        [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "5" } },
+            /consistent-snapshots:snapshotParameters\.lockRetries 5 with snapshotParameters\.lockTimeoutSeconds 5: a pre-script may take 140 s .*more than the 120 s DLM gives it; expected snapshotParameters\.lockRetries at most 4/],
+        [{ snapshotParameters: { lockTimeoutSeconds: "30", lockRetries: "0" } }, /pre-script may take 135 s .*expected snapshotParameters\.lockTimeoutSeconds at most 26\b/],
+        [{ snapshotParameters: { preScriptSeconds: "60" } }, /snapshotParameters\.lockRetries 3 .* more than the 60 s DLM gives it; expected snapshotParameters\.lockRetries at most 1\b/],
     ];
     for (const [raw, message] of cases) {
         it(`${message ? "rejects" : "accepts"} ${JSON.stringify(raw).slice(0, 90)}`, () => {

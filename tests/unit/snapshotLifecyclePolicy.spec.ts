@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
-import { SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyArgsErrors } from "../../components/snapshotLifecyclePolicy";
+import {
+    PRE_SCRIPT_BUDGET, SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyArgsErrors, preScriptWorstCaseSeconds,
+} from "../../components/snapshotLifecyclePolicy";
+import { SnapshotDocument } from "../../components/snapshotDocument";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { GTID_TAG_PARTS, POST_SCRIPT_TAG_KEYS, gtidTagKeys, snapshotInstancePolicy } from "../../components/policies";
@@ -104,7 +107,7 @@ describe("SnapshotLifecyclePolicy", () => {
             const { scripts } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.policyDetails.schedules[0].createRule;
             assert.deepEqual(scripts, {
                 executionHandler: DOCUMENT.documentName, executionHandlerService: "AWS_SYSTEMS_MANAGER", stages: ["PRE", "POST"],
-                executionTimeout: 60, maximumRetryCount: 0, executeOperationOnScriptFailure: false,
+                executionTimeout: 120, maximumRetryCount: 0, executeOperationOnScriptFailure: false,
             });
         });
 
@@ -217,5 +220,39 @@ describe("SnapshotLifecyclePolicy", () => {
             });
         }
         it("accepts the defaults", () => assert.deepEqual(lifecyclePolicyArgsErrors(base), []));
+    });
+
+    describe("the pre-script's time (DLM's executionTimeout; it sends no post-script after a pre-script it gave up on)", () => {
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8");
+        it("counts as the script does: the freeze and hand-over reserves, BACKUP STAGE's 4 statements per attempt", () => {
+            assert.match(script, new RegExp(`PRE_SCRIPT_HANDOVER_MS=${PRE_SCRIPT_BUDGET.handOverSeconds * 1000}\\b`));
+            assert.match(script, new RegExp(`PRE_SCRIPT_FREEZE_MS=${PRE_SCRIPT_BUDGET.freezeSeconds * 1000}\\b`));
+            assert.match(script, new RegExp(`"\\$BACKUP_STAGE"\\) statements=${PRE_SCRIPT_BUDGET.statementsPerAttempt} ;;`));
+            assert.match(script, /for stage in START FLUSH BLOCK_DDL BLOCK_COMMIT; do/, "BACKUP STAGE takes 4 statements");
+            assert.match(script, new RegExp(`\\(attempt > 1 \\? ${PRE_SCRIPT_BUDGET.secondsBetweenAttempts * 1000} : 0\\)`));
+            assert.equal(preScriptWorstCaseSeconds(5, 3), 10 + 4 * 4 * 5 + 3 + 2 + 3);
+        });
+        it("accepts a SnapshotDocument's defaults with the default executionTimeout (120 s)", async () => {
+            await useMocks("test");
+            const document = new SnapshotDocument("doc", { tags: { DLMScriptsAccess: "true" } });
+            assert.equal(document.parameterDefaults.preScriptSeconds, "120");
+            assert.deepEqual(lifecyclePolicyArgsErrors({ document, tagValue: "v" }), []);
+            await settle();
+        });
+        it("refuses a document whose pre-script may outlast a shorter executionTimeout, naming the parameters and what fits", async () => {
+            await useMocks("test");
+            const document = new SnapshotDocument("doc", { tags: { DLMScriptsAccess: "true" } });
+            const errors = lifecyclePolicyArgsErrors({ document, tagValue: "v", scriptExecutionTimeoutSeconds: 60 });
+            assert.equal(errors.length, 2, errors.join("\n"));
+            assert.match(errors[0], /^document\.parameterDefaults\.preScriptSeconds 120: expected at most the scripts' executionTimeout, 60 s/);
+            assert.match(errors[1], /^document\.parameterDefaults\.lockRetries 3 with document\.parameterDefaults\.lockTimeoutSeconds 5: a pre-script may take 98 s .*more than the 60 s DLM gives it; expected document\.parameterDefaults\.lockRetries at most 1\b/);
+            assert.throws(() => new SnapshotLifecyclePolicy("bad", { document, tagValue: "v", scriptExecutionTimeoutSeconds: 60 }), /SnapshotLifecyclePolicy bad: document\.parameterDefaults\.preScriptSeconds/);
+            const fitting = new SnapshotDocument("fits", { parameterDefaults: { preScriptSeconds: "60", lockRetries: "1" } });
+            assert.deepEqual(lifecyclePolicyArgsErrors({ document: fitting, tagValue: "v", scriptExecutionTimeoutSeconds: 60 }), []);
+            await settle();
+        });
+        it("cannot check a document given by name only (no parameterDefaults): the script still starts no attempt that would not fit", () => {
+            assert.deepEqual(lifecyclePolicyArgsErrors({ document: DOCUMENT, tagValue: "v", scriptExecutionTimeoutSeconds: 10 }), []);
+        });
     });
 });
