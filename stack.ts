@@ -111,6 +111,8 @@ function maintenanceWindowSchedule(config: StackConfig, document: SnapshotDocume
         enabled: config.enabled,
         tagKey: config.tagKey,
         logRetentionDays: config.logRetentionDays,
+        createLogGroupKmsKey: config.logGroupKmsKey === "create",
+        logGroupKmsKeyArn: config.logGroupKmsKey.startsWith("arn:") ? config.logGroupKmsKey : undefined,
         commandTimeoutSeconds: config.commandTimeoutSeconds,
         targets: [
             {

@@ -40,6 +40,8 @@ export interface StackConfig {
     /** Days the demo host's MariaDB keeps binary logs. */
     binlogExpireDays: number;
     logRetentionDays: number;
+    /** KMS key of the command-output log group: "" (CloudWatch Logs' own encryption), "create", or a key ARN. */
+    logGroupKmsKey: string;
     commandTimeoutSeconds: number;
     snapshotParameters: Record<string, string>;
     extraTargets: ExtraTargetConfig[];
@@ -75,6 +77,7 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     retainDataVolumeOnDelete: false,
     binlogExpireDays: 7,
     logRetentionDays: 30,
+    logGroupKmsKey: "",
     commandTimeoutSeconds: 600,
     snapshotParameters: {},
     extraTargets: [],
@@ -112,6 +115,8 @@ const IAM_POLICY_CHARACTERS = /^[\u0020-\u00FF]*$/u;
 export const TAG_VALUES_POLICY_BUDGET = 4000;
 /** Document parameters Data Lifecycle Manager passes to its pre/post scripts; never set from config. */
 const DLM_PARAMETERS = ["command", "executionId"];
+/** A KMS key ARN (CloudWatch Logs takes a key ARN, not an alias, for a log group). */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/(mrk-)?[0-9a-f-]{32,36}$/;
 /** SSM quota: 20 tasks per maintenance window (not adjustable); one is the main target's. */
 export const MAX_EXTRA_TARGETS = 19;
 
@@ -137,11 +142,14 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config(PROJEC
             raw[key] = config.get(key);
         }
     }
-    return validateStackConfig(raw);
+    return validateStackConfig(raw, new pulumi.Config("aws").get("region"));
 }
 
-/** Validates raw values (strings as the CLI stores them, or typed values) and applies defaults. */
-export function validateStackConfig(raw: Raw): StackConfig {
+/**
+ * Validates raw values (strings as the CLI stores them, or typed values) and applies defaults. `region` is the
+ * stack's (`aws:region`), where known: a KMS key must be in it.
+ */
+export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     const problems: string[] = [];
     const problem = (key: string, value: unknown, expected: string) =>
         problems.push(`${PROJECT}:${key}: ${JSON.stringify(value)} is not valid; expected ${expected}`);
@@ -198,6 +206,12 @@ export function validateStackConfig(raw: Raw): StackConfig {
     const logRetentionDays = int("logRetentionDays", 1, 3653);
     if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problem("logRetentionDays", raw.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
 
+    const logGroupKmsKey = str("logGroupKmsKey");
+    const keyRegion = KMS_KEY_ARN.exec(logGroupKmsKey)?.[1];
+    if (logGroupKmsKey !== "" && logGroupKmsKey !== "create" && (!keyRegion || (region !== undefined && keyRegion !== region))) {
+        problem("logGroupKmsKey", logGroupKmsKey, `empty (CloudWatch Logs' own encryption), create (a key of this stack), or the ARN of a KMS key in the stack's Region${region ? ` (arn:aws:kms:${region}:<account>:key/<id>)` : ""}: CloudWatch Logs uses keys of its own Region`);
+    }
+
     const alertEmail = str("alertEmail");
     if (alertEmail !== "" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) problem("alertEmail", alertEmail, "an e-mail address, or empty for none");
     const alertTopicArn = str("alertTopicArn");
@@ -224,6 +238,7 @@ export function validateStackConfig(raw: Raw): StackConfig {
         if (!schedule.startsWith("cron(")) problem("schedule", schedule, "a cron(...) expression with scheduler dlm (Data Lifecycle Manager takes no rate(...) or at(...))");
         if (scheduleTimezone !== "UTC") problem("scheduleTimezone", scheduleTimezone, "UTC with scheduler dlm (Data Lifecycle Manager schedules in UTC)");
         if (extraTargets.length > 0) problem("extraTargets", `${extraTargets.length} targets`, "none with scheduler dlm (DLM passes no parameters: one policy, one document)");
+        if (logGroupKmsKey !== "") problem("logGroupKmsKey", logGroupKmsKey, "empty with scheduler dlm (DLM's scripts write no log group: their output is in SSM's command history)");
         const retain = (name: string) => Number(snapshotParameters[name] ?? "0");
         if (retain("retainCount") > 0 && retain("retainDays") > 0) {
             problem("snapshotParameters.retainDays", snapshotParameters.retainDays, "unset when retainCount is set, with scheduler dlm (DLM keeps by count or by age)");
@@ -252,7 +267,7 @@ export function validateStackConfig(raw: Raw): StackConfig {
         protectDataVolume: bool("protectDataVolume"),
         retainDataVolumeOnDelete: bool("retainDataVolumeOnDelete"),
         binlogExpireDays: int("binlogExpireDays", 1, 99, "a whole number of days from 1 to 99 (MariaDB's expire_logs_days)"),
-        logRetentionDays,
+        logRetentionDays, logGroupKmsKey,
         commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
         snapshotParameters, extraTargets, alertEmail, alertTopicArn, copyToRegions, fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),

@@ -48,6 +48,18 @@ export interface SnapshotMaintenanceWindowArgs {
     targets: SnapshotTargetArgs[];
     /** Retention of the command-output log group, in days. Default: 30. AWS constraint: one of CloudWatch Logs' periods. */
     logRetentionDays?: number;
+    /**
+     * Encrypt the command-output log group with this existing KMS key (a symmetric key in the stack's Region). Its
+     * key policy must let `logs.<region>.amazonaws.com` use it for this log group (AWS's "Encrypt log data in
+     * CloudWatch Logs using AWS KMS"). Default: none (CloudWatch Logs' own encryption). Exclusive with
+     * `createLogGroupKmsKey`.
+     */
+    logGroupKmsKeyArn?: pulumi.Input<string>;
+    /**
+     * Create a KMS key (rotated yearly) for the command-output log group, usable by CloudWatch Logs only for this
+     * component's log groups (`logGroupKeyPolicy`). Default: false. Exclusive with `logGroupKmsKeyArn`.
+     */
+    createLogGroupKmsKey?: boolean;
     /** Seconds SSM waits for a command to start on an instance (SendCommand TimeoutSeconds). Default: 600. AWS constraint: 30-2592000. */
     commandTimeoutSeconds?: number;
     /**
@@ -64,6 +76,28 @@ export interface SnapshotMaintenanceWindowArgs {
     alertEmail?: string;
     /** Tags for every resource. Default: none. */
     tags?: Record<string, string>;
+}
+
+/**
+ * Key policy of the KMS key `createLogGroupKmsKey` creates (Security Hub FSBP asks for KMS-encrypted log groups):
+ * the account administers it through IAM (AWS's default key policy, without which the key could lock its owners
+ * out), and CloudWatch Logs in this Region may use it only for log groups of this account whose names start with
+ * `logGroupNamePrefix`: the encryption context CloudWatch Logs sends (AWS's "Encrypt log data in CloudWatch Logs
+ * using AWS KMS"). Who writes (the SSM Agent) or reads the log group needs no KMS permission: CloudWatch Logs
+ * encrypts and decrypts.
+ */
+export function logGroupKeyPolicy(ctx: AccountContext, logGroupNamePrefix: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "AccountAdministersKeyThroughIam", Effect: "Allow", Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.accountId}:root` }, Action: "kms:*", Resource: "*" },
+            {
+                Sid: "CloudWatchLogsEncryptsTheseLogGroups", Effect: "Allow", Principal: { Service: `logs.${ctx.region}.amazonaws.com` },
+                Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], Resource: "*",
+                Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:${logGroupNamePrefix}*` } },
+            },
+        ],
+    });
 }
 
 /**
@@ -84,6 +118,8 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     public readonly logGroupName: pulumi.Output<string>;
     /** The log group's ARN. */
     public readonly logGroupArn: pulumi.Output<string>;
+    /** The KMS key encrypting the log group (undefined: CloudWatch Logs' own encryption). */
+    public readonly logGroupKmsKeyArn?: pulumi.Output<string>;
     /** A managed policy granting what the snapshot script needs, for roles of instances you bring. */
     public readonly instancePolicyArn: pulumi.Output<string>;
     /** The SNS topic failures are published to (undefined when alerts are off). */
@@ -95,6 +131,9 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         const names = args.targets.map((t) => t.name);
         const duplicate = names.find((n, i) => names.indexOf(n) !== i);
         if (duplicate) throw new Error(`SnapshotMaintenanceWindow ${name}: target name '${duplicate}' is used twice`);
+        if (args.createLogGroupKmsKey && args.logGroupKmsKeyArn !== undefined) {
+            throw new Error(`SnapshotMaintenanceWindow ${name}: logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both`);
+        }
         const tagKey = args.tagKey ?? "ConsistentSnapshot";
         const tagValues = [...new Set(args.targets.map((t) => t.tagValue))];
         const ctx = accountContext(this);
@@ -110,8 +149,19 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             tags: args.tags,
         }, { parent: this });
 
+        // Pulumi names the log group "<name>-output-<random suffix>": the key admits that prefix.
+        const logGroupKey = args.createLogGroupKmsKey
+            ? new aws.kms.Key(`${name}-output`, {
+                description: "consistent-snapshots: encrypts the snapshot runs' command output (CloudWatch Logs)",
+                enableKeyRotation: true,
+                policy: ctx.apply((c) => logGroupKeyPolicy(c, `${name}-output-`)),
+                tags: args.tags,
+            }, { parent: this })
+            : undefined;
+        this.logGroupKmsKeyArn = logGroupKey ? logGroupKey.arn : args.logGroupKmsKeyArn === undefined ? undefined : pulumi.output(args.logGroupKmsKeyArn);
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-output`, {
             retentionInDays: args.logRetentionDays ?? 30,
+            kmsKeyId: this.logGroupKmsKeyArn,
             tags: args.tags,
         }, { parent: this });
 
@@ -185,7 +235,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         this.registerOutputs({
             maintenanceWindowId: this.maintenanceWindowId, maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
             targetIds: this.targetIds, taskIds: this.taskIds, logGroupName: this.logGroupName,
-            logGroupArn: this.logGroupArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
+            logGroupArn: this.logGroupArn, logGroupKmsKeyArn: this.logGroupKmsKeyArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
         });
     }
 

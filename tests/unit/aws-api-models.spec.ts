@@ -184,7 +184,7 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
         case "aws:cloudwatch/logGroup:LogGroup":
             return {
                 requests: [
-                    { service: "logs", operation: "CreateLogGroup", request: { logGroupName: autoName(r), tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined } },
+                    { service: "logs", operation: "CreateLogGroup", request: { logGroupName: autoName(r), kmsKeyId: i.kmsKeyId, tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined } },
                     { service: "logs", operation: "PutRetentionPolicy", request: { logGroupName: autoName(r), retentionInDays: i.retentionInDays } },
                 ], limits: [],
             };
@@ -336,7 +336,7 @@ const EDGE_CONFIGS: Record<string, Record<string, unknown>> = {
         })),
         commandTimeoutSeconds: "2592000", duration: "24", cutoff: "23", schedule: "cron(0,15,30,45 0/2 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
         alertEmail: "oncall@example.com", dataVolumeSizeGiB: "16384", logRetentionDays: "3653", binlogExpireDays: "99",
-        protectDataVolume: "true", retainDataVolumeOnDelete: "true",
+        protectDataVolume: "true", retainDataVolumeOnDelete: "true", logGroupKmsKey: "create",
     },
     "empty tag value, public network, shortest everything": {
         tagKey: "K", tagValue: "", networkMode: "public", maxConcurrency: "1", maxErrors: "0", duration: "1", cutoff: "0",
@@ -344,6 +344,7 @@ const EDGE_CONFIGS: Record<string, Record<string, unknown>> = {
     },
     "no demo host, alerts to an existing topic": {
         createDemoHost: "false", alertTopicArn: "arn:aws:sns:us-east-1:111122223333:existing-alerts", schedule: "rate(1 day)",
+        logGroupKmsKey: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     },
 };
 

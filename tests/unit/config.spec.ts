@@ -72,6 +72,11 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["instanceType", "big", false, /instance type such as t3.micro/],
     ["logRetentionDays", "90", true],
     ["logRetentionDays", "42", false, /CloudWatch Logs' periods/],
+    ["logGroupKmsKey", "create", true],
+    ["logGroupKmsKey", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", true],
+    ["logGroupKmsKey", "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab", true],
+    ["logGroupKmsKey", "alias/aws/logs", false, /logGroupKmsKey: .*create \(a key of this stack\), or the ARN of a KMS key in the stack's Region/],
+    ["logGroupKmsKey", "yes", false, /logGroupKmsKey: "yes" is not valid/],
     ["commandTimeoutSeconds", "10", false, /30 to 2592000/],
     ["dataVolumeSizeGiB", "0", false, /1 to 16384/],
     ["protectDataVolume", "true", true],
@@ -122,6 +127,7 @@ describe("stack configuration with scheduler dlm", () => {
         [{ copyToRegions: ["eu-central-1", "us-west-2", "ap-south-1", "sa-east-1"].map((region) => ({ region })) }, /at most 3/],
         [{ copyToRegions: [{ region: "eu-central-1", colour: "red" }] }, /consistent-snapshots:copyToRegions\[0\]: .*a list of \{region, retainDays\?, cmkArn\?\}/],
         [{ fastRestoreAvailabilityZones: "us-east-1a" }, /consistent-snapshots:fastRestoreAvailabilityZones: .*a list of Availability Zone names/],
+        [{ logGroupKmsKey: "create" }, /consistent-snapshots:logGroupKmsKey: .*empty with scheduler dlm/],
         // The pre-script's time: 10 s discovery + (retries + 1) x 4 statements x lockTimeoutSeconds + retries x 1 s + 2 s freeze + 3 s hand-over.
         [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "4" } }, undefined], // 10 + 100 + 4 + 5 = 119 s of DLM's 120
         [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "5" } },
@@ -138,6 +144,12 @@ describe("stack configuration with scheduler dlm", () => {
 });
 
 describe("stack configuration (components/config.ts)", () => {
+    it("takes a logGroupKmsKey ARN only in the stack's Region (aws:region): CloudWatch Logs uses keys of its own Region", () => {
+        const arn = (region: string) => `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+        assert.equal(validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "eu-west-1").logGroupKmsKey, arn("eu-west-1"));
+        assert.throws(() => validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "us-east-1"),
+            /consistent-snapshots:logGroupKmsKey: .* the ARN of a KMS key in the stack's Region \(arn:aws:kms:us-east-1:<account>:key\/<id>\)/);
+    });
     it("has at least 40 cases across keys", () => {
         assert.ok(TABLE.length >= 40);
         assert.ok(new Set(TABLE.map(([k]) => k)).size >= 15);

@@ -247,4 +247,48 @@ describe("SnapshotMaintenanceWindow", () => {
             assert.deepEqual(empty.inputs.targets, [{ key: `tag:${longKey}`, values: [""] }]);
         });
     });
+    describe("the command-output log group's KMS key (logGroupKmsKeyArn, createLogGroupKmsKey)", () => {
+        const targets = [{ name: "db", tagValue: "MySQL", document: DOC_A }];
+        it("is CloudWatch Logs' own encryption by default: no key", async () => {
+            await useMocks("test");
+            const plain = new SnapshotMaintenanceWindow("plain", { alertsEnabled: false, targets });
+            await settle();
+            assert.equal(one("aws:cloudwatch/logGroup:LogGroup").inputs.kmsKeyId, undefined);
+            assert.equal(ofType("aws:kms/key:Key").length, 0);
+            assert.equal(plain.logGroupKmsKeyArn, undefined);
+        });
+        it("creates a rotated key that CloudWatch Logs may use only for this component's log groups, and encrypts the log group with it", async () => {
+            await useMocks("test");
+            const encrypted = new SnapshotMaintenanceWindow("enc", { alertsEnabled: false, createLogGroupKmsKey: true, targets });
+            await settle();
+            const key = one("aws:kms/key:Key");
+            assert.equal(key.inputs.enableKeyRotation, true);
+            const policy = JSON.parse(key.inputs.policy);
+            assert.deepEqual(policy.Statement.map((st: { Sid: string }) => st.Sid), ["AccountAdministersKeyThroughIam", "CloudWatchLogsEncryptsTheseLogGroups"]);
+            const logs = policy.Statement[1];
+            assert.deepEqual(logs.Principal, { Service: `logs.${REGION}.amazonaws.com` });
+            assert.deepEqual(logs.Condition, { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:enc-output-*` } });
+            assert.deepEqual(policy.Statement[0].Principal, { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` });
+            const logGroup = one("aws:cloudwatch/logGroup:LogGroup");
+            // Pulumi's auto-name, which the condition's prefix must match.
+            assert.match(logGroup.name, /^enc-output$/);
+            assert.equal(logGroup.inputs.kmsKeyId, await value(encrypted.logGroupKmsKeyArn!));
+            assert.match(await value(encrypted.logGroupKmsKeyArn!), /kms\/key:Key\/enc-output$/, "not the key this component created");
+        });
+        it("uses a given key of the stack's Region, and creates none", async () => {
+            await useMocks("test");
+            const arn = `arn:aws:kms:${REGION}:${ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+            const given = new SnapshotMaintenanceWindow("given", { alertsEnabled: false, logGroupKmsKeyArn: arn, targets });
+            await settle();
+            assert.equal(one("aws:cloudwatch/logGroup:LogGroup").inputs.kmsKeyId, arn);
+            assert.equal(await value(given.logGroupKmsKeyArn!), arn);
+            assert.equal(ofType("aws:kms/key:Key").length, 0);
+        });
+        it("refuses both a given key and a created one", async () => {
+            await useMocks("test");
+            assert.throws(() => new SnapshotMaintenanceWindow("both", { createLogGroupKmsKey: true, logGroupKmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/x", targets }),
+                /SnapshotMaintenanceWindow both: logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both/);
+            await settle();
+        });
+    });
 });
