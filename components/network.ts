@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
+import { AccountContext, accountContext } from "./policies";
 
 /**
  * Interface endpoints a private host needs: Session Manager / Run Command (ssm, ssmmessages, ec2messages), the
@@ -8,12 +9,45 @@ import * as pulumi from "@pulumi/pulumi";
  */
 export const PRIVATE_INTERFACE_ENDPOINT_SERVICES = ["ssm", "ssmmessages", "ec2messages", "ec2", "logs"] as const;
 
+/** What the hosts call through each endpoint that takes a policy: the script (ec2) and the SSM Agent (logs). */
+export const HOST_ENDPOINT_ACTIONS = Object.freeze({
+    ec2: ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots"],
+    logs: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+});
+
+/**
+ * S3 buckets the hosts read through the gateway endpoint: Amazon Linux 2023's package repositories
+ * (`al2023-repos-<region>-<id>`, which dnf reaches at `al2023-repos-<region>-<id>.s3.dualstack.<region>.amazonaws.com`)
+ * and the buckets AWS lists for SSM Agent in private subnets (its updates, plugins, documents' attachments).
+ */
+export function hostS3Buckets(region: string): string[] {
+    return [`al2023-repos-${region}-*`, `amazon-ssm-${region}`, `amazon-ssm-packages-${region}`, `${region}-birdwatcher-prod`,
+        `aws-ssm-${region}`, `aws-ssm-distributor-file-${region}`, `aws-ssm-document-attachments-${region}`, `patch-baseline-snapshot-${region}`];
+}
+
+/**
+ * The endpoint policy of a private network's `ec2`, `logs` or `s3` endpoint (Security Hub FSBP asks for endpoint
+ * policies): only principals of this account, only the calls the hosts make (HOST_ENDPOINT_ACTIONS), and for S3
+ * only reads of the buckets in `hostS3Buckets`. Stolen credentials of another account, or a host's own credentials
+ * used for anything else, get no path out of the VPC through them. The `ssm`, `ssmmessages` and `ec2messages`
+ * endpoints keep AWS's default policy: they carry the SSM Agent's own protocol, whose calls change with agent
+ * versions, and an action missed there would silently end Run Command on every host.
+ */
+export function endpointPolicy(service: "ec2" | "logs" | "s3", ctx: AccountContext): string {
+    const inAccount = { StringEquals: { "aws:PrincipalAccount": ctx.accountId } };
+    const statement = service === "s3"
+        ? { Sid: "ReadPackagesAndAgentFiles", Action: ["s3:GetObject"], Resource: hostS3Buckets(ctx.region).map((b) => `arn:${ctx.partition}:s3:::${b}/*`) }
+        : { Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput", Action: [...HOST_ENDPOINT_ACTIONS[service]], Resource: "*", Condition: inAccount };
+    return JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", ...statement }] });
+}
+
 export interface NetworkArgs {
     /**
      * `public`: the seed's layout, a public subnet with an internet gateway and no NAT gateway; the host gets a
      * public IP to reach SSM and EC2. `private`: isolated subnets with no internet path; interface endpoints for
      * ssm, ssmmessages, ec2messages, ec2 and logs, and an S3 gateway endpoint (Amazon Linux 2023's package
-     * repositories are served from S3). Default: `public`.
+     * repositories are served from S3), each endpoint that takes a policy limited to what the hosts call
+     * (`endpointPolicy`). Default: `public`.
      */
     mode?: "public" | "private";
     /** IPv4 CIDR of the VPC. Default: `10.0.0.0/16`. AWS constraint: a /16 to /28 block. */
@@ -77,10 +111,12 @@ export class Network extends pulumi.ComponentResource {
         if (isPrivate) {
             // Amazon Linux 2023's package repositories are in S3: a gateway endpoint on every route table of the
             // VPC (awsx's own endpoint specs take only a literal service name, and the Region may be an output).
+            const ctx = pulumi.all([accountContext(this), region]).apply(([c, r]) => ({ ...c, region: r }));
             const s3Endpoint = new aws.ec2.VpcEndpoint(`${name}-s3`, {
                 vpcId: vpc.vpcId,
                 serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
                 vpcEndpointType: "Gateway",
+                policy: ctx.apply((c) => endpointPolicy("s3", c)),
                 routeTableIds: aws.ec2.getRouteTablesOutput({ vpcId: vpc.vpcId }, { parent: this }).ids,
                 tags: args.tags,
             }, { parent: this });
@@ -98,6 +134,7 @@ export class Network extends pulumi.ComponentResource {
                 serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
                 vpcEndpointType: "Interface",
                 privateDnsEnabled: true,
+                policy: service === "ec2" || service === "logs" ? ctx.apply((c) => endpointPolicy(service, c)) : undefined,
                 subnetIds: vpc.isolatedSubnetIds,
                 securityGroupIds: [endpointSecurityGroup.id],
                 tags: args.tags,

@@ -159,7 +159,8 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                 requests: [{
                     service: "ec2", operation: "CreateVpcEndpoint", request: {
                         VpcId: i.vpcId, ServiceName: i.serviceName, VpcEndpointType: i.vpcEndpointType, SubnetIds: i.subnetIds, RouteTableIds: i.routeTableIds,
-                        SecurityGroupIds: i.securityGroupIds, PrivateDnsEnabled: i.privateDnsEnabled, TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
+                        SecurityGroupIds: i.securityGroupIds, PrivateDnsEnabled: i.privateDnsEnabled, PolicyDocument: i.policy,
+                        TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
                     },
                 }], limits: [],
             };

@@ -14,6 +14,7 @@
 import * as assert from "node:assert/strict";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { AccountContext, CREATED_BY_TAG, POST_SCRIPT_TAG_KEYS, PolicyDocument, lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import { endpointPolicy } from "../../components/network";
 import { ACCOUNT_ID, REGION } from "./mocks";
 
 const CTX: AccountContext = { partition: "aws", region: REGION, accountId: ACCOUNT_ID };
@@ -36,6 +37,27 @@ async function decide(policy: PolicyDocument, action: string, resource: string, 
             action, principal: `arn:aws:sts::${ACCOUNT_ID}:assumed-role/consistent-snapshots-host/${THIS}`,
             resource: { accountId: ACCOUNT_ID, resource },
             contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, ...context },
+        },
+    }, {});
+    if (response.resultType === "error") throw new Error(`the simulator refused the request: ${JSON.stringify(response.errors)}`);
+    return response.overallResult as Decision;
+}
+
+/**
+ * Evaluates one request through a VPC endpoint whose policy is `endpointPolicy` (the private network's), by a
+ * principal of `accountId` whose identity policy is `identity` (a host's, or an administrator's Allow *).
+ */
+async function decideThroughEndpoint(identity: PolicyDocument | "admin", endpointPolicy: string, action: string, resource: string,
+    context: Record<string, string | string[]> = {}, accountId = ACCOUNT_ID): Promise<Decision> {
+    const identityPolicy = identity === "admin" ? { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } : JSON.parse(JSON.stringify(identity));
+    const response = await runSimulation({
+        identityPolicies: [{ name: "identity", policy: identityPolicy }],
+        serviceControlPolicies: [], resourceControlPolicies: [],
+        vpcEndpointPolicies: [{ name: "endpoint", policy: JSON.parse(endpointPolicy) }],
+        request: {
+            action, principal: `arn:aws:sts::${accountId}:assumed-role/consistent-snapshots-host/${THIS}`,
+            resource: { accountId: ACCOUNT_ID, resource },
+            contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, "aws:PrincipalAccount": accountId, ...context },
         },
     }, {});
     if (response.resultType === "error") throw new Error(`the simulator refused the request: ${JSON.stringify(response.errors)}`);
@@ -125,6 +147,45 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
 
         it("denies deleting DLM's snapshots (their retention is DLM's)", async () => {
             assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), resourceTags({ "dlm:managed": "true", InstanceId: THIS })), "ImplicitlyDenied");
+        });
+    });
+
+    describe("through the private network's endpoints (components/network.ts endpointPolicy): the hosts' calls pass, nothing else", () => {
+        const ec2Endpoint = endpointPolicy("ec2", CTX);
+        const logsEndpoint = endpointPolicy("logs", CTX);
+        const host = snapshotInstancePolicy(CTX, { instanceArns: [instanceArn(THIS)], tagKey: TARGET.key, tagValues: [TARGET.value], logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:snapshots-output-0123456` });
+        const dlmHost = lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
+
+        it("lets a host's run, retention and DLM post-script through the ec2 endpoint", async () => {
+            const instanceContext = { "ec2:InstanceID": THIS, ...resourceTags({ [TARGET.key]: TARGET.value }) };
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateSnapshots", instanceArn(THIS), instanceContext), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateSnapshots", snapshotArn("*"), createTags(THIS)), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateTags", snapshotArn("*"), { ...createTags(THIS), "ec2:CreateAction": "CreateSnapshots" }), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DescribeInstances", "*"), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DescribeSnapshots", "*"), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"),
+                resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS })), "Allowed");
+            assert.equal(await decideThroughEndpoint(dlmHost, ec2Endpoint, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS)), "Allowed");
+        });
+
+        it("stops what even an administrator of the account could do with a snapshot through it: share, copy, make a volume, start an instance", async () => {
+            for (const action of ["ec2:ModifySnapshotAttribute", "ec2:CopySnapshot", "ec2:CreateVolume", "ec2:RunInstances", "ec2:CreateSnapshot"]) {
+                assert.equal(await decideThroughEndpoint("admin", ec2Endpoint, action, snapshotArn("snap-0aaaaaaaaaaaaaaa1")), "ImplicitlyDenied", action);
+            }
+        });
+
+        it("stops credentials of another account, even for a call the hosts make", async () => {
+            assert.equal(await decideThroughEndpoint("admin", ec2Endpoint, "ec2:DescribeSnapshots", "*", {}, "999988887777"), "ImplicitlyDenied");
+            assert.equal(await decideThroughEndpoint("admin", logsEndpoint, "logs:PutLogEvents", `arn:aws:logs:${REGION}:999988887777:log-group:x:log-stream:y`, {}, "999988887777"), "ImplicitlyDenied");
+        });
+
+        it("lets the SSM Agent write Run Command output through the logs endpoint, and nothing be read or exported", async () => {
+            const group = `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:snapshots-output-0123456`;
+            assert.equal(await decideThroughEndpoint(host, logsEndpoint, "logs:PutLogEvents", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`), "Allowed");
+            assert.equal(await decideThroughEndpoint(host, logsEndpoint, "logs:CreateLogStream", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`), "Allowed");
+            for (const [action, resource] of [["logs:GetLogEvents", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`], ["logs:FilterLogEvents", group], ["logs:DeleteLogGroup", group]]) {
+                assert.equal(await decideThroughEndpoint("admin", logsEndpoint, action, resource), "ImplicitlyDenied", action);
+            }
         });
     });
 

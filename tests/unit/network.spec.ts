@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as assert from "node:assert/strict";
-import { Network, PRIVATE_INTERFACE_ENDPOINT_SERVICES } from "../../components/network";
-import { REGION, inventory, ofType, one, settle, useMocks, value } from "./mocks";
+import { HOST_ENDPOINT_ACTIONS, Network, PRIVATE_INTERFACE_ENDPOINT_SERVICES } from "../../components/network";
+import { lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import { ACCOUNT_ID, REGION, inventory, ofType, one, settle, useMocks, value } from "./mocks";
 
 describe("Network", () => {
     describe("mode public (the seed's layout)", () => {
@@ -63,6 +64,48 @@ describe("Network", () => {
                 assert.deepEqual(e.inputs.subnetIds, ["subnet-isolated-a"]);
                 assert.deepEqual(e.inputs.securityGroupIds, [sg.id]);
                 assert.equal(e.inputs.vpcId, "vpc-0123");
+            }
+        });
+
+        it("limits the ec2 and logs endpoints to this account's principals and the calls the hosts make (the script; the SSM Agent's output)", () => {
+            const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
+            for (const service of ["ec2", "logs"] as const) {
+                const endpoint = endpoints.find((e) => e.inputs.serviceName === `com.amazonaws.${REGION}.${service}`)!;
+                assert.deepEqual(JSON.parse(endpoint.inputs.policy), {
+                    Version: "2012-10-17",
+                    Statement: [{
+                        Effect: "Allow", Principal: "*", Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput",
+                        Action: [...HOST_ENDPOINT_ACTIONS[service]], Resource: "*", Condition: { StringEquals: { "aws:PrincipalAccount": ACCOUNT_ID } },
+                    }],
+                });
+            }
+        });
+
+        it("names in HOST_ENDPOINT_ACTIONS exactly the ec2 and logs actions the hosts' instance policies grant (DLM's post-script and retention included)", () => {
+            const ctx = { partition: "aws", region: REGION, accountId: ACCOUNT_ID };
+            const granted = [
+                snapshotInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"], tagLifecyclePolicySnapshots: true, logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:g` }),
+                lifecyclePolicyInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"] }),
+            ].flatMap((policy) => policy.Statement.flatMap((st) => st.Action));
+            for (const service of ["ec2", "logs"] as const) {
+                assert.deepEqual([...new Set(granted.filter((a) => a.startsWith(`${service}:`)))].sort(), [...HOST_ENDPOINT_ACTIONS[service]].sort(), service);
+            }
+        });
+
+        it("lets the S3 gateway endpoint only read AL2023's package repositories and SSM Agent's buckets of this Region", () => {
+            const s3 = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").find((e) => e.inputs.vpcEndpointType === "Gateway")!;
+            const [statement, ...more] = JSON.parse(s3.inputs.policy).Statement;
+            assert.deepEqual(more, []);
+            assert.deepEqual(statement.Action, ["s3:GetObject"]);
+            assert.equal(statement.Principal, "*", "dnf reads the repositories unsigned: no principal condition can hold");
+            assert.ok(statement.Resource.includes(`arn:aws:s3:::al2023-repos-${REGION}-*/*`));
+            for (const resource of statement.Resource) assert.match(resource, new RegExp(`^arn:aws:s3:::[a-z0-9-]*${REGION}[a-z0-9*-]*/\\*$`));
+        });
+
+        it("keeps AWS's default policy on the SSM Agent's own endpoints (ssm, ssmmessages, ec2messages)", () => {
+            for (const service of ["ssm", "ssmmessages", "ec2messages"]) {
+                const endpoint = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").find((e) => e.inputs.serviceName === `com.amazonaws.${REGION}.${service}`)!;
+                assert.equal(endpoint.inputs.policy, undefined, service);
             }
         });
 
