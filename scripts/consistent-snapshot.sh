@@ -88,7 +88,7 @@ readonly E_PARAM=201 E_TOOL=202 E_DISCOVER=203 E_DB_DOWN=204 E_LOCK=205 E_FREEZE
   E_API=207 E_API_TIMEOUT=208 E_SIGNAL=209 E_RECOVER=210 E_HELD=211 E_NO_HOLD=212 E_HOLD_EXPIRED=213 \
   E_NOTHING_TAGGED=214
 readonly CREATED_BY_TAG_KEY="CreatedBy" CREATED_BY_TAG_VALUE="consistent-snapshots" GTID_TAG_PARTS=8 \
-  RUN_LOCK_WAIT_SECONDS=10 PRE_SCRIPT_HANDOVER_MS=3000 PRE_SCRIPT_FREEZE_MS=2000
+  RUN_LOCK_WAIT_SECONDS=10 PRE_SCRIPT_HANDOVER_MS=3000 PRE_SCRIPT_FREEZE_MS=2000 VOLUME_SNAPSHOT_INTERVAL_MS=15000
 readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_COMMIT" NO_LOCK="none (crash recovery)" \
   LOCK_INSTANCE="LOCK INSTANCE FOR BACKUP"
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
@@ -98,6 +98,7 @@ RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
 STATE_DIR="" RUN_BASE=""
 INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
+NEWEST_SNAPSHOT_MS=0 NEWEST_SNAPSHOT_VOLUME="" # the newest snapshot of those volumes (find_recent_snapshots)
 declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
@@ -413,6 +414,42 @@ aws_ec2() {
     aws ec2 "$@" "${EC2_ENDPOINT_ARGS[@]}" --region "$REGION" --cli-connect-timeout 5 --cli-read-timeout 20
 }
 
+# EC2 refuses a snapshot of a volume within 15 s of the one before (SnapshotCreationPerVolumeRateExceeded:
+# "wait at least 15 seconds between concurrent volume snapshots"): another tool's, DLM's, or a run of ours just
+# before. Inside the freeze that failure would cost the whole stall, so the newest snapshot of each volume is
+# found now, and the lock waits until the interval has passed (wait_for_volume_snapshot_interval).
+find_recent_snapshots() {
+  local query="" volume out start pending epoch_ms
+  for volume in "${SNAPSHOT_VOLUME_IDS[@]}"; do
+    query+="${query:+, }['$volume', max_by(Snapshots[?VolumeId=='$volume'], &StartTime).StartTime, length(Snapshots[?VolumeId=='$volume' && State=='pending'])]"
+  done
+  if ! out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
+    --filters "Name=volume-id,Values=$(IFS=,; echo "${SNAPSHOT_VOLUME_IDS[*]}")" --query "[$query]" 2>&1); then
+    log "NOTE: could not look for recent snapshots of the volumes (the call may meet EC2's 15 s per-volume interval): ${out//$'\n'/ }"
+    return 0
+  fi
+  NEWEST_SNAPSHOT_MS=0 NEWEST_SNAPSHOT_VOLUME=""
+  while read -r volume start pending; do
+    [[ $volume == vol-* ]] || continue
+    ((${pending:-0} == 0)) || log "NOTE: $pending snapshot(s) of $volume still pending"
+    [[ $start == None || -z $start ]] && continue
+    epoch_ms=$(date -u -d "$start" +%s%3N 2>/dev/null) || { log "NOTE: the newest snapshot of $volume has a start time '$start' this host cannot read"; continue; }
+    ((epoch_ms > NEWEST_SNAPSHOT_MS)) && NEWEST_SNAPSHOT_MS=$epoch_ms NEWEST_SNAPSHOT_VOLUME=$volume
+  done <<<"$out"
+  return 0
+}
+
+# Just before the lock: sleeps out EC2's per-volume interval since the newest snapshot found.
+wait_for_volume_snapshot_interval() {
+  ((${NEWEST_SNAPSHOT_MS:-0} > 0)) || return 0
+  local now wait_ms
+  stamp now
+  wait_ms=$((NEWEST_SNAPSHOT_MS + VOLUME_SNAPSHOT_INTERVAL_MS - now))
+  ((wait_ms > 0)) || return 0
+  log "a snapshot of $NEWEST_SNAPSHOT_VOLUME started $((now - NEWEST_SNAPSHOT_MS)) ms ago; EC2 allows one snapshot of a volume every $((VOLUME_SNAPSHOT_INTERVAL_MS / 1000)) s: waiting $wait_ms ms before locking"
+  sleep "$((wait_ms / 1000)).$(printf '%03d' $((wait_ms % 1000)))"
+}
+
 discover_volumes() {
   local out line
   # shellcheck disable=SC2016 # JMESPath literals, not shell
@@ -433,6 +470,7 @@ discover_volumes() {
   ((${#SNAPSHOT_VOLUME_IDS[@]} > 0)) ||
     fail "$E_DISCOVER" "no EBS volume to snapshot on $INSTANCE_ID (excludeBootVolume=$EXCLUDE_BOOT_VOLUME, mappings: ${mappings:-none})"
   log "instance $INSTANCE_ID in $REGION; volumes to snapshot: ${SNAPSHOT_VOLUME_IDS[*]}"
+  find_recent_snapshots
 }
 
 # Maps a block device (any layer: partition, LVM, md, loop) to the EBS volume ids beneath it:
@@ -1132,6 +1170,9 @@ helper_main() {
   trap 'signalled=yes' TERM INT HUP
   # shellcheck disable=SC2034 # held open for the session's life, never read or written
   if [[ -n ${HOLD_DB_IN:-} ]]; then exec {keep_in}>"$HOLD_DB_IN" {keep_out}<>"$HOLD_DB_OUT"; fi
+  # Open from the start: a "release" written to a FIFO nobody holds open is discarded when its writer closes it,
+  # so one sent before this holder had handled "handover" was lost (the post-script then waited 15 s in vain).
+  [[ $role == holder ]] && exec {release}<>"$HOLD_RELEASE"
   exec {nap}<> <(:)
   while :; do
     [[ -z $signalled ]] || { helper_release signal; break; }
@@ -1167,8 +1208,7 @@ helper_main() {
       go) stamp now; deadline=$((now + seconds * 1000)) state=armed ;;
       "done") exit 0 ;;
       handover)
-        state=handed-over
-        [[ $role == holder ]] && exec {release}<>"$HOLD_RELEASE" ;;
+        state=handed-over ;;
     esac
   done
   [[ $role == watchdog ]] || exit 0
@@ -1901,6 +1941,7 @@ quiesce() {
     read_binlog_position
     return 0
   fi
+  wait_for_volume_snapshot_interval
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position

@@ -419,6 +419,27 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
     });
 
+    describe("EC2's interval between snapshots of a volume (15 s; SnapshotCreationPerVolumeRateExceeded)", () => {
+        it("waits out the interval since a volume's newest snapshot before locking, so that the call inside the freeze is not refused", async () => {
+            const seededStart = Date.now() - 1000; // discovery takes 2-9 s here: the lock must still wait
+            f.double.seedSnapshot({ snapshotId: "snap-0beef00000000000a", volumeId: DATA_VOLUME_ID, startTime: new Date(seededStart), tags: { Owner: "another tool" }, state: "pending" });
+            f.double.volumeSnapshotIntervalMs = 15000;
+            try {
+                const result = await run();
+                assert.equal(result.code, 0, result.stderr);
+                assert.match(result.stderr, new RegExp(`NOTE: 1 snapshot\\(s\\) of ${DATA_VOLUME_ID} still pending`));
+                assert.match(result.stderr, new RegExp(`a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before locking`));
+                const call = f.double.requests.find((r) => r.what === "CreateSnapshots" && r.atMs >= seededStart)!;
+                assert.ok(call.atMs - seededStart >= 15000, `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`);
+                assert.ok((result.summary.lockedAtMs as number) - seededStart >= 15000, "locked before the interval had passed: the wait was inside the lock");
+            } finally {
+                f.double.volumeSnapshotIntervalMs = 0;
+                f.double.snapshotStore.delete("snap-0beef00000000000a");
+            }
+            await assertHostRecovered();
+        });
+    });
+
     describe("quiesce (SSM_quiesce: which lock holds the database)", () => {
         if (FLAVOR === "mariadb") {
             it("backup-lock on MariaDB: BACKUP STAGE up to BLOCK_COMMIT held at the snapshot instant with every freeze; the copy restores exactly; released after", async () => {
@@ -1345,7 +1366,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             seedRun("cs-old-4", 2);
             const result = await run({ retainCount: "1" });
             assert.equal(result.code, 0, result.stderr);
-            const pruneCalls = f.double.requests.filter((r) => r.what === "DescribeSnapshots" || r.what === "DeleteSnapshot");
+            // Retention's DescribeSnapshots is by the tool's tags (the one before the lock, by volume, finds recent snapshots).
+            const pruneCalls = f.double.requests.filter((r) => (r.what === "DescribeSnapshots" && r.filters?.includes("tag:CreatedBy")) || r.what === "DeleteSnapshot");
             assert.deepEqual([...new Set(pruneCalls.map((r) => r.what))], ["DescribeSnapshots", "DeleteSnapshot"]);
             for (const call of pruneCalls) {
                 assert.ok(call.atMs >= (result.summary.thawedAtMs as number) && call.atMs >= (result.summary.unlockedAtMs as number),
@@ -1381,7 +1403,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(result.code, 0, result.stderr);
             assert.deepEqual(result.summary.pruned, []);
             assert.ok(old.every((id) => f.double.snapshotStore.has(id)));
-            assert.equal(f.double.requests.filter((r) => r.what === "DescribeSnapshots").length, 0);
+            assert.equal(f.double.requests.filter((r) => r.what === "DescribeSnapshots" && r.filters?.includes("tag:CreatedBy")).length, 0);
         });
     });
 

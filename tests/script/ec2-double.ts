@@ -58,10 +58,14 @@ export interface SnapshotObservation {
 }
 
 /** A snapshot as DescribeSnapshots reports it. */
-export interface StoredSnapshot { snapshotId: string; volumeId: string; startTime: Date; tags: Record<string, string> }
+export interface StoredSnapshot { snapshotId: string; volumeId: string; startTime: Date; tags: Record<string, string>; state?: "pending" | "completed" }
 
 /** One request; `what` is the EC2 action (`CreateSnapshots DryRun` for a dry run), or IMDS's method and path. */
-export interface RequestRecord { atMs: number; kind: "imds" | "ec2"; what: string; userAgent: string }
+export interface RequestRecord {
+    atMs: number; kind: "imds" | "ec2"; what: string; userAgent: string;
+    /** The names of the request's filters (Filter.N.Name), e.g. ["volume-id"] or ["tag:CreatedBy", "tag:InstanceId"]. */
+    filters?: string[];
+}
 
 /** The keys the double's EC2 accepts: the fixture's environment keys and the instance role's, which IMDS serves. */
 export const ENVIRONMENT_KEY: Credentials = { accessKeyId: "AKIAFIXTURE", secretAccessKey: "fixture-secret" };
@@ -110,6 +114,14 @@ export class Ec2Double {
      * the server made durable with fsync is in every copy.)
      */
     public stopProcessDuringCopy?: number;
+    /**
+     * EC2's interval between snapshots of one volume, in ms (0: not enforced): a CreateSnapshot(s) of a volume whose
+     * newest snapshot started less than this before fails with SnapshotCreationPerVolumeRateExceeded, as EC2 does
+     * within 15 s ("wait at least 15 seconds between concurrent volume snapshots", EC2 API error codes). Off by
+     * default: the suite snapshots the same volumes seconds apart, run after run; the test of the script's wait
+     * turns it on at EC2's 15 s.
+     */
+    public volumeSnapshotIntervalMs = 0;
     public readonly observations: SnapshotObservation[] = [];
     public readonly requests: RequestRecord[] = [];
     private server?: http.Server;
@@ -187,7 +199,8 @@ export class Ec2Double {
         const action = params.Action ?? "";
         const dryRun = params.DryRun === "true";
         const userAgent = req.headers["user-agent"] ?? "";
-        this.requests.push({ atMs: Date.now(), kind: "ec2", what: dryRun ? `${action} DryRun` : action, userAgent });
+        const filters = Object.keys(params).filter((k) => /^Filter\.\d+\.Name$/.test(k)).map((k) => params[k]);
+        this.requests.push({ atMs: Date.now(), kind: "ec2", what: dryRun ? `${action} DryRun` : action, userAgent, ...(filters.length ? { filters } : {}) });
         const refused = verifySignature({ method: req.method ?? "", url, rawHeaders: req.rawHeaders }, raw,
             [ENVIRONMENT_KEY, ROLE_KEY, DLM_KEY], this.opts.region);
         if (refused) return this.error(res, refused.status, refused.code, refused.message);
@@ -264,7 +277,7 @@ export class Ec2Double {
             return values.includes(snap.tags[f.name.slice(4)]);
         }));
         const items = matches.map((snap) => `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
-            `<status>completed</status><startTime>${snap.startTime.toISOString()}</startTime><progress>100%</progress>` +
+            `<status>${snap.state ?? "completed"}</status><startTime>${snap.startTime.toISOString()}</startTime><progress>${snap.state === "pending" ? "3%" : "100%"}</progress>` +
             `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tagSetXml(snap.tags)}</tagSet></item>`).join("");
         return `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
             `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`;
@@ -372,6 +385,12 @@ export class Ec2Double {
             targets = this.opts.volumes.filter((v) => !(excludeBoot && v.deviceName === this.opts.rootDeviceName));
         } else {
             targets = this.opts.volumes.filter((v) => v.volumeId === params.VolumeId);
+        }
+        const tooSoon = targets.find((v) => [...this.snapshotStore.values()]
+            .some((snap) => snap.volumeId === v.volumeId && atMs - snap.startTime.getTime() < this.volumeSnapshotIntervalMs));
+        if (tooSoon) {
+            return this.error(res, 400, "SnapshotCreationPerVolumeRateExceeded",
+                "The maximum per volume CreateSnapshot request rate has been exceeded. Use an increasing or variable sleep interval between requests.");
         }
         const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
         const stopped = this.stopProcessDuringCopy;
