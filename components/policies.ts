@@ -40,7 +40,8 @@ export const GTID_TAG_PARTS = 8;
  * `InstanceId`: DLM writes it (the policy's variable tag `$(instance-id)`), and IAM keys each host's rights on it.
  */
 export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "FrozenMounts", "UnfrozenMounts",
-    "BinlogFile", "BinlogPosition", ...gtidTagKeys("GtidBinlogPos")] as const;
+    "BinlogFile", "BinlogPosition", ...gtidTagKeys("GtidBinlogPos"),
+    "ReplicationSourceLogFile", "ReplicationSourceLogPos", "ReplicationChannels", ...gtidTagKeys("ReplicationGtidPos")] as const;
 
 /**
  * The tags a GTID set goes into (scripts/consistent-snapshot.sh, gtid_tags): `key`, then `key2`..`key8` for a set

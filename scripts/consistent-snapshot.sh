@@ -99,6 +99,9 @@ STATE_DIR="" RUN_BASE=""
 INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
 declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
 NEWEST_SNAPSHOT_MS=0 NEWEST_SNAPSHOT_VOLUME="" # the newest snapshot of those volumes (find_recent_snapshots)
+# A replica's applied position (discover_replica, read_replica_position): the statement and its columns' indexes.
+REPLICA_STATEMENT="" REPLICA_FILE_COLUMN=-1 REPLICA_POS_COLUMN=-1 REPLICA_GTID_COLUMN=-1
+REPLICA_FILE="" REPLICA_POS="" REPLICA_GTID="" REPLICA_CHANNELS=0
 declare -a EC2_ENDPOINT_ARGS=()
 declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
 declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
@@ -152,17 +155,23 @@ report_and_exit() {
   ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"apiClient":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
+  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"apiClient":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"replication":%s,"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
     "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "${COMMAND:-}")" "$(json_str "${EXECUTION_ID:-}")" "$(json_str "$RUN_ID")" \
     "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" "$(json_str "$API_CLIENT")" \
     "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
     "$lock_ms" "$window_ms" "$frozen_ms" "$api_ms" "$T_FIRST_FLUSH" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
     "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" "$(json_array "${UNFROZEN_MOUNTS[@]}")" \
     "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
-    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" \
+    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" "$(replica_json)" \
     "$(json_str "$BINLOG_AFTER")" "$(json_str "$DURABILITY")" \
     "$(json_array "${PRUNED[@]}")" "$(json_array "${PRUNE_ERRORS[@]}")"
   exit "$code"
+}
+
+replica_json() {
+  if ((REPLICA_CHANNELS == 0)); then echo null; return; fi
+  printf '{"sourceLogFile":%s,"sourceLogPos":%s,"gtidPos":%s,"channels":%d}' \
+    "$(json_str "$REPLICA_FILE")" "$(json_str "$REPLICA_POS")" "$(json_str "$REPLICA_GTID")" "$REPLICA_CHANNELS"
 }
 
 # Gives the host back (thaw, unlock, stop helpers) and reports. Every exit path goes through here.
@@ -622,8 +631,24 @@ declare -a DB_PATHS=()
 
 db_oneshot() { "${MYSQL_CMD[@]}" -e "$1" 2>&1; }
 
+# Two servers on one host: which one the client reaches is whatever the option files say, and the other goes on
+# writing unlocked. So with more than one running, the run needs SSM_mysqlDefaultsFile to name the one to hold.
+refuse_ambiguous_server() {
+  local comm pids="" count=0 file
+  for file in /proc/[0-9]*/comm; do
+    read -r comm 2>/dev/null <"$file" || continue
+    [[ $comm == mysqld || $comm == mariadbd ]] || continue
+    count=$((count + 1)) pids+=" ${file//[!0-9]/}"
+  done
+  ((count > 1)) || return 0
+  [[ -n $MYSQL_DEFAULTS_FILE ]] ||
+    param_error SSM_mysqlDefaultsFile "" "an option file naming the server to hold (socket=, or host= and port=): $count database servers run on this host (pids$pids)"
+  log "NOTE: $count database servers run on this host (pids$pids); holding the one $MYSQL_DEFAULTS_FILE names: the others' files are crash-consistent only"
+}
+
 discover_database() {
   local out
+  refuse_ambiguous_server
   # Fields joined by the unit separator: tabs would collapse empty fields in 'read'.
   out=$(db_oneshot "SELECT CONCAT_WS(CHAR(31), @@version, @@version_comment, @@datadir, IFNULL(@@innodb_log_group_home_dir,''), IFNULL(@@innodb_data_home_dir,''), IFNULL(@@log_bin_basename,''), @@log_bin, CURRENT_USER())") ||
     fail "$E_DB_DOWN" "cannot reach the database with ${MYSQL_CMD[*]}: $out"
@@ -658,8 +683,40 @@ discover_database() {
   fi
   [[ $DB_FLAVOR == mysql ]] && ((version_number >= 80022)) && PROCESSLIST_TABLE=performance_schema.processlist
   log "database $DB_FLAVOR $DB_VERSION as $DB_USER; files under: ${DB_PATHS[*]}"
+  discover_replica "$version_number"
   choose_lock_method "$version_number"
 }
+
+# A replica's applied position (the source's binlog file and position its SQL thread has executed, MariaDB's
+# gtid_slave_pos): where a server restored from the snapshot resumes replicating. Its columns are found here,
+# once, by name (their order differs between versions); the values are read under the lock, in the session
+# (read_replica_position). MariaDB lists every connection, MySQL every channel; the first is tagged.
+discover_replica() {
+  local version_number=$1 out header i
+  local -a names=()
+  if [[ $DB_FLAVOR == mariadb ]]; then REPLICA_STATEMENT="SHOW ALL SLAVES STATUS"
+  elif ((version_number >= 80022)); then REPLICA_STATEMENT="SHOW REPLICA STATUS"
+  else REPLICA_STATEMENT="SHOW SLAVE STATUS"; fi
+  if ! out=$(db_oneshot_with_names "$REPLICA_STATEMENT"); then
+    log "NOTE: not known whether this server is a replica (its applied position is not tagged): ${out//$'\n'/ } (the account needs SLAVE MONITOR on MariaDB, REPLICATION CLIENT on MySQL)"
+    REPLICA_STATEMENT=""; return 0
+  fi
+  header=${out%%$'\n'*}
+  if [[ $out != *$'\n'* ]]; then REPLICA_STATEMENT=""; return 0; fi # a header and no row: not a replica
+  IFS=$'\t' read -r -a names <<<"$header"
+  for i in "${!names[@]}"; do
+    case ${names[$i]} in
+      Relay_Master_Log_File | Relay_Source_Log_File) REPLICA_FILE_COLUMN=$i ;;
+      Exec_Master_Log_Pos | Exec_Source_Log_Pos) REPLICA_POS_COLUMN=$i ;;
+      Gtid_Slave_Pos) REPLICA_GTID_COLUMN=$i ;;
+    esac
+  done
+  ((REPLICA_FILE_COLUMN >= 0 && REPLICA_POS_COLUMN >= 0)) ||
+    { log "NOTE: $REPLICA_STATEMENT has no executed-position columns this script knows: not tagged"; REPLICA_STATEMENT=""; return 0; }
+  log "a replica: its applied position is read under the lock ($REPLICA_STATEMENT)"
+}
+
+db_oneshot_with_names() { "${MYSQL_CMD[@]}" --column-names -e "$1" 2>&1; }
 
 # BACKUP STAGE (MariaDB >= 10.4.1) blocks only what a snapshot needs: from FLUSH, new writes to
 # non-transactional tables; BLOCK_DDL waits for their running writes and flushes them; BLOCK_COMMIT blocks
@@ -902,6 +959,37 @@ lock_instance_attempt() {
   LOCK_ERROR="$LOCK_INSTANCE: $DB_ERROR"
   [[ $DB_ERROR == "no answer"* ]] && fail "$E_DB_DOWN" "database session lost while locking: $LOCK_ERROR"
   return 1
+}
+
+# Under the lock, whether or not this server writes a binlog. Where commits go on under the lock (MySQL's
+# LOCK INSTANCE FOR BACKUP) the applier goes on too, and the position read now is not the snapshot's: not
+# tagged (the snapshot holds it anyway, in mysql.slave_relay_log_info, crash-safe).
+read_replica_position() {
+  [[ -n $REPLICA_STATEMENT ]] || return 0
+  if commits_go_on; then
+    log "NOTE: the replica's applied position is not tagged under $LOCK_METHOD (the applier goes on until the freeze); the snapshot holds it"
+    return 0
+  fi
+  if ! db_query "$REPLICA_STATEMENT" 5; then
+    log "NOTE: replica position unavailable: $DB_ERROR"
+    return 0
+  fi
+  local -a fields=()
+  REPLICA_CHANNELS=${#DB_LINES[@]}
+  ((REPLICA_CHANNELS > 0)) || return 0
+  IFS=$'\x1f' read -r -a fields <<<"${DB_LINES[0]//$'\t'/$'\x1f'}"
+  REPLICA_FILE=${fields[$REPLICA_FILE_COLUMN]:-} REPLICA_POS=${fields[$REPLICA_POS_COLUMN]:-}
+  ((REPLICA_GTID_COLUMN < 0)) || REPLICA_GTID=${fields[$REPLICA_GTID_COLUMN]:-}
+  ((REPLICA_CHANNELS == 1)) || log "NOTE: $REPLICA_CHANNELS replication channels; the first one's position is tagged"
+  return 0
+}
+
+# The replica tags (for $1, an array name): nothing on a server that is not one.
+replica_tags() {
+  ((REPLICA_CHANNELS > 0)) || return 0
+  local -n into=$1
+  into+=("ReplicationSourceLogFile=$REPLICA_FILE" "ReplicationSourceLogPos=$REPLICA_POS" "ReplicationChannels=$REPLICA_CHANNELS")
+  [[ -z $REPLICA_GTID ]] || gtid_tags ReplicationGtidPos "$REPLICA_GTID" "$1"
 }
 
 read_binlog_position() {
@@ -1164,9 +1252,13 @@ recover_host() {
 helper_main() {
   local role=$1 seconds=$2 db_pid=$3 api_pid=$4 conn_id=$5 holder_pid=$6; shift 6
   local -a mysql_cmd=("$@") mounts=()
-  local state=waiting deadline=0 line now wait rc keep_in keep_out release nap m signalled="" reason=""
+  local state=waiting deadline=0 line now wait rc keep_in keep_out release nap m signalled="" reason="" partial="" released=""
   # Only a flag: bash runs the handler inside a "read -t", whose own timeout would cut a longer handler
   # short (seen with bash 5.2), and the read goes on to its timeout. So every wait below is at most 0.1 s.
+  # A "read -t" that times out in the middle of a line (bash reads a pipe a byte at a time) returns what it
+  # read so far: kept in $partial/$released and completed by the next read, or a message would be lost ("go"
+  # lost: a hold released at once as past its deadline; "handover": a release never read; "freeze M": M
+  # never thawed by this helper).
   trap 'signalled=yes' TERM INT HUP
   # shellcheck disable=SC2034 # held open for the session's life, never read or written
   if [[ -n ${HOLD_DB_IN:-} ]]; then exec {keep_in}>"$HOLD_DB_IN" {keep_out}<>"$HOLD_DB_OUT"; fi
@@ -1184,7 +1276,12 @@ helper_main() {
     fi
     if [[ $state == handed-over ]]; then
       if [[ $role == holder ]]; then
-        if IFS= read -r -t "$wait" line <&"$release" && [[ $line == release ]]; then helper_release post-script; exit 0; fi
+        if IFS= read -r -t "$wait" line <&"$release"; then
+          [[ $released$line == release ]] && { helper_release post-script; exit 0; }
+          released=""
+        else
+          released+=$line
+        fi
         # The sentinel released (a signal to it): release too (it only thaws again, verified), then go.
         [[ -f $HOLD_OUTCOME ]] && { helper_release sentinel; exit 0; }
       else
@@ -1197,11 +1294,13 @@ helper_main() {
     rc=0
     IFS= read -r -t "$wait" line || rc=$?
     if ((rc > 128)); then # a timeout; a sentinel also checks its holder
+      partial+=$line
       [[ $role == sentinel && $state == armed ]] && ! process_alive "$holder_pid" && { helper_release holder-lost; exit 0; }
       continue
     elif ((rc != 0)); then
       helper_release script-died; exit 0
     fi
+    line=$partial$line partial=""
     case $line in
       "freeze "*) mounts+=("${line#freeze }") ;;
       "foreign "*) for m in "${!mounts[@]}"; do [[ ${mounts[$m]} == "${line#foreign }" ]] && unset "mounts[$m]"; done; mounts=("${mounts[@]}") ;;
@@ -1584,6 +1683,7 @@ api_call() {
   [[ $DATABASE == mysql ]] &&
     dynamic=("BinlogFile$suffix=$BINLOG_FILE" "BinlogPosition$suffix=$BINLOG_POSITION")
   [[ $DATABASE == mysql ]] && gtid_tags "GtidBinlogPos$suffix" "$GTID_BINLOG_POS" dynamic
+  replica_tags dynamic
   if [[ $API_CLIENT == curl ]]; then
     tags_query input $((${#STATIC_TAGS[@]} + 1)) "${dynamic[@]}"
     input=$BODY_STATIC$input
@@ -1809,7 +1909,8 @@ hold_write_state() {
     "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "LockMethod=$LOCK_METHOD" "LockTag=$LOCK_TAG" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
     "FirstFlushAtMs=$T_FIRST_FLUSH" "LockRequestedAtMs=$T_LOCK_REQUESTED" "LockedAtMs=$T_LOCKED" "QuiescedAtMs=$T_QUIESCED" \
     "FrozenAtMs=$T_FROZEN" "AllFrozenAtMs=$T_ALL_FROZEN" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" \
-    "GtidBinlogPos=$GTID_BINLOG_POS" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
+    "GtidBinlogPos=$GTID_BINLOG_POS" "ReplicaChannels=$REPLICA_CHANNELS" "ReplicaFile=$REPLICA_FILE" "ReplicaPos=$REPLICA_POS" \
+    "ReplicaGtid=$REPLICA_GTID" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
     "UnfrozenMounts=${UNFROZEN_MOUNTS[*]}" >"$HOLD_DIR/state.new" && mv -f "$HOLD_DIR/state.new" "$HOLD_DIR/state"
   } || fail "$E_TOOL" "cannot write $HOLD_DIR/state"
 }
@@ -1849,6 +1950,9 @@ hold_load_state() {
   T_LOCKED=${HOLD[LockedAtMs]:-0} T_QUIESCED=${HOLD[QuiescedAtMs]:-0}
   T_FROZEN=${HOLD[FrozenAtMs]:-0} T_ALL_FROZEN=${HOLD[AllFrozenAtMs]:-0}
   BINLOG_FILE=${HOLD[BinlogFile]:-} BINLOG_POSITION=${HOLD[BinlogPosition]:-} GTID_BINLOG_POS=${HOLD[GtidBinlogPos]:-}
+  REPLICA_CHANNELS=${HOLD[ReplicaChannels]:-0} REPLICA_FILE=${HOLD[ReplicaFile]:-} REPLICA_POS=${HOLD[ReplicaPos]:-}
+  REPLICA_GTID=${HOLD[ReplicaGtid]:-}
+  [[ $REPLICA_CHANNELS =~ ^[0-9]+$ ]] || REPLICA_CHANNELS=0
   read -r -a SNAPSHOT_VOLUME_IDS <<<"${HOLD[Volumes]:-}"
   read -r -a FREEZE_MOUNTS <<<"${HOLD[FrozenMounts]:-}"
   read -r -a UNFROZEN_MOUNTS <<<"${HOLD[UnfrozenMounts]:-}"
@@ -1913,6 +2017,9 @@ tag_held_snapshots() {
   if [[ $1 == *+* ]]; then
     tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION")
     gtid_tags GtidBinlogPos "$GTID_BINLOG_POS" tags
+    ((REPLICA_CHANNELS == 0)) ||
+      tags+=("ReplicationSourceLogFile=$REPLICA_FILE" "ReplicationSourceLogPos=$REPLICA_POS" "ReplicationChannels=$REPLICA_CHANNELS")
+    [[ -z $REPLICA_GTID ]] || gtid_tags ReplicationGtidPos "$REPLICA_GTID" tags
   fi
   # JSON, not the CLI's shorthand: a GTID set of several domains or UUIDs has commas, which shorthand splits on.
   local json out
@@ -1945,6 +2052,7 @@ quiesce() {
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position
+  [[ $DATABASE == mysql ]] && read_replica_position
   sync_unfrozen_mounts
   freeze_mounts
   db_check_lock_session

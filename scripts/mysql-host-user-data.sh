@@ -170,7 +170,7 @@ create_backup_account() {
   mariadb <<SQL || die "creating the backup account failed"
 CREATE USER IF NOT EXISTS '$BACKUP_USER'@'localhost';
 ALTER USER '$BACKUP_USER'@'localhost' IDENTIFIED BY '$password';
-GRANT RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW ON *.* TO '$BACKUP_USER'@'localhost';
+GRANT RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW ON *.* TO '$BACKUP_USER'@'localhost';
 SQL
   if [[ -f $ROOT_MY_CNF ]]; then
     sed -i '/^\[client_consistent_snapshot\]$/,/^\[/{/^\[client_consistent_snapshot\]$/d;/^\[/!d}' "$ROOT_MY_CNF"

@@ -125,7 +125,7 @@ describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
         const sql = fs.readFileSync(path.join(tmp, "mariadb.sql"), "utf8");
         assert.match(sql, /^CREATE USER IF NOT EXISTS 'consistent_snapshot'@'localhost';$/m);
         assert.ok(sql.includes(`ALTER USER 'consistent_snapshot'@'localhost' IDENTIFIED BY '${password}';`), sql);
-        assert.match(sql, /^GRANT RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW ON \*\.\* TO 'consistent_snapshot'@'localhost';$/m);
+        assert.match(sql, /^GRANT RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW ON \*\.\* TO 'consistent_snapshot'@'localhost';$/m);
         assert.doesNotMatch(fs.readFileSync(path.join(tmp, "mariadb.argv"), "utf8"), new RegExp(password));
     });
 

@@ -419,6 +419,87 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
     });
 
+    describe("replicas, and hosts with several database servers", () => {
+        // A replica configured (CHANGE MASTER/REPLICATION SOURCE) with a source that is never contacted (nothing is
+        // STARTed): SHOW ALL SLAVES STATUS / SHOW REPLICA STATUS list it with the position its SQL thread has
+        // executed, which is what the script records. MariaDB's gtid_slave_pos is set to a two-domain set; its
+        // domain 0 then follows this server's own commits (seen on 10.11: 0-2-100 became 0-1-<local seq>), so
+        // only the other domain is fixed.
+        const configure = FLAVOR === "mariadb"
+            ? "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='repl', MASTER_USE_GTID=slave_pos; SET GLOBAL gtid_slave_pos='0-2-100,7-2-5'"
+            : "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=9, SOURCE_USER='repl', SOURCE_AUTO_POSITION=1";
+        const unconfigure = FLAVOR === "mariadb" ? "RESET SLAVE ALL; SET GLOBAL gtid_slave_pos=''" : "RESET REPLICA ALL";
+        /** The first channel's executed position, as the server lists it by column name. */
+        function replicaStatus(): { file: string; pos: string; gtid: string } {
+            const out = execFileSync(CLIENT, [`--defaults-extra-file=${f.live.cnf}`, "--batch", "-e", FLAVOR === "mariadb" ? "SHOW ALL SLAVES STATUS" : "SHOW REPLICA STATUS"], { encoding: "utf8" });
+            const [header, row] = out.split("\n");
+            const value = (...names: string[]) => row.split("\t")[header.split("\t").findIndex((n) => names.includes(n))];
+            return { file: value("Relay_Master_Log_File", "Relay_Source_Log_File"), pos: value("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"), gtid: FLAVOR === "mariadb" ? value("Gtid_Slave_Pos") : "" };
+        }
+
+        it("on a replica, tags the applied position read under the lock, by the snapshot run and by DLM's post-script", async () => {
+            await f.sql(configure);
+            try {
+                const expected = replicaStatus();
+                assert.match(expected.pos, /^\d+$/);
+                if (FLAVOR === "mariadb") assert.match(expected.gtid, /(^|,)7-2-5(,|$)/);
+                const result = await run();
+                assert.equal(result.code, 0, result.stderr);
+                assert.match(result.stderr, /a replica: its applied position is read under the lock/);
+                const replication = result.summary.replication as Record<string, unknown>;
+                assert.deepEqual({ ...replication, gtidPos: undefined }, { sourceLogFile: expected.file, sourceLogPos: expected.pos, gtidPos: undefined, channels: 1 });
+                if (FLAVOR === "mariadb") assert.match(replication.gtidPos as string, /(^|,)7-2-5(,|$)/);
+                else assert.equal(replication.gtidPos, "");
+                const ofRun = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === result.summary.runId);
+                assert.ok(ofRun.length > 0);
+                for (const snap of ofRun) {
+                    assert.equal(snap.tags.ReplicationSourceLogFile, expected.file);
+                    assert.equal(snap.tags.ReplicationSourceLogPos, expected.pos);
+                    assert.equal(snap.tags.ReplicationChannels, "1");
+                    assert.equal(snap.tags.ReplicationGtidPos, FLAVOR === "mariadb" ? replication.gtidPos : undefined);
+                }
+                const pre = await run({ command: "pre-script", executionId: DLM_EXECUTION_ID });
+                assert.equal(pre.code, 0, pre.stderr);
+                const ids = await f.double.dlmCreateSnapshots();
+                const post = await run({ command: "post-script", executionId: DLM_EXECUTION_ID });
+                assert.equal(post.code, 0, `${pre.stderr}\n${post.stderr}`);
+                for (const id of ids) {
+                    const tags = f.double.snapshotStore.get(id)!.tags;
+                    assert.equal(tags.ReplicationSourceLogPos, expected.pos);
+                    assert.equal(tags.ReplicationGtidPos, FLAVOR === "mariadb" ? (pre.summary.replication as Record<string, string>).gtidPos : undefined);
+                }
+            } finally {
+                await f.sql(unconfigure);
+            }
+            await assertHostRecovered();
+        });
+
+        it("on a server that is not a replica, tags no replication position", async () => {
+            const result = await run();
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.summary.replication, null);
+            for (const snap of [...f.double.snapshotStore.values()].filter((s) => s.tags.RunId === result.summary.runId)) {
+                assert.equal(snap.tags.ReplicationSourceLogPos, undefined);
+            }
+        });
+
+        it("with two database servers running, refuses (201) unless mysqlDefaultsFile names the one to hold, naming both; named, it holds that one and says the other is crash-consistent only", async () => {
+            const dir = fs.mkdtempSync(path.join(f.runDir, "second-"));
+            const second = await f.startMysql(`second-${path.basename(dir)}`, dir, dir, true);
+            try {
+                const refused = await run({ mysqlDefaultsFile: "" });
+                expectFailure(refused, 201, new RegExp(`parameter SSM_mysqlDefaultsFile: invalid value ''; expected an option file naming the server to hold .*2 database servers run on this host \\(pids( \\d+)*( ${second.proc.pid})( \\d+)*\\)`));
+                assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).length, 0);
+                const named = await run({ mysqlDefaultsFile: f.live.cnf });
+                assert.equal(named.code, 0, named.stderr);
+                assert.match(named.stderr, /NOTE: 2 database servers run on this host .*the others' files are crash-consistent only/);
+            } finally {
+                await f.stopMysql(second);
+            }
+            await assertHostRecovered();
+        });
+    });
+
     describe("EC2's interval between snapshots of a volume (15 s; SnapshotCreationPerVolumeRateExceeded)", () => {
         it("waits out the interval since a volume's newest snapshot before locking, so that the call inside the freeze is not refused", async () => {
             const seededStart = Date.now() - 1000; // discovery takes 2-9 s here: the lock must still wait

@@ -310,7 +310,7 @@ export class Fixture {
      */
     private createBackupAccount(): void {
         const password = "Fixture-" + Math.random().toString(36).slice(2, 14);
-        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW, BACKUP_ADMIN";
+        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW, BACKUP_ADMIN";
         this.sqlSync(`CREATE USER '${BACKUP_USER}'@'localhost' IDENTIFIED BY '${password}';
             GRANT ${grants} ON *.* TO '${BACKUP_USER}'@'localhost';`);
         fs.mkdirSync(this.rootHome, { mode: 0o700 });

@@ -108,9 +108,9 @@ describe("MysqlHost", () => {
         assert.match(script, /^ {2}ensure_ssm_agent$/m);
     });
 
-    it("user data creates a backup account with only RELOAD, PROCESS, BINLOG MONITOR and SHOW VIEW, password never on a command line", () => {
+    it("user data creates a backup account with only RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR and SHOW VIEW, password never on a command line", () => {
         const userData = one("aws:ec2/instance:Instance").inputs.userData as string;
-        assert.match(userData, /GRANT RELOAD, PROCESS, BINLOG MONITOR, SHOW VIEW ON \*\.\* TO/);
+        assert.match(userData, /GRANT RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW ON \*\.\* TO/);
         assert.match(userData, /\[client_consistent_snapshot\]/);
         // Where the datadir resolves is proved against a real server binary: tests/host/user-data.spec.ts.
         assert.doesNotMatch(userData, /(mysql|mariadb)\s+[^<\n]*(-p|--password)/);
