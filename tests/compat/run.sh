@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 # deadline and kill cases. Left to the host: parameter validation, mount selection, retention, the client
 # fallbacks (proved with shims, not with the cell's tools), the seed and dry runs — the script's own logic,
 # the same in every cell.
-readonly COMPAT_GREP='a normal run|quiesce|write stall|when the snapshot API fails .* (exits 207 on InternalError|exits 208)|sends the same request with either client|keeps the keys off|when the script itself is stopped|when the database is busy|pre-script exits 0|holder gives the host back|killed holder|pre-script cancelled|database restarted while held|writer\.sh|demo host MariaDB options|the helpers on a signal|SIGTERM to a pre-script|holder dies before|finds no snapshot DLM'
+readonly COMPAT_GREP='a normal run|quiesce|write stall|when the snapshot API fails .* (exits 207 on InternalError|exits 208)|sends the same request with either client|keeps the keys off|when the script itself is stopped|when the database is busy|pre-script exits 0|holder gives the host back|killed holder|pre-script cancelled|database restarted while held|writer\.sh|demo host MariaDB options|the helpers on a signal|SIGTERM to a pre-script|holder dies before|finds no snapshot DLM|replicas, and hosts|helper_main|interval since a volume'
 
 read -r -a suites <<<"${COMPAT_SUITES:-bullseye bookworm trixie sid}"
 tests=${COMPAT_TESTS:-compat}
