@@ -50,7 +50,7 @@ export const WINDOW_FAILED_MESSAGE = {
 };
 
 /** Topic policy: only these EventBridge rules may publish (plus the account's own administration). */
-export function alertTopicPolicy(topicArn: string, ruleArns: string[], accountId: string): string {
+export function alertTopicPolicy(topicArn: string, ruleArns: string[], ctx: AccountContext): string {
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -59,7 +59,7 @@ export function alertTopicPolicy(topicArn: string, ruleArns: string[], accountId
                 Action: ["sns:Publish"], Resource: topicArn, Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
             },
             {
-                Sid: "AccountManagesTopic", Effect: "Allow", Principal: { AWS: `arn:${topicArn.split(":")[1]}:iam::${accountId}:root` },
+                Sid: "AccountManagesTopic", Effect: "Allow", Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.accountId}:root` },
                 Action: ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic",
                     "sns:DeleteTopic", "sns:TagResource", "sns:UntagResource"],
                 Resource: topicArn,
@@ -175,7 +175,7 @@ export function failureAlerts(parent: pulumi.Resource, name: string, rules: Aler
         ? new aws.sns.TopicPolicy(`${name}-alerts`, {
             arn: topic.arn,
             policy: pulumi.all([topic.arn, pulumi.all(eventRules.map((r) => r.arn)), opts.ctx]).apply(([arn, ruleArns, c]) =>
-                alertTopicPolicy(arn, ruleArns, c.accountId)),
+                alertTopicPolicy(arn, ruleArns, c)),
         }, { parent })
         : undefined;
     rules.forEach((rule, i) => new aws.cloudwatch.EventTarget(`${name}-${rule.suffix}`, {

@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import * as awsx from "@pulumi/awsx";
+import type * as awsxModule from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { AccountContext, accountContext } from "./policies";
 
@@ -64,6 +64,22 @@ export interface NetworkArgs {
 }
 
 /**
+ * `@pulumi/awsx`, an optional peer dependency: loaded only when a Network is declared, so that a program using the
+ * other components does not have to install it (it brings the Docker providers with it).
+ */
+function loadAwsx(): typeof awsxModule {
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require("@pulumi/awsx");
+    } catch (error) {
+        const missing = (error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((error as Error).message).includes("'@pulumi/awsx'");
+        if (!missing) throw error;
+        throw new Error("consistent-snapshots: Network needs the package @pulumi/awsx (an optional peer dependency, ^3.9.0): " +
+            "npm install @pulumi/awsx. The other components do not need it; give MysqlHost a subnet of your own VPC instead.");
+    }
+}
+
+/**
  * The network for the reference database host: an awsx VPC without NAT gateways, public or private.
  * Bring your own VPC instead by giving MysqlHost a subnet id.
  */
@@ -93,6 +109,7 @@ export class Network extends pulumi.ComponentResource {
         // this component inherited, and would otherwise build its subnets with the default provider's Region.
         const awsProvider = this.getProvider("aws::");
 
+        const awsx = loadAwsx();
         const vpc = new awsx.ec2.Vpc(name, {
             cidrBlock,
             numberOfAvailabilityZones: args.availabilityZoneCount ?? 1,

@@ -57,6 +57,35 @@ describe("the package as a library", function () {
         assert.ok(!files.some((f: string) => f.startsWith("tests/")), "tests are shipped");
     });
 
+    it("points main and types at the library, and does not ship the stack program, tests or tools", () => {
+        assert.equal(pkg.main, "bin/components/index.js");
+        const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO_ROOT, encoding: "utf8" }));
+        const files: string[] = packed.files.map((f: { path: string }) => f.path);
+        for (const f of ["index.ts", "stack.ts", "Pulumi.yaml", "bin/index.js", "bin/stack.js"]) {
+            assert.ok(!files.includes(f), `${f} is shipped`);
+        }
+        assert.deepEqual(files.filter((f) => f.startsWith("tools/")), ["tools/prepare.js"], "only the prepare step of tools/ is shipped");
+    });
+
+    it("takes the Pulumi SDKs as peer dependencies with ranges from the tested versions, pinned exactly here", () => {
+        assert.deepEqual(Object.keys(pkg.dependencies).filter((d) => d.startsWith("@pulumi/")), [], "a second copy of the SDK for consumers");
+        for (const sdk of ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/awsx"]) {
+            const pinned = pkg.devDependencies[sdk];
+            assert.match(pinned, /^\d+\.\d+\.\d+$/, `${sdk} is pinned exactly for this repository`);
+            assert.equal(pkg.peerDependencies[sdk], `^${pinned}`, `${sdk}'s range starts at the tested version`);
+        }
+        assert.deepEqual(pkg.peerDependenciesMeta, { "@pulumi/awsx": { optional: true } }, "only Network needs awsx");
+    });
+
+    it("runs index.ts as this repository's stack program (Pulumi.yaml main), never package.json's library entry", () => {
+        // Pulumi's Node.js host, given no program by the CLI (no `main` in Pulumi.yaml), runs package.json's
+        // exports["."] (else `main`): here, the library, which declares nothing — an update would delete the stack.
+        const run = fs.readFileSync(require.resolve("@pulumi/pulumi/cmd/run/run.js"), "utf8");
+        assert.match(run, /if \(!hasEntrypoint\) \{[\s\S]*packageObject\.exports\["\."\][\s\S]*packageObject\["main"\]/,
+            "the SDK's entry-point rule changed: re-check Pulumi.yaml's main");
+        assert.match(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"), /^main: index\.ts$/m);
+    });
+
     it("declares itself a nodejs component package whose entry point is the library", () => {
         const manifest = fs.readFileSync(path.join(REPO_ROOT, "PulumiPlugin.yaml"), "utf8");
         assert.match(manifest, /^runtime: nodejs$/m);

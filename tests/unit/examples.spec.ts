@@ -3,9 +3,11 @@
 // declares is checked as AWS will see it. Their requests are also checked against AWS's API models
 // (aws-api-models.spec.ts).
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { PRIVATE_INTERFACE_ENDPOINT_SERVICES } from "../../components/network";
-import { exampleStackConfig, runExample } from "./examples";
-import { ACCOUNT_ID, RecordedResource, inventory, invokeCalls, ofType, one, providerContext, resources, value } from "./mocks";
+import { EXAMPLES_DIR, exampleStackConfig, linkLibrary, runExample, typeErrors } from "./examples";
+import { ACCOUNT_ID, REPO_ROOT, RecordedResource, inventory, invokeCalls, ofType, one, providerContext, resources, value } from "./mocks";
 
 /** Registered AWS resources (not components, not providers). */
 const awsResources = () => resources.filter((r) => r.type.startsWith("aws:"));
@@ -265,5 +267,52 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
             assert.match(config["multi-region-example:assumeRoleArn"], new RegExp(`^arn:aws:iam::${account}:role/`));
             assert.ok(JSON.parse(config["multi-region-example:regions"]).length >= 1);
         }
+    });
+});
+
+describe("each example stands alone (its own package.json, lockfile, tsconfig and TypeScript)", function () {
+    this.timeout(120000);
+    const examples = fs.readdirSync(EXAMPLES_DIR).filter((e) => fs.statSync(path.join(EXAMPLES_DIR, e)).isDirectory());
+    const read = (example: string, file: string) => fs.readFileSync(path.join(EXAMPLES_DIR, example, file), "utf8");
+    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
+
+    it("finds both examples", () => assert.deepEqual(examples.sort(), ["existing-vpc", "multi-region"]));
+
+    for (const example of examples) {
+        it(`${example}: its lockfile is committed and matches its package.json, with its own TypeScript`, () => {
+            const manifest = JSON.parse(read(example, "package.json"));
+            const lock = JSON.parse(read(example, "package-lock.json"));
+            assert.equal(lock.name, manifest.name);
+            assert.deepEqual(lock.packages[""].dependencies, manifest.dependencies);
+            assert.deepEqual(lock.packages[""].devDependencies, manifest.devDependencies);
+            assert.equal(manifest.dependencies["consistent-snapshots"], "file:../..");
+            assert.equal(manifest.devDependencies.typescript, rootPackage.devDependencies.typescript);
+            assert.equal(manifest.devDependencies["@types/node"], rootPackage.devDependencies["@types/node"]);
+            // The library's peers, from the example's own dependencies (one copy of each SDK).
+            for (const sdk of ["@pulumi/pulumi", "@pulumi/aws"]) assert.ok(manifest.dependencies[sdk], `${example} does not depend on ${sdk}`);
+            assert.equal(lock.packages["node_modules/consistent-snapshots"]?.resolved, "file:../..");
+        });
+
+        it(`${example}: installs the library as a packed copy (install-links), as a published package installs`, () => {
+            assert.match(read(example, ".npmrc"), /^install-links=true$/m);
+        });
+    }
+
+    it("use the same strict compiler settings, Pulumi's TypeScript template's", () => {
+        const configs = examples.map((e) => JSON.parse(read(e, "tsconfig.json")));
+        for (const config of configs) {
+            assert.deepEqual(config, configs[0]);
+            assert.deepEqual(config.files, ["index.ts"]);
+            assert.equal(config.compilerOptions.strict, true);
+            assert.equal(config.compilerOptions.moduleResolution, "node", "a consumer resolving the package's types field");
+        }
+    });
+
+    it("type-check with their own tsconfig against the built library", () => {
+        const errors = examples.flatMap((example) => {
+            linkLibrary(example);
+            return typeErrors(path.join(EXAMPLES_DIR, example, "tsconfig.json"), [path.join(EXAMPLES_DIR, example, "index.ts")]);
+        });
+        assert.deepEqual(errors, []);
     });
 });

@@ -4,6 +4,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
+import * as ts from "typescript";
 import { REPO_ROOT, settle, useMocks } from "./mocks";
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
@@ -21,16 +22,45 @@ export function exampleProject(example: string): string {
     return project.name;
 }
 
-/** Runs examples/<example>/index.ts for a stack (its stack file, then `config` on top). */
-export async function runExample(example: string, stack: string, config: Record<string, string> = {}): Promise<void> {
+/**
+ * Links examples/<example>/node_modules/consistent-snapshots to this checkout, as `npm install` of "file:../.."
+ * resolves it (the package's main and types: the built library).
+ */
+export function linkLibrary(example: string): void {
     const built = path.join(REPO_ROOT, "bin", "components", "index.js");
     assert.ok(fs.existsSync(built), `${built} is missing: run npm run build (npm test does)`);
-    // What `npm install` does for the example's dependency "consistent-snapshots": "file:../..".
     const link = path.join(EXAMPLES_DIR, example, "node_modules", "consistent-snapshots");
     if (!fs.existsSync(link)) {
         fs.mkdirSync(path.dirname(link), { recursive: true });
         fs.symlinkSync(path.relative(path.dirname(link), REPO_ROOT), link, "dir");
     }
+}
+
+/** The README's embedding sample (the block after `<!-- embed-example -->`), as a user copies it. */
+export function readmeEmbedSample(): string {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const match = /<!-- embed-example -->\n```ts\n([\s\S]*?)```/.exec(readme);
+    assert.ok(match, "README has no embed-example block");
+    return match[1];
+}
+
+/**
+ * The type errors of `files` compiled together under the options of the tsconfig file `tsconfig`, in any file the
+ * program reads (a library's declarations included, as the consumer's `tsc` reports them), one message each.
+ */
+export function typeErrors(tsconfig: string, files: string[]): string[] {
+    const config = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, {
+        ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
+    });
+    assert.ok(config, `${tsconfig} does not parse`);
+    const program = ts.createProgram(files, { ...config.options, noEmit: true });
+    return ts.getPreEmitDiagnostics(program)
+        .map((d) => `${d.file ? path.relative(REPO_ROOT, d.file.fileName) : "(options)"}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+}
+
+/** Runs examples/<example>/index.ts for a stack (its stack file, then `config` on top). */
+export async function runExample(example: string, stack: string, config: Record<string, string> = {}): Promise<void> {
+    linkLibrary(example);
     const project = exampleProject(example);
     const flat = { ...exampleStackConfig(example, stack), ...config };
     // Keys without a namespace in a stack file belong to the project.

@@ -1,16 +1,13 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as ts from "typescript";
 import * as yaml from "js-yaml";
+import { readmeEmbedSample, typeErrors } from "./examples";
 import { REPO_ROOT, inventory, one, settle, useMocks } from "./mocks";
 
 /** The README's embedding sample, with the package import pointed at this checkout's library. */
 function readmeSample(): string {
-    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-    const match = /<!-- embed-example -->\n```ts\n([\s\S]*?)```/.exec(readme);
-    assert.ok(match, "README has no embed-example block");
-    return match[1].replace(/from "consistent-snapshots"/g, `from ${JSON.stringify(path.join(REPO_ROOT, "components"))}`);
+    return readmeEmbedSample().replace(/from "consistent-snapshots"/g, `from ${JSON.stringify(path.join(REPO_ROOT, "components"))}`);
 }
 
 describe("README embedding sample", function () {
@@ -25,13 +22,7 @@ describe("README embedding sample", function () {
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("type-checks under the project's strict settings", () => {
-        const config = ts.getParsedCommandLineOfConfigFile(path.join(REPO_ROOT, "tsconfig.json"), {}, {
-            ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
-        });
-        assert.ok(config);
-        const program = ts.createProgram([file], { ...config.options, noEmit: true });
-        const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName === file);
-        assert.deepEqual(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")), []);
+        assert.deepEqual(typeErrors(path.join(REPO_ROOT, "tsconfig.json"), [file]), []);
     });
 
     it("runs under mocks and adds only the document, the window bundle and the policy attachment", async () => {
