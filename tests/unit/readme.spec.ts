@@ -69,3 +69,39 @@ describe("README account pattern (a stack file per account)", () => {
         assert.equal(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets[0].values[0], "orders-db");
     });
 });
+
+describe("README truth (what it says matches the code)", () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+
+    it("lists restore-verify.sh's exit codes as its header does, each a named code the script fails with", () => {
+        const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "restore-verify.sh"), "utf8");
+        const table = /<!-- restore-verify-exit-codes -->\n([\s\S]*?)\n\n/.exec(readme);
+        assert.ok(table, "README has no restore-verify exit-code table");
+        const documented = [...table[1].matchAll(/^ *\| (\d+) \|/gm)].map((m) => Number(m[1]));
+        const header = /^# Exit codes:([\s\S]*?)\nset -euo pipefail/m.exec(script)![1];
+        const inHeader = [...header.matchAll(/(?:^|[;:#]) *(\d+) [a-zA-Z]/g)].map((m) => Number(m[1]));
+        assert.deepEqual(documented, [0, 1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(inHeader, documented, "the script's header and the README differ");
+        const constants = Object.fromEntries([.../readonly (E_\w+=\d+(?: E_\w+=\d+)*)/.exec(script)![1].matchAll(/(E_\w+)=(\d+)/g)].map((m) => [Number(m[2]), m[1]]));
+        for (const code of documented.filter((c) => c > 0)) {
+            assert.ok(constants[code], `exit code ${code} has no named constant`);
+            assert.match(script, new RegExp(`fail "\\$${constants[code]}"`), `the script never fails with ${constants[code]}`);
+        }
+    });
+
+    it("writes every Pulumi command as npx pulumi (the CLI npm ci installs)", () => {
+        const bare = [...readme.matchAll(/(^|[`(]|\$\()pulumi [a-z]+/gm)].map((m) => m[0]);
+        assert.deepEqual(bare, []);
+    });
+
+    it("describes each phase .ci/run runs: npm test's steps, then test:compat", () => {
+        const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
+        const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci", "run"), "utf8");
+        assert.match(ci, /scripts\.test\.split\(" && "\)/, ".ci/run no longer runs npm test's steps");
+        assert.match(ci, /npm run test:compat/);
+        const rows = [...readme.matchAll(/^\| ((?:`[^`]+`(?:, )?)+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`([^`]+)`/g)].map((n) => n[1]));
+        for (const step of [...pkg.scripts.test.split(" && ").map((s: string) => s.replace(/^npm run /, "")), "test:compat"]) {
+            assert.ok(rows.includes(step), `the README's phase table does not describe ${step}`);
+        }
+    });
+});
