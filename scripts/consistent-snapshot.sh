@@ -448,14 +448,16 @@ find_recent_snapshots() {
   return 0
 }
 
-# Just before the lock: sleeps out EC2's per-volume interval since the newest snapshot found.
+# Just before the lock (or, under crash-recovery, which locks nothing, the call): sleeps out EC2's per-volume
+# interval since the newest snapshot found.
 wait_for_volume_snapshot_interval() {
   ((${NEWEST_SNAPSHOT_MS:-0} > 0)) || return 0
-  local now wait_ms
+  local now wait_ms before="locking"
+  [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]] && before="the call (nothing is locked under crash-recovery)"
   stamp now
   wait_ms=$((NEWEST_SNAPSHOT_MS + VOLUME_SNAPSHOT_INTERVAL_MS - now))
   ((wait_ms > 0)) || return 0
-  log "a snapshot of $NEWEST_SNAPSHOT_VOLUME started $((now - NEWEST_SNAPSHOT_MS)) ms ago; EC2 allows one snapshot of a volume every $((VOLUME_SNAPSHOT_INTERVAL_MS / 1000)) s: waiting $wait_ms ms before locking"
+  log "a snapshot of $NEWEST_SNAPSHOT_VOLUME started $((now - NEWEST_SNAPSHOT_MS)) ms ago; EC2 allows one snapshot of a volume every $((VOLUME_SNAPSHOT_INTERVAL_MS / 1000)) s: waiting $wait_ms ms before $before"
   sleep "$((wait_ms / 1000)).$(printf '%03d' $((wait_ms % 1000)))"
 }
 
@@ -2043,12 +2045,12 @@ prepare_run() {
 
 # Lock (or sync), arm the watchdogs, read the binlog position under the lock, freeze.
 quiesce() {
+  wait_for_volume_snapshot_interval
   if [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; then
     stamp T_QUIESCED
     read_binlog_position
     return 0
   fi
-  wait_for_volume_snapshot_interval
   if [[ $DATABASE == mysql ]]; then db_lock; else presync_mounts; fi
   watchdog_arm
   [[ $DATABASE == mysql ]] && read_binlog_position

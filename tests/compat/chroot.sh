@@ -74,14 +74,18 @@ in_chroot_plain() {
 }
 
 # For tests: the chroot bound onto itself (so that unshare inside it works), /proc, /sys, /dev, the
-# repository at /src and the host's node, all in a private mount namespace.
+# repository at /src and the host's node, all in a private mount namespace and a PID namespace of its own: the
+# cell's pgrep sees only the cell's processes (the script refuses to run beside a second database server), and
+# the cell ends with whoever started it (--kill-child: its PID 1 is killed with it, and with PID 1 every process
+# of the namespace), so no cell outlives a killed run. bash stays PID 1 (no exec) to reap orphans.
 run_in() {
   local suite=$1 dir; shift
   dir=$(build "$suite")
   # shellcheck disable=SC2016 # expanded by the inner shell
-  unshare --mount --propagation private bash -c '
+  unshare --mount --propagation private --pid --fork --kill-child bash -c '
     set -e
     root=$1 repo=$2 suite=$3; shift 3
+    trap "kill -KILL -1 2>/dev/null; exit 143" TERM INT HUP
     mount --bind "$root" "$root"
     mount --make-private "$root"
     mount -t proc proc "$root/proc"
@@ -101,9 +105,12 @@ run_in() {
       chmod 0755 "$root/tmp/aws-cli-v1/bin/aws"
       cli_v1=/tmp/aws-cli-v1/bin/aws
     fi
-    exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root LANG=C.UTF-8 CI="${CI:-}" COMPAT_SUITE="$suite" COMPAT_AWS_CLI_V1="$cli_v1" \
-      bash -c "cd /src && exec \"\$@\"" compat "$@"' \
+      bash -c "cd /src && exec \"\$@\"" compat "$@" &
+    rc=0
+    wait "$!" || rc=$?
+    exit "$rc"' \
     compat-run "$dir" "$REPO" "$suite" "$@"
 }
 

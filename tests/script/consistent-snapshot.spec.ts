@@ -676,6 +676,24 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 await assertHostRecovered();
             });
 
+            it("crash-recovery also waits out the interval since a volume's newest snapshot, before the call (nothing is locked)", async () => {
+                const seededStart = Date.now() - 1000;
+                f.double.seedSnapshot({ snapshotId: "snap-0beef00000000000b", volumeId: DATA_VOLUME_ID, startTime: new Date(seededStart), tags: { Owner: "another tool" }, state: "completed" });
+                f.double.volumeSnapshotIntervalMs = 15000;
+                try {
+                    const result = await run({ quiesce: "crash-recovery" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.equal(result.summary.lockMethod, "none (crash recovery)");
+                    assert.match(result.stderr, new RegExp(`a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before the call \\(nothing is locked under crash-recovery\\)`));
+                    const call = f.double.requests.find((r) => r.what === "CreateSnapshots" && r.atMs >= seededStart)!;
+                    assert.ok(call.atMs - seededStart >= 15000, `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`);
+                } finally {
+                    f.double.volumeSnapshotIntervalMs = 0;
+                    f.double.snapshotStore.delete("snap-0beef00000000000b");
+                }
+                await assertHostRecovered();
+            });
+
             if (FLAVOR === "mysql") {
                 it("backup-lock on MySQL with only InnoDB tables: LOCK INSTANCE FOR BACKUP and every freeze held at the instant; the copy holds every commit acknowledged before the freeze, binlog agreeing", async () => {
                     f.double.probeBackupLocks = true;

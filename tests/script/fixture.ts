@@ -573,6 +573,12 @@ export class Fixture {
         if (!loop) return;
         try { execFileSync("losetup", ["-d", loop], { stdio: "ignore" }); } catch { /* already detached */ }
         this.loops = this.loops.filter((l) => l !== loop);
+        // The kernel detaches lazily (a device still open is cleared on its last close): until it is free, the
+        // next `losetup --find` may hand it out and the late clear then races the new image's attachment (seen
+        // once: an ext4 copy attached there failed to mount, "bad superblock"). Wait, briefly, until it is free.
+        const backingFile = `/sys/block/${path.basename(loop)}/loop/backing_file`;
+        const deadline = Date.now() + 3000;
+        while (fs.existsSync(backingFile) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
 
     async tearDown(): Promise<void> {
@@ -712,6 +718,11 @@ function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void
     });
     return {
         result(): Pick<ScriptResult, "stdout" | "stderr" | "summary"> {
+            // SCRIPT_LOG_DIR: keep each run's log (to see where a run's time goes: tools/run-times.js).
+            if (process.env.SCRIPT_LOG_DIR) {
+                fs.mkdirSync(process.env.SCRIPT_LOG_DIR, { recursive: true });
+                fs.writeFileSync(path.join(process.env.SCRIPT_LOG_DIR, `${Date.now()}-${child.pid}.log`), stderr);
+            }
             const last = stdout.trim().split("\n").pop() ?? "";
             let summary: ScriptResult["summary"];
             try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
