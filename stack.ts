@@ -6,6 +6,7 @@ import {
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CREATED_BY_TAG } from "./components/policies";
+import { DEFAULT_RETAIN_COUNT, LIFECYCLE_POLICY_TAG } from "./components/snapshotLifecyclePolicy";
 
 export interface StackOutputs {
     /** maintenanceWindow scheduler only. */
@@ -41,10 +42,10 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, document, tags);
 
     const region = aws.getRegionOutput().region;
-    const parameters = !isDlm && Object.keys(config.snapshotParameters).length > 0
-        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(config.snapshotParameters).map(([k, v]) => [k, [v]])))}'`]
+    const runNowParameters = isDlm ? dlmRunNowRetention(config) : config.snapshotParameters;
+    const parameters = Object.keys(runNowParameters).length > 0
+        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(runNowParameters).map(([k, v]) => [k, [v]])))}'`]
         : [];
-    const snapshotTag = isDlm ? LIFECYCLE_POLICY_TAG : CREATED_BY_TAG;
     const outputs: StackOutputs = {
         ...schedule.outputs,
         documentNames: pulumi.all([document.documentName]),
@@ -57,10 +58,7 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         historyCommand: shellCommand([...schedule.historyWords(region), "&& aws ssm list-commands --region", region,
             pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`, "--max-results 10",
             "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table"]),
-        snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self",
-            `--filters Name=tag:${snapshotTag.key},Values=${snapshotTag.value}`,
-            "--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[StartTime,SnapshotId,VolumeId,State," +
-            "Tags[?Key==`InstanceId`]|[0].Value,Tags[?Key==`RunId`]|[0].Value]' --output table"]),
+        snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self", ...snapshotListing(isDlm)]),
     };
 
     if (config.createDemoHost) {
@@ -92,8 +90,7 @@ function alertsAndTags(config: StackConfig, tags: Record<string, string>) {
     return { alertTopicArn: config.alertTopicArn || undefined, alertEmail: config.alertEmail || undefined, tags };
 }
 
-/** The tag DLM adds to every snapshot of this stack's policy (SnapshotLifecyclePolicy's tagsToAdd). */
-export const LIFECYCLE_POLICY_TAG = { key: "CreatedByPolicy", value: "consistent-snapshots" } as const;
+export { LIFECYCLE_POLICY_TAG };
 
 interface Schedule {
     outputs: Partial<StackOutputs> & { instancePolicyArn: pulumi.Output<string> };
@@ -178,6 +175,36 @@ function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument
 export function dlmParameterDefaults(config: StackConfig): Record<string, string> {
     const { retainCount: _count, retainDays: _days, ...rest } = config.snapshotParameters; // eslint-disable-line @typescript-eslint/no-unused-vars
     return { maxFreezeSeconds: "60", ...rest };
+}
+
+/**
+ * Under DLM, a run-now snapshot is the script's own (tagged CreatedBy, never pruned by DLM): the run-now command
+ * gives it the DLM policy's retention, which the script applies to its own run-now snapshots of the instance only.
+ */
+export function dlmRunNowRetention(config: StackConfig): Record<string, string> {
+    const retainDays = Number(config.snapshotParameters.retainDays ?? "0");
+    if (retainDays > 0) return { retainDays: String(retainDays) };
+    const retainCount = Number(config.snapshotParameters.retainCount ?? "0");
+    return { retainCount: String(retainCount > 0 ? retainCount : DEFAULT_RETAIN_COUNT) };
+}
+
+/** A JMESPath string literal (JSON in backticks), for a query inside single quotes. */
+const literal = (text: string) => `\`${JSON.stringify(text)}\``;
+const tagValue = (key: string) => `Tags[?Key==${literal(key)}]|[0].Value`;
+
+/**
+ * The filter and query of the snapshots listing, newest 20 first: this tool's snapshots (CreatedBy); under DLM also
+ * DLM's (the policy's CreatedByPolicy tag; run-now snapshots are the script's own), with a column saying which.
+ */
+function snapshotListing(isDlm: boolean): string[] {
+    const columns = ["StartTime", "SnapshotId", "VolumeId", "State", tagValue("InstanceId"), tagValue("RunId")];
+    if (!isDlm) {
+        return [`--filters Name=tag:${CREATED_BY_TAG.key},Values=${CREATED_BY_TAG.value}`,
+            `--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[${columns.join(",")}]' --output table`];
+    }
+    const ours = `Snapshots[?Tags[?(Key==${literal(LIFECYCLE_POLICY_TAG.key)} || Key==${literal(CREATED_BY_TAG.key)}) && Value==${literal(CREATED_BY_TAG.value)}]]`;
+    return [`--filters Name=tag-key,Values=${LIFECYCLE_POLICY_TAG.key},${CREATED_BY_TAG.key}`,
+        `--query 'reverse(sort_by(${ours},&StartTime))[:20].[${[...columns, tagValue("dlm:managed")].join(",")}]' --output table`];
 }
 
 /** Words of a shell command, some of them outputs, joined with spaces. */

@@ -18,6 +18,12 @@ export interface SnapshotCopyRegion {
     cmkArn?: string;
 }
 
+/** The tag DLM adds to every snapshot of a policy of this component (besides `tagsToAdd`). */
+export const LIFECYCLE_POLICY_TAG = { key: "CreatedByPolicy", value: "consistent-snapshots" } as const;
+
+/** Snapshots DLM keeps per volume when neither `retainCount` nor `retainDays` is given. */
+export const DEFAULT_RETAIN_COUNT = 7;
+
 export interface SnapshotLifecyclePolicyArgs {
     /**
      * The SSM document DLM runs as pre and post script (a SnapshotDocument). Required. It must carry the tag
@@ -256,7 +262,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
         super("consistent-snapshots:index:SnapshotLifecyclePolicy", name, validArgs(name, args), opts);
         const tagKey = args.tagKey ?? "ConsistentSnapshot";
         const retainDays = args.retainDays;
-        const retainRule = retainDays !== undefined ? { interval: retainDays, intervalUnit: "DAYS" } : { count: args.retainCount ?? 7 };
+        const retainRule = retainDays !== undefined ? { interval: retainDays, intervalUnit: "DAYS" } : { count: args.retainCount ?? DEFAULT_RETAIN_COUNT };
         const ctx = accountContext(this);
 
         const role = new aws.iam.Role(`${name}-role`, {
@@ -284,7 +290,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                 schedules: [{
                     name: "consistent-snapshots",
                     copyTags: args.copyTags ?? true,
-                    tagsToAdd: { CreatedByPolicy: "consistent-snapshots", ...args.tagsToAdd },
+                    tagsToAdd: { [LIFECYCLE_POLICY_TAG.key]: LIFECYCLE_POLICY_TAG.value, ...args.tagsToAdd },
                     // Whose snapshot each is: a host may tag (post-script) only snapshots of itself.
                     variableTags: { [INSTANCE_ID_TAG_KEY]: "$(instance-id)" },
                     createRule: {

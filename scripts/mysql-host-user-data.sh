@@ -57,11 +57,16 @@ prepare_data_volume() {
   [[ $DATA_VOLUME_ID =~ ^vol-[0-9a-f]{8,17}$ ]] || die "DATA_VOLUME_ID '$DATA_VOLUME_ID' is not an EBS volume id"
   device=$(find_data_device) || die "volume $DATA_VOLUME_ID did not appear within ${DATA_VOLUME_WAIT_SECONDS} s"
   log "data volume $DATA_VOLUME_ID is $device"
-  if ! blkid "$device" >/dev/null 2>&1; then
-    log "formatting $device (no filesystem on it)"
-    mkfs.xfs -q "$device"
-  fi
-  uuid=$(blkid -s UUID -o value "$device") || die "no filesystem UUID on $device"
+  # -p probes the device itself (libblkid's cache may still describe what a device name held before). Only
+  # "nothing found" (2) formats: an ambivalent probe (8) or an error must never end in mkfs over data.
+  local probe=0
+  blkid -p "$device" >/dev/null 2>&1 || probe=$?
+  case $probe in
+    0) ;;
+    2) log "formatting $device (no filesystem on it)"; mkfs.xfs -q "$device" ;;
+    *) die "blkid -p $device failed (exit $probe): not formatting a device whose content is unknown" ;;
+  esac
+  uuid=$(blkid -p -s UUID -o value "$device") || die "no filesystem UUID on $device"
   write_fstab_entry "$uuid"
   mkdir -p "$DATA_MOUNT"
   mountpoint -q "$DATA_MOUNT" || mount "$DATA_MOUNT"

@@ -101,7 +101,9 @@ mount_volumes() {
     device=${pair%%=*}; target=${pair#*=}
     [[ -b $device ]] || fail "$E_MOUNT" "$device is not a block device (attach the restored volume first)"
     mountpoint -q "$target" && fail "$E_MOUNT" "$target is already a mount point"
-    fstype=$(blkid -s TYPE -o value "$device") || fail "$E_MOUNT" "no filesystem found on $device"
+    # -p: probe the device itself. libblkid answers from its cache for a device probed in the last 2 s (and for
+    # 200 s once verified): a device name that held another filesystem moments ago would be typed as that one.
+    fstype=$(blkid -p -s TYPE -o value "$device") || fail "$E_MOUNT" "no filesystem found on $device"
     mkdir -p "$target"
     local -a options=()
     # A restored XFS volume carries the UUID of the original, which may be mounted on this very host.

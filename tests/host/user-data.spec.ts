@@ -99,6 +99,29 @@ describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
             assert.equal(run.status, 1);
         });
 
+        for (const [probe, outcome] of [[0, "keeps"], [2, "formats"], [8, "refuses"], [4, "refuses"]] as const) {
+            it(`${outcome} the data volume when blkid -p (the device itself, not libblkid's cache) exits ${probe}`, () => {
+                const bin = path.join(tmp, "bin");
+                fs.mkdirSync(bin);
+                fs.writeFileSync(path.join(bin, "blkid"), `#!/usr/bin/env bash\necho "$*" >>${tmp}/blkid.argv\n[[ " $* " == *" -s UUID "* ]] && { echo 0b0e; exit 0; }\nexit ${probe}\n`, { mode: 0o755 });
+                fs.writeFileSync(path.join(bin, "mkfs.xfs"), `#!/usr/bin/env bash\necho "$*" >>${tmp}/mkfs.argv\n`, { mode: 0o755 });
+                // Everything past the decision is stubbed: the device, fstab and mount belong to other tests.
+                const run = userData(`find_data_device() { echo /dev/fake-data; }; write_fstab_entry() { echo "uuid=$1" >${tmp}/fstab; exit 0; }
+prepare_data_volume`, {}, bin);
+                const mkfs = fs.existsSync(path.join(tmp, "mkfs.argv")) ? fs.readFileSync(path.join(tmp, "mkfs.argv"), "utf8") : "";
+                for (const call of fs.readFileSync(path.join(tmp, "blkid.argv"), "utf8").trim().split("\n")) assert.match(call, /^-p /, "a cached blkid answer");
+                if (outcome === "refuses") {
+                    assert.equal(run.status, 1);
+                    assert.match(run.stdout + run.stderr, new RegExp(`blkid -p /dev/fake-data failed \\(exit ${probe}\\): not formatting a device whose content is unknown`));
+                    assert.equal(mkfs, "", "formatted a device whose probe failed");
+                } else {
+                    assert.equal(run.status, 0, run.stdout + run.stderr);
+                    assert.equal(mkfs, outcome === "formats" ? "-q /dev/fake-data\n" : "");
+                    assert.equal(fs.readFileSync(path.join(tmp, "fstab"), "utf8"), "uuid=0b0e\n");
+                }
+            });
+        }
+
         it("refuses a DATA_VOLUME_ID that is not a volume id before looking for any disk", () => {
             const run = userData("prepare_data_volume", { DATA_VOLUME_ID: "/dev/nvme1n1" });
             assert.equal(run.status, 1);

@@ -352,6 +352,36 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             }
         });
 
+        it("restore-verify.sh types each volume by probing it, not by libblkid's cache: a device that held XFS a moment ago and now holds the ext4 copy mounts as ext4", async () => {
+            // libblkid answers from its cache for a device probed less than 2 s before (BLKID_PROBE_MIN, verify.c):
+            // a restore that reuses a device name (a loop here, /dev/sdg after a detach on a host) got the old type,
+            // and mounted ext4 with XFS's nouuid ("ext4: Unknown parameter 'nouuid'"), failing with exit 3.
+            const binlog = result.summary.binlog as Record<string, string>;
+            const root = path.join(f.dir, "verify-reused-device");
+            const dataCopy = freshCopy(DATA_VOLUME_ID);
+            const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            const device = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            const probedAt = Date.now();
+            assert.equal(execFileSync("blkid", ["-s", "TYPE", "-o", "value", device], { encoding: "utf8" }).trim(), "xfs");
+            f.detachImage(device);
+            execFileSync("losetup", [device, dataCopy]);
+            try {
+                const cached = execFileSync("blkid", ["-s", "TYPE", "-o", "value", device], { encoding: "utf8" }).trim();
+                // The control, while the cache entry is surely fresh: the cache still types the device as it was.
+                if (Date.now() - probedAt < 1500) assert.equal(cached, "xfs", "libblkid's cache did not keep the old type: this test would prove nothing");
+                const verify = await f.runScript(RESTORE_VERIFY, {
+                    PATH: process.env.PATH, SSM_mounts: `${device}=${root}/data ${logsLoop}=${root}/logs`,
+                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                });
+                assert.equal(verify.code, 0, verify.stderr);
+                assert.match(verify.stderr, new RegExp(`mounted ${device} \\(ext4\\) at ${root}/data`));
+            } finally {
+                f.detachImage(logsLoop);
+                execFileSync("losetup", ["-d", device]);
+            }
+        });
+
         it("restore-verify.sh trusts nothing on the copy: a binlog index symlinked out of it is refused, never written through (exit 6); a binlogDir resolving elsewhere is refused (exit 3)", async () => {
             const binlog = result.summary.binlog as Record<string, string>;
             const root = path.join(f.dir, "verify-hostile");

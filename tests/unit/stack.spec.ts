@@ -1,10 +1,35 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as jmespath from "jmespath";
 import { loadStackConfig } from "../../components/config";
-import { MAIN_TARGET_NAME, StackOutputs, createStack } from "../../stack";
+import { MAIN_TARGET_NAME, StackOutputs, createStack, dlmRunNowRetention } from "../../stack";
 import { REPO_ROOT, inventory, ofType, one, settle, stackFileConfig, useMocks, value } from "./mocks";
 import { parsePolicy, statement } from "./policyAssertions";
+
+/** A DescribeSnapshots entry as EC2 returns it. */
+function snapshot(snapshotId: string, startTime: string, tags: Record<string, string>) {
+    return { SnapshotId: snapshotId, StartTime: startTime, VolumeId: "vol-1", State: "completed", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+}
+
+/**
+ * What the command prints, from EC2's answer to its filters: the `--filters` applied as EC2 does (tag:K=V, tag-key),
+ * then its `--query` evaluated by the JMESPath reference implementation.
+ */
+function listSnapshots(command: string, snapshots: ReturnType<typeof snapshot>[]): unknown[][] {
+    const filter = /--filters Name=([\w:-]+),Values=(\S+)/.exec(command)!;
+    const values = filter[2].split(",");
+    const kept = snapshots.filter((s) => filter[1] === "tag-key"
+        ? s.Tags.some((t) => values.includes(t.Key))
+        : s.Tags.some((t) => `tag:${t.Key}` === filter[1] && values.includes(t.Value)));
+    const query = /--query '([^']+)'/.exec(command)![1];
+    return jmespath.search({ Snapshots: kept }, query);
+}
+
+/** The --parameters JSON of a send-command. */
+function extractParameters(command: string): Record<string, string[]> {
+    return JSON.parse(/--parameters '([^']+)'/.exec(command)![1]);
+}
 
 const DEV_INVENTORY = {
     "consistent-snapshots:index:SnapshotDocument": 1,
@@ -124,7 +149,11 @@ describe("the stack (index.ts / stack.ts)", () => {
         it("lists the newest snapshots this tool created", async () => {
             const command = await value(outputs.snapshotsCommand);
             assert.match(command, /describe-snapshots --region eu-west-3 --owner-ids self --filters Name=tag:CreatedBy,Values=consistent-snapshots/);
-            assert.match(command, /reverse\(sort_by\(Snapshots,&StartTime\)\)\[:20\]/);
+            const rows = listSnapshots(command, [
+                snapshot("snap-a", "2026-12-01T00:00:00Z", { CreatedBy: "consistent-snapshots", InstanceId: "i-1", RunId: "cs-a" }),
+                snapshot("snap-b", "2026-12-02T00:00:00Z", { CreatedBy: "consistent-snapshots", InstanceId: "i-1", RunId: "cs-b" }),
+            ]);
+            assert.deepEqual(rows.map((r) => [r[1], r[4], r[5]]), [["snap-b", "i-1", "cs-b"], ["snap-a", "i-1", "cs-a"]]);
         });
     });
 
@@ -238,9 +267,32 @@ describe("the stack (index.ts / stack.ts)", () => {
 
         it("points the operator commands at DLM and its snapshots", async () => {
             assert.match(await value(outputs.historyCommand), /^aws dlm get-lifecycle-policy --region eu-west-1 --policy-id snapshots-id /);
-            assert.match(await value(outputs.snapshotsCommand), /Name=tag:CreatedByPolicy,Values=consistent-snapshots/);
             assert.doesNotMatch(await value(outputs.runNowCommand), /cloud-watch-output-config/);
             assert.equal(await value(outputs.lifecyclePolicyId), "snapshots-id");
+        });
+
+        it("runs now with DLM's retention (14 days), which the script applies to its own run-now snapshots of the instance", async () => {
+            const command = await value(outputs.runNowCommand);
+            assert.match(command, / --parameters '\{"retainDays":\["14"\]\}' /);
+            assert.equal(extractParameters(command).retainDays[0], "14");
+            const config = loadStackConfig();
+            assert.deepEqual(dlmRunNowRetention(config), { retainDays: "14" });
+            assert.deepEqual(dlmRunNowRetention({ ...config, snapshotParameters: { retainCount: "3" } }), { retainCount: "3" });
+            assert.deepEqual(dlmRunNowRetention({ ...config, snapshotParameters: {} }), { retainCount: "7" }, "DLM's own default count");
+        });
+
+        it("lists DLM's snapshots and run-now snapshots together, newest first, and nobody else's (the query run by a JMESPath engine)", async () => {
+            const command = await value(outputs.snapshotsCommand);
+            assert.match(command, /--filters Name=tag-key,Values=CreatedByPolicy,CreatedBy /);
+            const rows = listSnapshots(command, [
+                snapshot("snap-dlm-old", "2026-12-01T03:00:00Z", { CreatedByPolicy: "consistent-snapshots", "dlm:managed": "true", InstanceId: "i-1" }),
+                snapshot("snap-runnow", "2026-12-03T10:00:00Z", { CreatedBy: "consistent-snapshots", InstanceId: "i-1", RunId: "cs-run" }),
+                snapshot("snap-dlm-new", "2026-12-04T03:00:00Z", { CreatedByPolicy: "consistent-snapshots", "dlm:managed": "true", InstanceId: "i-1" }),
+                snapshot("snap-other-policy", "2026-12-04T04:00:00Z", { CreatedByPolicy: "someone-else", "dlm:managed": "true" }),
+                snapshot("snap-other-tool", "2026-12-04T05:00:00Z", { CreatedBy: "another-tool" }),
+            ]);
+            assert.deepEqual(rows.map((r) => [r[1], r[4], r[5], r[6]]),
+                [["snap-dlm-new", "i-1", null, "true"], ["snap-runnow", "i-1", "cs-run", null], ["snap-dlm-old", "i-1", null, "true"]]);
         });
     });
 
