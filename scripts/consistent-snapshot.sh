@@ -1555,8 +1555,8 @@ ec2_answer() {
 }
 
 xml_unescape() {
-  local s=$2
-  s=${s//&lt;/<}; s=${s//&gt;/>}; s=${s//&quot;/\"}; s=${s//&apos;/\'}; s=${s//&amp;/&}
+  local s=$2 amp='&' # quoted below: in a replacement, bash 5.2 reads a bare & as the matched text (patsub_replacement)
+  s=${s//&lt;/<}; s=${s//&gt;/>}; s=${s//&quot;/\"}; s=${s//&apos;/\'}; s=${s//&amp;/"$amp"}
   printf -v "$1" '%s' "$s"
 }
 
@@ -2157,4 +2157,6 @@ main() {
   esac
 }
 
-main "$@"
+# Executed (SSM runs `bash <file>`; or read from stdin / bash -c, where BASH_SOURCE is unset): run. Sourced (the
+# unit tests of its functions): define only.
+if [[ -z ${BASH_SOURCE[0]-} || ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

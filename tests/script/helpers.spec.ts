@@ -17,7 +17,7 @@ async function startHelper(role: string, seconds: number, env: Record<string, st
     const fifo = path.join(dir, "trigger");
     execFileSync("mkfifo", ["-m", "0600", fifo]);
     // The script's functions without its last line (main "$@"), then the helper in a fresh bash, as the script starts it.
-    const launcher = `eval "$(sed '$d' ${JSON.stringify(SCRIPT)})"; exec bash -c "$(declare -f ${HELPER_FUNCTIONS}); helper_main \\"\\$@\\"" ` +
+    const launcher = `source ${JSON.stringify(SCRIPT)}; exec bash -c "$(declare -f ${HELPER_FUNCTIONS}); helper_main \\"\\$@\\"" ` +
         `consistent-snapshot-${role} ${role} ${seconds} "" "" "" "" <${JSON.stringify(fifo)}`;
     let output = "";
     const helper = spawn("bash", ["-c", launcher], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
