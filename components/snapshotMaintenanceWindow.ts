@@ -2,6 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
+import { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
+import { scheduleError } from "./schedule";
 
 /** An SSM document as a task references it (a SnapshotDocument has both). */
 export interface DocumentReference {
@@ -100,6 +102,64 @@ export function logGroupKeyPolicy(ctx: AccountContext, logGroupNamePrefix: strin
     });
 }
 
+/** AWS's rule for a maintenance-window target's and task's name (SSM `MaintenanceWindowName`). */
+const WINDOW_RESOURCE_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
+
+/**
+ * What is wrong with the arguments, each naming the argument, the value and the accepted form (empty when nothing
+ * is). Values given as outputs are AWS's to check.
+ */
+export function maintenanceWindowArgsErrors(args: SnapshotMaintenanceWindowArgs): string[] {
+    const errors: string[] = [];
+    const bad = (key: string, value: unknown, expected: string) => errors.push(`${key}: ${JSON.stringify(value)} is not valid; expected ${expected}`);
+    const wholeIn = (value: unknown, min: number, max: number) => typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+    if (typeof args.schedule === "string") {
+        const problem = scheduleError(args.schedule);
+        if (problem) bad("schedule", args.schedule, `a maintenance-window schedule (${problem})`);
+    }
+    if (typeof args.scheduleTimezone === "string" && !isIanaTimeZone(args.scheduleTimezone)) {
+        bad("scheduleTimezone", args.scheduleTimezone, "an IANA time zone such as UTC, Europe/Paris or America/New_York");
+    }
+    const duration = args.duration ?? 2;
+    const cutoff = args.cutoff ?? 0;
+    if (typeof duration === "number" && !wholeIn(duration, 1, 24)) bad("duration", duration, "a whole number of hours from 1 to 24");
+    if (typeof cutoff === "number" && !wholeIn(cutoff, 0, 23)) bad("cutoff", cutoff, "a whole number of hours from 0 to 23");
+    else if (typeof cutoff === "number" && typeof duration === "number" && cutoff >= duration) bad("cutoff", cutoff, `a number of hours smaller than duration (${duration})`);
+    const tagKey = args.tagKey ?? "ConsistentSnapshot";
+    const tagKeyProblem = tagError(tagKey, true);
+    if (tagKeyProblem) bad("tagKey", tagKey, tagKeyProblem);
+    if (args.targets.length === 0) errors.push("targets: at least one target is required");
+    const names = args.targets.map((t) => t.name);
+    args.targets.forEach((target, i) => {
+        const key = `targets[${i}]`;
+        if (!WINDOW_RESOURCE_NAME.test(target.name)) bad(`${key}.name`, target.name, "3 to 128 of letters, digits, _ . - (the target's and its task's name)");
+        else if (names.indexOf(target.name) !== i) bad(`${key}.name`, target.name, "a name no other target uses");
+        const tagValueProblem = tagError(target.tagValue, false);
+        if (tagValueProblem) bad(`${key}.tagValue`, target.tagValue, tagValueProblem);
+        if (target.maxConcurrency !== undefined && !MAX_CONCURRENCY_PATTERN.test(target.maxConcurrency)) {
+            bad(`${key}.maxConcurrency`, target.maxConcurrency, "a count from 1 to 9999999 or a percentage from 1% to 100%");
+        }
+        if (target.maxErrors !== undefined && !MAX_ERRORS_PATTERN.test(target.maxErrors)) {
+            bad(`${key}.maxErrors`, target.maxErrors, "a count from 0 to 9999999 or a percentage from 0% to 100%");
+        }
+        if (target.priority !== undefined && !wholeIn(target.priority, 0, 2147483647)) bad(`${key}.priority`, target.priority, "a whole number, 0 or more");
+    });
+    if (args.logRetentionDays !== undefined && !LOG_RETENTION_DAYS.includes(args.logRetentionDays)) {
+        bad("logRetentionDays", args.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
+    }
+    if (args.commandTimeoutSeconds !== undefined && !wholeIn(args.commandTimeoutSeconds, 30, 2592000)) {
+        bad("commandTimeoutSeconds", args.commandTimeoutSeconds, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)");
+    }
+    if (args.createLogGroupKmsKey && args.logGroupKmsKeyArn !== undefined) errors.push("logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both");
+    return errors;
+}
+
+function validWindowArgs(name: string, args: SnapshotMaintenanceWindowArgs): SnapshotMaintenanceWindowArgs {
+    const errors = maintenanceWindowArgsErrors(args);
+    if (errors.length > 0) throw new Error(`SnapshotMaintenanceWindow ${name}: ${errors.join("; ")}`);
+    return args;
+}
+
 /**
  * The schedule: a maintenance window, its least-privilege service role, a CloudWatch log group for command
  * output, and per target a tag-based window target wired to a RUN_COMMAND task. Instances are connected by
@@ -126,14 +186,8 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     public readonly alertTopicArn?: pulumi.Output<string>;
 
     constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("consistent-snapshots:index:SnapshotMaintenanceWindow", name, args, opts);
-        if (args.targets.length === 0) throw new Error(`SnapshotMaintenanceWindow ${name}: at least one target is required`);
-        const names = args.targets.map((t) => t.name);
-        const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-        if (duplicate) throw new Error(`SnapshotMaintenanceWindow ${name}: target name '${duplicate}' is used twice`);
-        if (args.createLogGroupKmsKey && args.logGroupKmsKeyArn !== undefined) {
-            throw new Error(`SnapshotMaintenanceWindow ${name}: logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both`);
-        }
+        // Checked before anything is registered, the component included.
+        super("consistent-snapshots:index:SnapshotMaintenanceWindow", name, validWindowArgs(name, args), opts);
         const tagKey = args.tagKey ?? "ConsistentSnapshot";
         const tagValues = [...new Set(args.targets.map((t) => t.tagValue))];
         const ctx = accountContext(this);

@@ -19,7 +19,7 @@ const OTHER_REGION = "ap-southeast-2";
 function everyComponent(opts: pulumi.ComponentResourceOptions) {
     const network = new Network("net", { mode: "private" }, opts);
     const window = new SnapshotMaintenanceWindow("mw", {
-        targets: [{ name: "db", tagValue: "MySQL", document: new SnapshotDocument("doc", {}, opts) }],
+        targets: [{ name: "dbs", tagValue: "MySQL", document: new SnapshotDocument("doc", {}, opts) }],
     }, opts);
     const host = new MysqlHost("db", {
         vpcId: network.vpcId, subnetId: network.subnetIds.apply((ids) => ids[0]), logGroupArn: window.logGroupArn,

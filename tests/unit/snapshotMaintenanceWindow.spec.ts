@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { SnapshotMaintenanceWindow } from "../../components/snapshotMaintenanceWindow";
+import * as pulumi from "@pulumi/pulumi";
+import { SnapshotMaintenanceWindow, SnapshotMaintenanceWindowArgs, maintenanceWindowArgsErrors } from "../../components/snapshotMaintenanceWindow";
 import { ACCOUNT_ID, REGION, inventory, ofType, one, resources, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
 import { takeUnhandledRejections } from "../hooks";
@@ -15,8 +16,8 @@ describe("SnapshotMaintenanceWindow", () => {
             schedule: "rate(6 hours)", scheduleTimezone: "Europe/Paris", duration: 3, cutoff: 1, enabled: false, tagKey: "Backup",
             logRetentionDays: 90, commandTimeoutSeconds: 900, alertEmail: "oncall@example.com",
             targets: [
-                { name: "db", tagValue: "MySQL", document: DOC_A, maxConcurrency: "10%", maxErrors: "2", parameters: { maxFreezeSeconds: "20" } },
-                { name: "fs", tagValue: "Files", document: DOC_B, priority: 5 },
+                { name: "dbs", tagValue: "MySQL", document: DOC_A, maxConcurrency: "10%", maxErrors: "2", parameters: { maxFreezeSeconds: "20" } },
+                { name: "files", tagValue: "Files", document: DOC_B, priority: 5 },
             ],
         });
         await settle();
@@ -172,7 +173,7 @@ describe("SnapshotMaintenanceWindow", () => {
 
     it("exports window id, role ARN, target ids by name and the log group", async () => {
         assert.equal(await value(bundle.maintenanceWindowId), "mw-id");
-        assert.deepEqual(await value(bundle.targetIds), { db: "mw-db-id", fs: "mw-fs-id" });
+        assert.deepEqual(await value(bundle.targetIds), { dbs: "mw-dbs-id", files: "mw-files-id" });
         assert.match(await value(bundle.logGroupName), /^mw-output/);
         assert.ok(resources.every((r) => r.type.startsWith("consistent-snapshots:") || r.name.startsWith("mw")));
     });
@@ -180,15 +181,52 @@ describe("SnapshotMaintenanceWindow", () => {
     it("refuses an empty target list and duplicate target names", () => {
         assert.throws(() => new SnapshotMaintenanceWindow("x", { targets: [] }), /at least one target/);
         assert.throws(() => new SnapshotMaintenanceWindow("y", {
-            targets: [{ name: "a", tagValue: "1", document: DOC_A }, { name: "a", tagValue: "2", document: DOC_A }],
-        }), /target name 'a' is used twice/);
+            targets: [{ name: "aaa", tagValue: "1", document: DOC_A }, { name: "aaa", tagValue: "2", document: DOC_A }],
+        }), /targets\[1\]\.name: "aaa" is not valid; expected a name no other target uses/);
+    });
+
+    describe("refuses each invalid argument before declaring anything, naming it and the accepted form (as SnapshotLifecyclePolicy does)", () => {
+        const target = { name: "dbs", tagValue: "orders", document: DOC_A };
+        const cases: [string, Partial<SnapshotMaintenanceWindowArgs>, RegExp][] = [
+            ["schedule", { schedule: "cron(0 0 * * *)" }, /schedule: "cron\(0 0 \* \* \*\)" is not valid; expected a maintenance-window schedule \(/],
+            ["scheduleTimezone", { scheduleTimezone: "CEST" }, /scheduleTimezone: "CEST" is not valid; expected an IANA time zone/],
+            ["duration", { duration: 25 }, /duration: 25 is not valid; expected a whole number of hours from 1 to 24/],
+            ["cutoff", { duration: 2, cutoff: 2 }, /cutoff: 2 is not valid; expected a number of hours smaller than duration \(2\)/],
+            ["tagKey", { tagKey: "aws:backup" }, /tagKey: "aws:backup" is not valid; expected a tag key not starting with aws:/],
+            ["targets[0].name", { targets: [{ ...target, name: "main target" }] }, /targets\[0\]\.name: "main target" is not valid; expected 3 to 128 of letters, digits, _ \. -/],
+            ["targets[0].tagValue", { targets: [{ ...target, tagValue: "a\tb" }] }, /targets\[0\]\.tagValue: "a\\tb" is not valid; expected a tag value of letters/],
+            ["targets[0].maxConcurrency", { targets: [{ ...target, maxConcurrency: "0" }] }, /targets\[0\]\.maxConcurrency: "0" is not valid; expected a count from 1/],
+            ["targets[0].maxErrors", { targets: [{ ...target, maxErrors: "101%" }] }, /targets\[0\]\.maxErrors: "101%" is not valid; expected a count from 0/],
+            ["targets[0].priority", { targets: [{ ...target, priority: -1 }] }, /targets\[0\]\.priority: -1 is not valid; expected a whole number, 0 or more/],
+            ["logRetentionDays", { logRetentionDays: 10 }, /logRetentionDays: 10 is not valid; expected one of CloudWatch Logs' periods: 1, 3, 5, 7, 14, 30/],
+            ["commandTimeoutSeconds", { commandTimeoutSeconds: 10 }, /commandTimeoutSeconds: 10 is not valid; expected seconds from 30 to 2592000/],
+        ];
+        for (const [key, args, message] of cases) {
+            it(key, async () => {
+                await useMocks("test");
+                assert.throws(() => new SnapshotMaintenanceWindow("bad", { targets: [target], ...args }), (error: Error) => {
+                    assert.match(error.message, /^SnapshotMaintenanceWindow bad: /);
+                    assert.match(error.message, message);
+                    return true;
+                });
+                await settle();
+                assert.deepEqual(resources.map((r) => r.type), [], "declared something before refusing");
+            });
+        }
+
+        it("lists every problem at once, and leaves values given as outputs to AWS", async () => {
+            await useMocks("test");
+            assert.throws(() => new SnapshotMaintenanceWindow("bad", { targets: [target], duration: 0, logRetentionDays: 2 }),
+                /duration: 0 is not valid.*; logRetentionDays: 2 is not valid/);
+            assert.deepEqual(maintenanceWindowArgsErrors({ targets: [target], schedule: pulumi.output("anything"), duration: pulumi.output(99) }), []);
+        });
     });
 
     describe("alert topic options", () => {
         it("publishes to a topic it is given, without creating or changing one", async () => {
             await useMocks("test");
             const arn = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:platform-alerts`;
-            const byo = new SnapshotMaintenanceWindow("byo", { alertTopicArn: arn, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            const byo = new SnapshotMaintenanceWindow("byo", { alertTopicArn: arn, targets: [{ name: "dbs", tagValue: "MySQL", document: DOC_A }] });
             await settle();
             assert.equal(ofType("aws:sns/topic:Topic").length, 0);
             assert.equal(ofType("aws:kms/key:Key").length, 0, "a key for a topic it does not own");
@@ -200,7 +238,7 @@ describe("SnapshotMaintenanceWindow", () => {
         it("refuses a given topic in another Region, naming alertTopicArn (EventBridge targets SNS in its own Region only)", async () => {
             await useMocks("test");
             const arn = `arn:aws:sns:eu-west-1:${ACCOUNT_ID}:platform-alerts`;
-            new SnapshotMaintenanceWindow("elsewhere", { alertTopicArn: arn, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            new SnapshotMaintenanceWindow("elsewhere", { alertTopicArn: arn, targets: [{ name: "dbs", tagValue: "MySQL", document: DOC_A }] });
             await settle();
             const errors = (await takeUnhandledRejections()).map(String);
             assert.ok(errors.length > 0, "no error");
@@ -212,7 +250,7 @@ describe("SnapshotMaintenanceWindow", () => {
 
         it("creates no alert resources when alerts are off", async () => {
             await useMocks("test");
-            const quiet = new SnapshotMaintenanceWindow("quiet", { alertsEnabled: false, targets: [{ name: "db", tagValue: "MySQL", document: DOC_A }] });
+            const quiet = new SnapshotMaintenanceWindow("quiet", { alertsEnabled: false, targets: [{ name: "dbs", tagValue: "MySQL", document: DOC_A }] });
             await settle();
             assert.equal(ofType("aws:cloudwatch/eventRule:EventRule").length, 0);
             assert.equal(quiet.alertTopicArn, undefined);
@@ -248,7 +286,7 @@ describe("SnapshotMaintenanceWindow", () => {
         });
     });
     describe("the command-output log group's KMS key (logGroupKmsKeyArn, createLogGroupKmsKey)", () => {
-        const targets = [{ name: "db", tagValue: "MySQL", document: DOC_A }];
+        const targets = [{ name: "dbs", tagValue: "MySQL", document: DOC_A }];
         it("is CloudWatch Logs' own encryption by default: no key", async () => {
             await useMocks("test");
             const plain = new SnapshotMaintenanceWindow("plain", { alertsEnabled: false, targets });
