@@ -1,8 +1,7 @@
 // Composes the components from validated stack configuration. Kept apart from index.ts so that tests can
 // build the stack once per configuration.
-import {
-    loadStackConfig, MysqlHost, Network, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow, StackConfig,
-} from "./components";
+import { MysqlHost, Network, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow } from "./components";
+import { loadStackConfig, StackConfig } from "./config";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CREATED_BY_TAG } from "./components/policies";

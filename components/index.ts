@@ -1,9 +1,9 @@
 // The component library: import these into your own Pulumi program.
-export * from "./config";
 export * from "./mysqlHost";
 export * from "./network";
 export * from "./paths";
 export * from "./policies";
+export * from "./rules";
 export * from "./schedule";
 export * from "./snapshotDocument";
 export * from "./snapshotMaintenanceWindow";

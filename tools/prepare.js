@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm's `prepare` step: builds the library (bin/components) with this directory's own TypeScript. npm runs it on
+// `npm run build`, and npm's `prepare` step: builds the library (bin/components) with this directory's own TypeScript. npm runs it on
 // `npm ci`/`npm install` here, on `npm pack`, on a git-URL install (after installing the dev dependencies in its
 // clone) and on `npm install --install-links <path>`. A plain `npm install <path>` makes a link and installs none of
 // this directory's dependencies: nothing can be built then, and this says what to do instead of failing in tsc.
@@ -32,6 +32,8 @@ if (missing.length > 0) {
     process.exit(1);
 }
 
+// A clean build: a module removed from components/ must not linger in bin/ and be packed.
+require("node:fs").rmSync(path.join(root, "bin", "components"), { recursive: true, force: true });
 const tsc = require.resolve("typescript/bin/tsc", { paths: [root] });
 const build = spawnSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
 if (build.error) throw build.error;

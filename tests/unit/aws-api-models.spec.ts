@@ -5,7 +5,7 @@
 // over edge configs at the limits the config validation admits: either the program refuses a config at
 // preview, naming the key, or what it produces is valid.
 import * as assert from "node:assert/strict";
-import { CONFIG_DEFAULTS, StackConfig, validateStackConfig } from "../../components/config";
+import { CONFIG_DEFAULTS, StackConfig, validateStackConfig } from "../../config";
 import { SnapshotDocument } from "../../components/snapshotDocument";
 import { SnapshotLifecyclePolicy } from "../../components/snapshotLifecyclePolicy";
 import { createStack } from "../../stack";

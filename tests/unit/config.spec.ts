@@ -2,7 +2,7 @@ import * as yaml from "js-yaml";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CONFIG_DEFAULTS, ConfigError, loadStackConfig, validateStackConfig } from "../../components/config";
+import { CONFIG_DEFAULTS, ConfigError, loadStackConfig, validateStackConfig } from "../../config";
 import { scheduleError } from "../../components/schedule";
 import { REPO_ROOT, useMocks } from "./mocks";
 
@@ -143,7 +143,7 @@ describe("stack configuration with scheduler dlm", () => {
     }
 });
 
-describe("stack configuration (components/config.ts)", () => {
+describe("stack configuration (config.ts)", () => {
     it("takes a logGroupKmsKey ARN only in the stack's Region (aws:region): CloudWatch Logs uses keys of its own Region", () => {
         const arn = (region: string) => `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
         assert.equal(validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "eu-west-1").logGroupKmsKey, arn("eu-west-1"));

@@ -61,9 +61,13 @@ describe("the package as a library", function () {
         assert.equal(pkg.main, "bin/components/index.js");
         const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO_ROOT, encoding: "utf8" }));
         const files: string[] = packed.files.map((f: { path: string }) => f.path);
-        for (const f of ["index.ts", "stack.ts", "Pulumi.yaml", "bin/index.js", "bin/stack.js"]) {
+        for (const f of ["index.ts", "stack.ts", "config.ts", "Pulumi.yaml", "bin/index.js", "bin/stack.js", "bin/config.js"]) {
             assert.ok(!files.includes(f), `${f} is shipped`);
         }
+        // The stack's configuration is the stack's, not the library's.
+        const library = requireBuilt();
+        for (const name of ["loadStackConfig", "validateStackConfig", "CONFIG_DEFAULTS"]) assert.equal(library[name], undefined, `${name} is exported`);
+        assert.equal(typeof library.tagError, "function", "the shared AWS rules are");
         assert.deepEqual(files.filter((f) => f.startsWith("tools/")), ["tools/prepare.js"], "only the prepare step of tools/ is shipped");
     });
 

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jmespath from "jmespath";
-import { loadStackConfig } from "../../components/config";
+import { loadStackConfig } from "../../config";
 import { MAIN_TARGET_NAME, StackOutputs, createStack, dlmRunNowRetention } from "../../stack";
 import { REPO_ROOT, inventory, ofType, one, settle, stackFileConfig, useMocks, value } from "./mocks";
 import { parsePolicy, statement } from "./policyAssertions";

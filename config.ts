@@ -2,12 +2,11 @@
 // before any resource is declared; a bad value fails `pulumi preview` with a message that names the key,
 // the value and the accepted form. Pulumi.yaml declares the same keys and defaults for the CLI.
 import * as pulumi from "@pulumi/pulumi";
-import { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
+import { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./components/rules";
 
-export { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError };
-import { scheduleError } from "./schedule";
-import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./snapshotDocument";
-import { DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, SnapshotCopyRegion, lifecyclePolicyArgsErrors, preScriptBudgetErrors } from "./snapshotLifecyclePolicy";
+import { scheduleError } from "./components/schedule";
+import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
+import { DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, SnapshotCopyRegion, lifecyclePolicyArgsErrors, preScriptBudgetErrors } from "./components/snapshotLifecyclePolicy";
 
 export const PROJECT = "consistent-snapshots";
 
