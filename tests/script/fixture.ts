@@ -78,7 +78,7 @@ function run(cmd: string, args: string[], input?: string): string {
 export function requirePrerequisites(): void {
     if (process.getuid?.() !== 0) throw new Error("the script tests must run as root (loop devices, mount, fsfreeze)");
     const server = FLAVOR === "mariadb" ? ["mariadbd", "mariadb", "mariadb-install-db"] : ["mysqld", "mysql"];
-    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "getent", "python3"]
+    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "setpriv", "getent", "python3"]
         .filter((tool) => !commandExists(tool));
     if (missing.length > 0) {
         throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs; aws CLI)`);
@@ -250,9 +250,9 @@ export class Fixture {
         const flavorOptions = FLAVOR === "mysql"
             ? ["--mysqlx=OFF", "--gtid-mode=ON", "--enforce-gtid-consistency=ON", `--secure-file-priv=${this.runDir}`]
             : [];
-        const proc = spawn(SERVER, [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
+        const proc = spawn(...diesWithTests("KILL", SERVER, [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
             `--pid-file=${path.join(this.runDir, `${name}.pid`)}`, `--log-bin=${path.join(logsMount, "binlog", "mysql-bin")}`,
-            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve", ...flavorOptions], { stdio: "ignore" });
+            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve", ...flavorOptions]), { stdio: "ignore" });
         const cnf = path.join(this.runDir, `${name}.cnf`);
         fs.writeFileSync(cnf, `[client]\nsocket=${socket}\nuser=root\n`);
         const server = { proc, socket, cnf, datadir, errLog };
@@ -523,7 +523,7 @@ export class Fixture {
         // stopped cannot be taken for one of this writer's.
         const label = "w" + Math.random().toString(36).slice(2, 8);
         // Its own process group, so that stopping it stops its appender and client too (they write to our mounts).
-        const child = spawn("bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT, label],
+        const child = spawn(...diesWithTests("TERM", "bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT, label]),
             { stdio: ["ignore", "pipe", "pipe"], detached: true });
         this.children.add(child);
         child.on("exit", () => this.children.delete(child));
@@ -704,6 +704,16 @@ export class Writer {
  * Collects a script's stdout and stderr, handing each complete stderr line to `onStderrLine` as it arrives;
  * `result()` gives both and the summary (the last stdout line, parsed).
  */
+/**
+ * A command that gets `signal` when the test process dies, however it dies (setpriv --pdeathsig; it execs, so the
+ * PID is the command's own). A killed test run must leave no database server or writer behind: the script refuses
+ * to run beside a second server (201), so one left over fails the next run's tests one by one, and a writer left
+ * looping takes a core. The writer gets TERM (its trap stops its client and appender), a server KILL.
+ */
+function diesWithTests(signal: "KILL" | "TERM", command: string, args: string[]): [string, string[]] {
+    return ["setpriv", ["--pdeathsig", signal, "--", command, ...args]];
+}
+
 function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void) {
     let stdout = "";
     let stderr = "";
