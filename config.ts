@@ -1,16 +1,16 @@
 // The stack's configuration: every key, its default and its rule, in one place. `loadStackConfig` runs
 // before any resource is declared; a bad value fails `pulumi preview` with a message that names the key,
-// the value and the accepted form. Pulumi.yaml declares the same keys and defaults for the CLI.
+// the value and the accepted form. The components' own checks judge the values they take (messages renamed to
+// the config keys); the rules here are the stack's. Pulumi.yaml declares the same keys and defaults for the CLI.
 import * as pulumi from "@pulumi/pulumi";
-import { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./components/rules";
-
-import { scheduleError } from "./components/schedule";
-import { SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
-import { DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, SnapshotCopyRegion, lifecyclePolicyArgsErrors, preScriptBudgetErrors } from "./components/snapshotLifecyclePolicy";
+import { DEFAULT_TAG_VALUE } from "./components/rules";
+import { DLM_SCRIPT_PARAMETERS, SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
+import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./components/snapshotLifecyclePolicy";
+import { MAINTENANCE_WINDOW_DEFAULTS, SnapshotTargetArgs, WINDOW_TARGET_DEFAULTS, maintenanceWindowArgsErrors } from "./components/snapshotMaintenanceWindow";
 
 export const PROJECT = "consistent-snapshots";
 
-/** An additional maintenance-window target: instances tagged `<tagKey>=<tagValue>` run `script`. */
+/** An additional maintenance-window target: instances tagged `<tagKey>=<tagValue>` run `script`'s document. */
 export interface ExtraTargetConfig {
     tagValue: string;
     script: SnapshotScriptName;
@@ -62,15 +62,15 @@ export interface StackConfig {
 /** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
 export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     scheduler: "maintenanceWindow",
-    schedule: "cron(0 0 * * ? *)",
-    scheduleTimezone: "UTC",
-    duration: 2,
-    cutoff: 0,
-    enabled: true,
-    tagKey: "ConsistentSnapshot",
-    tagValue: "AmazonLinuxMySQL",
-    maxConcurrency: "1",
-    maxErrors: "1",
+    schedule: MAINTENANCE_WINDOW_DEFAULTS.schedule,
+    scheduleTimezone: MAINTENANCE_WINDOW_DEFAULTS.scheduleTimezone,
+    duration: MAINTENANCE_WINDOW_DEFAULTS.duration,
+    cutoff: MAINTENANCE_WINDOW_DEFAULTS.cutoff,
+    enabled: MAINTENANCE_WINDOW_DEFAULTS.enabled,
+    tagKey: MAINTENANCE_WINDOW_DEFAULTS.tagKey,
+    tagValue: DEFAULT_TAG_VALUE,
+    maxConcurrency: WINDOW_TARGET_DEFAULTS.maxConcurrency,
+    maxErrors: WINDOW_TARGET_DEFAULTS.maxErrors,
     networkMode: "public",
     createDemoHost: true,
     instanceType: "t3.micro",
@@ -78,9 +78,9 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     protectDataVolume: false,
     retainDataVolumeOnDelete: false,
     binlogExpireDays: 7,
-    logRetentionDays: 30,
+    logRetentionDays: MAINTENANCE_WINDOW_DEFAULTS.logRetentionDays,
     logGroupKmsKey: "",
-    commandTimeoutSeconds: 600,
+    commandTimeoutSeconds: MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,
     snapshotParameters: {},
     extraTargets: [],
     alertEmail: "",
@@ -98,8 +98,6 @@ const STRUCTURED_KEYS = ["snapshotParameters", "extraTargets", "copyToRegions", 
  * (whitespace not counted); the rest of the policy takes about 1,500. Each value costs its length plus 3.
  */
 export const TAG_VALUES_POLICY_BUDGET = 4000;
-/** Document parameters Data Lifecycle Manager passes to its pre/post scripts; never set from config. */
-const DLM_PARAMETERS = ["command", "executionId"];
 /** A KMS key ARN (CloudWatch Logs takes a key ARN, not an alias, for a log group). */
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/(mrk-)?[0-9a-f-]{32,36}$/;
 /** SSM quota: 20 tasks per maintenance window (not adjustable); one is the main target's. */
@@ -149,6 +147,11 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         }
         return Number(value);
     };
+    // A number for a component to judge: the value as given when it is not numeric text (reported as given).
+    const num = (key: keyof StackConfig): number => {
+        const value = str(key);
+        return (/^-?[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : raw[key]) as number;
+    };
     const bool = (key: keyof StackConfig): boolean => {
         const value = str(key);
         if (value !== "true" && value !== "false") {
@@ -158,38 +161,23 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         return value === "true";
     };
 
+    // What the maintenance window takes, as it will get it: its own check judges the values.
     const schedule = str("schedule");
-    const scheduleProblem = scheduleError(schedule);
-    if (scheduleProblem) problem("schedule", schedule, `a maintenance-window schedule (${scheduleProblem})`);
-
     const scheduleTimezone = str("scheduleTimezone");
-    if (!isIanaTimeZone(scheduleTimezone)) problem("scheduleTimezone", scheduleTimezone, "an IANA time zone such as UTC, Europe/Paris or America/New_York");
-
-    const duration = int("duration", 1, 24, "a whole number of hours from 1 to 24");
-    const cutoff = int("cutoff", 0, 23, "a whole number of hours from 0 to 23");
-    if (cutoff >= duration && given("cutoff")) problem("cutoff", raw.cutoff, `a number of hours smaller than duration (${duration})`);
-    else if (cutoff >= duration) problem("duration", raw.duration, `a number of hours larger than cutoff (${cutoff})`);
-
     const tagKey = str("tagKey");
-    const tagKeyProblem = tagError(tagKey, true);
-    if (tagKeyProblem) problem("tagKey", tagKey, tagKeyProblem);
     const tagValue = str("tagValue");
-    const tagValueProblem = tagError(tagValue, false);
-    if (tagValueProblem) problem("tagValue", tagValue, tagValueProblem);
-
     const maxConcurrency = str("maxConcurrency");
-    if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem("maxConcurrency", maxConcurrency, "a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)");
     const maxErrors = str("maxErrors");
-    if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem("maxErrors", maxErrors, "a count from 0 to 9999999 (e.g. 1) or a percentage from 0% to 100% (e.g. 10%)");
+    const duration = num("duration");
+    const cutoff = num("cutoff");
+    const logRetentionDays = num("logRetentionDays");
+    const commandTimeoutSeconds = num("commandTimeoutSeconds");
 
     const networkMode = str("networkMode");
     if (networkMode !== "public" && networkMode !== "private") problem("networkMode", networkMode, "public or private");
 
     const instanceType = str("instanceType");
     if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) problem("instanceType", instanceType, "an EC2 instance type such as t3.micro");
-
-    const logRetentionDays = int("logRetentionDays", 1, 3653);
-    if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) problem("logRetentionDays", raw.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
 
     const logGroupKmsKey = str("logGroupKmsKey");
     const keyRegion = KMS_KEY_ARN.exec(logGroupKmsKey)?.[1];
@@ -208,7 +196,13 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     if (scheduler !== "maintenanceWindow" && scheduler !== "dlm") problem("scheduler", scheduler, "maintenanceWindow or dlm");
 
     const snapshotParameters = parameters("snapshotParameters", raw.snapshotParameters, "consistent-snapshot", problem);
-    const extraTargets = targets(raw.extraTargets, tagValue, problem);
+    const parsedTargets = targets(raw.extraTargets, tagValue, problem);
+    const extraTargets = parsedTargets.map((t) => t.target);
+    const windowProblems = maintenanceWindowArgsErrors({
+        schedule, scheduleTimezone, duration, cutoff, tagKey, logRetentionDays, commandTimeoutSeconds,
+        targets: windowTargets({ tagValue, maxConcurrency, maxErrors, snapshotParameters, extraTargets }),
+    });
+    for (const error of windowProblems) problems.push(`${PROJECT}:${renameWindowArgument(error, parsedTargets.map((t) => t.index))}`);
     const tagValuesCost = [tagValue, ...extraTargets.map((t) => t.tagValue)].reduce((sum, v) => sum + [...v].length + 3, 0);
     if (tagValuesCost > TAG_VALUES_POLICY_BUDGET) {
         problem("extraTargets", `${extraTargets.length} targets`, `tag values (tagValue and every extraTargets[].tagValue) of at most ${TAG_VALUES_POLICY_BUDGET} characters in all, counting 3 more per value (now ${tagValuesCost}): the instance policy names every targeted value and IAM limits a managed policy to 6,144 characters`);
@@ -228,13 +222,11 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         if (retain("retainCount") > 0 && retain("retainDays") > 0) {
             problem("snapshotParameters.retainDays", snapshotParameters.retainDays, "unset when retainCount is set, with scheduler dlm (DLM keeps by count or by age)");
         }
+        // The policy's check, on what the stack gives it (its document's defaults are the snapshot parameters).
         for (const error of lifecyclePolicyArgsErrors({
-            document: { documentName: "", documentArn: "" }, tagValue, copyToRegions, fastRestoreAvailabilityZones,
+            document: { parameterDefaults: snapshotParameters }, tagValue, copyToRegions, fastRestoreAvailabilityZones,
             cronExpression: schedule.startsWith("cron(") ? schedule : undefined,
-        })) problems.push(`${PROJECT}:${error}`);
-        for (const error of preScriptBudgetErrors(snapshotParameters, DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS, (name) => `snapshotParameters.${name}`)) {
-            problems.push(`${PROJECT}:${error}`);
-        }
+        })) problems.push(`${PROJECT}:${error.replaceAll("document.parameterDefaults.", "snapshotParameters.")}`);
     } else {
         if (copyToRegions.length > 0) problem("copyToRegions", raw.copyToRegions, "nothing with scheduler maintenanceWindow (cross-Region copies are DLM's; set scheduler: dlm)");
         if (fastRestoreAvailabilityZones.length > 0) problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
@@ -253,7 +245,7 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         retainDataVolumeOnDelete: bool("retainDataVolumeOnDelete"),
         binlogExpireDays: int("binlogExpireDays", 1, 99, "a whole number of days from 1 to 99 (MariaDB's expire_logs_days)"),
         logRetentionDays, logGroupKmsKey,
-        commandTimeoutSeconds: int("commandTimeoutSeconds", 30, 2592000, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)"),
+        commandTimeoutSeconds,
         snapshotParameters, extraTargets, alertEmail, alertTopicArn, copyToRegions, fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),
     };
@@ -286,7 +278,7 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(value as Raw)) {
         const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
-        const error = DLM_PARAMETERS.includes(name) ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
+        const error = DLM_SCRIPT_PARAMETERS.includes(name) ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
             : text === undefined ? "a string" : documentParameterError(script, name, text);
         if (error) problem(`${key}.${name}`, v, error);
         else out[name] = text!;
@@ -294,7 +286,9 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
     return out;
 }
 
-function targets(value: unknown, mainTagValue: string, problem: (key: string, value: unknown, expected: string) => void): ExtraTargetConfig[] {
+/** The extra targets, each with its index in the configured list (a malformed item is reported and left out). */
+function targets(value: unknown, mainTagValue: string,
+    problem: (key: string, value: unknown, expected: string) => void): { index: number; target: ExtraTargetConfig }[] {
     if (value === undefined || value === null) return [];
     const form = `a list of {tagValue, script, maxConcurrency?, maxErrors?, parameters?} with script one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`;
     if (!Array.isArray(value)) {
@@ -305,8 +299,8 @@ function targets(value: unknown, mainTagValue: string, problem: (key: string, va
         problem("extraTargets", `${value.length} targets`, `at most ${MAX_EXTRA_TARGETS} (SSM allows 20 tasks per maintenance window; the main target is one)`);
     }
     const seen = new Set([mainTagValue]);
-    return value.flatMap((item: unknown, i: number): ExtraTargetConfig[] => {
-        const key = `extraTargets[${i}]`;
+    return value.flatMap((item: unknown, index: number) => {
+        const key = `extraTargets[${index}]`;
         if (typeof item !== "object" || item === null || Array.isArray(item)) {
             problem(key, item, form);
             return [];
@@ -314,19 +308,52 @@ function targets(value: unknown, mainTagValue: string, problem: (key: string, va
         const t = item as Raw;
         const unknownKeys = Object.keys(t).filter((k) => !["tagValue", "script", "maxConcurrency", "maxErrors", "parameters"].includes(k));
         if (unknownKeys.length > 0) problem(`${key}.${unknownKeys[0]}`, t[unknownKeys[0]], `no such field; ${form}`);
+        if (typeof t.tagValue !== "string") problem(`${key}.tagValue`, t.tagValue, "a tag value string");
+        else if (seen.has(t.tagValue)) problem(`${key}.tagValue`, t.tagValue, "a tag value not already targeted (each value is one target)");
         const tagValue = typeof t.tagValue === "string" ? t.tagValue : "";
-        const tagProblem = typeof t.tagValue === "string" ? tagError(tagValue, false) : "a tag value string";
-        if (tagProblem) problem(`${key}.tagValue`, t.tagValue, tagProblem);
-        else if (seen.has(tagValue)) problem(`${key}.tagValue`, t.tagValue, "a tag value not already targeted (each value is one target)");
         seen.add(tagValue);
         const script = String(t.script);
         if (!(script in SNAPSHOT_SCRIPTS)) problem(`${key}.script`, t.script, `one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`);
-        const maxConcurrency = t.maxConcurrency === undefined ? CONFIG_DEFAULTS.maxConcurrency : String(t.maxConcurrency);
-        if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) problem(`${key}.maxConcurrency`, t.maxConcurrency, "a count from 1 to 9999999 or a percentage from 1% to 100%");
-        const maxErrors = t.maxErrors === undefined ? CONFIG_DEFAULTS.maxErrors : String(t.maxErrors);
-        if (!MAX_ERRORS_PATTERN.test(maxErrors)) problem(`${key}.maxErrors`, t.maxErrors, "a count from 0 to 9999999 or a percentage from 0% to 100%");
         const scriptName = (script in SNAPSHOT_SCRIPTS ? script : "consistent-snapshot") as SnapshotScriptName;
-        return [{ tagValue, script: scriptName, maxConcurrency, maxErrors, parameters: parameters(`${key}.parameters`, t.parameters, scriptName, problem) }];
+        const target: ExtraTargetConfig = {
+            tagValue, script: scriptName,
+            maxConcurrency: t.maxConcurrency === undefined ? CONFIG_DEFAULTS.maxConcurrency : String(t.maxConcurrency),
+            maxErrors: t.maxErrors === undefined ? CONFIG_DEFAULTS.maxErrors : String(t.maxErrors),
+            parameters: parameters(`${key}.parameters`, t.parameters, scriptName, problem),
+        };
+        return [{ index, target }];
     });
 }
 
+/** The name of the main target and its task. */
+export const MAIN_TARGET_NAME = "main";
+
+/** A window target as the stack declares it, with the script whose document it runs. */
+export type WindowTargetConfig = Omit<SnapshotTargetArgs, "document"> & { script: SnapshotScriptName };
+
+/**
+ * The maintenance window's targets: the main one (`tagValue`, priority 1), then each of `extraTargets` in order
+ * (`extra-1`, `extra-2`, ..., priority 2, 3, ...). The stack declares these; the config check judges these.
+ */
+export function windowTargets(config: Pick<StackConfig, "tagValue" | "maxConcurrency" | "maxErrors" | "snapshotParameters" | "extraTargets">): WindowTargetConfig[] {
+    return [
+        {
+            name: MAIN_TARGET_NAME, tagValue: config.tagValue, script: "consistent-snapshot",
+            maxConcurrency: config.maxConcurrency, maxErrors: config.maxErrors, parameters: config.snapshotParameters,
+        },
+        ...config.extraTargets.map((t, i) => ({
+            name: `extra-${i + 1}`, tagValue: t.tagValue, script: t.script, priority: 2 + i,
+            maxConcurrency: t.maxConcurrency, maxErrors: t.maxErrors, parameters: t.parameters,
+        })),
+    ];
+}
+
+/**
+ * A maintenance-window check's message with the argument renamed to its config key: the main target's fields are
+ * the top-level keys, target n > 0 is the extra target at `extraIndices[n - 1]` in the configured list.
+ */
+function renameWindowArgument(error: string, extraIndices: number[]): string {
+    return error
+        .replace(/^targets\[0\]\.(tagValue|maxConcurrency|maxErrors)/, "$1")
+        .replace(/^targets\[(\d+)\]/, (_, n: string) => `extraTargets[${extraIndices[Number(n) - 1]}]`);
+}

@@ -1,11 +1,12 @@
 // Composes the components from validated stack configuration. Kept apart from index.ts so that tests can
 // build the stack once per configuration.
 import { MysqlHost, Network, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow } from "./components";
-import { loadStackConfig, StackConfig } from "./config";
+import { MAIN_TARGET_NAME, loadStackConfig, StackConfig, windowTargets } from "./config";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CREATED_BY_TAG } from "./components/policies";
-import { DEFAULT_RETAIN_COUNT, LIFECYCLE_POLICY_TAG } from "./components/snapshotLifecyclePolicy";
+import { SnapshotScriptName } from "./components/snapshotDocument";
+import { DEFAULT_RETAIN_COUNT } from "./components/snapshotLifecyclePolicy";
+import { CREATED_BY_TAG, LIFECYCLE_POLICY_TAG } from "./components/snapshotTags";
 
 export interface StackOutputs {
     /** maintenanceWindow scheduler only. */
@@ -28,8 +29,7 @@ export interface StackOutputs {
     dataVolumeId?: pulumi.Output<string>;
 }
 
-/** The name of the main target and its task. */
-export const MAIN_TARGET_NAME = "main";
+export { MAIN_TARGET_NAME };
 
 export function createStack(config: StackConfig = loadStackConfig()): StackOutputs {
     const tags = { Project: "consistent-snapshots", Stack: pulumi.getStack() };
@@ -38,7 +38,13 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const document = new SnapshotDocument("consistent-snapshot", isDlm
         ? { tags: { ...tags, DLMScriptsAccess: "true" }, parameterDefaults: dlmParameterDefaults(config) }
         : { tags });
-    const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, document, tags);
+    // One document per script a target runs (the main target's is the one above).
+    const documents = new Map<SnapshotScriptName, SnapshotDocument>([["consistent-snapshot", document]]);
+    const documentFor = (script: SnapshotScriptName): SnapshotDocument => {
+        if (!documents.has(script)) documents.set(script, new SnapshotDocument(script, { script, tags }));
+        return documents.get(script)!;
+    };
+    const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, documentFor, tags);
 
     const region = aws.getRegionOutput().region;
     const runNowParameters = isDlm ? dlmRunNowRetention(config) : config.snapshotParameters;
@@ -47,7 +53,7 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         : [];
     const outputs: StackOutputs = {
         ...schedule.outputs,
-        documentNames: pulumi.all([document.documentName]),
+        documentNames: pulumi.all([...documents.values()].map((d) => d.documentName)),
         runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
             `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
             "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",
@@ -98,7 +104,8 @@ interface Schedule {
     historyWords: (region: pulumi.Output<string>) => pulumi.Input<string>[];
 }
 
-function maintenanceWindowSchedule(config: StackConfig, document: SnapshotDocument, tags: Record<string, string>): Schedule {
+function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: SnapshotScriptName) => SnapshotDocument,
+    tags: Record<string, string>): Schedule {
     const window = new SnapshotMaintenanceWindow("snapshots", {
         schedule: config.schedule,
         scheduleTimezone: config.scheduleTimezone,
@@ -110,16 +117,7 @@ function maintenanceWindowSchedule(config: StackConfig, document: SnapshotDocume
         createLogGroupKmsKey: config.logGroupKmsKey === "create",
         logGroupKmsKeyArn: config.logGroupKmsKey.startsWith("arn:") ? config.logGroupKmsKey : undefined,
         commandTimeoutSeconds: config.commandTimeoutSeconds,
-        targets: [
-            {
-                name: MAIN_TARGET_NAME, tagValue: config.tagValue, document,
-                maxConcurrency: config.maxConcurrency, maxErrors: config.maxErrors, parameters: config.snapshotParameters,
-            },
-            ...config.extraTargets.map((t, i) => ({
-                name: `extra-${i + 1}`, tagValue: t.tagValue, document, priority: 2 + i,
-                maxConcurrency: t.maxConcurrency, maxErrors: t.maxErrors, parameters: t.parameters,
-            })),
-        ],
+        targets: windowTargets(config).map(({ script, ...target }) => ({ ...target, document: documentFor(script) })),
         ...alertsAndTags(config, tags),
     });
     return {
@@ -139,15 +137,12 @@ function maintenanceWindowSchedule(config: StackConfig, document: SnapshotDocume
 }
 
 function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument, tags: Record<string, string>): Schedule {
-    const retainCount = Number(config.snapshotParameters.retainCount ?? "0");
-    const retainDays = Number(config.snapshotParameters.retainDays ?? "0");
     const policy = new SnapshotLifecyclePolicy("snapshots", {
         document,
         tagKey: config.tagKey,
         tagValue: config.tagValue,
         cronExpression: config.schedule,
-        retainCount: retainCount > 0 ? retainCount : undefined,
-        retainDays: retainDays > 0 ? retainDays : undefined,
+        ...dlmRetention(config),
         copyToRegions: config.copyToRegions,
         fastRestoreAvailabilityZones: config.fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: config.executeOperationOnScriptFailure,
@@ -181,10 +176,18 @@ export function dlmParameterDefaults(config: StackConfig): Record<string, string
  * gives it the DLM policy's retention, which the script applies to its own run-now snapshots of the instance only.
  */
 export function dlmRunNowRetention(config: StackConfig): Record<string, string> {
-    const retainDays = Number(config.snapshotParameters.retainDays ?? "0");
-    if (retainDays > 0) return { retainDays: String(retainDays) };
-    const retainCount = Number(config.snapshotParameters.retainCount ?? "0");
-    return { retainCount: String(retainCount > 0 ? retainCount : DEFAULT_RETAIN_COUNT) };
+    const { retainDays, retainCount } = dlmRetention(config);
+    return retainDays !== undefined ? { retainDays: String(retainDays) } : { retainCount: String(retainCount ?? DEFAULT_RETAIN_COUNT) };
+}
+
+/**
+ * The DLM policy's retention, from the stack's snapshot parameters (retainDays wins over retainCount, as in the
+ * script); a value of 0 or none leaves it to the policy's default.
+ */
+function dlmRetention(config: StackConfig): { retainCount?: number; retainDays?: number } {
+    const positive = (value: string | undefined) => (Number(value ?? "0") > 0 ? Number(value) : undefined);
+    const retainDays = positive(config.snapshotParameters.retainDays);
+    return retainDays !== undefined ? { retainDays } : { retainCount: positive(config.snapshotParameters.retainCount) };
 }
 
 /** A JMESPath string literal (JSON in backticks), for a query inside single quotes. */

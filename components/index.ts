@@ -8,3 +8,4 @@ export * from "./schedule";
 export * from "./snapshotDocument";
 export * from "./snapshotMaintenanceWindow";
 export * from "./snapshotLifecyclePolicy";
+export * from "./snapshotTags";

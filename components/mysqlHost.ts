@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { readScript } from "./paths";
 import { accountContext, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
+import { DEFAULT_TAG_KEY, DEFAULT_TAG_VALUE } from "./rules";
 
 /** Public SSM parameters holding the latest Amazon Linux 2023 AMI ids. */
 export const AL2023_AMI_PARAMETERS = {
@@ -104,8 +105,8 @@ export class MysqlHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: MysqlHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("consistent-snapshots:index:MysqlHost", name, args, opts);
-        const tagKey = args.tagKey ?? "ConsistentSnapshot";
-        const tagValue = args.tagValue ?? "AmazonLinuxMySQL";
+        const tagKey = args.tagKey ?? DEFAULT_TAG_KEY;
+        const tagValue = args.tagValue ?? DEFAULT_TAG_VALUE;
         const architecture = args.architecture ?? "x86_64";
         this.targetTags = { [tagKey]: tagValue };
         const ctx = accountContext(this);

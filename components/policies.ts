@@ -3,9 +3,8 @@
 // is scoped by resource ARN and condition as far as EC2 and SSM allow.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY } from "./snapshotTags";
 
-/** The tag the snapshot script puts on every snapshot it creates; IAM keys on it. */
-export const CREATED_BY_TAG = { key: "CreatedBy", value: "consistent-snapshots" } as const;
 
 export interface PolicyStatement {
     Sid: string;
@@ -51,8 +50,6 @@ export function gtidTagKeys(key: string): string[] {
     return [key, ...Array.from({ length: GTID_TAG_PARTS - 1 }, (_, i) => `${key}${i + 2}`), `${key}Cut`];
 }
 
-/** The snapshot tag naming the instance a snapshot is of: the script sets it on create, DLM as a variable tag. */
-export const INSTANCE_ID_TAG_KEY = "InstanceId";
 
 /**
  * Ties a request to the instance that makes it. Requests signed with an instance profile's credentials carry

@@ -2,6 +2,13 @@
 // concurrency patterns, CloudWatch Logs' retention periods): one definition each, checked before anything is
 // declared.
 
+/** The tag key that selects the hosts, the default of every component that takes one. */
+export const DEFAULT_TAG_KEY = "ConsistentSnapshot";
+/** The tag value of the demo host and the stack's main target. */
+export const DEFAULT_TAG_VALUE = "AmazonLinuxMySQL";
+/** The default schedule of both schedulers: daily at midnight (a cron expression both SSM and DLM take). */
+export const DEFAULT_SCHEDULE = "cron(0 0 * * ? *)";
+
 /** CloudWatch Logs' accepted retention periods, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 /** SSM's patterns for MaxConcurrency and MaxErrors (a count or a percentage), both 1-7 characters. */

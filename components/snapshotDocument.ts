@@ -112,6 +112,19 @@ export function documentParameterError(script: SnapshotScriptName, name: string,
         : `a value matching ${spec.allowedPattern}${spec.maxChars !== undefined ? ` of at most ${spec.maxChars} characters` : ""} (${spec.description})`;
 }
 
+/** The parameters Data Lifecycle Manager passes to its pre and post scripts: never a default, never set by a schedule. */
+export const DLM_SCRIPT_PARAMETERS: readonly string[] = Object.freeze(["command", "executionId"]);
+
+/** An SSM document as a maintenance-window task or a DLM policy references it (a SnapshotDocument is one). */
+export interface DocumentReference {
+    /** The document's name. */
+    documentName: pulumi.Input<string>;
+    /** The document's ARN (the window's role may send only these documents). */
+    documentArn: pulumi.Input<string>;
+    /** The document's parameter defaults, where known (a SnapshotDocument's): what DLM runs it with. */
+    parameterDefaults?: Record<string, string>;
+}
+
 export interface SnapshotDocumentArgs {
     /**
      * Which script under scripts/ the document runs (the file byte for byte, gzip-compressed and base64-encoded
@@ -168,7 +181,7 @@ export class SnapshotDocument extends pulumi.ComponentResource {
         }
         const scriptName = args.script ?? "consistent-snapshot";
         for (const [parameter, value] of Object.entries(args.parameterDefaults ?? {})) {
-            const error = ["command", "executionId"].includes(parameter) ? "not a default: Data Lifecycle Manager sets it"
+            const error = DLM_SCRIPT_PARAMETERS.includes(parameter) ? "not a default: Data Lifecycle Manager sets it"
                 : documentParameterError(scriptName, parameter, value);
             if (error) throw new Error(`SnapshotDocument ${name}: parameterDefaults.${parameter} '${value}': expected ${error}`);
         }

@@ -4,9 +4,10 @@ import {
     COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, SNAPSHOTS_FAILED_MESSAGE, SNAPSHOTS_FAILED_PATTERN, commandFailedPattern, failureAlerts,
     lifecyclePolicyErrorPattern,
 } from "./alerts";
-import { AccountContext, INSTANCE_ID_TAG_KEY, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
-import { CONSISTENT_SNAPSHOT_PARAMETERS } from "./snapshotDocument";
-import { DocumentReference } from "./snapshotMaintenanceWindow";
+import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
+import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY } from "./rules";
+import { CONSISTENT_SNAPSHOT_PARAMETERS, DocumentReference } from "./snapshotDocument";
+import { INSTANCE_ID_TAG_KEY, LIFECYCLE_POLICY_TAG } from "./snapshotTags";
 
 /** A cross-Region copy of every snapshot the policy creates. */
 export interface SnapshotCopyRegion {
@@ -18,8 +19,6 @@ export interface SnapshotCopyRegion {
     cmkArn?: string;
 }
 
-/** The tag DLM adds to every snapshot of a policy of this component (besides `tagsToAdd`). */
-export const LIFECYCLE_POLICY_TAG = { key: "CreatedByPolicy", value: "consistent-snapshots" } as const;
 
 /** Snapshots DLM keeps per volume when neither `retainCount` nor `retainDays` is given. */
 export const DEFAULT_RETAIN_COUNT = 7;
@@ -151,8 +150,11 @@ const REGION_NAME = /^([a-z]+-){2,3}\d$/;
 /** An Availability Zone name as DLM's FastRestoreRule takes it. */
 const AZ_NAME = /^([a-z]+-){2,3}\d[a-z]$/;
 
+/** The arguments `lifecyclePolicyArgsErrors` checks: all of them; of the document, only its parameter defaults are read. */
+export type LifecyclePolicyArgsToCheck = Omit<SnapshotLifecyclePolicyArgs, "document"> & { document: Partial<DocumentReference> };
+
 /** Every problem with the arguments, each naming the argument and the accepted form. */
-export function lifecyclePolicyArgsErrors(args: SnapshotLifecyclePolicyArgs): string[] {
+export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): string[] {
     const errors: string[] = [];
     const range = (name: string, value: number | undefined, min: number, max: number) => {
         if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) errors.push(`${name} ${value}: expected a whole number from ${min} to ${max}`);
@@ -260,7 +262,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
     constructor(name: string, args: SnapshotLifecyclePolicyArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
         super("consistent-snapshots:index:SnapshotLifecyclePolicy", name, validArgs(name, args), opts);
-        const tagKey = args.tagKey ?? "ConsistentSnapshot";
+        const tagKey = args.tagKey ?? DEFAULT_TAG_KEY;
         const retainDays = args.retainDays;
         const retainRule = retainDays !== undefined ? { interval: retainDays, intervalUnit: "DAYS" } : { count: args.retainCount ?? DEFAULT_RETAIN_COUNT };
         const ctx = accountContext(this);
@@ -294,7 +296,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                     // Whose snapshot each is: a host may tag (post-script) only snapshots of itself.
                     variableTags: { [INSTANCE_ID_TAG_KEY]: "$(instance-id)" },
                     createRule: {
-                        cronExpression: args.cronExpression ?? "cron(0 0 * * ? *)",
+                        cronExpression: args.cronExpression ?? DEFAULT_SCHEDULE,
                         scripts: {
                             executionHandler: args.document.documentName,
                             executionHandlerService: "AWS_SYSTEMS_MANAGER",

@@ -2,18 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
-import { LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
+import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY, LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
 import { scheduleError } from "./schedule";
-
-/** An SSM document as a task references it (a SnapshotDocument has both). */
-export interface DocumentReference {
-    /** The document's name. */
-    documentName: pulumi.Input<string>;
-    /** The document's ARN (the window's role may send only these documents). */
-    documentArn: pulumi.Input<string>;
-    /** The document's parameter defaults, where known (a SnapshotDocument's): what DLM runs it with. */
-    parameterDefaults?: Record<string, string>;
-}
+import { DocumentReference } from "./snapshotDocument";
 
 /** One group of instances (by tag) and the document it runs. */
 export interface SnapshotTargetArgs {
@@ -105,13 +96,26 @@ export function logGroupKeyPolicy(ctx: AccountContext, logGroupNamePrefix: strin
 /** AWS's rule for a maintenance-window target's and task's name (SSM `MaintenanceWindowName`). */
 const WINDOW_RESOURCE_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
 
+/** The window's defaults (what the Args' TSDoc says), applied with `??` where each argument is read. */
+export const MAINTENANCE_WINDOW_DEFAULTS = Object.freeze({
+    schedule: DEFAULT_SCHEDULE, scheduleTimezone: "UTC", duration: 2, cutoff: 0, enabled: true, tagKey: DEFAULT_TAG_KEY,
+    logRetentionDays: 30, commandTimeoutSeconds: 600, alertsEnabled: true,
+});
+/** Each target's defaults. */
+export const WINDOW_TARGET_DEFAULTS = Object.freeze({ maxConcurrency: "1", maxErrors: "1", priority: 1 });
+
+/** The arguments `maintenanceWindowArgsErrors` checks: all of them, the targets' documents aside. */
+export type MaintenanceWindowArgsToCheck = Omit<SnapshotMaintenanceWindowArgs, "targets"> & { targets: Omit<SnapshotTargetArgs, "document">[] };
+
 /**
  * What is wrong with the arguments, each naming the argument, the value and the accepted form (empty when nothing
- * is). Values given as outputs are AWS's to check.
+ * is). Values given as outputs are AWS's to check; a value of the wrong type (from JavaScript, or stack
+ * configuration text) is reported as given.
  */
-export function maintenanceWindowArgsErrors(args: SnapshotMaintenanceWindowArgs): string[] {
+export function maintenanceWindowArgsErrors(args: MaintenanceWindowArgsToCheck): string[] {
     const errors: string[] = [];
     const bad = (key: string, value: unknown, expected: string) => errors.push(`${key}: ${JSON.stringify(value)} is not valid; expected ${expected}`);
+    const known = (value: unknown) => value !== undefined && (typeof value !== "object" || value === null);
     const wholeIn = (value: unknown, min: number, max: number) => typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
     if (typeof args.schedule === "string") {
         const problem = scheduleError(args.schedule);
@@ -120,12 +124,12 @@ export function maintenanceWindowArgsErrors(args: SnapshotMaintenanceWindowArgs)
     if (typeof args.scheduleTimezone === "string" && !isIanaTimeZone(args.scheduleTimezone)) {
         bad("scheduleTimezone", args.scheduleTimezone, "an IANA time zone such as UTC, Europe/Paris or America/New_York");
     }
-    const duration = args.duration ?? 2;
-    const cutoff = args.cutoff ?? 0;
-    if (typeof duration === "number" && !wholeIn(duration, 1, 24)) bad("duration", duration, "a whole number of hours from 1 to 24");
-    if (typeof cutoff === "number" && !wholeIn(cutoff, 0, 23)) bad("cutoff", cutoff, "a whole number of hours from 0 to 23");
+    const duration = args.duration ?? MAINTENANCE_WINDOW_DEFAULTS.duration;
+    const cutoff = args.cutoff ?? MAINTENANCE_WINDOW_DEFAULTS.cutoff;
+    if (known(duration) && !wholeIn(duration, 1, 24)) bad("duration", duration, "a whole number of hours from 1 to 24");
+    if (known(cutoff) && !wholeIn(cutoff, 0, 23)) bad("cutoff", cutoff, "a whole number of hours from 0 to 23");
     else if (typeof cutoff === "number" && typeof duration === "number" && cutoff >= duration) bad("cutoff", cutoff, `a number of hours smaller than duration (${duration})`);
-    const tagKey = args.tagKey ?? "ConsistentSnapshot";
+    const tagKey = args.tagKey ?? MAINTENANCE_WINDOW_DEFAULTS.tagKey;
     const tagKeyProblem = tagError(tagKey, true);
     if (tagKeyProblem) bad("tagKey", tagKey, tagKeyProblem);
     if (args.targets.length === 0) errors.push("targets: at least one target is required");
@@ -137,17 +141,17 @@ export function maintenanceWindowArgsErrors(args: SnapshotMaintenanceWindowArgs)
         const tagValueProblem = tagError(target.tagValue, false);
         if (tagValueProblem) bad(`${key}.tagValue`, target.tagValue, tagValueProblem);
         if (target.maxConcurrency !== undefined && !MAX_CONCURRENCY_PATTERN.test(target.maxConcurrency)) {
-            bad(`${key}.maxConcurrency`, target.maxConcurrency, "a count from 1 to 9999999 or a percentage from 1% to 100%");
+            bad(`${key}.maxConcurrency`, target.maxConcurrency, "a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)");
         }
         if (target.maxErrors !== undefined && !MAX_ERRORS_PATTERN.test(target.maxErrors)) {
-            bad(`${key}.maxErrors`, target.maxErrors, "a count from 0 to 9999999 or a percentage from 0% to 100%");
+            bad(`${key}.maxErrors`, target.maxErrors, "a count from 0 to 9999999 (e.g. 1) or a percentage from 0% to 100% (e.g. 10%)");
         }
         if (target.priority !== undefined && !wholeIn(target.priority, 0, 2147483647)) bad(`${key}.priority`, target.priority, "a whole number, 0 or more");
     });
-    if (args.logRetentionDays !== undefined && !LOG_RETENTION_DAYS.includes(args.logRetentionDays)) {
+    if (known(args.logRetentionDays) && !LOG_RETENTION_DAYS.includes(args.logRetentionDays!)) {
         bad("logRetentionDays", args.logRetentionDays, `one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`);
     }
-    if (args.commandTimeoutSeconds !== undefined && !wholeIn(args.commandTimeoutSeconds, 30, 2592000)) {
+    if (known(args.commandTimeoutSeconds) && !wholeIn(args.commandTimeoutSeconds, 30, 2592000)) {
         bad("commandTimeoutSeconds", args.commandTimeoutSeconds, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)");
     }
     if (args.createLogGroupKmsKey && args.logGroupKmsKeyArn !== undefined) errors.push("logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both");
@@ -188,17 +192,17 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
         super("consistent-snapshots:index:SnapshotMaintenanceWindow", name, validWindowArgs(name, args), opts);
-        const tagKey = args.tagKey ?? "ConsistentSnapshot";
+        const tagKey = args.tagKey ?? MAINTENANCE_WINDOW_DEFAULTS.tagKey;
         const tagValues = [...new Set(args.targets.map((t) => t.tagValue))];
         const ctx = accountContext(this);
 
         const window = new aws.ssm.MaintenanceWindow(name, {
             description: "consistent-snapshots: application-consistent EBS snapshots",
-            schedule: args.schedule ?? "cron(0 0 * * ? *)",
-            scheduleTimezone: args.scheduleTimezone ?? "UTC",
-            duration: args.duration ?? 2,
-            cutoff: args.cutoff ?? 0,
-            enabled: args.enabled ?? true,
+            schedule: args.schedule ?? MAINTENANCE_WINDOW_DEFAULTS.schedule,
+            scheduleTimezone: args.scheduleTimezone ?? MAINTENANCE_WINDOW_DEFAULTS.scheduleTimezone,
+            duration: args.duration ?? MAINTENANCE_WINDOW_DEFAULTS.duration,
+            cutoff: args.cutoff ?? MAINTENANCE_WINDOW_DEFAULTS.cutoff,
+            enabled: args.enabled ?? MAINTENANCE_WINDOW_DEFAULTS.enabled,
             allowUnassociatedTargets: false,
             tags: args.tags,
         }, { parent: this });
@@ -214,7 +218,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             : undefined;
         this.logGroupKmsKeyArn = logGroupKey ? logGroupKey.arn : args.logGroupKmsKeyArn === undefined ? undefined : pulumi.output(args.logGroupKmsKeyArn);
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-output`, {
-            retentionInDays: args.logRetentionDays ?? 30,
+            retentionInDays: args.logRetentionDays ?? MAINTENANCE_WINDOW_DEFAULTS.logRetentionDays,
             kmsKeyId: this.logGroupKmsKeyArn,
             tags: args.tags,
         }, { parent: this });
@@ -256,16 +260,16 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                 taskType: "RUN_COMMAND",
                 taskArn: target.document.documentName,
                 serviceRoleArn: role.arn,
-                priority: target.priority ?? 1,
-                maxConcurrency: target.maxConcurrency ?? "1",
-                maxErrors: target.maxErrors ?? "1",
+                priority: target.priority ?? WINDOW_TARGET_DEFAULTS.priority,
+                maxConcurrency: target.maxConcurrency ?? WINDOW_TARGET_DEFAULTS.maxConcurrency,
+                maxErrors: target.maxErrors ?? WINDOW_TARGET_DEFAULTS.maxErrors,
                 cutoffBehavior: "CONTINUE_TASK",
                 targets: [{ key: "WindowTargetIds", values: [windowTarget.id] }],
                 taskInvocationParameters: {
                     runCommandParameters: {
                         comment: `consistent-snapshots ${target.name}`,
                         documentVersion: "$DEFAULT",
-                        timeoutSeconds: args.commandTimeoutSeconds ?? 600,
+                        timeoutSeconds: args.commandTimeoutSeconds ?? MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,
                         parameters: Object.entries(target.parameters ?? {}).map(([k, v]) => ({ name: k, values: [v] })),
                         cloudwatchConfig: { cloudwatchLogGroupName: logGroup.name, cloudwatchOutputEnabled: true },
                     },
@@ -275,7 +279,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             taskIds[target.name] = task.id;
         }
 
-        if (args.alertsEnabled ?? true) {
+        if (args.alertsEnabled ?? MAINTENANCE_WINDOW_DEFAULTS.alertsEnabled) {
             this.alertTopicArn = this.createAlerts(name, args, window.id, ctx);
         }
 

@@ -453,7 +453,7 @@ find_recent_snapshots() {
 wait_for_volume_snapshot_interval() {
   ((${NEWEST_SNAPSHOT_MS:-0} > 0)) || return 0
   local now wait_ms before="locking"
-  [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]] && before="the call (nothing is locked under crash-recovery)"
+  is_crash_recovery && before="the call (nothing is locked under crash-recovery)"
   stamp now
   wait_ms=$((NEWEST_SNAPSHOT_MS + VOLUME_SNAPSHOT_INTERVAL_MS - now))
   ((wait_ms > 0)) || return 0
@@ -501,6 +501,7 @@ volumes_of_device() {
   echo "${found# }"
 }
 normalize_device() { local d=${1#/dev/}; d=${d#xvd}; d=${d#sd}; echo "$d"; }
+is_snapshotted_volume() { [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- mounts
 # The EBS volume ids under the filesystem mounted at $1 (empty when it is on none).
@@ -514,7 +515,7 @@ path_on_snapshotted_volumes() {
   m=$(mount_of "$1") || return 1
   vols=$(volumes_of_mount "$m")
   [[ -n $vols ]] || return 1
-  for v in $vols; do [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]] || return 1; done
+  for v in $vols; do is_snapshotted_volume "$v" || return 1; done
 }
 mount_of() {
   local target
@@ -572,7 +573,7 @@ snapshotted_filesystems() {
   while read -r target majmin source; do
     [[ $source == /dev/* && $seen != *" $majmin "* ]] || continue
     for v in $(volumes_of_device "${source%%\[*}"); do
-      if [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]]; then
+      if is_snapshotted_volume "$v"; then
         seen+="$majmin "
         printf '%s %s\n' "$target" "$majmin"
         break
@@ -595,7 +596,8 @@ find_unfrozen_mounts() {
 }
 
 # Splits candidates into mounts to freeze (ext4/xfs, deduplicated by filesystem, children first)
-# and mounts that are only synced (/, /boot, other filesystem types).
+# and mounts that are only synced (/, /boot, other filesystem types). Under crash-recovery it only checks them:
+# nothing is frozen or synced, and find_unfrozen_mounts lists every snapshotted filesystem.
 classify_mounts() {
   local m target fstype majmin seen=" " vols
   local -a freeze=()
@@ -604,20 +606,22 @@ classify_mounts() {
     [[ $seen == *" $majmin "* ]] && continue
     seen+="$majmin "
     if is_never_frozen_fs "$target" "$majmin" || [[ $fstype != ext4 && $fstype != xfs ]]; then
-      SYNC_ONLY_MOUNTS+=("$target")
-      log "NOTE: $target ($fstype) is not frozen; it is synced and covered by the database lock only"
       if [[ $EXCLUDE_BOOT_VOLUME == true ]] && is_never_frozen_fs "$target" "$majmin"; then
         fail "$E_PARAM" "parameter SSM_excludeBootVolume: the database's files are on $target (boot volume) but SSM_excludeBootVolume=true; set it to 'false'"
       fi
+      is_crash_recovery && continue
+      SYNC_ONLY_MOUNTS+=("$target")
+      log "NOTE: $target ($fstype) is not frozen; it is synced and covered by the database lock only"
       continue
     fi
     vols=$(volumes_of_mount "$target")
     [[ -n $vols ]] || fail "$E_DISCOVER" "mount $target is not on an EBS volume of $INSTANCE_ID"
     local v
     for v in $vols; do
-      [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $v "* ]] ||
+      is_snapshotted_volume "$v" ||
         fail "$E_DISCOVER" "mount $target is on $v, which is not snapshotted (SSM_excludeBootVolume=$EXCLUDE_BOOT_VOLUME)"
     done
+    is_crash_recovery && continue
     freeze+=("$(awk -F/ '{print NF}' <<<"$target") $target")
     FROZEN_FILESYSTEMS+="$majmin "
   done
@@ -762,6 +766,9 @@ choose_lock_method() {
   esac
   log "lock method: $LOCK_METHOD (SSM_quiesce=$QUIESCE)"
 }
+
+# Whether this run locks nothing and freezes nothing (choose_lock_method found crash recovery exact).
+is_crash_recovery() { [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; }
 
 # The tables whose writes only a lock holds (listed as "schema.table (ENGINE)"): not InnoDB, not crash-safe Aria,
 # not the CSV log tables while nothing logs to them.
@@ -1618,7 +1625,7 @@ build_static_tags() {
   local method="fsfreeze" name
   [[ $DATABASE == mysql ]] && method="$LOCK_TAG+fsfreeze"
   [[ $DATABASE == mysql ]] && ((${#FREEZE_MOUNTS[@]} == 0)) && method="$LOCK_TAG+sync"
-  [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]] && method=crash-recovery
+  is_crash_recovery && method=crash-recovery
   name="consistent-snapshot $INSTANCE_ID $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   STATIC_TAGS=(
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
@@ -2038,15 +2045,12 @@ prepare_run() {
   discover_volumes
   [[ $DATABASE == mysql ]] && discover_database
   discover_mounts
-  if [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; then
-    UNFROZEN_MOUNTS+=("${FREEZE_MOUNTS[@]}" "${SYNC_ONLY_MOUNTS[@]}"); FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=()
-  fi
 }
 
 # Lock (or sync), arm the watchdogs, read the binlog position under the lock, freeze.
 quiesce() {
   wait_for_volume_snapshot_interval
-  if [[ $DATABASE == mysql && $LOCK_TAG == crash-recovery ]]; then
+  if is_crash_recovery; then
     stamp T_QUIESCED
     read_binlog_position
     return 0

@@ -430,7 +430,9 @@ export class Fixture {
                 child.stdout!.destroy();
                 child.stderr!.destroy();
                 const code = killed || exit.signal === "SIGKILL" ? 137 : exit.code;
-                resolve({ code, signal: exit.signal, ...output.result(), elapsedMs: Date.now() - started, timedOut });
+                const result = output.result();
+                keepRunLog(child, result.stderr);
+                resolve({ code, signal: exit.signal, ...result, elapsedMs: Date.now() - started, timedOut });
             };
             // The agent waits for end-of-file on both pipes; at the step's timeout it kills the group.
             const guard = setTimeout(() => {
@@ -468,7 +470,9 @@ export class Fixture {
                 await Promise.race([closed, sleep(1000)]);
                 clearTimeout(guard);
                 this.children.delete(child);
-                resolve({ code, signal, ...output.result(), elapsedMs: Date.now() - started });
+                const result = output.result();
+                keepRunLog(child, result.stderr);
+                resolve({ code, signal, ...result, elapsedMs: Date.now() - started });
             });
         });
     }
@@ -573,12 +577,6 @@ export class Fixture {
         if (!loop) return;
         try { execFileSync("losetup", ["-d", loop], { stdio: "ignore" }); } catch { /* already detached */ }
         this.loops = this.loops.filter((l) => l !== loop);
-        // The kernel detaches lazily (a device still open is cleared on its last close): until it is free, the
-        // next `losetup --find` may hand it out and the late clear then races the new image's attachment (seen
-        // once: an ext4 copy attached there failed to mount, "bad superblock"). Wait, briefly, until it is free.
-        const backingFile = `/sys/block/${path.basename(loop)}/loop/backing_file`;
-        const deadline = Date.now() + 3000;
-        while (fs.existsSync(backingFile) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
 
     async tearDown(): Promise<void> {
@@ -714,6 +712,14 @@ function diesWithTests(signal: "KILL" | "TERM", command: string, args: string[])
     return ["setpriv", ["--pdeathsig", signal, "--", command, ...args]];
 }
 
+/** SCRIPT_LOG_DIR: keeps each run's log (to see where a run's time goes: tools/run-times.js). */
+function keepRunLog(child: ChildProcess, stderr: string): void {
+    const dir = process.env.SCRIPT_LOG_DIR;
+    if (!dir) return;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${Date.now()}-${child.pid}.log`), stderr);
+}
+
 function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void) {
     let stdout = "";
     let stderr = "";
@@ -728,11 +734,6 @@ function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void
     });
     return {
         result(): Pick<ScriptResult, "stdout" | "stderr" | "summary"> {
-            // SCRIPT_LOG_DIR: keep each run's log (to see where a run's time goes: tools/run-times.js).
-            if (process.env.SCRIPT_LOG_DIR) {
-                fs.mkdirSync(process.env.SCRIPT_LOG_DIR, { recursive: true });
-                fs.writeFileSync(path.join(process.env.SCRIPT_LOG_DIR, `${Date.now()}-${child.pid}.log`), stderr);
-            }
             const last = stdout.trim().split("\n").pop() ?? "";
             let summary: ScriptResult["summary"];
             try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }

@@ -2,7 +2,9 @@ import * as yaml from "js-yaml";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CONFIG_DEFAULTS, ConfigError, loadStackConfig, validateStackConfig } from "../../config";
+import { CONFIG_DEFAULTS, ConfigError, MAIN_TARGET_NAME, loadStackConfig, validateStackConfig, windowTargets } from "../../config";
+import { LOG_RETENTION_DAYS } from "../../components/rules";
+import { MAINTENANCE_WINDOW_DEFAULTS, WINDOW_TARGET_DEFAULTS } from "../../components/snapshotMaintenanceWindow";
 import { scheduleError } from "../../components/schedule";
 import { REPO_ROOT, useMocks } from "./mocks";
 
@@ -180,6 +182,49 @@ describe("stack configuration (config.ts)", () => {
         assert.equal(CONFIG_DEFAULTS.tagValue, "AmazonLinuxMySQL");
         assert.equal(CONFIG_DEFAULTS.duration, 2);
         assert.equal(CONFIG_DEFAULTS.cutoff, 0);
+    });
+
+    it("judges the window's values with SnapshotMaintenanceWindow's own check, naming the config keys", () => {
+        assert.throws(() => validateStackConfig({ duration: "two", logRetentionDays: "42", maxConcurrency: "0" }), (err: ConfigError) => {
+            assert.deepEqual(err.problems, [
+                'consistent-snapshots:duration: "two" is not valid; expected a whole number of hours from 1 to 24',
+                "consistent-snapshots:maxConcurrency: \"0\" is not valid; expected a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)",
+                `consistent-snapshots:logRetentionDays: 42 is not valid; expected one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`,
+            ]);
+            return true;
+        });
+    });
+
+    it("names an extra target by its place in the configured list, also after a malformed one", () => {
+        assert.throws(() => validateStackConfig({
+            extraTargets: [42, { tagValue: "Y", script: "consistent-snapshot", maxErrors: "x" }, { tagValue: "bad#value", script: "consistent-snapshot" }],
+        }), (err: ConfigError) => {
+            assert.equal(err.problems.length, 3, err.message);
+            assert.match(err.problems[0], /^consistent-snapshots:extraTargets\[0\]: 42 is not valid/);
+            assert.match(err.problems[1], /^consistent-snapshots:extraTargets\[1\]\.maxErrors: "x" is not valid; expected a count from 0/);
+            assert.match(err.problems[2], /^consistent-snapshots:extraTargets\[2\]\.tagValue: "bad#value" is not valid; expected a tag value of letters/);
+            return true;
+        });
+    });
+
+    it("declares the window's targets in one place (windowTargets): the main one, then each extra target with its script, priority 2, 3, ...", () => {
+        const config = validateStackConfig({
+            tagValue: "Db", maxConcurrency: "10%", snapshotParameters: { maxFreezeSeconds: "20" },
+            extraTargets: [{ tagValue: "Fs", script: "consistent-snapshot", parameters: { database: "none" } }, { tagValue: "Fs2", script: "consistent-snapshot", maxErrors: "0" }],
+        });
+        assert.deepEqual(windowTargets(config), [
+            { name: MAIN_TARGET_NAME, tagValue: "Db", script: "consistent-snapshot", maxConcurrency: "10%", maxErrors: "1", parameters: { maxFreezeSeconds: "20" } },
+            { name: "extra-1", tagValue: "Fs", script: "consistent-snapshot", priority: 2, maxConcurrency: "1", maxErrors: "1", parameters: { database: "none" } },
+            { name: "extra-2", tagValue: "Fs2", script: "consistent-snapshot", priority: 3, maxConcurrency: "1", maxErrors: "0", parameters: {} },
+        ]);
+    });
+
+    it("takes its defaults from the components' (one definition each)", () => {
+        for (const key of ["schedule", "scheduleTimezone", "duration", "cutoff", "enabled", "tagKey", "logRetentionDays", "commandTimeoutSeconds"] as const) {
+            assert.equal(CONFIG_DEFAULTS[key], MAINTENANCE_WINDOW_DEFAULTS[key], key);
+        }
+        assert.equal(CONFIG_DEFAULTS.maxConcurrency, WINDOW_TARGET_DEFAULTS.maxConcurrency);
+        assert.equal(CONFIG_DEFAULTS.maxErrors, WINDOW_TARGET_DEFAULTS.maxErrors);
     });
 
     it("reports every problem at once", () => {

@@ -13,7 +13,8 @@
 // - a snapshot's ARN has no account: arn:aws:ec2:<region>::snapshot/<id>.
 import * as assert from "node:assert/strict";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { AccountContext, CREATED_BY_TAG, POST_SCRIPT_TAG_KEYS, PolicyDocument, lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import { AccountContext, POST_SCRIPT_TAG_KEYS, PolicyDocument, lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import { CREATED_BY_TAG } from "../../components/snapshotTags";
 import { endpointPolicy } from "../../components/network";
 import { ACCOUNT_ID, REGION } from "./mocks";
 

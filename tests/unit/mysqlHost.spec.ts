@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AL2023_AMI_PARAMETERS, DATA_VOLUME_DEVICE_NAME, MIN_SSM_AGENT_VERSION, MysqlHost, mysqlHostUserData } from "../../components/mysqlHost";
-import { CREATED_BY_TAG } from "../../components/policies";
+import { CREATED_BY_TAG } from "../../components/snapshotTags";
 import { ACCOUNT_ID, REGION, REPO_ROOT, inventory, invokes, one, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
 

@@ -220,6 +220,15 @@ describe("SnapshotMaintenanceWindow", () => {
                 /duration: 0 is not valid.*; logRetentionDays: 2 is not valid/);
             assert.deepEqual(maintenanceWindowArgsErrors({ targets: [target], schedule: pulumi.output("anything"), duration: pulumi.output(99) }), []);
         });
+
+        it("reports a value of the wrong type as given (a JavaScript caller, or configuration text), not as valid", () => {
+            const untyped = { targets: [target], duration: "3", commandTimeoutSeconds: "60", logRetentionDays: "30" } as unknown as SnapshotMaintenanceWindowArgs;
+            assert.deepEqual(maintenanceWindowArgsErrors(untyped), [
+                'duration: "3" is not valid; expected a whole number of hours from 1 to 24',
+                "logRetentionDays: \"30\" is not valid; expected one of CloudWatch Logs' periods: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+                'commandTimeoutSeconds: "60" is not valid; expected seconds from 30 to 2592000 (SendCommand\'s TimeoutSeconds)',
+            ]);
+        });
     });
 
     describe("alert topic options", () => {
