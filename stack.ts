@@ -20,6 +20,8 @@ export interface StackOutputs {
     documentNames: pulumi.Output<string[]>;
     instancePolicyArn: pulumi.Output<string>;
     alertTopicArn?: pulumi.Output<string>;
+    /** What run-now sends to the main target (the operator CLI's `run --stack-outputs` defaults). */
+    runNowSettings: pulumi.Output<RunNowSettings>;
     /** Shell commands for operators: run the main target now, see recent runs, list the snapshots. */
     runNowCommand: pulumi.Output<string>;
     historyCommand: pulumi.Output<string>;
@@ -30,6 +32,15 @@ export interface StackOutputs {
 }
 
 export { MAIN_TARGET_NAME };
+
+/** The main target and what a run-now sends it: the stack's concurrency and parameters (under DLM, its retention). */
+export interface RunNowSettings {
+    tagKey: string;
+    tagValue: string;
+    maxConcurrency: string;
+    maxErrors: string;
+    parameters: Record<string, string>;
+}
 
 export function createStack(config: StackConfig = loadStackConfig()): StackOutputs {
     const tags = { Project: "consistent-snapshots", Stack: pulumi.getStack() };
@@ -54,6 +65,9 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const outputs: StackOutputs = {
         ...schedule.outputs,
         documentNames: pulumi.all([...documents.values()].map((d) => d.documentName)),
+        runNowSettings: pulumi.output({
+            tagKey: config.tagKey, tagValue: config.tagValue, maxConcurrency: config.maxConcurrency, maxErrors: config.maxErrors, parameters: runNowParameters,
+        }),
         runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
             `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
             "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",

@@ -316,3 +316,17 @@ describe("each example stands alone (its own package.json, lockfile, tsconfig an
         assert.deepEqual(errors, []);
     });
 });
+
+describe("the examples' lockfiles", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    for (const example of ["existing-vpc", "multi-region"]) {
+        it(`${example}: records this package's dependencies as they are, so that npm ci there installs them (the operator CLI's SDK too)`, () => {
+            const lock = JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, example, "package-lock.json"), "utf8")) as {
+                packages: Record<string, { dependencies?: Record<string, string>; version?: string }>;
+            };
+            const entry = lock.packages["node_modules/consistent-snapshots"];
+            assert.deepEqual(entry.dependencies, pkg.dependencies, `stale: run npm install in examples/${example}`);
+            for (const name of Object.keys(pkg.dependencies)) assert.ok(lock.packages[`node_modules/${name}`], `${name} is not in the lockfile`);
+        });
+    }
+});

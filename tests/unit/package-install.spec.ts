@@ -107,12 +107,21 @@ describe("the package as a user installs it (npm pack, npm install)", function (
 
         it("installs the built library, its types and scripts, and not the stack program, tests or tools", () => {
             const installed = path.join(dir, "node_modules", "consistent-snapshots");
-            for (const f of ["bin/components/index.js", "bin/components/index.d.ts", "scripts/consistent-snapshot.sh", "scripts/restore-verify.sh", "PulumiPlugin.yaml"]) {
+            for (const f of ["bin/components/index.js", "bin/components/index.d.ts", "bin/cli/main.js", "scripts/consistent-snapshot.sh", "scripts/restore-verify.sh", "PulumiPlugin.yaml"]) {
                 assert.ok(fs.existsSync(path.join(installed, f)), `${f} is not installed`);
             }
             for (const f of ["index.ts", "stack.ts", "Pulumi.yaml", "tests", "bin/index.js", "bin/stack.js", ".ci"]) {
                 assert.ok(!fs.existsSync(path.join(installed, f)), `${f} is installed`);
             }
+        });
+
+        it("installs the operator CLI: `npx consistent-snapshots` runs from the consumer project", () => {
+            const help = spawnSync("npx", ["--no-install", "consistent-snapshots", "--help"], { cwd: dir, encoding: "utf8" });
+            assert.equal(help.status, 0, help.stderr);
+            assert.match(help.stdout, /^consistent-snapshots <command> \[options\]\n\nCommands:\n  run /);
+            const usage = spawnSync("npx", ["--no-install", "consistent-snapshots", "restore"], { cwd: dir, encoding: "utf8" });
+            assert.equal(usage.status, 2);
+            assert.equal(usage.stderr, "consistent-snapshots: restore: expected one RunId (such as cs-20261201T000012Z-4242), got none\n(consistent-snapshots --help shows every command and option)\n");
         });
 
         it("shares the consumer's Pulumi SDKs (peers: one copy each), installs no awsx, and leaves npm ls clean", () => {
@@ -159,7 +168,7 @@ describe("the package as a user installs it (npm pack, npm install)", function (
             fs.copyFileSync(path.join(REPO_ROOT, "package.json"), path.join(dir, "package.json"));
             const run = spawnSync(process.execPath, [path.join(dir, "tools", "prepare.js")], { cwd: dir, encoding: "utf8" });
             assert.equal(run.status, 1);
-            assert.match(run.stderr, /cannot build the library in .*: typescript, @pulumi\/pulumi, @pulumi\/aws, @types\/node not installed there/);
+            assert.match(run.stderr, /cannot build the library in .*: typescript, @pulumi\/pulumi, @pulumi\/aws, @types\/node, @aws-sdk\/client-ec2, @aws-sdk\/client-ssm not installed there/);
             assert.match(run.stderr, /npm ci/);
             assert.match(run.stderr, /--install-links/);
             assert.match(run.stderr, /npm pack/);

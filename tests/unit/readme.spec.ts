@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { readmeEmbedSample, typeErrors } from "./examples";
+import { EXIT } from "../../cli/context";
+import { USAGE } from "../../cli/main";
 import { REPO_ROOT, inventory, one, settle, useMocks } from "./mocks";
 
 /** The README's embedding sample, with the package import pointed at this checkout's library. */
@@ -87,6 +89,15 @@ describe("README truth (what it says matches the code)", () => {
             assert.ok(constants[code], `exit code ${code} has no named constant`);
             assert.match(script, new RegExp(`fail "\\$${constants[code]}"`), `the script never fails with ${constants[code]}`);
         }
+    });
+
+    it("lists the operator CLI's exit codes as the CLI defines them (EXIT) and as its usage says", () => {
+        const table = /<!-- cli-exit-codes -->\n([\s\S]*?)\n\n/.exec(readme);
+        assert.ok(table, "README has no CLI exit-code table");
+        const documented = [...table[1].matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+        assert.deepEqual(documented, Object.values(EXIT).sort());
+        const usage = /Exit codes:([\s\S]*)$/.exec(USAGE)![1];
+        assert.deepEqual([...usage.matchAll(/(\d+) [a-zA-Z]/g)].map((m) => Number(m[1])), documented, "the usage and the README differ");
     });
 
     it("writes every Pulumi command as npx pulumi (the CLI npm ci installs)", () => {

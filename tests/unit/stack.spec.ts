@@ -138,6 +138,10 @@ describe("the stack (index.ts / stack.ts)", () => {
                 " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
                 ` --parameters '{"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
                 " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3");
+            assert.deepEqual(await value(outputs.runNowSettings), {
+                tagKey: "ConsistentSnapshot", tagValue: "AmazonLinuxMySQL", maxConcurrency: "10%", maxErrors: "5%",
+                parameters: { maxFreezeSeconds: "20", lockTimeoutSeconds: "3" },
+            }, "the operator CLI's run --stack-outputs sends what runNowCommand sends");
         });
 
         it("lists the window's last executions and the document's last commands", async () => {
@@ -279,6 +283,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.deepEqual(dlmRunNowRetention(config), { retainDays: "14" });
             assert.deepEqual(dlmRunNowRetention({ ...config, snapshotParameters: { retainCount: "3" } }), { retainCount: "3" });
             assert.deepEqual(dlmRunNowRetention({ ...config, snapshotParameters: {} }), { retainCount: "7" }, "DLM's own default count");
+            assert.deepEqual((await value(outputs.runNowSettings)).parameters, { retainDays: "14" }, "the operator CLI's run would not prune");
         });
 
         it("lists DLM's snapshots and run-now snapshots together, newest first, and nobody else's (the query run by a JMESPath engine)", async () => {
@@ -321,7 +326,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
             assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
-                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "snapshotsCommand", "targetIds", "vpcId", "dataVolumeId",
+                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "runNowSettings", "snapshotsCommand", "targetIds", "vpcId", "dataVolumeId",
                 "lifecyclePolicyId", "lifecyclePolicyRoleArn"].sort());
             await settle();
             assert.deepEqual(inventory(), DEV_INVENTORY);
