@@ -4,6 +4,7 @@
 // the config keys); the rules here are the stack's. Pulumi.yaml declares the same keys and defaults for the CLI.
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_TAG_VALUE } from "./components/rules";
+import { MAX_FRESHNESS_HOURS } from "./components/schedule";
 import { DLM_SCRIPT_PARAMETERS, SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
 import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./components/snapshotLifecyclePolicy";
 import { MAINTENANCE_WINDOW_DEFAULTS, SnapshotTargetArgs, WINDOW_TARGET_DEFAULTS, maintenanceWindowArgsErrors } from "./components/snapshotMaintenanceWindow";
@@ -57,6 +58,8 @@ export interface StackConfig {
     fastRestoreAvailabilityZones: string[];
     /** scheduler dlm: take a crash-consistent snapshot anyway when the pre-script fails. */
     executeOperationOnScriptFailure: boolean;
+    /** Hours without a successful run before the freshness alarm: "auto" (from the schedule), 0 (none) or 1-168. */
+    freshnessHours: "auto" | number;
 }
 
 /** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
@@ -88,6 +91,7 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     copyToRegions: [],
     fastRestoreAvailabilityZones: [],
     executeOperationOnScriptFailure: false,
+    freshnessHours: "auto",
 });
 
 /** Keys whose values are structured (JSON objects or lists in the stack file). */
@@ -179,6 +183,13 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     const instanceType = str("instanceType");
     if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) problem("instanceType", instanceType, "an EC2 instance type such as t3.micro");
 
+    const freshnessText = str("freshnessHours");
+    const freshnessHours: "auto" | number = freshnessText === "auto" ? "auto" : num("freshnessHours");
+    // Judged on the schedule by the window's or the policy's own check (below); here only its form.
+    const freshnessParsed = freshnessText === "auto" || (typeof freshnessHours === "number" && Number.isInteger(freshnessHours));
+    if (!freshnessParsed) problem("freshnessHours", raw.freshnessHours, `auto, 0 (no freshness alarm) or a whole number of hours from 1 to ${MAX_FRESHNESS_HOURS}`);
+    const givenFreshness = freshnessParsed && freshnessHours !== "auto" ? freshnessHours : undefined;
+
     const logGroupKmsKey = str("logGroupKmsKey");
     const keyRegion = KMS_KEY_ARN.exec(logGroupKmsKey)?.[1];
     if (logGroupKmsKey !== "" && logGroupKmsKey !== "create" && (!keyRegion || (region !== undefined && keyRegion !== region))) {
@@ -200,6 +211,8 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     const extraTargets = parsedTargets.map((t) => t.target);
     const windowProblems = maintenanceWindowArgsErrors({
         schedule, scheduleTimezone, duration, cutoff, tagKey, logRetentionDays, commandTimeoutSeconds,
+        // Under dlm the policy's check judges the freshness window on the same schedule.
+        freshnessHours: scheduler === "dlm" ? 0 : givenFreshness,
         targets: windowTargets({ tagValue, maxConcurrency, maxErrors, snapshotParameters, extraTargets }),
     });
     for (const error of windowProblems) problems.push(`${PROJECT}:${renameWindowArgument(error, parsedTargets.map((t) => t.index))}`);
@@ -224,7 +237,7 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         }
         // The policy's check, on what the stack gives it (its document's defaults are the snapshot parameters).
         for (const error of lifecyclePolicyArgsErrors({
-            document: { parameterDefaults: snapshotParameters }, tagValue, copyToRegions, fastRestoreAvailabilityZones,
+            document: { parameterDefaults: snapshotParameters }, tagValue, copyToRegions, fastRestoreAvailabilityZones, freshnessHours: givenFreshness,
             cronExpression: schedule.startsWith("cron(") ? schedule : undefined,
         })) problems.push(`${PROJECT}:${error.replaceAll("document.parameterDefaults.", "snapshotParameters.")}`);
     } else {
@@ -248,6 +261,7 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         commandTimeoutSeconds,
         snapshotParameters, extraTargets, alertEmail, alertTopicArn, copyToRegions, fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),
+        freshnessHours,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return result;
@@ -279,6 +293,7 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
     for (const [name, v] of Object.entries(value as Raw)) {
         const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
         const error = DLM_SCRIPT_PARAMETERS.includes(name) ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
+            : name === "target" ? "nothing: each target's runs get the target's name (main, extra-1, ...), which the run metrics count by"
             : text === undefined ? "a string" : documentParameterError(script, name, text);
         if (error) problem(`${key}.${name}`, v, error);
         else out[name] = text!;

@@ -13,6 +13,7 @@ export const targetIds = stack.targetIds;
 export const logGroupName = stack.logGroupName;
 export const instancePolicyArn = stack.instancePolicyArn;
 export const alertTopicArn = stack.alertTopicArn;
+export const freshnessAlarmArns = stack.freshnessAlarmArns;
 export const runNowSettings = stack.runNowSettings;
 export const runNowCommand = stack.runNowCommand;
 export const historyCommand = stack.historyCommand;

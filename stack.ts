@@ -20,6 +20,8 @@ export interface StackOutputs {
     documentNames: pulumi.Output<string[]>;
     instancePolicyArn: pulumi.Output<string>;
     alertTopicArn?: pulumi.Output<string>;
+    /** The freshness alarms (no successful run within freshnessHours), by target name (under DLM: `policy`). */
+    freshnessAlarmArns?: pulumi.Output<Record<string, string>>;
     /** What run-now sends to the main target (the operator CLI's `run --stack-outputs` defaults). */
     runNowSettings: pulumi.Output<RunNowSettings>;
     /** Shell commands for operators: run the main target now, see recent runs, list the snapshots. */
@@ -58,7 +60,8 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, documentFor, tags);
 
     const region = aws.getRegionOutput().region;
-    const runNowParameters = isDlm ? dlmRunNowRetention(config) : config.snapshotParameters;
+    // A run-now serves the main target: its success counts toward the main target's freshness.
+    const runNowParameters = isDlm ? dlmRunNowRetention(config) : { target: MAIN_TARGET_NAME, ...config.snapshotParameters };
     const parameters = Object.keys(runNowParameters).length > 0
         ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(runNowParameters).map(([k, v]) => [k, [v]])))}'`]
         : [];
@@ -131,6 +134,7 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
         createLogGroupKmsKey: config.logGroupKmsKey === "create",
         logGroupKmsKeyArn: config.logGroupKmsKey.startsWith("arn:") ? config.logGroupKmsKey : undefined,
         commandTimeoutSeconds: config.commandTimeoutSeconds,
+        freshnessHours: config.freshnessHours === "auto" ? undefined : config.freshnessHours,
         targets: windowTargets(config).map(({ script, ...target }) => ({ ...target, document: documentFor(script) })),
         ...alertsAndTags(config, tags),
     });
@@ -142,6 +146,7 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
             logGroupName: window.logGroupName,
             instancePolicyArn: window.instancePolicyArn,
             alertTopicArn: window.alertTopicArn,
+            freshnessAlarmArns: window.freshnessAlarmArns,
         },
         logGroupName: window.logGroupName,
         logGroupArn: window.logGroupArn,
@@ -160,6 +165,7 @@ function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument
         copyToRegions: config.copyToRegions,
         fastRestoreAvailabilityZones: config.fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: config.executeOperationOnScriptFailure,
+        freshnessHours: config.freshnessHours === "auto" ? undefined : config.freshnessHours,
         enabled: config.enabled,
         ...alertsAndTags(config, tags),
     });
@@ -169,6 +175,7 @@ function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument
             lifecyclePolicyRoleArn: policy.executionRoleArn,
             instancePolicyArn: policy.instancePolicyArn,
             alertTopicArn: policy.alertTopicArn,
+            freshnessAlarmArns: pulumi.output(policy.freshnessAlarmArn).apply((arn): Record<string, string> => (arn ? { policy: arn } : {})),
         },
         historyWords: (region) => ["aws dlm get-lifecycle-policy --region", region, "--policy-id", policy.lifecyclePolicyId,
             "--query 'Policy.[State,StatusMessage]' --output text"],

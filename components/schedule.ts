@@ -206,3 +206,75 @@ function minimumIntervalMinutes(minutes?: Set<number>, hours?: Set<number>): num
     if (consecutiveHours) gap = Math.min(gap, 60 - sorted[sorted.length - 1] + sorted[0]);
     return Number.isFinite(gap) ? gap : undefined;
 }
+
+/**
+ * The longest time between two runs of a schedule, in hours, where it is plain to compute: rate(...) exactly; a
+ * cron(...) that runs every day of every month and year (Day-of-month and Day-of-week each * or ?), from its
+ * Minutes and Hours. Undefined otherwise (at(...), weekdays, days of the month, months, L/W/#).
+ */
+export function longestGapHours(schedule: string): number | undefined {
+    const rate = /^rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+    if (rate) return Number(rate[1]) * { minute: 1 / 60, hour: 1, day: 24 }[rate[2].replace(/s$/, "") as "minute" | "hour" | "day"];
+    const cron = /^cron\((.*)\)$/.exec(schedule);
+    if (!cron || scheduleError(schedule)) return undefined;
+    const fields = cron[1].split(" ");
+    if (fields.length === 7) fields.shift();
+    const [minuteField, hourField, dayOfMonth, month, dayOfWeek, year] = fields;
+    // Every day: each of these fields * or ? or a list of all its values (MON,TUE,...,SUN is every day).
+    const everyValue = (spec: FieldSpec, field: string) => {
+        if (field === "*" || field === "?") return true;
+        const values = parseField(spec, field);
+        return values instanceof Set && values.size === spec.max - spec.min + 1;
+    };
+    if (!everyValue(FIELDS[2], dayOfMonth) || !everyValue(FIELDS[3], month) || !everyValue(FIELDS[4], dayOfWeek) || year !== "*") return undefined;
+    const minutes = parseField(FIELDS[0], minuteField);
+    const hours = parseField(FIELDS[1], hourField);
+    if (!(minutes instanceof Set) || !(hours instanceof Set) || minutes.size === 0 || hours.size === 0) return undefined;
+    const times = [...hours].flatMap((h) => [...minutes].map((m) => h * 60 + m)).sort((a, b) => a - b);
+    let gap = times[0] + 24 * 60 - times[times.length - 1];
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+    return gap / 60;
+}
+
+/** CloudWatch alarms evaluate at most 7 days (Period x EvaluationPeriods ≤ 604,800 s for hourly periods). */
+export const MAX_FRESHNESS_HOURS = 168;
+/** The least default: a daily run, plus two hours for a late or slow one. */
+export const MIN_DEFAULT_FRESHNESS_HOURS = 26;
+
+/**
+ * Hours without a successful run after which the freshness alarm fires, by default: twice the longest gap between
+ * runs, at least 26 (a daily schedule: a day and two hours). Undefined when the gap is not plain to compute or
+ * twice it exceeds what an alarm can look back over (then it must be given).
+ */
+export function defaultFreshnessHours(schedule: string): number | undefined {
+    const gap = longestGapHours(schedule);
+    if (gap === undefined) return undefined;
+    const hours = Math.max(MIN_DEFAULT_FRESHNESS_HOURS, Math.ceil(2 * gap));
+    return hours <= MAX_FRESHNESS_HOURS ? hours : undefined;
+}
+
+/**
+ * What is wrong with a freshness window for a schedule, if anything: 0 (no alarm) or a whole number of hours from 1
+ * to 168 that is longer than the longest gap between runs (else it fires between two good runs).
+ */
+export function freshnessError(hours: number, schedule: string | undefined): string | undefined {
+    if (!Number.isInteger(hours) || hours < 0 || hours > MAX_FRESHNESS_HOURS) {
+        return `0 (no freshness alarm) or a whole number of hours from 1 to ${MAX_FRESHNESS_HOURS} (CloudWatch alarms look back at most 7 days)`;
+    }
+    const gap = schedule === undefined ? undefined : longestGapHours(schedule);
+    if (hours > 0 && gap !== undefined && hours <= gap) {
+        return `more hours than the longest gap between two runs of ${schedule} (${gap} h), or 0: it would fire between two good runs`;
+    }
+    return undefined;
+}
+
+/** The freshness window to use: the one given, else the schedule's default; a string says why there is none. */
+export function freshnessHoursFor(given: number | undefined, schedule: string): number | string {
+    if (given !== undefined) return given;
+    const hours = defaultFreshnessHours(schedule);
+    if (hours !== undefined) return hours;
+    const gap = longestGapHours(schedule);
+    return gap === undefined
+        ? `a value: the gap between runs of ${schedule} is not plain to compute (it runs on some days only, or once); give the hours without a successful run after which to alert (1-${MAX_FRESHNESS_HOURS}), or 0 for no freshness alarm`
+        : `a value: ${schedule} runs up to ${gap} h apart, and twice that is more than an alarm looks back over (${MAX_FRESHNESS_HOURS} h); give hours between ${gap} and ${MAX_FRESHNESS_HOURS}, or 0 for no freshness alarm`;
+}

@@ -90,6 +90,10 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)$",
         description: "After a successful run, delete this tool's snapshots of this instance older than this many days (0-3650; 0 keeps all).",
     },
+    target: {
+        default: "", allowedPattern: "^[A-Za-z0-9_.-]{0,128}$",
+        description: "The maintenance-window target this run serves (0-128 of letters, digits and _.-), echoed in the summary: the run metrics' Target dimension.",
+    },
     mysqlDefaultsFile: {
         default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
         description: "MySQL option file to read besides the standard ones and root's ~/.my.cnf (root's home from the passwd database: the agent sets no HOME); groups [client] and [client_consistent_snapshot].",

@@ -5,7 +5,9 @@ import {
     lifecyclePolicyErrorPattern,
 } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
+import { STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, lifecyclePolicyDashboardBody } from "./monitoring";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY } from "./rules";
+import { freshnessError, freshnessHoursFor } from "./schedule";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, DocumentReference } from "./snapshotDocument";
 import { INSTANCE_ID_TAG_KEY, LIFECYCLE_POLICY_TAG } from "./snapshotTags";
 
@@ -84,6 +86,14 @@ export interface SnapshotLifecyclePolicyArgs {
     alertTopicArn?: pulumi.Input<string>;
     /** Subscribe this e-mail address to the alerts (AWS sends a confirmation mail first). Default: none. */
     alertEmail?: string;
+    /**
+     * Hours without a consistent snapshot after which the freshness alarm fires (and, with alerts, says so on the
+     * alert topic): an hour counts when DLM both completed snapshots and ran the post-script successfully (DLM's
+     * AWS/EBS metrics SnapshotsCreateCompleted and PostScriptCompleted for the policy; per policy, not per
+     * instance). 0: no freshness alarm. Default: twice the longest gap between runs of `cronExpression`, at least
+     * 26 (daily: 48); required when that gap is not plain to compute. AWS constraint: 1-168, more than the gap.
+     */
+    freshnessHours?: number;
     /** Tags for the policy and its role. Default: none. */
     tags?: Record<string, string>;
 }
@@ -183,6 +193,12 @@ export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): str
         errors.push(`tagsToAdd.${INSTANCE_ID_TAG_KEY}: reserved (DLM tags each snapshot with its instance id, which the hosts' IAM policy keys on); use another key`);
     }
     if (args.tagValue.length > 500) errors.push("tagValue: DLM target tags are at most 500 characters");
+    const freshness = freshnessHoursFor(args.freshnessHours, args.cronExpression ?? DEFAULT_SCHEDULE);
+    if (typeof freshness === "string") errors.push(`freshnessHours: expected ${freshness}`);
+    else {
+        const problem = freshnessError(freshness, args.cronExpression ?? DEFAULT_SCHEDULE);
+        if (problem) errors.push(`freshnessHours ${freshness}: expected ${problem}`);
+    }
     if (args.document.parameterDefaults) {
         errors.push(...preScriptBudgetErrors(args.document.parameterDefaults, args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
             (parameter) => `document.parameterDefaults.${parameter}`));
@@ -258,6 +274,12 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
     public readonly instancePolicyArn: pulumi.Output<string>;
     /** The SNS topic failures are published to (undefined when alerts are off). */
     public readonly alertTopicArn?: pulumi.Output<string>;
+    /** The freshness alarm's ARN (undefined when freshnessHours is 0). */
+    public readonly freshnessAlarmArn?: pulumi.Output<string>;
+    /** The hours without a consistent snapshot after which the freshness alarm fires (0: none). */
+    public readonly freshnessHours: number;
+    /** The CloudWatch dashboard of the policy: DLM's snapshot and script metrics, the freshness alarm. */
+    public readonly dashboardName: pulumi.Output<string>;
 
     constructor(name: string, args: SnapshotLifecyclePolicyArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
@@ -328,8 +350,29 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
             tags: args.tags,
         }, { parent: this });
 
+        const freshness = freshnessHoursFor(args.freshnessHours, args.cronExpression ?? DEFAULT_SCHEDULE);
+        this.freshnessHours = typeof freshness === "number" ? freshness : 0;
+        const alarm = this.freshnessHours > 0
+            ? freshnessAlarm(this, `${name}-fresh`, {
+                metrics: ["SnapshotsCreateCompleted", "PostScriptCompleted"].map((metricName) => ({ namespace: "AWS/EBS", metricName, dimensions: { DLMPolicyId: policy.id } })),
+                hours: this.freshnessHours, tags: args.tags,
+                description: `consistent-snapshots: Data Lifecycle Manager took no consistent snapshot (snapshots completed and post-script succeeded) of instances tagged ${tagKey}=${args.tagValue} in ${this.freshnessHours} h.`.slice(0, 1024),
+            })
+            : undefined;
+        this.freshnessAlarmArn = alarm?.arn;
+        const dashboard = new aws.cloudwatch.Dashboard(`${name}-runs`, {
+            dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
+            dashboardBody: pulumi.all([ctx, policy.id, alarm ? alarm.arn : pulumi.output("")]).apply(([c, policyId, arn]) =>
+                lifecyclePolicyDashboardBody(c.region, policyId, arn ? [arn] : [])),
+        }, { parent: this });
+        this.dashboardName = dashboard.dashboardName;
+
         if (args.alertsEnabled ?? true) {
             this.alertTopicArn = failureAlerts(this, name, [
+                ...(alarm ? [{
+                    suffix: "stale", description: "consistent-snapshots: no consistent snapshot within the freshness window",
+                    eventPattern: alarm.arn.apply((arn) => alarmPattern([arn])), message: STALE_MESSAGE,
+                }] : []),
                 {
                     suffix: "script-failed", description: "consistent-snapshots: a DLM pre or post script failed, timed out or was cancelled on an instance",
                     eventPattern: pulumi.output(args.document.documentName).apply((n) => commandFailedPattern([n])), message: COMMAND_FAILED_MESSAGE,
@@ -352,6 +395,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
         this.registerOutputs({
             lifecyclePolicyId: this.lifecyclePolicyId, lifecyclePolicyArn: this.lifecyclePolicyArn,
             executionRoleArn: this.executionRoleArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
+            freshnessAlarmArn: this.freshnessAlarmArn, freshnessHours: this.freshnessHours, dashboardName: this.dashboardName,
         });
     }
 }

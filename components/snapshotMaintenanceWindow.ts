@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY, LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
-import { scheduleError } from "./schedule";
+import { DEFAULT_METRIC_NAMESPACE, STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, runMetricFilters, windowDashboardBody } from "./monitoring";
+import { freshnessError, freshnessHoursFor, scheduleError } from "./schedule";
 import { DocumentReference } from "./snapshotDocument";
 
 /** One group of instances (by tag) and the document it runs. */
@@ -67,6 +68,17 @@ export interface SnapshotMaintenanceWindowArgs {
     alertTopicArn?: pulumi.Input<string>;
     /** Subscribe this e-mail address to the alerts (AWS sends a confirmation mail first). Default: none. */
     alertEmail?: string;
+    /**
+     * Hours without a successful run of a target after which its freshness alarm fires (and, with alerts, says so
+     * on the alert topic): catches what fails silently (instances stopped or untagged, the agent offline, the window
+     * disabled). 0: no freshness alarm. Default: twice the longest gap between runs of `schedule`, at least 26 (daily:
+     * 48); required when that gap is not plain to compute (a cron on some days only). AWS constraint: 1-168 (an
+     * alarm looks back at most 7 days); must exceed the gap between runs. Only targets whose document declares the
+     * `target` parameter (a SnapshotDocument) get an alarm: the window passes each run its target's name there.
+     */
+    freshnessHours?: number;
+    /** CloudWatch namespace of the run metrics (from each run's summary line in the log group). Default: `ConsistentSnapshots`. */
+    metricNamespace?: string;
     /** Tags for every resource. Default: none. */
     tags?: Record<string, string>;
 }
@@ -155,6 +167,16 @@ export function maintenanceWindowArgsErrors(args: MaintenanceWindowArgsToCheck):
         bad("commandTimeoutSeconds", args.commandTimeoutSeconds, "seconds from 30 to 2592000 (SendCommand's TimeoutSeconds)");
     }
     if (args.createLogGroupKmsKey && args.logGroupKmsKeyArn !== undefined) errors.push("logGroupKmsKeyArn and createLogGroupKmsKey: set one, not both");
+    const schedule = args.schedule ?? MAINTENANCE_WINDOW_DEFAULTS.schedule;
+    if (typeof schedule !== "string" && args.freshnessHours === undefined) {
+        errors.push("freshnessHours: expected a value when schedule is an output (the default is derived from the schedule)");
+    } else if (known(args.freshnessHours)) {
+        const problem = freshnessError(args.freshnessHours!, typeof schedule === "string" ? schedule : undefined);
+        if (problem) bad("freshnessHours", args.freshnessHours, problem);
+    } else if (typeof schedule === "string" && !scheduleError(schedule)) {
+        const hours = freshnessHoursFor(undefined, schedule);
+        if (typeof hours === "string") errors.push(`freshnessHours: expected ${hours}`);
+    }
     return errors;
 }
 
@@ -188,6 +210,14 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     public readonly instancePolicyArn: pulumi.Output<string>;
     /** The SNS topic failures are published to (undefined when alerts are off). */
     public readonly alertTopicArn?: pulumi.Output<string>;
+    /** The freshness alarms' ARNs, by target name (targets whose document declares `target`; none when freshnessHours is 0). */
+    public readonly freshnessAlarmArns: pulumi.Output<Record<string, string>>;
+    /** The hours without a successful run after which a freshness alarm fires (0: none). */
+    public readonly freshnessHours: number;
+    /** The CloudWatch dashboard of the runs: counts and durations per target, the freshness alarms. */
+    public readonly dashboardName: pulumi.Output<string>;
+    /** The CloudWatch namespace of the run metrics (RunsSucceeded, RunsFailed, LockHeldMs, WriteBlockWindowMs, FrozenMs, ApiMs; dimension Target). */
+    public readonly metricNamespace: string;
 
     constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
@@ -270,7 +300,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                         comment: `consistent-snapshots ${target.name}`,
                         documentVersion: "$DEFAULT",
                         timeoutSeconds: args.commandTimeoutSeconds ?? MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,
-                        parameters: Object.entries(target.parameters ?? {}).map(([k, v]) => ({ name: k, values: [v] })),
+                        parameters: Object.entries(taskParameters(target)).map(([k, v]) => ({ name: k, values: [v] })),
                         cloudwatchConfig: { cloudwatchLogGroupName: logGroup.name, cloudwatchOutputEnabled: true },
                     },
                 },
@@ -279,8 +309,31 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             taskIds[target.name] = task.id;
         }
 
+        this.metricNamespace = args.metricNamespace ?? DEFAULT_METRIC_NAMESPACE;
+        runMetricFilters(this, `${name}-metric`, logGroup.name, this.metricNamespace);
+        const freshness = freshnessHoursFor(args.freshnessHours, typeof args.schedule === "string" ? args.schedule : MAINTENANCE_WINDOW_DEFAULTS.schedule);
+        this.freshnessHours = typeof freshness === "number" ? freshness : 0;
+        const alarms: Record<string, pulumi.Output<string>> = {};
+        if (this.freshnessHours > 0) {
+            for (const target of args.targets.filter(declaresTarget)) {
+                alarms[target.name] = freshnessAlarm(this, `${name}-fresh-${target.name}`, {
+                    metrics: [{ namespace: this.metricNamespace, metricName: "RunsSucceeded", dimensions: { Target: target.name } }],
+                    hours: this.freshnessHours, tags: args.tags,
+                    description: fitAlarmDescription(`consistent-snapshots: no successful consistent snapshot of target ${target.name} (instances tagged ` +
+                        `${tagKey}=${target.tagValue}) in ${this.freshnessHours} h. \`npx consistent-snapshots runs\` shows the last runs.`),
+                }).arn;
+            }
+        }
+        this.freshnessAlarmArns = pulumi.output(alarms);
+        const dashboard = new aws.cloudwatch.Dashboard(`${name}-runs`, {
+            dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
+            dashboardBody: pulumi.all([ctx, pulumi.all(Object.values(alarms))]).apply(([c, arns]) =>
+                windowDashboardBody(c.region, this.metricNamespace, args.targets.filter(declaresTarget).map((t) => t.name), arns)),
+        }, { parent: this });
+        this.dashboardName = dashboard.dashboardName;
+
         if (args.alertsEnabled ?? MAINTENANCE_WINDOW_DEFAULTS.alertsEnabled) {
-            this.alertTopicArn = this.createAlerts(name, args, window.id, ctx);
+            this.alertTopicArn = this.createAlerts(name, args, window.id, ctx, Object.values(alarms));
         }
 
         this.maintenanceWindowId = window.id;
@@ -294,11 +347,12 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             maintenanceWindowId: this.maintenanceWindowId, maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
             targetIds: this.targetIds, taskIds: this.taskIds, logGroupName: this.logGroupName,
             logGroupArn: this.logGroupArn, logGroupKmsKeyArn: this.logGroupKmsKeyArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
+            freshnessAlarmArns: this.freshnessAlarmArns, freshnessHours: this.freshnessHours, metricNamespace: this.metricNamespace, dashboardName: this.dashboardName,
         });
     }
 
     private createAlerts(name: string, args: SnapshotMaintenanceWindowArgs, windowId: pulumi.Output<string>,
-        ctx: pulumi.Output<AccountContext>): pulumi.Output<string> {
+        ctx: pulumi.Output<AccountContext>, freshnessAlarmArns: pulumi.Output<string>[]): pulumi.Output<string> {
         const documentNames = pulumi.all(args.targets.map((t) => t.document.documentName)).apply((n) => [...new Set(n)]);
         return failureAlerts(this, name, [
             {
@@ -309,8 +363,27 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                 suffix: "window-failed", description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
                 eventPattern: windowId.apply(windowFailedPattern), message: WINDOW_FAILED_MESSAGE,
             },
+            ...(freshnessAlarmArns.length > 0 ? [{
+                suffix: "stale", description: "consistent-snapshots: no successful consistent snapshot of a target within its freshness window",
+                eventPattern: pulumi.all(freshnessAlarmArns).apply(alarmPattern), message: STALE_MESSAGE,
+            }] : []),
         ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
     }
+}
+
+/** Whether the target's document takes the `target` parameter (a SnapshotDocument does): then its runs are counted per target. */
+function declaresTarget(target: SnapshotTargetArgs): boolean {
+    return Object.prototype.hasOwnProperty.call(target.document.parameterDefaults ?? {}, "target");
+}
+
+/** A task's parameters: the target's, and its name as `target` where the document declares it (unless given). */
+export function taskParameters(target: SnapshotTargetArgs): Record<string, string> {
+    return declaresTarget(target) ? { target: target.name, ...target.parameters } : { ...target.parameters };
+}
+
+/** CloudWatch's AlarmDescription is 0-1024 characters. */
+function fitAlarmDescription(text: string): string {
+    return text.length <= 1024 ? text : `${text.slice(0, 1021)}...`;
 }
 
 /**

@@ -52,6 +52,9 @@
 #   SSM_retainDays            0                      0-3650: delete this tool's snapshots of this instance older than
 #                                                    this many days; 0 keeps all. Only snapshots tagged
 #                                                    CreatedBy=consistent-snapshots are ever deleted, never this run's.
+#   SSM_target                (empty)                0-128 of [A-Za-z0-9_.-]: the maintenance-window target
+#                                                    this run serves, echoed in the summary ("target"), where
+#                                                    the run metrics take their Target dimension from
 #   SSM_mysqlDefaultsFile     (empty: ~/.my.cnf)     empty | absolute path of a MySQL option file
 #                                                    (groups [client] and [client_consistent_snapshot])
 #                                                    read besides the standard ones; a regular file owned
@@ -141,6 +144,12 @@ json_array() {
   printf '[%s]' "$out"
 }
 
+# The summary line's fields, in order: "key":value, the value already JSON.
+SUMMARY_FIELDS=""
+summary_raw() { SUMMARY_FIELDS+="${SUMMARY_FIELDS:+,}\"$1\":$2"; }
+summary_str() { summary_raw "$1" "$(json_str "$2")"; }
+summary_int() { local n; printf -v n '%d' "${2:-0}" 2>/dev/null || n=0; summary_raw "$1" "$n"; }
+
 # One JSON line on stdout, success or failure, then exit with the code.
 report_and_exit() {
   local code=$1 message=$2 status=failed snaps="" pair
@@ -155,16 +164,46 @@ report_and_exit() {
   ((T_WRITES_RELEASED > T_FIRST_FLUSH && T_FIRST_FLUSH > 0)) && window_ms=$((T_WRITES_RELEASED - T_FIRST_FLUSH))
   ((T_THAWED > T_FROZEN && T_FROZEN > 0)) && frozen_ms=$((T_THAWED - T_FROZEN))
   ((T_API_END > T_API_START && T_API_START > 0)) && api_ms=$((T_API_END - T_API_START))
-  printf '{"status":%s,"exitCode":%d,"message":%s,"command":%s,"executionId":%s,"runId":%s,"instanceId":%s,"region":%s,"database":%s,"databaseUser":%s,"dryRun":%s,"apiClient":%s,"lockMethod":%s,"lockHeldMs":%d,"writeBlockWindowMs":%d,"frozenMs":%d,"apiMs":%d,"firstFlushAtMs":%d,"lockRequestedAtMs":%d,"lockedAtMs":%d,"frozenAtMs":%d,"allFrozenAtMs":%d,"apiStartMs":%d,"apiEndMs":%d,"thawedAtMs":%d,"unlockedAtMs":%d,"mountsFrozen":%s,"mountsSyncedOnly":%s,"mountsNotFrozen":%s,"volumes":%s,"snapshots":[%s],"binlog":{"file":%s,"position":%s,"gtid":%s},"replication":%s,"binlogAfter":%s,"durability":%s,"pruned":%s,"pruneErrors":%s}\n' \
-    "$(json_str "$status")" "$code" "$(json_str "$message")" "$(json_str "${COMMAND:-}")" "$(json_str "${EXECUTION_ID:-}")" "$(json_str "$RUN_ID")" \
-    "$(json_str "$INSTANCE_ID")" "$(json_str "$REGION")" "$(json_str "${DATABASE:-}")" "$(json_str "$DB_USER")" "${DRY_RUN:-false}" "$(json_str "$API_CLIENT")" \
-    "$(json_str "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")")" \
-    "$lock_ms" "$window_ms" "$frozen_ms" "$api_ms" "$T_FIRST_FLUSH" "$T_LOCK_REQUESTED" "$T_LOCKED" "$T_FROZEN" "$T_ALL_FROZEN" "$T_API_START" "$T_API_END" "$T_THAWED" "$T_UNLOCKED" \
-    "$(json_array "${FREEZE_MOUNTS[@]}")" "$(json_array "${SYNC_ONLY_MOUNTS[@]}")" "$(json_array "${UNFROZEN_MOUNTS[@]}")" \
-    "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")" "$snaps" \
-    "$(json_str "$BINLOG_FILE")" "$(json_str "$BINLOG_POSITION")" "$(json_str "$GTID_BINLOG_POS")" "$(replica_json)" \
-    "$(json_str "$BINLOG_AFTER")" "$(json_str "$DURABILITY")" \
-    "$(json_array "${PRUNED[@]}")" "$(json_array "${PRUNE_ERRORS[@]}")"
+  SUMMARY_FIELDS=""
+  summary_str status "$status"
+  summary_int exitCode "$code"
+  summary_str message "$message"
+  summary_str command "${COMMAND:-}"
+  summary_str executionId "${EXECUTION_ID:-}"
+  summary_str runId "$RUN_ID"
+  summary_str target "${TARGET_NAME:-}"
+  summary_str instanceId "$INSTANCE_ID"
+  summary_str region "$REGION"
+  summary_str database "${DATABASE:-}"
+  summary_str databaseUser "$DB_USER"
+  summary_raw dryRun "${DRY_RUN:-false}"
+  summary_str apiClient "$API_CLIENT"
+  summary_str lockMethod "$([[ ${DATABASE:-} == mysql ]] && echo "$LOCK_METHOD")"
+  summary_int lockHeldMs "$lock_ms"
+  summary_int writeBlockWindowMs "$window_ms"
+  summary_int frozenMs "$frozen_ms"
+  summary_int apiMs "$api_ms"
+  summary_int firstFlushAtMs "$T_FIRST_FLUSH"
+  summary_int lockRequestedAtMs "$T_LOCK_REQUESTED"
+  summary_int lockedAtMs "$T_LOCKED"
+  summary_int frozenAtMs "$T_FROZEN"
+  summary_int allFrozenAtMs "$T_ALL_FROZEN"
+  summary_int apiStartMs "$T_API_START"
+  summary_int apiEndMs "$T_API_END"
+  summary_int thawedAtMs "$T_THAWED"
+  summary_int unlockedAtMs "$T_UNLOCKED"
+  summary_raw mountsFrozen "$(json_array "${FREEZE_MOUNTS[@]}")"
+  summary_raw mountsSyncedOnly "$(json_array "${SYNC_ONLY_MOUNTS[@]}")"
+  summary_raw mountsNotFrozen "$(json_array "${UNFROZEN_MOUNTS[@]}")"
+  summary_raw volumes "$(json_array "${SNAPSHOT_VOLUME_IDS[@]}")"
+  summary_raw snapshots "[$snaps]"
+  summary_raw binlog "{\"file\":$(json_str "$BINLOG_FILE"),\"position\":$(json_str "$BINLOG_POSITION"),\"gtid\":$(json_str "$GTID_BINLOG_POS")}"
+  summary_raw replication "$(replica_json)"
+  summary_str binlogAfter "$BINLOG_AFTER"
+  summary_str durability "$DURABILITY"
+  summary_raw pruned "$(json_array "${PRUNED[@]}")"
+  summary_raw pruneErrors "$(json_array "${PRUNE_ERRORS[@]}")"
+  printf '{%s}\n' "$SUMMARY_FIELDS"
   exit "$code"
 }
 
@@ -232,6 +271,7 @@ read_parameters() {
   MYSQL_DEFAULTS_FILE=${SSM_mysqlDefaultsFile:-}
   RETAIN_COUNT=${SSM_retainCount:-0}
   RETAIN_DAYS=${SSM_retainDays:-0}
+  TARGET_NAME=${SSM_target:-}
   QUIESCE=${SSM_quiesce:-auto}
   API_CLIENT_PARAM=${SSM_apiClient:-auto}
 
@@ -262,6 +302,7 @@ read_parameters() {
   # there, and the description is readable by anyone allowed ec2:DescribeSnapshots.
   [[ $SNAPSHOT_DESCRIPTION =~ ^[A-Za-z0-9\ _.:/=+@-]{0,255}$ && $SNAPSHOT_DESCRIPTION != *//* ]] ||
     param_error SSM_snapshotDescription "$SNAPSHOT_DESCRIPTION" "0-255 characters of letters, digits, space and _.:/=+@-, without '//'"
+  [[ $TARGET_NAME =~ ^[A-Za-z0-9_.-]{0,128}$ ]] || param_error SSM_target "$TARGET_NAME" "0-128 of letters, digits and _.-"
   [[ -z $MYSQL_DEFAULTS_FILE || $MYSQL_DEFAULTS_FILE =~ ^/[A-Za-z0-9._/-]+$ ]] ||
     param_error SSM_mysqlDefaultsFile "$MYSQL_DEFAULTS_FILE" "empty or an absolute path of [A-Za-z0-9._/-]"
   if [[ $FREEZE_MOUNTS_PARAM != auto ]]; then

@@ -225,6 +225,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(result.code, 0, result.stderr);
             assert.equal(result.summary.status, "ok");
             assert.equal(result.stdout.trim().split("\n").length, 1);
+            assert.equal(result.summary.target, "", "no target given: an empty Target");
         });
 
         it("makes exactly one CreateSnapshots call for the instance, boot volume excluded (after a DryRun call before the lock when curl sends it)", () => {
@@ -1773,11 +1774,12 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
     });
 
-    it("dry run: reports what it would lock, freeze and snapshot, and touches nothing", async () => {
+    it("dry run: reports what it would lock, freeze and snapshot, and touches nothing; names the target it serves", async () => {
         const flushesBefore = f.sqlSync("SHOW GLOBAL STATUS LIKE 'Com_flush'").trim();
-        const result = await run({ dryRun: "true" });
+        const result = await run({ dryRun: "true", target: "extra-1" });
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.summary.status, "dry-run");
+        assert.equal(result.summary.target, "extra-1", "the run metrics' Target dimension");
         assert.deepEqual([...(result.summary.mountsFrozen as string[])].sort(), [...f.freezableMounts].sort());
         assert.deepEqual(result.summary.volumes, [DATA_VOLUME_ID, LOGS_VOLUME_ID, APP_VOLUME_ID]);
         assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshot")).length, 0);
@@ -1802,6 +1804,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         const cases: [string, string, RegExp][] = [
             ["database", "postgres", /'mysql' or 'none'/],
             ["quiesce", "crash", /'auto', 'ftwrl', 'backup-lock' or 'crash-recovery'/],
+            ["target", "main target", /0-128 of letters, digits and _\.-/],
             ["freezeMounts", "relative/path", /'auto' or absolute mount points/],
             ["freezeMounts", "/data;rm -rf /", /'auto' or absolute mount points/],
             ["freezeMounts", "/data $(reboot)", /'auto' or absolute mount points/],

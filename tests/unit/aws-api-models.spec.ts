@@ -293,6 +293,62 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                 }], limits: [],
             };
         }
+        case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
+            const t = i.metricTransformation;
+            return {
+                requests: [{
+                    service: "logs", operation: "PutMetricFilter", request: {
+                        logGroupName: i.logGroupName, filterName: autoName(r), filterPattern: i.pattern,
+                        metricTransformations: [{ metricName: t.name, metricNamespace: t.namespace, metricValue: t.value, unit: t.unit, dimensions: t.dimensions }],
+                    },
+                }],
+                limits: [
+                    // CloudWatch Logs API reference, MetricTransformation: at most 3 dimensions, and no defaultValue with dimensions.
+                    [`${r.name}.dimensions`, Object.keys(t.dimensions ?? {}).length > 3 || (t.dimensions !== undefined && t.defaultValue !== undefined),
+                        "a metric filter takes at most 3 dimensions, and no default value with dimensions"],
+                ],
+            };
+        }
+        case "aws:cloudwatch/metricAlarm:MetricAlarm": {
+            const queries = (i.metricQueries ?? []) as { id: string; expression?: string; label?: string; returnData?: boolean;
+                metric?: { namespace: string; metricName: string; dimensions?: Record<string, string>; period: number; stat: string } }[];
+            const period = Math.max(...queries.filter((q) => q.metric).map((q) => q.metric!.period));
+            return {
+                requests: [{
+                    service: "cloudwatch", operation: "PutMetricAlarm", request: {
+                        AlarmName: autoName(r), AlarmDescription: i.alarmDescription, ComparisonOperator: i.comparisonOperator, Threshold: i.threshold,
+                        EvaluationPeriods: i.evaluationPeriods, DatapointsToAlarm: i.datapointsToAlarm, TreatMissingData: i.treatMissingData,
+                        Metrics: queries.map((q) => ({
+                            Id: q.id, Expression: q.expression, Label: q.label, ReturnData: q.returnData,
+                            MetricStat: q.metric ? {
+                                Metric: { Namespace: q.metric.namespace, MetricName: q.metric.metricName, Dimensions: Object.entries(q.metric.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })) },
+                                Period: q.metric.period, Stat: q.metric.stat,
+                            } : undefined,
+                        })),
+                        Tags: tagList(i.tags),
+                    },
+                }],
+                limits: [
+                    // CloudWatch API reference, PutMetricAlarm Period: Period x EvaluationPeriods at most 604,800 s (86,400 below an hour).
+                    [`${r.name}.evaluationPeriods`, period * i.evaluationPeriods > (period >= 3600 ? 604800 : 86400), `${i.evaluationPeriods} periods of ${period} s is longer than an alarm evaluates`],
+                    // PutMetricAlarm DatapointsToAlarm: at most EvaluationPeriods; exactly one query returns data.
+                    [`${r.name}.datapointsToAlarm`, i.datapointsToAlarm > i.evaluationPeriods, "more datapoints to alarm than evaluation periods"],
+                    [`${r.name}.metricQueries`, queries.filter((q) => q.returnData).length !== 1, "an alarm's metric math returns exactly one time series"],
+                ],
+            };
+        }
+        case "aws:cloudwatch/dashboard:Dashboard":
+            return {
+                requests: [{ service: "cloudwatch", operation: "PutDashboard", request: { DashboardName: i.dashboardName, DashboardBody: i.dashboardBody } }],
+                limits: [
+                    // CloudWatch API reference, PutDashboard DashboardName: 1-255 of A-Z, a-z, 0-9, "-" and "_" (not in the model).
+                    [`${r.name}.dashboardName`, !/^[A-Za-z0-9_-]{1,255}$/.test(i.dashboardName), `dashboard name ${JSON.stringify(i.dashboardName)}`],
+                    // Dashboard body structure: each metric widget names its Region; widgets lie on the 24-column grid.
+                    [`${r.name}.dashboardBody`, (JSON.parse(i.dashboardBody).widgets as { type: string; x: number; width: number; properties: { region?: string } }[])
+                        .some((w) => w.x + w.width > 24 || (w.type === "metric" && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(w.properties.region ?? ""))),
+                    "a widget off the 24-column grid, or a metric widget without its Region"],
+                ],
+            };
         case "aws:sns/topicSubscription:TopicSubscription":
             return { requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }], limits: [] };
         default:
@@ -409,7 +465,7 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         await useMocks("dlm", {});
         const document = new SnapshotDocument("doc", { tags: { DLMScriptsAccess: "true" } });
         new SnapshotLifecyclePolicy("dlm", {
-            document, tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), cronExpression: "cron(30 2 ? * MON-FRI *)", retainDays: 36500,
+            document, tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), cronExpression: "cron(30 2 ? * MON-FRI *)", freshnessHours: 168, retainDays: 36500,
             copyToRegions: ["eu-central-1", "us-west-2", "ap-southeast-2"].map((region, n) => ({
                 region, retainDays: 90 + n, cmkArn: `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890a${n}`,
             })),

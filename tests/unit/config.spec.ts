@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { CONFIG_DEFAULTS, ConfigError, MAIN_TARGET_NAME, loadStackConfig, validateStackConfig, windowTargets } from "../../config";
 import { LOG_RETENTION_DAYS } from "../../components/rules";
 import { MAINTENANCE_WINDOW_DEFAULTS, WINDOW_TARGET_DEFAULTS } from "../../components/snapshotMaintenanceWindow";
-import { scheduleError } from "../../components/schedule";
+import { defaultFreshnessHours, longestGapHours, scheduleError } from "../../components/schedule";
 import { REPO_ROOT, useMocks } from "./mocks";
 
 /** [key, value, valid?, for an invalid value a fragment of the accepted form the message must give] */
@@ -161,7 +161,9 @@ describe("stack configuration (config.ts)", () => {
         const label = JSON.stringify(input).slice(0, 40);
         if (valid) {
             it(`accepts ${key}=${label}`, () => {
-                validateStackConfig({ [key]: input, ...(key === "cutoff" ? { duration: "3" } : {}) });
+                // A schedule on some days only, or once, needs its freshness window given (below).
+                const needsFreshness = key === "schedule" && defaultFreshnessHours(String(input)) === undefined;
+                validateStackConfig({ [key]: input, ...(key === "cutoff" ? { duration: "3" } : {}), ...(needsFreshness ? { freshnessHours: "0" } : {}) });
             });
         } else {
             it(`rejects ${key}=${label}, naming the key and the accepted form`, () => {
@@ -225,6 +227,51 @@ describe("stack configuration (config.ts)", () => {
         }
         assert.equal(CONFIG_DEFAULTS.maxConcurrency, WINDOW_TARGET_DEFAULTS.maxConcurrency);
         assert.equal(CONFIG_DEFAULTS.maxErrors, WINDOW_TARGET_DEFAULTS.maxErrors);
+    });
+
+    describe("freshnessHours (the alarm when no successful run happened)", () => {
+        const cases: [Record<string, unknown>, number | RegExp][] = [
+            [{}, 48],
+            [{ schedule: "cron(0 0/6 * * ? *)" }, 26],
+            [{ schedule: "rate(6 hours)", freshnessHours: "8" }, 8],
+            [{ freshnessHours: "0" }, 0],
+            [{ freshnessHours: "24" }, /consistent-snapshots:freshnessHours: 24 is not valid; expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\), or 0: it would fire between two good runs/],
+            [{ freshnessHours: "169" }, /consistent-snapshots:freshnessHours: 169 is not valid; expected 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/],
+            [{ freshnessHours: "soon" }, /consistent-snapshots:freshnessHours: "soon" is not valid; expected auto, 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/],
+            [{ schedule: "cron(0 2 ? * MON-FRI *)" }, /consistent-snapshots:freshnessHours: expected a value: the gap between runs of cron\(0 2 \? \* MON-FRI \*\) is not plain to compute .* or 0 for no freshness alarm/],
+            [{ schedule: "cron(0 2 ? * MON-FRI *)", freshnessHours: "74" }, 74],
+            [{ schedule: "rate(4 days)" }, /freshnessHours: expected a value: rate\(4 days\) runs up to 96 h apart, and twice that is more than an alarm looks back over \(168 h\)/],
+            [{ scheduler: "dlm", freshnessHours: "12" }, /consistent-snapshots:freshnessHours 12: expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\)/],
+            [{ scheduler: "dlm" }, 48],
+        ];
+        for (const [raw, expected] of cases) {
+            it(`${typeof expected === "number" ? `${expected} h` : "refuses"} for ${JSON.stringify(raw)}`, () => {
+                if (typeof expected !== "number") {
+                    assert.throws(() => validateStackConfig(raw), (err: ConfigError) => {
+                        assert.equal(err.problems.length, 1, err.message);
+                        assert.match(err.problems[0], expected);
+                        return true;
+                    });
+                    return;
+                }
+                const config = validateStackConfig(raw);
+                const hours = config.freshnessHours === "auto" ? defaultFreshnessHours(config.schedule) : config.freshnessHours;
+                assert.equal(hours, expected);
+            });
+        }
+
+        it("computes the longest gap between runs from rate(...) and from a daily cron's minutes and hours", () => {
+            assert.deepEqual(["rate(30 minutes)", "rate(6 hours)", "rate(2 days)", "cron(0 0 * * ? *)", "cron(30 1,13 * * ? *)", "cron(0 22-23,0-2 * * ? *)",
+                "cron(15 8-17 ? * * *)", "cron(0 0 1 * ? *)", "cron(0 0 ? * SUN *)", "at(2026-12-24T23:00:00)", "cron(0 3 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
+                "cron(0 3 ? * MON-FRI *)", "cron(0 3 ? JAN-JUN * *)"].map(longestGapHours),
+            [0.5, 6, 48, 24, 12, 20, 15, undefined, undefined, undefined, 24, undefined, undefined]);
+        });
+    });
+
+    it("refuses a target parameter in snapshotParameters and extraTargets: each target's runs carry the target's name", () => {
+        assert.throws(() => validateStackConfig({ snapshotParameters: { target: "x" } }), /snapshotParameters\.target: "x" is not valid; expected nothing: each target's runs get the target's name/);
+        assert.throws(() => validateStackConfig({ extraTargets: [{ tagValue: "F", script: "consistent-snapshot", parameters: { target: "main" } }] }),
+            /extraTargets\[0\]\.parameters\.target/);
     });
 
     it("reports every problem at once", () => {

@@ -139,4 +139,30 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
             assert.match(run.stdout, /parameter SSM_maxFreezeSeconds: invalid value .*; expected an integer from 2 to 600/);
         }
     });
+
+    it("report_and_exit prints one JSON line, every field in its order (what the metric filters, the CLI and the tests read), and exits with the code", () => {
+        const run = sourced([
+            'RUN_ID=cs-20261205T000012Z-42 INSTANCE_ID=i-0123 REGION=eu-west-1 DATABASE=mysql DB_USER=backup API_CLIENT=curl LOCK_METHOD="BACKUP STAGE"',
+            "COMMAND=snapshot TARGET_NAME=main T_LOCKED=1000 T_UNLOCKED=1150 T_FIRST_FLUSH=1010 T_WRITES_RELEASED=1100 T_FROZEN=1020 T_THAWED=1090",
+            'T_API_START=1030 T_API_END=1080 SNAPSHOTS=(snap-1:vol-1 snap-2:vol-2) FREEZE_MOUNTS=(/data "/odd \\"mount\\"") PRUNED=(snap-0)',
+            'BINLOG_FILE=mysql-bin.000042 BINLOG_POSITION=123 GTID_BINLOG_POS=0-1-42',
+            'report_and_exit 0 "snapshots created; a \\"quoted\\" word"',
+        ].join("\n"));
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal(run.stdout.split("\n").length, 2, "one line");
+        const summary = JSON.parse(run.stdout) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(summary), ["status", "exitCode", "message", "command", "executionId", "runId", "target", "instanceId", "region",
+            "database", "databaseUser", "dryRun", "apiClient", "lockMethod", "lockHeldMs", "writeBlockWindowMs", "frozenMs", "apiMs", "firstFlushAtMs",
+            "lockRequestedAtMs", "lockedAtMs", "frozenAtMs", "allFrozenAtMs", "apiStartMs", "apiEndMs", "thawedAtMs", "unlockedAtMs", "mountsFrozen",
+            "mountsSyncedOnly", "mountsNotFrozen", "volumes", "snapshots", "binlog", "replication", "binlogAfter", "durability", "pruned", "pruneErrors"]);
+        assert.deepEqual([summary.status, summary.exitCode, summary.message, summary.target, summary.dryRun, summary.lockMethod], ["ok", 0, 'snapshots created; a "quoted" word', "main", false, "BACKUP STAGE"]);
+        assert.deepEqual([summary.lockHeldMs, summary.writeBlockWindowMs, summary.frozenMs, summary.apiMs], [150, 90, 70, 50]);
+        assert.deepEqual(summary.mountsFrozen, ["/data", '/odd "mount"']);
+        assert.deepEqual(summary.snapshots, [{ snapshotId: "snap-1", volumeId: "vol-1" }, { snapshotId: "snap-2", volumeId: "vol-2" }]);
+        assert.deepEqual(summary.binlog, { file: "mysql-bin.000042", position: "123", gtid: "0-1-42" });
+        assert.deepEqual([summary.replication, summary.pruned, summary.pruneErrors], [null, ["snap-0"], []]);
+        const failed = sourced('COMMAND=pre-script report_and_exit 205 "could not lock"');
+        assert.equal(failed.status, 205);
+        assert.deepEqual(((s: Record<string, unknown>) => [s.status, s.exitCode, s.lockHeldMs])(JSON.parse(failed.stdout)), ["failed", 205, 0]);
+    });
 });

@@ -54,7 +54,8 @@ describe("SnapshotLifecyclePolicy", () => {
                 "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
                 "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
                 "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
-                "aws:cloudwatch/eventRule:EventRule": 3, "aws:cloudwatch/eventTarget:EventTarget": 3,
+                "aws:cloudwatch/eventRule:EventRule": 4, "aws:cloudwatch/eventTarget:EventTarget": 4, "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+                "aws:cloudwatch/dashboard:Dashboard": 1,
             });
         });
 
@@ -75,8 +76,22 @@ describe("SnapshotLifecyclePolicy", () => {
                 "detail": { event: ["createSnapshots"], result: ["failed"] },
             });
             const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
-            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 3);
+            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 4);
             for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
+        });
+
+        it("alarms when DLM took no consistent snapshot (snapshots completed AND post-script succeeded in the same hour) in 48 h, and alerts on it", async () => {
+            assert.equal(component.freshnessHours, 48);
+            const a = one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs;
+            assert.deepEqual([a.evaluationPeriods, a.datapointsToAlarm, a.threshold, a.comparisonOperator, a.treatMissingData], [48, 48, 1, "LessThanThreshold", "breaching"]);
+            const policyId = await value(component.lifecyclePolicyId);
+            assert.deepEqual(a.metricQueries, [
+                { id: "m0", returnData: false, metric: { namespace: "AWS/EBS", metricName: "SnapshotsCreateCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" } },
+                { id: "m1", returnData: false, metric: { namespace: "AWS/EBS", metricName: "PostScriptCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" } },
+                { id: "fresh", expression: "MIN([FILL(m0, 0), FILL(m1, 0)])", label: "successful runs per hour", returnData: true },
+            ]);
+            const rule = JSON.parse(ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "dlm-stale")!.inputs.eventPattern);
+            assert.deepEqual(rule.resources, [await value(component.freshnessAlarmArn!)]);
         });
 
         it("gives the hosts a policy for the pre/post script (describe, find and tag DLM's snapshots of themselves) and for run now (create and prune their own), each only for itself", async () => {

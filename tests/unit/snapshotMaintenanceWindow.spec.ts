@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { SnapshotDocument } from "../../components/snapshotDocument";
 import { SnapshotMaintenanceWindow, SnapshotMaintenanceWindowArgs, maintenanceWindowArgsErrors } from "../../components/snapshotMaintenanceWindow";
 import { ACCOUNT_ID, REGION, inventory, ofType, one, resources, settle, useMocks, value } from "./mocks";
 import { actions, parsePolicy, statement } from "./policyAssertions";
@@ -30,6 +31,7 @@ describe("SnapshotMaintenanceWindow", () => {
             "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2, "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
             "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1, "aws:sns/topicSubscription:TopicSubscription": 1,
             "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
+            "aws:cloudwatch/logMetricFilter:LogMetricFilter": 6, "aws:cloudwatch/dashboard:Dashboard": 1,
         });
     });
 
@@ -185,6 +187,96 @@ describe("SnapshotMaintenanceWindow", () => {
         }), /targets\[1\]\.name: "aaa" is not valid; expected a name no other target uses/);
     });
 
+    describe("run metrics and the freshness alarm", () => {
+        let window: SnapshotMaintenanceWindow;
+        before(async () => {
+            await useMocks("test");
+            const document = new SnapshotDocument("doc");
+            window = new SnapshotMaintenanceWindow("fm", {
+                schedule: "rate(12 hours)", metricNamespace: "Backups/Db",
+                targets: [{ name: "dbs", tagValue: "MySQL", document, parameters: { maxFreezeSeconds: "20" } }, { name: "other", tagValue: "X", document: DOC_A }],
+            });
+            await settle();
+        });
+
+        it("reads each run's summary line from the log group into six metrics, by Target", async () => {
+            const order = ["RunsSucceeded", "RunsFailed", "LockHeldMs", "WriteBlockWindowMs", "FrozenMs", "ApiMs"];
+            const filters = ofType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => r.inputs)
+                .sort((x, y) => order.indexOf(x.metricTransformation.name) - order.indexOf(y.metricTransformation.name));
+            assert.deepEqual(filters.map((f) => [f.metricTransformation.name, f.pattern, f.metricTransformation.value, f.metricTransformation.unit]), [
+                ["RunsSucceeded", '{ ($.exitCode = 0) && ($.status = "ok") }', "1", "Count"],
+                ["RunsFailed", "{ $.exitCode != 0 }", "1", "Count"],
+                ["LockHeldMs", '{ ($.exitCode = 0) && ($.status = "ok") }', "$.lockHeldMs", "Milliseconds"],
+                ["WriteBlockWindowMs", '{ ($.exitCode = 0) && ($.status = "ok") }', "$.writeBlockWindowMs", "Milliseconds"],
+                ["FrozenMs", '{ ($.exitCode = 0) && ($.status = "ok") }', "$.frozenMs", "Milliseconds"],
+                ["ApiMs", '{ ($.exitCode = 0) && ($.status = "ok") }', "$.apiMs", "Milliseconds"],
+            ]);
+            for (const f of filters) {
+                assert.deepEqual([f.metricTransformation.namespace, f.metricTransformation.dimensions], ["Backups/Db", { Target: "$.target" }]);
+                assert.equal(f.logGroupName, await value(window.logGroupName), "not the runs' log group");
+            }
+        });
+
+        it("passes each run its target's name where the document declares target (a SnapshotDocument), beside the target's own parameters", () => {
+            const tasks = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask");
+            const params = (n: string) => tasks.find((t) => t.name === n)!.inputs.taskInvocationParameters.runCommandParameters.parameters;
+            assert.deepEqual(params("fm-dbs"), [{ name: "target", values: ["dbs"] }, { name: "maxFreezeSeconds", values: ["20"] }]);
+            assert.deepEqual(params("fm-other"), [], "a document without the parameter would refuse it");
+        });
+
+        it("alarms per target when no run succeeded in any of the last freshnessHours hours (default: twice the gap, at least 26), missing hours counted as zero", () => {
+            assert.equal(window.freshnessHours, 26);
+            const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
+            assert.deepEqual(alarms.map((a) => a.name), ["fm-fresh-dbs"], "only targets whose runs are counted");
+            const a = alarms[0].inputs;
+            assert.deepEqual([a.comparisonOperator, a.threshold, a.evaluationPeriods, a.datapointsToAlarm, a.treatMissingData], ["LessThanThreshold", 1, 26, 26, "breaching"]);
+            assert.deepEqual(a.metricQueries, [
+                { id: "m0", returnData: false, metric: { namespace: "Backups/Db", metricName: "RunsSucceeded", dimensions: { Target: "dbs" }, period: 3600, stat: "Sum" } },
+                { id: "fresh", expression: "FILL(m0, 0)", label: "successful runs per hour", returnData: true },
+            ]);
+            assert.match(a.alarmDescription, /no successful consistent snapshot of target dbs \(instances tagged ConsistentSnapshot=MySQL\) in 26 h/);
+        });
+
+        it("sends the alarm's ALARM state to the alert topic through an EventBridge rule (the topic admits only the stack's rules)", async () => {
+            const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "fm-stale")!.inputs;
+            const alarmArn = (await value(window.freshnessAlarmArns)).dbs;
+            assert.deepEqual(JSON.parse(rule.eventPattern), {
+                "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "resources": [alarmArn], "detail": { state: { value: ["ALARM"] } },
+            });
+            const target = ofType("aws:cloudwatch/eventTarget:EventTarget").find((t) => t.name === "fm-stale")!.inputs;
+            assert.match(target.inputTransformer.inputTemplate, /NO successful consistent snapshot within the freshness window/);
+            const policy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
+            assert.equal(policy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 3, "the stale rule may publish");
+        });
+
+        it("draws a dashboard per window (a global name: project, stack, component and Region): runs, durations per target, the freshness alarms", async () => {
+            const d = one("aws:cloudwatch/dashboard:Dashboard").inputs;
+            assert.equal(d.dashboardName, `consistent-snapshots-consistent-snapshots-test-fm-${REGION}`);
+            const widgets = JSON.parse(d.dashboardBody).widgets;
+            assert.deepEqual(widgets.map((w: { type: string; properties: { title: string } }) => [w.type, w.properties.title]), [
+                ["metric", "Runs per hour: succeeded and failed, by target"],
+                ["metric", "Writes blocked and filesystems frozen, ms (max per hour)"],
+                ["metric", "Database lock held and CreateSnapshots call, ms (max per hour)"],
+                ["alarm", "Freshness: a successful consistent snapshot within the window"],
+            ]);
+            assert.deepEqual(widgets[0].properties.metrics, [
+                ["Backups/Db", "RunsSucceeded", "Target", "dbs", { stat: "Sum", label: "dbs RunsSucceeded" }],
+                ["Backups/Db", "RunsFailed", "Target", "dbs", { stat: "Sum", label: "dbs RunsFailed" }],
+            ]);
+            assert.deepEqual(widgets[3].properties.alarms, [(await value(window.freshnessAlarmArns)).dbs]);
+            assert.equal(await value(window.dashboardName), d.dashboardName);
+        });
+
+        it("makes no freshness alarm with freshnessHours 0; refuses one not longer than the gap between runs", async () => {
+            await useMocks("test");
+            new SnapshotMaintenanceWindow("nf", { freshnessHours: 0, targets: [{ name: "dbs", tagValue: "MySQL", document: new SnapshotDocument("d") }] });
+            await settle();
+            assert.equal(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").length, 0);
+            assert.throws(() => new SnapshotMaintenanceWindow("bad", { schedule: "rate(12 hours)", freshnessHours: 12, targets: [{ name: "dbs", tagValue: "MySQL", document: DOC_A }] }),
+                /freshnessHours: 12 is not valid; expected more hours than the longest gap between two runs of rate\(12 hours\) \(12 h\)/);
+        });
+    });
+
     describe("refuses each invalid argument before declaring anything, naming it and the accepted form (as SnapshotLifecyclePolicy does)", () => {
         const target = { name: "dbs", tagValue: "orders", document: DOC_A };
         const cases: [string, Partial<SnapshotMaintenanceWindowArgs>, RegExp][] = [
@@ -218,7 +310,9 @@ describe("SnapshotMaintenanceWindow", () => {
             await useMocks("test");
             assert.throws(() => new SnapshotMaintenanceWindow("bad", { targets: [target], duration: 0, logRetentionDays: 2 }),
                 /duration: 0 is not valid.*; logRetentionDays: 2 is not valid/);
-            assert.deepEqual(maintenanceWindowArgsErrors({ targets: [target], schedule: pulumi.output("anything"), duration: pulumi.output(99) }), []);
+            assert.deepEqual(maintenanceWindowArgsErrors({ targets: [target], schedule: pulumi.output("anything"), duration: pulumi.output(99), freshnessHours: 30 }), []);
+            assert.deepEqual(maintenanceWindowArgsErrors({ targets: [target], schedule: pulumi.output("anything") }),
+                ["freshnessHours: expected a value when schedule is an output (the default is derived from the schedule)"]);
         });
 
         it("reports a value of the wrong type as given (a JavaScript caller, or configuration text), not as valid", () => {

@@ -54,8 +54,11 @@ const DEV_INVENTORY = {
     "aws:kms/key:Key": 1,
     "aws:sns/topic:Topic": 1,
     "aws:sns/topicPolicy:TopicPolicy": 1,
-    "aws:cloudwatch/eventRule:EventRule": 2,
-    "aws:cloudwatch/eventTarget:EventTarget": 2,
+    "aws:cloudwatch/eventRule:EventRule": 3,
+    "aws:cloudwatch/eventTarget:EventTarget": 3,
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": 6,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+    "aws:cloudwatch/dashboard:Dashboard": 1,
 };
 
 describe("the stack (index.ts / stack.ts)", () => {
@@ -136,11 +139,11 @@ describe("the stack (index.ts / stack.ts)", () => {
             const command = await value(outputs.runNowCommand);
             assert.equal(command, "aws ssm send-command --region eu-west-3 --document-name consistent-snapshot-a1b2c3" +
                 " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
-                ` --parameters '{"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
+                ` --parameters '{"target":["main"],"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
                 " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3");
             assert.deepEqual(await value(outputs.runNowSettings), {
                 tagKey: "ConsistentSnapshot", tagValue: "AmazonLinuxMySQL", maxConcurrency: "10%", maxErrors: "5%",
-                parameters: { maxFreezeSeconds: "20", lockTimeoutSeconds: "3" },
+                parameters: { target: "main", maxFreezeSeconds: "20", lockTimeoutSeconds: "3" },
             }, "the operator CLI's run --stack-outputs sends what runNowCommand sends");
         });
 
@@ -176,6 +179,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:ec2/securityGroup:SecurityGroup": 2,
                 "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
                 "aws:sns/topicSubscription:TopicSubscription": 1,
+                "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
             });
         });
 
@@ -188,7 +192,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             const main = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-main")!.inputs;
             assert.deepEqual([main.maxConcurrency, main.maxErrors], ["10%", "5%"]);
             assert.deepEqual(main.taskInvocationParameters.runCommandParameters.parameters,
-                [{ name: "maxFreezeSeconds", values: ["20"] }, { name: "lockTimeoutSeconds", values: ["3"] }]);
+                [{ name: "target", values: ["main"] }, { name: "maxFreezeSeconds", values: ["20"] }, { name: "lockTimeoutSeconds", values: ["3"] }]);
         });
 
         it("adds the extra filesystem-only target with its own task and priority", () => {
@@ -196,7 +200,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.deepEqual(targets.map((t) => [t.name, t.inputs.targets[0].values[0]]),
                 [["snapshots-extra-1", "FilesystemOnly"], ["snapshots-main", "AmazonLinuxMySQL"]]);
             const extra = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-extra-1")!.inputs;
-            assert.deepEqual(extra.taskInvocationParameters.runCommandParameters.parameters, [{ name: "database", values: ["none"] }]);
+            assert.deepEqual(extra.taskInvocationParameters.runCommandParameters.parameters, [{ name: "target", values: ["extra-1"] }, { name: "database", values: ["none"] }]);
             assert.equal(extra.priority, 2);
             assert.deepEqual([extra.maxConcurrency, extra.maxErrors], ["2", "1"]);
         });
@@ -325,7 +329,7 @@ describe("the stack (index.ts / stack.ts)", () => {
             delete require.cache[require.resolve(entry)];
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
-            assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
+            assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "freshnessAlarmArns", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
                 "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "runNowSettings", "snapshotsCommand", "targetIds", "vpcId", "dataVolumeId",
                 "lifecyclePolicyId", "lifecyclePolicyRoleArn"].sort());
             await settle();
