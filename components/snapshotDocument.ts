@@ -26,35 +26,35 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         // allowedValues, not a pattern: Data Lifecycle Manager treats a document whose command parameter does not
         // list pre-script, post-script and dry-run in allowedValues as a failed run.
         default: "snapshot", allowedValues: ["snapshot", "pre-script", "post-script", "dry-run"],
-        description: "snapshot: lock, freeze, CreateSnapshots, release (the maintenance window's run). Data Lifecycle Manager passes pre-script (lock and freeze, then leave both held by a detached holder until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots with the binlog position) or dry-run.",
+        description: "snapshot: lock, freeze, CreateSnapshots, release. DLM passes pre-script (lock, freeze, held until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots) or dry-run.",
     },
     executionId: {
         default: "None", allowedPattern: "^(None|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})$",
-        description: "Set by Data Lifecycle Manager: pairs a post-script with its pre-script.",
+        description: "Set by DLM: pairs a post-script with its pre-script.",
     },
     database: {
         default: "mysql", allowedPattern: "^(mysql|none)$",
-        description: "mysql: hold MySQL/MariaDB as quiesce says, in one session; none: filesystem freeze only.",
+        description: "mysql: hold MySQL/MariaDB as quiesce says; none: freeze only.",
     },
     quiesce: {
         default: "auto", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
-        description: "auto (the lightest of these whose conditions hold, checked every run), ftwrl (FLUSH TABLES WITH READ LOCK), backup-lock (MariaDB BACKUP STAGE, MySQL LOCK INSTANCE FOR BACKUP) or crash-recovery (no lock, no freeze; refused unless recovery is exact).",
+        description: "auto (the lightest that holds, checked every run), ftwrl, backup-lock (BACKUP STAGE, LOCK INSTANCE FOR BACKUP) or crash-recovery (no lock or freeze; only where recovery is exact).",
     },
     apiClient: {
         default: "auto", allowedPattern: "^(auto|curl|aws-cli)$",
-        description: "What sends CreateSnapshots inside the freeze: auto (curl 7.75+ signing the request itself, checked by a DryRun call before the lock; else the AWS CLI), curl, or aws-cli.",
+        description: "What sends CreateSnapshots: auto (curl 7.75+ signing it, checked by a DryRun call before the lock; else the AWS CLI), curl or aws-cli.",
     },
     freezeMounts: {
         default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
-        description: "auto (every filesystem on a snapshotted volume, and the ones holding the database's files) or absolute mount points separated by spaces. / and /boot are never frozen; a filesystem on a snapshotted volume left unfrozen is reported and tagged UnfrozenMounts.",
+        description: "auto (every filesystem on a snapshotted volume, and the database's) or mount points separated by spaces; never / or /boot. Unfrozen ones are tagged UnfrozenMounts.",
     },
     maxFreezeSeconds: {
         default: "30", allowedPattern: "^([2-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$",
-        description: "Longest time (2-600 s) the database lock and the freeze may be held; a watchdog releases both at this bound.",
+        description: "Longest the lock and freeze may be held (2-600 s); a watchdog releases both then.",
     },
     lockTimeoutSeconds: {
         default: "5", allowedPattern: "^([1-9]|[1-5][0-9]|60)$",
-        description: "Server-side wait for the lock per attempt (1-60 s, below maxFreezeSeconds); bounds how long writers queue behind it.",
+        description: "Server-side wait for the lock per attempt (1-60 s, below maxFreezeSeconds).",
     },
     lockRetries: {
         default: "3", allowedPattern: "^([0-9]|10)$",
@@ -62,11 +62,11 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     preScriptSeconds: {
         default: "120", allowedPattern: "^([1-9][0-9]|1[01][0-9]|120)$",
-        description: "pre-script only: Data Lifecycle Manager's executionTimeout for the script (10-120 s); no lock attempt starts that could not be granted, frozen and handed over within it.",
+        description: "pre-script: DLM's executionTimeout (10-120 s); no lock attempt starts that could not finish, freeze and hand over within it.",
     },
     longQuerySeconds: {
         default: "1", allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
-        description: "Send no FLUSH while a write (on MySQL: any statement, SELECTs included) has run this long (0-3600 s; 0 disables the check).",
+        description: "Send no FLUSH while a write (MySQL: any statement) has run this long (0-3600 s; 0 disables).",
     },
     excludeBootVolume: {
         default: "true", allowedPattern: "^(true|false)$",
@@ -74,7 +74,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     dryRun: {
         default: "false", allowedPattern: "^(true|false)$",
-        description: "Report what would be locked, frozen and snapshotted, and touch nothing.",
+        description: "Report what would be done; touch nothing.",
     },
     snapshotDescription: {
         // No "//": the AWS CLI reads a value starting with file:// (v1 also http(s)://) from there, so a description
@@ -84,19 +84,19 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     },
     retainCount: {
         default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|1000)$",
-        description: "After a successful run, keep this many runs' snapshots of this instance (this one included) and delete older ones (0-1000; 0 keeps all). Only snapshots tagged CreatedBy=consistent-snapshots are deleted.",
+        description: "After a successful run, keep this many runs of this instance (this one included), delete older ones (0-1000; 0 keeps all); only CreatedBy=consistent-snapshots.",
     },
     retainDays: {
         default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)$",
-        description: "After a successful run, delete this tool's snapshots of this instance older than this many days (0-3650; 0 keeps all).",
+        description: "After a successful run, delete this instance's snapshots older than this (0-3650 days; 0 keeps all).",
     },
     target: {
         default: "", allowedPattern: "^[A-Za-z0-9_.-]{0,128}$",
-        description: "The maintenance-window target this run serves (0-128 of letters, digits and _.-), echoed in the summary: the run metrics' Target dimension.",
+        description: "The target this run serves (0-128 of [A-Za-z0-9_.-]): the summary's target, the run metrics' Target.",
     },
     mysqlDefaultsFile: {
         default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
-        description: "MySQL option file to read besides the standard ones and root's ~/.my.cnf (root's home from the passwd database: the agent sets no HOME); groups [client] and [client_consistent_snapshot].",
+        description: "MySQL option file read besides the standard ones and root's ~/.my.cnf (from passwd: the agent sets no HOME); groups [client], [client_consistent_snapshot].",
     },
 });
 

@@ -110,7 +110,7 @@ declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNA
 declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
 declare -a FREEZE_STATUS=() FREEZE_INDEX=()
 FREEZE_STATUS_FD=""
-FROZEN_FILESYSTEMS=" " # MAJ:MIN of each filesystem in FREEZE_MOUNTS
+FROZEN_FILESYSTEMS=" "       # MAJ:MIN of each filesystem in FREEZE_MOUNTS
 NEVER_FROZEN_FILESYSTEMS=" " # MAJ:MIN of the filesystems of /, /boot, /boot/efi
 declare -a MYSQL_CMD=()
 BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
@@ -126,7 +126,10 @@ T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T
 EXITING=false SENT_CALL_NOTE="" HOST_RECOVERED=false
 
 # Sets variable $1 to the epoch time in ms without forking (it is also used inside the freeze).
-stamp() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
+stamp() {
+  local t=${EPOCHREALTIME/[.,]/}
+  printf -v "$1" '%d' $((t / 1000))
+}
 # Timestamped to the millisecond without forking (it is called while the lock is held).
 log() {
   local t=${EPOCHREALTIME/[.,]/}
@@ -148,7 +151,11 @@ json_array() {
 SUMMARY_FIELDS=""
 summary_raw() { SUMMARY_FIELDS+="${SUMMARY_FIELDS:+,}\"$1\":$2"; }
 summary_str() { summary_raw "$1" "$(json_str "$2")"; }
-summary_int() { local n; printf -v n '%d' "${2:-0}" 2>/dev/null || n=0; summary_raw "$1" "$n"; }
+summary_int() {
+  local n
+  printf -v n '%d' "${2:-0}" 2>/dev/null || n=0
+  summary_raw "$1" "$n"
+}
 
 # One JSON line on stdout, success or failure, then exit with the code.
 report_and_exit() {
@@ -208,14 +215,18 @@ report_and_exit() {
 }
 
 replica_json() {
-  if ((REPLICA_CHANNELS == 0)); then echo null; return; fi
+  if ((REPLICA_CHANNELS == 0)); then
+    echo null
+    return
+  fi
   printf '{"sourceLogFile":%s,"sourceLogPos":%s,"gtidPos":%s,"channels":%d}' \
     "$(json_str "$REPLICA_FILE")" "$(json_str "$REPLICA_POS")" "$(json_str "$REPLICA_GTID")" "$REPLICA_CHANNELS"
 }
 
 # Gives the host back (thaw, unlock, stop helpers) and reports. Every exit path goes through here.
 fail() {
-  local code=$1; shift
+  local code=$1
+  shift
   log "ERROR: $*"
   finish "$code" "$*"
 }
@@ -474,7 +485,10 @@ find_recent_snapshots() {
     query+="${query:+, }['$volume', max_by(Snapshots[?VolumeId=='$volume'], &StartTime).StartTime, length(Snapshots[?VolumeId=='$volume' && State=='pending'])]"
   done
   if ! out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
-    --filters "Name=volume-id,Values=$(IFS=,; echo "${SNAPSHOT_VOLUME_IDS[*]}")" --query "[$query]" 2>&1); then
+    --filters "Name=volume-id,Values=$(
+      IFS=,
+      echo "${SNAPSHOT_VOLUME_IDS[*]}"
+    )" --query "[$query]" 2>&1); then
     log "NOTE: could not look for recent snapshots of the volumes (the call may meet EC2's 15 s per-volume interval): ${out//$'\n'/ }"
     return 0
   fi
@@ -483,7 +497,10 @@ find_recent_snapshots() {
     [[ $volume == vol-* ]] || continue
     ((${pending:-0} == 0)) || log "NOTE: $pending snapshot(s) of $volume still pending"
     [[ $start == None || -z $start ]] && continue
-    epoch_ms=$(date -u -d "$start" +%s%3N 2>/dev/null) || { log "NOTE: the newest snapshot of $volume has a start time '$start' this host cannot read"; continue; }
+    epoch_ms=$(date -u -d "$start" +%s%3N 2>/dev/null) || {
+      log "NOTE: the newest snapshot of $volume has a start time '$start' this host cannot read"
+      continue
+    }
     ((epoch_ms > NEWEST_SNAPSHOT_MS)) && NEWEST_SNAPSHOT_MS=$epoch_ms NEWEST_SNAPSHOT_VOLUME=$volume
   done <<<"$out"
   return 0
@@ -515,7 +532,8 @@ discover_volumes() {
   IFS=',' read -r -a lines <<<"$mappings"
   for line in "${lines[@]}"; do
     [[ $line == *=vol-* ]] || continue
-    VOLUME_DEVICES+=("${line%%=*}"); VOLUME_IDS+=("${line#*=}")
+    VOLUME_DEVICES+=("${line%%=*}")
+    VOLUME_IDS+=("${line#*=}")
     if [[ $EXCLUDE_BOOT_VOLUME == true && ${line%%=*} == "$ROOT_DEVICE_NAME" ]]; then continue; fi
     SNAPSHOT_VOLUME_IDS+=("${line#*=}")
   done
@@ -532,7 +550,10 @@ volumes_of_device() {
   local source=$1 name type serial i found=""
   while read -r name type serial; do
     [[ $type == disk || $type == loop ]] || continue
-    if [[ $serial =~ ^vol([0-9a-f]{8,17})$ ]]; then found+=" vol-${BASH_REMATCH[1]}"; continue; fi
+    if [[ $serial =~ ^vol([0-9a-f]{8,17})$ ]]; then
+      found+=" vol-${BASH_REMATCH[1]}"
+      continue
+    fi
     for i in "${!VOLUME_DEVICES[@]}"; do
       if [[ $(normalize_device "${VOLUME_DEVICES[$i]}") == "$(normalize_device "/dev/$name")" ]]; then
         found+=" ${VOLUME_IDS[$i]}"
@@ -541,7 +562,12 @@ volumes_of_device() {
   done < <(lsblk -nsr -o NAME,TYPE,SERIAL "$source" 2>/dev/null)
   echo "${found# }"
 }
-normalize_device() { local d=${1#/dev/}; d=${d#xvd}; d=${d#sd}; echo "$d"; }
+normalize_device() {
+  local d=${1#/dev/}
+  d=${d#xvd}
+  d=${d#sd}
+  echo "$d"
+}
 is_snapshotted_volume() { [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- mounts
@@ -741,15 +767,21 @@ discover_database() {
 discover_replica() {
   local version_number=$1 out header i
   local -a names=()
-  if [[ $DB_FLAVOR == mariadb ]]; then REPLICA_STATEMENT="SHOW ALL SLAVES STATUS"
-  elif ((version_number >= 80022)); then REPLICA_STATEMENT="SHOW REPLICA STATUS"
+  if [[ $DB_FLAVOR == mariadb ]]; then
+    REPLICA_STATEMENT="SHOW ALL SLAVES STATUS"
+  elif ((version_number >= 80022)); then
+    REPLICA_STATEMENT="SHOW REPLICA STATUS"
   else REPLICA_STATEMENT="SHOW SLAVE STATUS"; fi
   if ! out=$(db_oneshot_with_names "$REPLICA_STATEMENT"); then
     log "NOTE: not known whether this server is a replica (its applied position is not tagged): ${out//$'\n'/ } (the account needs SLAVE MONITOR on MariaDB, REPLICATION CLIENT on MySQL)"
-    REPLICA_STATEMENT=""; return 0
+    REPLICA_STATEMENT=""
+    return 0
   fi
   header=${out%%$'\n'*}
-  if [[ $out != *$'\n'* ]]; then REPLICA_STATEMENT=""; return 0; fi # a header and no row: not a replica
+  if [[ $out != *$'\n'* ]]; then
+    REPLICA_STATEMENT=""
+    return 0
+  fi # a header and no row: not a replica
   IFS=$'\t' read -r -a names <<<"$header"
   for i in "${!names[@]}"; do
     case ${names[$i]} in
@@ -759,7 +791,11 @@ discover_replica() {
     esac
   done
   ((REPLICA_FILE_COLUMN >= 0 && REPLICA_POS_COLUMN >= 0)) ||
-    { log "NOTE: $REPLICA_STATEMENT has no executed-position columns this script knows: not tagged"; REPLICA_STATEMENT=""; return 0; }
+    {
+      log "NOTE: $REPLICA_STATEMENT has no executed-position columns this script knows: not tagged"
+      REPLICA_STATEMENT=""
+      return 0
+    }
   log "a replica: its applied position is read under the lock ($REPLICA_STATEMENT)"
 }
 
@@ -858,7 +894,10 @@ db_start_session() {
   # A pre-script's session must outlive the script (the holder keeps its pipes open): its own session.
   [[ $COMMAND == pre-script ]] && detach=(setsid)
   mkfifo -m 0600 "$fifo_in" "$fifo_out"
-  (close_private_fds; exec "${detach[@]}" "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1) &
+  (
+    close_private_fds
+    exec "${detach[@]}" "${MYSQL_CMD[@]}" --unbuffered --force <"$fifo_in" >"$fifo_out" 2>&1
+  ) &
   DB_PID=$!
   exec {DB_IN}>"$fifo_in" {DB_OUT}<"$fifo_out"
   db_query "SET SESSION lock_wait_timeout = $LOCK_TIMEOUT_SECONDS" 10 ||
@@ -871,12 +910,18 @@ db_start_session() {
 # Result rows in DB_LINES; an error sets DB_ERROR and returns 1.
 db_query() {
   local sql=$1 wait=$2 marker line
-  DB_SEQ=$((DB_SEQ + 1)); marker="__consistent_snapshot_${DB_SEQ}__"
-  DB_LINES=(); DB_ERROR=""
-  { printf '%s;\nSELECT '\''%s'\'';\n' "$sql" "$marker" >&"$DB_IN"; } 2>/dev/null || { DB_ERROR="session closed"; return 1; }
+  DB_SEQ=$((DB_SEQ + 1))
+  marker="__consistent_snapshot_${DB_SEQ}__"
+  DB_LINES=()
+  DB_ERROR=""
+  { printf '%s;\nSELECT '\''%s'\'';\n' "$sql" "$marker" >&"$DB_IN"; } 2>/dev/null || {
+    DB_ERROR="session closed"
+    return 1
+  }
   while true; do
     if ! IFS= read -r -t "$wait" line <&"$DB_OUT"; then
-      DB_ERROR="no answer within ${wait}s (session lost or stuck)"; return 1
+      DB_ERROR="no answer within ${wait}s (session lost or stuck)"
+      return 1
     fi
     [[ $line == "$marker" ]] && break
     if [[ $line == ERROR* ]]; then DB_ERROR+="$line"; else DB_LINES+=("$line"); fi
@@ -893,7 +938,8 @@ db_query() {
 wait_for_no_long_queries() {
   ((LONG_QUERY_SECONDS == 0)) && return 0
   local filter="" now deadline
-  stamp now; deadline=$((now + LOCK_TIMEOUT_SECONDS * 1000))
+  stamp now
+  deadline=$((now + LOCK_TIMEOUT_SECONDS * 1000))
   [[ $DB_FLAVOR == mariadb ]] &&
     filter="AND INFO NOT REGEXP '^[[:space:](]*(SELECT|SHOW|DESC|DESCRIBE|EXPLAIN|WITH|HANDLER|DO|CHECKSUM)[[:space:]]'"
   while true; do
@@ -927,8 +973,14 @@ lock_attempt_fits() {
 # FLUSH TABLES first makes the flush inside FLUSH TABLES WITH READ LOCK short. From the first FLUSH sent
 # until UNLOCK (or until the last attempt gave up) writers may wait: reported as writeBlockWindowMs.
 db_lock() {
-  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && { db_lock_attempts backup_stage_attempt; return; }
-  [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && { db_lock_attempts lock_instance_attempt; return; }
+  [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && {
+    db_lock_attempts backup_stage_attempt
+    return
+  }
+  [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && {
+    db_lock_attempts lock_instance_attempt
+    return
+  }
   local attempt preflushed=false
   for ((attempt = 1; attempt <= LOCK_RETRIES + 1; attempt++)); do
     lock_attempt_fits "$attempt"
@@ -950,7 +1002,8 @@ db_lock() {
     presync_mounts
     stamp T_LOCK_REQUESTED
     if db_query "FLUSH TABLES WITH READ LOCK" $((LOCK_TIMEOUT_SECONDS + 10)); then
-      stamp T_LOCKED; DB_LOCKED=true
+      stamp T_LOCKED
+      DB_LOCKED=true
       log "database locked ($LOCK_METHOD) on attempt $attempt"
       return 0
     fi
@@ -973,7 +1026,8 @@ db_lock_attempts() {
     stamp T_LOCK_REQUESTED
     ((T_FIRST_FLUSH > 0)) || T_FIRST_FLUSH=$T_LOCK_REQUESTED
     if "$attempt_fn"; then
-      stamp T_LOCKED; DB_LOCKED=true
+      stamp T_LOCKED
+      DB_LOCKED=true
       log "database locked ($LOCK_METHOD) on attempt $attempt"
       return 0
     fi
@@ -1066,7 +1120,7 @@ gtid_tags() {
   local -n gtid_out=$3
   gtid_out+=("$key=${value:0:256}")
   for ((part = 2; part <= GTID_TAG_PARTS && ${#value} > (part - 1) * 256; part++)); do
-    gtid_out+=("$key$part=${value:(part - 1) * 256:256}")
+    gtid_out+=("$key$part=${value:(part - 1)*256:256}")
   done
   if ((${#value} > GTID_TAG_PARTS * 256)); then
     gtid_out[-1]="${gtid_out[-1]::-3}..."
@@ -1101,19 +1155,29 @@ db_unlock() {
   [[ $LOCK_METHOD == "$BACKUP_STAGE" ]] && unlock="BACKUP STAGE END"
   [[ $LOCK_METHOD == "$LOCK_INSTANCE" ]] && unlock="UNLOCK INSTANCE"
   if db_query "$unlock" 5; then
-    DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
+    DB_LOCKED=false
+    stamp T_UNLOCKED
+    T_WRITES_RELEASED=$T_UNLOCKED
     log "database unlocked"
     return 0
   fi
   # Closing the session releases the lock whatever state the client is in.
   log "$unlock failed ($DB_ERROR); closing the session to release the lock"
   db_close_session
-  DB_LOCKED=false; stamp T_UNLOCKED; T_WRITES_RELEASED=$T_UNLOCKED
+  DB_LOCKED=false
+  stamp T_UNLOCKED
+  T_WRITES_RELEASED=$T_UNLOCKED
 }
 
 db_close_session() {
-  [[ -n $DB_IN ]] && { exec {DB_IN}>&-; DB_IN=""; }
-  [[ -n $DB_OUT ]] && { exec {DB_OUT}<&-; DB_OUT=""; }
+  [[ -n $DB_IN ]] && {
+    exec {DB_IN}>&-
+    DB_IN=""
+  }
+  [[ -n $DB_OUT ]] && {
+    exec {DB_OUT}<&-
+    DB_OUT=""
+  }
   if [[ -n $DB_PID ]]; then
     kill "$DB_PID" 2>/dev/null || true
     wait "$DB_PID" 2>/dev/null || true
@@ -1152,8 +1216,12 @@ for_each_depth() {
   local -a wave=()
   for m in "$@"; do
     depth=${m//[!\/]/}
-    if [[ ${#wave[@]} -gt 0 && ${#depth} != "$previous" ]]; then "$action" "${wave[@]}"; wave=(); fi
-    wave+=("$m"); previous=${#depth}
+    if [[ ${#wave[@]} -gt 0 && ${#depth} != "$previous" ]]; then
+      "$action" "${wave[@]}"
+      wave=()
+    fi
+    wave+=("$m")
+    previous=${#depth}
   done
   if ((${#wave[@]} > 0)); then "$action" "${wave[@]}"; fi
   return 0
@@ -1174,10 +1242,14 @@ freeze_wave() {
     freeze_start "${mounts[$i]}" "$i"
   done
   while ((${#FREEZES_IN_FLIGHT[@]} > 0)); do
-    stamp now; remaining=$((deadline_ms - now))
+    stamp now
+    remaining=$((deadline_ms - now))
     ((remaining > 0)) || break
     printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
-    IFS= read -r -t "$seconds" line <&"$FREEZE_STATUS_FD" || { stamp now; break; }
+    IFS= read -r -t "$seconds" line <&"$FREEZE_STATUS_FD" || {
+      stamp now
+      break
+    }
     freeze_ended "$line"
   done
   for i in "${!mounts[@]}"; do
@@ -1265,7 +1337,8 @@ thaw_wave() {
 thaw_after_freeze_ends() {
   local mount=$1 line now remaining seconds deadline_ms=$((T_QUIESCED + MAX_FREEZE_SECONDS * 1000))
   while [[ -n ${FREEZES_IN_FLIGHT[$mount]:-} ]]; do
-    stamp now; remaining=$((deadline_ms - now))
+    stamp now
+    remaining=$((deadline_ms - now))
     ((remaining > 0)) || return 1
     printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
     IFS= read -r -t "$seconds" line <&"$FREEZE_STATUS_FD" || return 1
@@ -1300,7 +1373,8 @@ recover_host() {
 # or at the deadline, writing who released to HOLD_OUTCOME), sentinel (the holder's own watchdog: releases
 # as soon as the holder is gone, and at the deadline + 3 s).
 helper_main() {
-  local role=$1 seconds=$2 db_pid=$3 api_pid=$4 conn_id=$5 holder_pid=$6; shift 6
+  local role=$1 seconds=$2 db_pid=$3 api_pid=$4 conn_id=$5 holder_pid=$6
+  shift 6
   local -a mysql_cmd=("$@") mounts=()
   local state=waiting deadline=0 line now wait rc keep_in keep_out release nap m signalled="" reason="" partial="" released=""
   # Only a flag: bash runs the handler inside a "read -t", whose own timeout would cut a longer handler
@@ -1317,27 +1391,43 @@ helper_main() {
   [[ $role == holder ]] && exec {release}<>"$HOLD_RELEASE"
   exec {nap}<> <(:)
   while :; do
-    [[ -z $signalled ]] || { helper_release signal; break; }
+    [[ -z $signalled ]] || {
+      helper_release signal
+      break
+    }
     wait=0.1
     if [[ $state != waiting ]]; then
       stamp now
-      ((now < deadline)) || { helper_release deadline; [[ $role == watchdog && $state == armed ]] && break; exit 0; }
+      ((now < deadline)) || {
+        helper_release deadline
+        [[ $role == watchdog && $state == armed ]] && break
+        exit 0
+      }
       ((deadline - now >= 100)) || printf -v wait '0.%03d' $((deadline - now))
     fi
     if [[ $state == handed-over ]]; then
       if [[ $role == holder ]]; then
         if IFS= read -r -t "$wait" line <&"$release"; then
-          [[ $released$line == release ]] && { helper_release post-script; exit 0; }
+          [[ $released$line == release ]] && {
+            helper_release post-script
+            exit 0
+          }
           released=""
         else
           released+=$line
         fi
         # The sentinel released (a signal to it): release too (it only thaws again, verified), then go.
-        [[ -f $HOLD_OUTCOME ]] && { helper_release sentinel; exit 0; }
+        [[ -f $HOLD_OUTCOME ]] && {
+          helper_release sentinel
+          exit 0
+        }
       else
         read -r -t "$wait" -u "$nap" _ || true
         [[ -f $HOLD_OUTCOME ]] && exit 0
-        process_alive "$holder_pid" || { helper_release holder-lost; exit 0; }
+        process_alive "$holder_pid" || {
+          helper_release holder-lost
+          exit 0
+        }
       fi
       continue
     fi
@@ -1345,26 +1435,40 @@ helper_main() {
     IFS= read -r -t "$wait" line || rc=$?
     if ((rc > 128)); then # a timeout; a sentinel also checks its holder
       partial+=$line
-      [[ $role == sentinel && $state == armed ]] && ! process_alive "$holder_pid" && { helper_release holder-lost; exit 0; }
+      [[ $role == sentinel && $state == armed ]] && ! process_alive "$holder_pid" && {
+        helper_release holder-lost
+        exit 0
+      }
       continue
     elif ((rc != 0)); then
-      helper_release script-died; exit 0
+      helper_release script-died
+      exit 0
     fi
     line=$partial$line partial=""
     case $line in
       "freeze "*) mounts+=("${line#freeze }") ;;
-      "foreign "*) for m in "${!mounts[@]}"; do [[ ${mounts[$m]} == "${line#foreign }" ]] && unset "mounts[$m]"; done; mounts=("${mounts[@]}") ;;
-      go) stamp now; deadline=$((now + seconds * 1000)) state=armed ;;
+      "foreign "*)
+        for m in "${!mounts[@]}"; do [[ ${mounts[$m]} == "${line#foreign }" ]] && unset "mounts[$m]"; done
+        mounts=("${mounts[@]}")
+        ;;
+      go)
+        stamp now
+        deadline=$((now + seconds * 1000)) state=armed
+        ;;
       "done") exit 0 ;;
       handover)
-        state=handed-over ;;
+        state=handed-over
+        ;;
     esac
   done
   [[ $role == watchdog ]] || exit 0
   # A watchdog that released while the script lives stays until the script ends: a freeze announced later is
   # thawed too.
   while IFS= read -r line; do
-    [[ $line == "freeze "* ]] && { mounts+=("${line#freeze }"); helper_release "$reason"; }
+    [[ $line == "freeze "* ]] && {
+      mounts+=("${line#freeze }")
+      helper_release "$reason"
+    }
     [[ $line == "done" ]] && exit 0
   done
   helper_release script-died
@@ -1388,7 +1492,10 @@ helper_release() {
     stamp now
     # The first helper to release writes the outcome; ln does not replace an existing one.
     printf '%s %s %s\n' "$reason" "$now" "$verified" >"$HOLD_OUTCOME.$role" &&
-      { ln "$HOLD_OUTCOME.$role" "$HOLD_OUTCOME" 2>/dev/null; rm -f "$HOLD_OUTCOME.$role"; }
+      {
+        ln "$HOLD_OUTCOME.$role" "$HOLD_OUTCOME" 2>/dev/null
+        rm -f "$HOLD_OUTCOME.$role"
+      }
   fi
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     [[ $verified == verified ]] || helper_thaw_verified "${mounts[$i]}" || true
@@ -1407,13 +1514,21 @@ helper_thaw_verified() {
   while :; do
     if ! helper_freeze_in_flight "$mount"; then
       if err=$(fsfreeze --unfreeze "$mount" 2>&1) || [[ $err == *"Invalid argument"* ]]; then
-        helper_freeze_in_flight "$mount" || { exec {nap}<&-; return 0; }
+        helper_freeze_in_flight "$mount" || {
+          exec {nap}<&-
+          return 0
+        }
       else
-        echo "consistent-snapshot $role: fsfreeze --unfreeze $mount: $err" >&2; exec {nap}<&-; return 1
+        echo "consistent-snapshot $role: fsfreeze --unfreeze $mount: $err" >&2
+        exec {nap}<&-
+        return 1
       fi
     fi
     stamp now
-    if [[ -n $bound ]] && ((now - started >= bound * 1000)); then exec {nap}<&-; return 1; fi
+    if [[ -n $bound ]] && ((now - started >= bound * 1000)); then
+      exec {nap}<&-
+      return 1
+    fi
     read -r -t 0.02 -u "$nap" _ || true
   done
 }
@@ -1479,12 +1594,21 @@ watchdog_arm() {
 watchdog_stop() {
   local pid i
   [[ $HOST_RECOVERED == true ]] && helpers_send "done"
-  if [[ -n $WATCHDOG_FD ]]; then exec {WATCHDOG_FD}>&-; WATCHDOG_FD=""; fi
-  if [[ -n $SENTINEL_FD ]]; then exec {SENTINEL_FD}>&-; SENTINEL_FD=""; fi
+  if [[ -n $WATCHDOG_FD ]]; then
+    exec {WATCHDOG_FD}>&-
+    WATCHDOG_FD=""
+  fi
+  if [[ -n $SENTINEL_FD ]]; then
+    exec {SENTINEL_FD}>&-
+    SENTINEL_FD=""
+  fi
   for pid in "$WATCHDOG_PID" "$SENTINEL_PID"; do
     # Helpers releasing on their own may have to wait as long as a freeze in flight: they are left to it.
     [[ -n $pid && $HOST_RECOVERED == true ]] || continue
-    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.02
+    done
     kill -0 "$pid" 2>/dev/null || wait "$pid" 2>/dev/null || true
   done
   WATCHDOG_PID="" SENTINEL_PID=""
@@ -1546,7 +1670,8 @@ curl_signing_problem() {
 version_at_least() {
   local -a have want
   local i
-  IFS=. read -ra have <<<"$1"; IFS=. read -ra want <<<"$2"
+  IFS=. read -ra have <<<"$1"
+  IFS=. read -ra want <<<"$2"
   for i in 0 1 2; do
     ((10#${have[i]:-0} == 10#${want[i]:-0})) || return $((10#${have[i]:-0} < 10#${want[i]:-0}))
   done
@@ -1604,12 +1729,17 @@ ec2_answer() {
 
 xml_unescape() {
   local s=$2 amp='&' # quoted below: in a replacement, bash 5.2 reads a bare & as the matched text (patsub_replacement)
-  s=${s//&lt;/<}; s=${s//&gt;/>}; s=${s//&quot;/\"}; s=${s//&apos;/\'}; s=${s//&amp;/"$amp"}
+  s=${s//&lt;/<}
+  s=${s//&gt;/>}
+  s=${s//&quot;/\"}
+  s=${s//&apos;/\'}
+  s=${s//&amp;/"$amp"}
   printf -v "$1" '%s' "$s"
 }
 
 api_prepare() {
-  API_FIFO="$STATE_DIR/api.in"; API_ERR="$STATE_DIR/api.err"
+  API_FIFO="$STATE_DIR/api.in"
+  API_ERR="$STATE_DIR/api.err"
   local out_fifo="$STATE_DIR/api.out" api_timeout=$((MAX_FREEZE_SECONDS - 1)) now rc=0
   choose_api_client
   mkfifo -m 0600 "$API_FIFO" "$out_fifo"
@@ -1678,7 +1808,10 @@ build_static_tags() {
   [[ -n $DURABILITY ]] && STATIC_TAGS+=("Durability=$DURABILITY")
   tags_json TAGS_STATIC "${STATIC_TAGS[@]}"
   local description=""
-  [[ -z $SNAPSHOT_DESCRIPTION ]] || { url_encode description "$SNAPSHOT_DESCRIPTION"; description="&Description=$description"; }
+  [[ -z $SNAPSHOT_DESCRIPTION ]] || {
+    url_encode description "$SNAPSHOT_DESCRIPTION"
+    description="&Description=$description"
+  }
   tags_query BODY_STATIC 1 "${STATIC_TAGS[@]}"
   BODY_STATIC="Action=CreateSnapshots&Version=$EC2_API_VERSION&InstanceSpecification.InstanceId=$INSTANCE_ID&InstanceSpecification.ExcludeBootVolume=$EXCLUDE_BOOT_VOLUME$description&TagSpecification.1.ResourceType=snapshot$BODY_STATIC"
 }
@@ -1688,14 +1821,20 @@ tags_json() {
   local var=$1 out="" tag key value
   shift
   for tag in "$@"; do
-    json_escape key "${tag%%=*}"; value=${tag#*=}; json_escape value "${value:0:256}"
+    json_escape key "${tag%%=*}"
+    value=${tag#*=}
+    json_escape value "${value:0:256}"
     out+="${out:+,}{\"Key\":\"$key\",\"Value\":\"$value\"}"
   done
   printf -v "$var" '%s' "$out"
 }
 json_escape() {
   local s=$2
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
   printf -v "$1" '%s' "$s"
 }
 
@@ -1704,7 +1843,9 @@ tags_query() {
   local var=$1 n=$2 out="" tag key value
   shift 2
   for tag in "$@"; do
-    url_encode key "${tag%%=*}"; value=${tag#*=}; url_encode value "${value:0:256}"
+    url_encode key "${tag%%=*}"
+    value=${tag#*=}
+    url_encode value "${value:0:256}"
     out+="&TagSpecification.1.Tag.$n.Key=$key&TagSpecification.1.Tag.$n.Value=$value"
     n=$((n + 1))
   done
@@ -1717,7 +1858,10 @@ url_encode() {
   local s=$2 out="" c i
   for ((i = 0; i < ${#s}; i++)); do
     c=${s:i:1}
-    if [[ $c == [A-Za-z0-9._~-] ]]; then out+=$c; else printf -v c '%%%02X' "'$c"; out+=$c; fi
+    if [[ $c == [A-Za-z0-9._~-] ]]; then out+=$c; else
+      printf -v c '%%%02X' "'$c"
+      out+=$c
+    fi
   done
   printf -v "$1" '%s' "$out"
 }
@@ -1745,12 +1889,21 @@ api_call() {
   printf '%s' "$input" >&"$API_FD"
   # Closed with nobody else holding the FIFO, unread input is gone: a client not ready yet must open it first.
   if [[ $API_READING != true ]]; then
-    api_wait_reading "$deadline_ms" || { late=$?; stamp T_API_END; return $((late == 1 ? 2 : 3)); }
+    api_wait_reading "$deadline_ms" || {
+      late=$?
+      stamp T_API_END
+      return $((late == 1 ? 2 : 3))
+    }
   fi
-  exec {API_FD}>&-; API_FD=""
+  exec {API_FD}>&-
+  API_FD=""
   while true; do
-    stamp now; remaining=$((deadline_ms - now))
-    if ((remaining <= 0)); then stamp T_API_END; return 2; fi
+    stamp now
+    remaining=$((deadline_ms - now))
+    if ((remaining <= 0)); then
+      stamp T_API_END
+      return 2
+    fi
     printf -v seconds '%d.%03d' $((remaining / 1000)) $((remaining % 1000))
     if IFS= read -r -t "$seconds" line <&"$API_OUT_FD"; then
       API_LINES+=("$line")
@@ -1761,9 +1914,11 @@ api_call() {
         ((count < expected)) || break
       fi
     elif (($? > 128)); then
-      stamp T_API_END; return 2
+      stamp T_API_END
+      return 2
     else
-      stamp T_API_END; return 3 # end of output: the client exited
+      stamp T_API_END
+      return 3 # end of output: the client exited
     fi
   done
   stamp T_API_END
@@ -1799,7 +1954,10 @@ api_outcome() {
 # SNAPSHOTS from what the client printed (also a partial answer, after a timeout or a signal).
 snapshots_from_output() {
   local line snap vol
-  if [[ $API_CLIENT == curl ]]; then ec2_answer "${API_LINES[@]}"; return 0; fi
+  if [[ $API_CLIENT == curl ]]; then
+    ec2_answer "${API_LINES[@]}"
+    return 0
+  fi
   for line in "${API_LINES[@]}"; do
     read -r snap vol <<<"$line"
     [[ $snap == snap-* ]] && SNAPSHOTS+=("$snap:$vol")
@@ -1830,9 +1988,19 @@ account_for_sent_call() {
 
 stop_helpers() {
   [[ $HANDED_OVER == true ]] || watchdog_stop
-  if [[ -n $API_PID ]]; then kill "$API_PID" 2>/dev/null || true; wait "$API_PID" 2>/dev/null || true; API_PID=""; fi
-  if [[ -n $API_FD ]]; then exec {API_FD}>&-; API_FD=""; fi
-  if [[ -n $API_OUT_FD ]]; then exec {API_OUT_FD}<&-; API_OUT_FD=""; fi
+  if [[ -n $API_PID ]]; then
+    kill "$API_PID" 2>/dev/null || true
+    wait "$API_PID" 2>/dev/null || true
+    API_PID=""
+  fi
+  if [[ -n $API_FD ]]; then
+    exec {API_FD}>&-
+    API_FD=""
+  fi
+  if [[ -n $API_OUT_FD ]]; then
+    exec {API_OUT_FD}<&-
+    API_OUT_FD=""
+  fi
   [[ $HANDED_OVER == true ]] || db_close_session
   # A pre-script that did not hand over leaves no hold behind.
   [[ $HOLD_CREATED == true && $HANDED_OVER == false ]] && hold_remove
@@ -1864,7 +2032,7 @@ on_exit() {
 # newest first up to SSM_retainCount, and none older than SSM_retainDays; the rest are deleted. A delete
 # that fails (e.g. the snapshot backs an AMI) is reported and does not fail the backup.
 prune_snapshots() {
-  local out
+  local out id
   # shellcheck disable=SC2016 # JMESPath literals, not shell
   if ! out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
     --filters "Name=tag:$CREATED_BY_TAG_KEY,Values=$CREATED_BY_TAG_VALUE" "Name=tag:InstanceId,Values=$INSTANCE_ID" \
@@ -1873,9 +2041,18 @@ prune_snapshots() {
     log "NOTE: retention skipped: describe-snapshots failed: $out"
     return 0
   fi
-  local cutoff_epoch=0 start id run own=" ${SNAPSHOTS[*]%%:*} "
-  ((RETAIN_DAYS > 0)) && cutoff_epoch=$(($(date +%s) - RETAIN_DAYS * 86400))
-  # Runs, newest first: "start run" lines, by the newest snapshot of each run.
+  for id in $(snapshots_to_prune "$(date +%s)" <<<"$out"); do delete_snapshot "$id"; done
+  log "retention (count ${RETAIN_COUNT}, days ${RETAIN_DAYS}): deleted ${PRUNED[*]:-nothing}${PRUNE_ERRORS[*]:+; errors: ${PRUNE_ERRORS[*]}}"
+}
+
+# Which snapshots retention deletes: reads "StartTime SnapshotId RunId" lines (describe-snapshots' text output),
+# prints the ids to delete, one per line. Snapshots are grouped into runs by RunId (one without a RunId is a run
+# of its own), runs ordered newest first by their newest snapshot; this run (RUN_ID, and every snapshot in
+# SNAPSHOTS) is always kept and counts as the first. A run is deleted whole when RETAIN_COUNT runs are kept
+# already, or when its newest snapshot started more than RETAIN_DAYS before $1 (the time now, epoch seconds).
+snapshots_to_prune() {
+  local now=$1 cutoff_epoch=0 start id run own=" ${SNAPSHOTS[*]%%:*} "
+  ((RETAIN_DAYS > 0)) && cutoff_epoch=$((now - RETAIN_DAYS * 86400))
   local -A run_start=() run_ids=()
   while read -r start id run; do
     [[ $id == snap-* ]] || continue
@@ -1883,19 +2060,17 @@ prune_snapshots() {
     [[ $own == *" $id "* ]] && run=$RUN_ID
     [[ -z ${run_start[$run]:-} || $start > ${run_start[$run]} ]] && run_start[$run]=$start
     run_ids[$run]+=" $id"
-  done <<<"$out"
+  done
   local kept=1 r epoch
-  # The current run is always kept and counts as the first.
   while read -r start run; do
     [[ -n $run && $run != "$RUN_ID" ]] || continue
     epoch=$(date -d "$start" +%s 2>/dev/null || echo 0)
     if { ((RETAIN_COUNT > 0)) && ((kept >= RETAIN_COUNT)); } || { ((RETAIN_DAYS > 0)) && ((epoch < cutoff_epoch)); }; then
-      for id in ${run_ids[$run]}; do delete_snapshot "$id"; done
+      for id in ${run_ids[$run]}; do printf '%s\n' "$id"; done
     else
       kept=$((kept + 1))
     fi
   done < <(for r in "${!run_start[@]}"; do printf '%s %s\n' "${run_start[$r]}" "$r"; done | sort -r)
-  log "retention (count ${RETAIN_COUNT}, days ${RETAIN_DAYS}): deleted ${PRUNED[*]:-nothing}${PRUNE_ERRORS[*]:+; errors: ${PRUNE_ERRORS[*]}}"
 }
 
 delete_snapshot() {
@@ -1909,6 +2084,19 @@ delete_snapshot() {
 }
 
 # ---------------------------------------------------------------- DLM hold (pre-script -> post-script)
+# Who holds what, and who releases it:
+#
+#   pre-script: lock, freeze ──handover──> holder (keeps the lock's session, thaws at the end)
+#                                          sentinel (watches the holder)
+#   holder:   "release" on HOLD_RELEASE (post-script) ──> release; outcome=post-script ──> exit
+#             deadline (maxFreezeSeconds from the lock)  ──> release; outcome=deadline
+#             TERM/INT/HUP                              ──> release; outcome=signal
+#             the pre-script died before "handover" ──> release; outcome=script-died
+#   sentinel: holder gone (killed) ──> release; outcome=holder-lost; deadline + 3 s or TERM/INT/HUP ──> release
+#   post-script: reads state; holder alive ──> "release", waits for outcome (exit 0 when it says post-script,
+#                213 when the hold had ended before); no outcome and holder and sentinel gone ──> releases
+#                itself (session killed, thaw verified), outcome holder-lost, 213.
+# Releasing is idempotent (thaw what is still frozen, end the session): whichever comes first gives the host back.
 # $HOLD_DIR is a symbolic link to the hold's own directory, hold.<RunId>: the helpers of a hold write only there, so
 # one of an ended (or cancelled) hold can never write into the next one's.
 # The pre-script leaves $HOLD_DIR: "state" (what the post-script needs, KEY=VALUE lines), the FIFO "release"
@@ -1955,13 +2143,13 @@ hold_prepare() {
 
 hold_write_state() {
   {
-  printf '%s\n' "ExecutionId=$EXECUTION_ID" "RunId=$RUN_ID" "HolderPid=$WATCHDOG_PID" "SentinelPid=$SENTINEL_PID" \
-    "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "LockMethod=$LOCK_METHOD" "LockTag=$LOCK_TAG" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
-    "FirstFlushAtMs=$T_FIRST_FLUSH" "LockRequestedAtMs=$T_LOCK_REQUESTED" "LockedAtMs=$T_LOCKED" "QuiescedAtMs=$T_QUIESCED" \
-    "FrozenAtMs=$T_FROZEN" "AllFrozenAtMs=$T_ALL_FROZEN" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" \
-    "GtidBinlogPos=$GTID_BINLOG_POS" "ReplicaChannels=$REPLICA_CHANNELS" "ReplicaFile=$REPLICA_FILE" "ReplicaPos=$REPLICA_POS" \
-    "ReplicaGtid=$REPLICA_GTID" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
-    "UnfrozenMounts=${UNFROZEN_MOUNTS[*]}" >"$HOLD_DIR/state.new" && mv -f "$HOLD_DIR/state.new" "$HOLD_DIR/state"
+    printf '%s\n' "ExecutionId=$EXECUTION_ID" "RunId=$RUN_ID" "HolderPid=$WATCHDOG_PID" "SentinelPid=$SENTINEL_PID" \
+      "ConnectionId=$DB_CONNECTION_ID" "Database=$DATABASE" "LockMethod=$LOCK_METHOD" "LockTag=$LOCK_TAG" "MaxFreezeSeconds=$MAX_FREEZE_SECONDS" \
+      "FirstFlushAtMs=$T_FIRST_FLUSH" "LockRequestedAtMs=$T_LOCK_REQUESTED" "LockedAtMs=$T_LOCKED" "QuiescedAtMs=$T_QUIESCED" \
+      "FrozenAtMs=$T_FROZEN" "AllFrozenAtMs=$T_ALL_FROZEN" "BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION" \
+      "GtidBinlogPos=$GTID_BINLOG_POS" "ReplicaChannels=$REPLICA_CHANNELS" "ReplicaFile=$REPLICA_FILE" "ReplicaPos=$REPLICA_POS" \
+      "ReplicaGtid=$REPLICA_GTID" "Volumes=${SNAPSHOT_VOLUME_IDS[*]}" "FrozenMounts=${FREEZE_MOUNTS[*]}" \
+      "UnfrozenMounts=${UNFROZEN_MOUNTS[*]}" >"$HOLD_DIR/state.new" && mv -f "$HOLD_DIR/state.new" "$HOLD_DIR/state"
   } || fail "$E_TOOL" "cannot write $HOLD_DIR/state"
 }
 
@@ -2018,7 +2206,10 @@ hold_release() {
     exec {fd}>&-
   fi
   for ((i = 0; i < 300; i++)); do
-    [[ -f $HOLD_DIR/outcome ]] && { outcome=$(<"$HOLD_DIR/outcome"); break; }
+    [[ -f $HOLD_DIR/outcome ]] && {
+      outcome=$(<"$HOLD_DIR/outcome")
+      break
+    }
     process_alive "$holder" || process_alive "${HOLD[SentinelPid]:-}" || break
     sleep 0.05
   done
@@ -2048,7 +2239,10 @@ find_held_snapshots() {
   for ((attempt = 1; attempt <= attempts; attempt++)); do
     # shellcheck disable=SC2016 # JMESPath, not shell
     out=$(aws_ec2 describe-snapshots --owner-ids self --output text \
-      --filters "Name=volume-id,Values=$(IFS=,; echo "${SNAPSHOT_VOLUME_IDS[*]}")" \
+      --filters "Name=volume-id,Values=$(
+        IFS=,
+        echo "${SNAPSHOT_VOLUME_IDS[*]}"
+      )" \
       --query 'Snapshots[].[SnapshotId,VolumeId,StartTime]' 2>&1) || fail "$E_API" "describe-snapshots failed: ${out//$'\n'/ }"
     while read -r id vol start; do
       if [[ $id == snap-* && ! ${start:0:19} < "$since" ]]; then SNAPSHOTS+=("$id:$vol"); fi

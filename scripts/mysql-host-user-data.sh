@@ -23,7 +23,10 @@ DATA_VOLUME_WAIT_SECONDS=${DATA_VOLUME_WAIT_SECONDS:-900}
 MIN_SSM_AGENT_VERSION=3.3.2746.0
 
 log() { echo "user-data: $*"; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
 
 # --- data volume -------------------------------------------------------------------------------------------
 
@@ -38,10 +41,16 @@ find_data_device() {
       for candidate in "$DATA_DEVICE_NAME" /dev/xvdf; do
         [[ -b $candidate ]] || continue
         candidate=$(readlink -f "$candidate")
-        if [[ -z $(lsblk -ndo SERIAL "$candidate" | tr -d '[:space:]') ]]; then device=$candidate; break; fi
+        if [[ -z $(lsblk -ndo SERIAL "$candidate" | tr -d '[:space:]') ]]; then
+          device=$candidate
+          break
+        fi
       done
     fi
-    if [[ -n $device ]]; then echo "$device"; return 0; fi
+    if [[ -n $device ]]; then
+      echo "$device"
+      return 0
+    fi
     # Counts the seconds slept, not $SECONDS: that clock ticks on whole seconds since the shell started, so
     # a deadline on it can come up to a second early.
     ((waited < DATA_VOLUME_WAIT_SECONDS)) || return 1
@@ -63,7 +72,10 @@ prepare_data_volume() {
   blkid -p "$device" >/dev/null 2>&1 || probe=$?
   case $probe in
     0) ;;
-    2) log "formatting $device (no filesystem on it)"; mkfs.xfs -q "$device" ;;
+    2)
+      log "formatting $device (no filesystem on it)"
+      mkfs.xfs -q "$device"
+      ;;
     *) die "blkid -p $device failed (exit $probe): not formatting a device whose content is unknown" ;;
   esac
   uuid=$(blkid -p -s UUID -o value "$device") || die "no filesystem UUID on $device"

@@ -32,7 +32,10 @@ log() { printf '%s restore-verify: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 json_str() {
   local s=$1
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
   printf '"%s"' "$s"
 }
 
@@ -56,7 +59,8 @@ cleanup() {
 }
 
 fail() {
-  local code=$1; shift
+  local code=$1
+  shift
   log "ERROR: $*"
   report "$code" "$*"
   exit "$code"
@@ -98,7 +102,8 @@ check_tools() {
 mount_volumes() {
   local pair device target fstype
   for pair in $MOUNTS; do
-    device=${pair%%=*}; target=${pair#*=}
+    device=${pair%%=*}
+    target=${pair#*=}
     [[ -b $device ]] || fail "$E_MOUNT" "$device is not a block device (attach the restored volume first)"
     mountpoint -q "$target" && fail "$E_MOUNT" "$target is already a mount point"
     # -p: probe the device itself. libblkid answers from its cache for a device probed in the last 2 s (and for

@@ -13,7 +13,10 @@ readonly INSTALL_URL=https://www.pulumi.com/docs/install/
 PULUMI=
 
 log() { echo "deploy: $*" >&2; }
-die() { log "ERROR: $*"; exit 2; }
+die() {
+  log "ERROR: $*"
+  exit 2
+}
 
 usage() {
   cat >&2 <<'USAGE'
@@ -36,9 +39,15 @@ find_on_path() {
   for dir in "${dirs[@]}"; do
     [[ -n $dir && -x $dir/pulumi && ! -d $dir/pulumi ]] || continue
     if [[ $dir == */node_modules/.bin ]]; then
-      [[ $want_npm_bin == yes ]] && { echo "$dir/pulumi"; return 0; }
+      [[ $want_npm_bin == yes ]] && {
+        echo "$dir/pulumi"
+        return 0
+      }
     else
-      [[ $want_npm_bin == no ]] && { echo "$dir/pulumi"; return 0; }
+      [[ $want_npm_bin == no ]] && {
+        echo "$dir/pulumi"
+        return 0
+      }
     fi
   done
   return 1
@@ -70,7 +79,10 @@ choose_cli() {
 
 # The backend the CLI will use: PULUMI_BACKEND_URL, else the one `pulumi whoami` reports; empty when logged out.
 current_backend() {
-  if [[ -n ${PULUMI_BACKEND_URL:-} ]]; then echo "$PULUMI_BACKEND_URL"; return 0; fi
+  if [[ -n ${PULUMI_BACKEND_URL:-} ]]; then
+    echo "$PULUMI_BACKEND_URL"
+    return 0
+  fi
   "$PULUMI" whoami --non-interactive >/dev/null 2>&1 || return 0
   "$PULUMI" whoami --verbose --non-interactive 2>/dev/null | sed -n 's/^Backend URL: *//p' | head -n1
 }
@@ -80,7 +92,10 @@ ensure_backend() {
   backend=$(current_backend)
   if [[ -z $backend ]]; then
     log "not logged in to any Pulumi backend: using a local one (pulumi login --local, state in ~/.pulumi)"
-    output=$("$PULUMI" login --local --non-interactive 2>&1) || { printf '%s\n' "$output" >&2; die "pulumi login --local failed (its output is above)"; }
+    output=$("$PULUMI" login --local --non-interactive 2>&1) || {
+      printf '%s\n' "$output" >&2
+      die "pulumi login --local failed (its output is above)"
+    }
     backend=$(current_backend)
     [[ -n $backend ]] || backend="file://~"
   fi
@@ -126,7 +141,10 @@ use_passphrase_file() {
 
 main() {
   local stack backend new=no
-  if (($# == 0)) || [[ $1 == -h || $1 == --help ]]; then usage; exit 2; fi
+  if (($# == 0)) || [[ $1 == -h || $1 == --help ]]; then
+    usage
+    exit 2
+  fi
   stack=$1
   shift
   [[ $stack =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "'$stack' is not a stack name (letters, digits, - _ . ; optionally org/project/ prefixed)"

@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: npm run test:repeat -- COUNT PATTERN [SPEC...]" >&2; exit 2; }
+usage() {
+  echo "usage: npm run test:repeat -- COUNT PATTERN [SPEC...]" >&2
+  exit 2
+}
 [[ $# -ge 2 && $1 =~ ^[1-9][0-9]*$ ]] || usage
 count=$1 pattern=$2
 shift 2

@@ -12,14 +12,20 @@ readonly MIRROR=${COMPAT_MIRROR:-http://deb.debian.org/debian}
 readonly SERVICES="ssm ec2 dlm iam logs events sns kms cloudwatch"
 readonly dir=$CACHE/$SUITE
 
-die() { echo "aws-models/fetch.sh: $*" >&2; exit 1; }
+die() {
+  echo "aws-models/fetch.sh: $*" >&2
+  exit 1
+}
 
 cached() {
   local service
   [[ -f $dir/.complete ]] || return 1
   for service in $SERVICES; do [[ -d $dir/data/$service ]] || return 1; done
 }
-if cached; then echo "$dir/data"; exit 0; fi
+if cached; then
+  echo "$dir/data"
+  exit 0
+fi
 mkdir -p "$CACHE"
 work=$(mktemp -d "$CACHE/.fetch.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT

@@ -19,7 +19,10 @@ readonly REPO
 readonly LAYOUT_VERSION=1
 readonly COMMON_PACKAGES="curl ca-certificates util-linux mount xfsprogs e2fsprogs procps findutils gawk coreutils libstdc++6"
 
-die() { echo "chroot.sh: $*" >&2; exit 1; }
+die() {
+  echo "chroot.sh: $*" >&2
+  exit 1
+}
 
 # The cell: database and AWS CLI of each suite (see README "Verified with").
 packages_of() {
@@ -39,7 +42,10 @@ dir_of() {
 build() {
   local suite=$1 dir tmp
   dir=$(dir_of "$suite")
-  if [[ -f $dir/.complete ]]; then echo "$dir"; return 0; fi
+  if [[ -f $dir/.complete ]]; then
+    echo "$dir"
+    return 0
+  fi
   command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
   mkdir -p "$CACHE"
   tmp="$dir.partial"
@@ -63,7 +69,8 @@ build() {
 
 # For building: /proc and /dev inside a private mount namespace, gone when it ends.
 in_chroot_plain() {
-  local root=$1; shift
+  local root=$1
+  shift
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --propagation private bash -c '
     root=$1; shift
@@ -79,7 +86,8 @@ in_chroot_plain() {
 # the cell ends with whoever started it (--kill-child: its PID 1 is killed with it, and with PID 1 every process
 # of the namespace), so no cell outlives a killed run. bash stays PID 1 (no exec) to reap orphans.
 run_in() {
-  local suite=$1 dir; shift
+  local suite=$1 dir
+  shift
   dir=$(build "$suite")
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --propagation private --pid --fork --kill-child bash -c '
@@ -115,7 +123,15 @@ run_in() {
 }
 
 case ${1:-} in
-  build) [[ $# -eq 2 ]] || die "usage: chroot.sh build SUITE"; build "$2" ;;
-  run) [[ $# -ge 3 ]] || die "usage: chroot.sh run SUITE CMD..."; suite=$2; shift 2; run_in "$suite" "$@" ;;
+  build)
+    [[ $# -eq 2 ]] || die "usage: chroot.sh build SUITE"
+    build "$2"
+    ;;
+  run)
+    [[ $# -ge 3 ]] || die "usage: chroot.sh run SUITE CMD..."
+    suite=$2
+    shift 2
+    run_in "$suite" "$@"
+    ;;
   *) die "usage: chroot.sh build SUITE | run SUITE CMD..." ;;
 esac

@@ -22,9 +22,15 @@ readonly COMPAT_GREP='a normal run|quiesce|write stall|when the snapshot API fai
 
 read -r -a suites <<<"${COMPAT_SUITES:-bullseye bookworm trixie sid}"
 tests=${COMPAT_TESTS:-compat}
-[[ $tests == compat || $tests == all ]] || { echo "COMPAT_TESTS: 'compat' or 'all', not '$tests'" >&2; exit 2; }
+[[ $tests == compat || $tests == all ]] || {
+  echo "COMPAT_TESTS: 'compat' or 'all', not '$tests'" >&2
+  exit 2
+}
 jobs=${COMPAT_JOBS:-1}
-[[ $jobs =~ ^[1-9]$ ]] || { echo "COMPAT_JOBS: 1-9, not '$jobs'" >&2; exit 2; }
+[[ $jobs =~ ^[1-9]$ ]] || {
+  echo "COMPAT_JOBS: 1-9, not '$jobs'" >&2
+  exit 2
+}
 results=tests/compat/results
 logs=$(mktemp -d /tmp/compat-logs.XXXXXX)
 mkdir -p "$results"
@@ -55,7 +61,10 @@ for suite in "${suites[@]}"; do
   echo "== compat: $suite started ($tests tests)"
   run_cell "$suite" &
   running=$((running + 1))
-  if ((running >= jobs)); then wait -n || true; running=$((running - 1)); fi
+  if ((running >= jobs)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
 done
 wait
 

@@ -16,7 +16,10 @@ if [[ ${SEED_HOLD_LOCK:-false} == true ]]; then
   coproc DB { exec "${mysql_client[@]}" --batch --skip-column-names --unbuffered 2>&1; }
   printf "FLUSH TABLES WITH READ LOCK; SELECT 'locked';\n" >&"${DB[1]}"
   IFS= read -r answer <&"${DB[0]}"
-  [[ $answer == locked ]] || { echo "seed: lock failed: $answer" >&2; exit 1; }
+  [[ $answer == locked ]] || {
+    echo "seed: lock failed: $answer" >&2
+    exit 1
+  }
 else
   "${mysql_client[@]}" -e 'FLUSH TABLES WITH READ LOCK;'
 fi

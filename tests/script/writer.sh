@@ -8,7 +8,10 @@ option_file=$1 append_log=$2 client=${3:-mariadb} label=${4:-writer}
 
 # Into a variable, not $(...): a command substitution forks, and the SIGTERM that stops the writer's process group
 # killed that fork mid-line, printing an acknowledgement with an empty time (read as 0, "before everything").
-now_ms() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $((t / 1000)); }
+now_ms() {
+  local t=${EPOCHREALTIME/[.,]/}
+  printf -v "$1" '%d' $((t / 1000))
+}
 
 # A pause without forking sleep(1): a read that times out on a pipe nobody writes to. Forks cost the
 # two-core test machine about a core at this rate, and the writer should measure the database, not itself.

@@ -165,4 +165,36 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
         assert.equal(failed.status, 205);
         assert.deepEqual(((s: Record<string, unknown>) => [s.status, s.exitCode, s.lockHeldMs])(JSON.parse(failed.stdout)), ["failed", 205, 0]);
     });
+
+    describe("snapshots_to_prune (retention's decision, from describe-snapshots' text output)", () => {
+        const NOW = Math.floor(Date.parse("2026-12-05T12:00:00Z") / 1000);
+        const listing = [
+            "2026-12-05T00:00:10.000Z\tsnap-0a\tcs-20261205T000010Z-1", "2026-12-05T00:00:10.000Z\tsnap-0b\tcs-20261205T000010Z-1",
+            "2026-12-04T00:00:10.000Z\tsnap-1a\tcs-20261204T000010Z-1", "2026-12-04T00:00:11.000Z\tsnap-1b\tcs-20261204T000010Z-1",
+            "2026-12-03T00:00:10.000Z\tsnap-2a\tNone",
+            "2026-11-20T00:00:10.000Z\tsnap-3a\tcs-20261120T000010Z-1",
+            "2026-12-05T11:59:00.000Z\tsnap-now\tcs-20261205T115900Z-9",
+        ].join("\n");
+        const prune = (count: number, days: number, snapshots = "snap-now:vol-1") => {
+            const run = sourced(`RETAIN_COUNT=${count} RETAIN_DAYS=${days} RUN_ID=cs-20261205T115900Z-9 SNAPSHOTS=(${snapshots}); snapshots_to_prune ${NOW} <<<"$1"`, [listing]);
+            assert.equal(run.status, 0, run.stderr);
+            return run.stdout.trim().split("\n").filter((l) => l !== "").sort();
+        };
+
+        it("keeps this run and retainCount - 1 more runs, newest first, deleting each older run whole", () => {
+            assert.deepEqual(prune(2, 0), ["snap-1a", "snap-1b", "snap-2a", "snap-3a"]);
+            assert.deepEqual(prune(3, 0), ["snap-2a", "snap-3a"], "a snapshot without RunId is a run of its own");
+            assert.deepEqual(prune(1, 0), ["snap-0a", "snap-0b", "snap-1a", "snap-1b", "snap-2a", "snap-3a"]);
+        });
+
+        it("deletes runs whose newest snapshot is older than retainDays, whatever the count", () => {
+            assert.deepEqual(prune(0, 7), ["snap-3a"]);
+            assert.deepEqual(prune(10, 2), ["snap-2a", "snap-3a"]);
+        });
+
+        it("keeps everything with both at 0, and never this run's snapshots, even listed under another RunId", () => {
+            assert.deepEqual(prune(0, 0), []);
+            assert.deepEqual(prune(1, 0, "snap-now:vol-1 snap-1a:vol-2"), ["snap-0a", "snap-0b", "snap-1b", "snap-2a", "snap-3a"]);
+        });
+    });
 });
