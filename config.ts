@@ -123,7 +123,11 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config(PROJEC
         if (STRUCTURED_KEYS.includes(key)) {
             const text = config.get(key);
             if (text !== undefined) {
-                try { raw[key] = JSON.parse(text); } catch { raw[key] = text; }
+                try {
+                    raw[key] = JSON.parse(text);
+                } catch {
+                    raw[key] = text;
+                }
             }
         } else {
             raw[key] = config.get(key);
@@ -187,13 +191,18 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     const freshnessHours: "auto" | number = freshnessText === "auto" ? "auto" : num("freshnessHours");
     // Judged on the schedule by the window's or the policy's own check (below); here only its form.
     const freshnessParsed = freshnessText === "auto" || (typeof freshnessHours === "number" && Number.isInteger(freshnessHours));
-    if (!freshnessParsed) problem("freshnessHours", raw.freshnessHours, `auto, 0 (no freshness alarm) or a whole number of hours from 1 to ${MAX_FRESHNESS_HOURS}`);
+    if (!freshnessParsed)
+        problem("freshnessHours", raw.freshnessHours, `auto, 0 (no freshness alarm) or a whole number of hours from 1 to ${MAX_FRESHNESS_HOURS}`);
     const givenFreshness = freshnessParsed && freshnessHours !== "auto" ? freshnessHours : undefined;
 
     const logGroupKmsKey = str("logGroupKmsKey");
     const keyRegion = KMS_KEY_ARN.exec(logGroupKmsKey)?.[1];
     if (logGroupKmsKey !== "" && logGroupKmsKey !== "create" && (!keyRegion || (region !== undefined && keyRegion !== region))) {
-        problem("logGroupKmsKey", logGroupKmsKey, `empty (CloudWatch Logs' own encryption), create (a key of this stack), or the ARN of a KMS key in the stack's Region${region ? ` (arn:aws:kms:${region}:<account>:key/<id>)` : ""}: CloudWatch Logs uses keys of its own Region`);
+        problem(
+            "logGroupKmsKey",
+            logGroupKmsKey,
+            `empty (CloudWatch Logs' own encryption), create (a key of this stack), or the ARN of a KMS key in the stack's Region${region ? ` (arn:aws:kms:${region}:<account>:key/<id>)` : ""}: CloudWatch Logs uses keys of its own Region`,
+        );
     }
 
     const alertEmail = str("alertEmail");
@@ -210,46 +219,96 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     const parsedTargets = targets(raw.extraTargets, tagValue, problem);
     const extraTargets = parsedTargets.map((t) => t.target);
     const windowProblems = maintenanceWindowArgsErrors({
-        schedule, scheduleTimezone, duration, cutoff, tagKey, logRetentionDays, commandTimeoutSeconds,
+        schedule,
+        scheduleTimezone,
+        duration,
+        cutoff,
+        tagKey,
+        logRetentionDays,
+        commandTimeoutSeconds,
         // Under dlm the policy's check judges the freshness window on the same schedule.
         freshnessHours: scheduler === "dlm" ? 0 : givenFreshness,
         targets: windowTargets({ tagValue, maxConcurrency, maxErrors, snapshotParameters, extraTargets }),
     });
-    for (const error of windowProblems) problems.push(`${PROJECT}:${renameWindowArgument(error, parsedTargets.map((t) => t.index))}`);
+    for (const error of windowProblems)
+        problems.push(
+            `${PROJECT}:${renameWindowArgument(
+                error,
+                parsedTargets.map((t) => t.index),
+            )}`,
+        );
     const tagValuesCost = [tagValue, ...extraTargets.map((t) => t.tagValue)].reduce((sum, v) => sum + [...v].length + 3, 0);
     if (tagValuesCost > TAG_VALUES_POLICY_BUDGET) {
-        problem("extraTargets", `${extraTargets.length} targets`, `tag values (tagValue and every extraTargets[].tagValue) of at most ${TAG_VALUES_POLICY_BUDGET} characters in all, counting 3 more per value (now ${tagValuesCost}): the instance policy names every targeted value and IAM limits a managed policy to 6,144 characters`);
+        problem(
+            "extraTargets",
+            `${extraTargets.length} targets`,
+            `tag values (tagValue and every extraTargets[].tagValue) of at most ${TAG_VALUES_POLICY_BUDGET} characters in all, counting 3 more per value (now ${tagValuesCost}): the instance policy names every targeted value and IAM limits a managed policy to 6,144 characters`,
+        );
     }
 
-    const copyToRegions = list<SnapshotCopyRegion>("copyToRegions", raw.copyToRegions, "a list of {region, retainDays?, cmkArn?}",
-        (v) => typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as Raw).region === "string" &&
-            Object.keys(v as Raw).every((k) => ["region", "retainDays", "cmkArn"].includes(k)), problem);
-    const fastRestoreAvailabilityZones = list<string>("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones,
-        "a list of Availability Zone names", (v) => typeof v === "string", problem);
+    const copyToRegions = list<SnapshotCopyRegion>(
+        "copyToRegions",
+        raw.copyToRegions,
+        "a list of {region, retainDays?, cmkArn?}",
+        (v) =>
+            typeof v === "object" &&
+            v !== null &&
+            !Array.isArray(v) &&
+            typeof (v as Raw).region === "string" &&
+            Object.keys(v as Raw).every((k) => ["region", "retainDays", "cmkArn"].includes(k)),
+        problem,
+    );
+    const fastRestoreAvailabilityZones = list<string>(
+        "fastRestoreAvailabilityZones",
+        raw.fastRestoreAvailabilityZones,
+        "a list of Availability Zone names",
+        (v) => typeof v === "string",
+        problem,
+    );
     if (scheduler === "dlm") {
-        if (!schedule.startsWith("cron(")) problem("schedule", schedule, "a cron(...) expression with scheduler dlm (Data Lifecycle Manager takes no rate(...) or at(...))");
+        if (!schedule.startsWith("cron("))
+            problem("schedule", schedule, "a cron(...) expression with scheduler dlm (Data Lifecycle Manager takes no rate(...) or at(...))");
         if (scheduleTimezone !== "UTC") problem("scheduleTimezone", scheduleTimezone, "UTC with scheduler dlm (Data Lifecycle Manager schedules in UTC)");
-        if (extraTargets.length > 0) problem("extraTargets", `${extraTargets.length} targets`, "none with scheduler dlm (DLM passes no parameters: one policy, one document)");
-        if (logGroupKmsKey !== "") problem("logGroupKmsKey", logGroupKmsKey, "empty with scheduler dlm (DLM's scripts write no log group: their output is in SSM's command history)");
+        if (extraTargets.length > 0)
+            problem("extraTargets", `${extraTargets.length} targets`, "none with scheduler dlm (DLM passes no parameters: one policy, one document)");
+        if (logGroupKmsKey !== "")
+            problem("logGroupKmsKey", logGroupKmsKey, "empty with scheduler dlm (DLM's scripts write no log group: their output is in SSM's command history)");
         const retain = (name: string) => Number(snapshotParameters[name] ?? "0");
         if (retain("retainCount") > 0 && retain("retainDays") > 0) {
-            problem("snapshotParameters.retainDays", snapshotParameters.retainDays, "unset when retainCount is set, with scheduler dlm (DLM keeps by count or by age)");
+            problem(
+                "snapshotParameters.retainDays",
+                snapshotParameters.retainDays,
+                "unset when retainCount is set, with scheduler dlm (DLM keeps by count or by age)",
+            );
         }
         // The policy's check, on what the stack gives it (its document's defaults are the snapshot parameters).
         for (const error of lifecyclePolicyArgsErrors({
-            document: { parameterDefaults: snapshotParameters }, tagValue, copyToRegions, fastRestoreAvailabilityZones, freshnessHours: givenFreshness,
+            document: { parameterDefaults: snapshotParameters },
+            tagValue,
+            copyToRegions,
+            fastRestoreAvailabilityZones,
+            freshnessHours: givenFreshness,
             cronExpression: schedule.startsWith("cron(") ? schedule : undefined,
-        })) problems.push(`${PROJECT}:${error.replaceAll("document.parameterDefaults.", "snapshotParameters.")}`);
+        }))
+            problems.push(`${PROJECT}:${error.replaceAll("document.parameterDefaults.", "snapshotParameters.")}`);
     } else {
-        if (copyToRegions.length > 0) problem("copyToRegions", raw.copyToRegions, "nothing with scheduler maintenanceWindow (cross-Region copies are DLM's; set scheduler: dlm)");
-        if (fastRestoreAvailabilityZones.length > 0) problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
+        if (copyToRegions.length > 0)
+            problem("copyToRegions", raw.copyToRegions, "nothing with scheduler maintenanceWindow (cross-Region copies are DLM's; set scheduler: dlm)");
+        if (fastRestoreAvailabilityZones.length > 0)
+            problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
     }
 
     const result: StackConfig = {
         scheduler: scheduler as StackConfig["scheduler"],
-        schedule, scheduleTimezone, duration, cutoff,
+        schedule,
+        scheduleTimezone,
+        duration,
+        cutoff,
         enabled: bool("enabled"),
-        tagKey, tagValue, maxConcurrency, maxErrors,
+        tagKey,
+        tagValue,
+        maxConcurrency,
+        maxErrors,
         networkMode: networkMode as StackConfig["networkMode"],
         createDemoHost: bool("createDemoHost"),
         instanceType,
@@ -257,9 +316,15 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         protectDataVolume: bool("protectDataVolume"),
         retainDataVolumeOnDelete: bool("retainDataVolumeOnDelete"),
         binlogExpireDays: int("binlogExpireDays", 1, 99, "a whole number of days from 1 to 99 (MariaDB's expire_logs_days)"),
-        logRetentionDays, logGroupKmsKey,
+        logRetentionDays,
+        logGroupKmsKey,
         commandTimeoutSeconds,
-        snapshotParameters, extraTargets, alertEmail, alertTopicArn, copyToRegions, fastRestoreAvailabilityZones,
+        snapshotParameters,
+        extraTargets,
+        alertEmail,
+        alertTopicArn,
+        copyToRegions,
+        fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),
         freshnessHours,
     };
@@ -267,8 +332,13 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
     return result;
 }
 
-function list<T>(key: string, value: unknown, form: string, isItem: (v: unknown) => boolean,
-    problem: (key: string, value: unknown, expected: string) => void): T[] {
+function list<T>(
+    key: string,
+    value: unknown,
+    form: string,
+    isItem: (v: unknown) => boolean,
+    problem: (key: string, value: unknown, expected: string) => void,
+): T[] {
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) {
         problem(key, value, form);
@@ -282,8 +352,12 @@ function list<T>(key: string, value: unknown, form: string, isItem: (v: unknown)
     return value as T[];
 }
 
-function parameters(key: string, value: unknown, script: SnapshotScriptName,
-    problem: (key: string, value: unknown, expected: string) => void): Record<string, string> {
+function parameters(
+    key: string,
+    value: unknown,
+    script: SnapshotScriptName,
+    problem: (key: string, value: unknown, expected: string) => void,
+): Record<string, string> {
     if (value === undefined || value === null) return {};
     if (typeof value !== "object" || Array.isArray(value)) {
         problem(key, value, `an object of ${script} document parameters, e.g. {"maxFreezeSeconds": "30"}`);
@@ -292,9 +366,13 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
     const out: Record<string, string> = {};
     for (const [name, v] of Object.entries(value as Raw)) {
         const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
-        const error = DLM_SCRIPT_PARAMETERS.includes(name) ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
-            : name === "target" ? "nothing: each target's runs get the target's name (main, extra-1, ...), which the run metrics count by"
-            : text === undefined ? "a string" : documentParameterError(script, name, text);
+        const error = DLM_SCRIPT_PARAMETERS.includes(name)
+            ? "nothing: Data Lifecycle Manager sets this parameter, a schedule must not"
+            : name === "target"
+              ? "nothing: each target's runs get the target's name (main, extra-1, ...), which the run metrics count by"
+              : text === undefined
+                ? "a string"
+                : documentParameterError(script, name, text);
         if (error) problem(`${key}.${name}`, v, error);
         else out[name] = text!;
     }
@@ -302,8 +380,11 @@ function parameters(key: string, value: unknown, script: SnapshotScriptName,
 }
 
 /** The extra targets, each with its index in the configured list (a malformed item is reported and left out). */
-function targets(value: unknown, mainTagValue: string,
-    problem: (key: string, value: unknown, expected: string) => void): { index: number; target: ExtraTargetConfig }[] {
+function targets(
+    value: unknown,
+    mainTagValue: string,
+    problem: (key: string, value: unknown, expected: string) => void,
+): { index: number; target: ExtraTargetConfig }[] {
     if (value === undefined || value === null) return [];
     const form = `a list of {tagValue, script, maxConcurrency?, maxErrors?, parameters?} with script one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`;
     if (!Array.isArray(value)) {
@@ -331,7 +412,8 @@ function targets(value: unknown, mainTagValue: string,
         if (!(script in SNAPSHOT_SCRIPTS)) problem(`${key}.script`, t.script, `one of ${Object.keys(SNAPSHOT_SCRIPTS).join(", ")}`);
         const scriptName = (script in SNAPSHOT_SCRIPTS ? script : "consistent-snapshot") as SnapshotScriptName;
         const target: ExtraTargetConfig = {
-            tagValue, script: scriptName,
+            tagValue,
+            script: scriptName,
             maxConcurrency: t.maxConcurrency === undefined ? CONFIG_DEFAULTS.maxConcurrency : String(t.maxConcurrency),
             maxErrors: t.maxErrors === undefined ? CONFIG_DEFAULTS.maxErrors : String(t.maxErrors),
             parameters: parameters(`${key}.parameters`, t.parameters, scriptName, problem),
@@ -350,15 +432,26 @@ export type WindowTargetConfig = Omit<SnapshotTargetArgs, "document"> & { script
  * The maintenance window's targets: the main one (`tagValue`, priority 1), then each of `extraTargets` in order
  * (`extra-1`, `extra-2`, ..., priority 2, 3, ...). The stack declares these; the config check judges these.
  */
-export function windowTargets(config: Pick<StackConfig, "tagValue" | "maxConcurrency" | "maxErrors" | "snapshotParameters" | "extraTargets">): WindowTargetConfig[] {
+export function windowTargets(
+    config: Pick<StackConfig, "tagValue" | "maxConcurrency" | "maxErrors" | "snapshotParameters" | "extraTargets">,
+): WindowTargetConfig[] {
     return [
         {
-            name: MAIN_TARGET_NAME, tagValue: config.tagValue, script: "consistent-snapshot",
-            maxConcurrency: config.maxConcurrency, maxErrors: config.maxErrors, parameters: config.snapshotParameters,
+            name: MAIN_TARGET_NAME,
+            tagValue: config.tagValue,
+            script: "consistent-snapshot",
+            maxConcurrency: config.maxConcurrency,
+            maxErrors: config.maxErrors,
+            parameters: config.snapshotParameters,
         },
         ...config.extraTargets.map((t, i) => ({
-            name: `extra-${i + 1}`, tagValue: t.tagValue, script: t.script, priority: 2 + i,
-            maxConcurrency: t.maxConcurrency, maxErrors: t.maxErrors, parameters: t.parameters,
+            name: `extra-${i + 1}`,
+            tagValue: t.tagValue,
+            script: t.script,
+            priority: 2 + i,
+            maxConcurrency: t.maxConcurrency,
+            maxErrors: t.maxErrors,
+            parameters: t.parameters,
         })),
     ];
 }

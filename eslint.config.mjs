@@ -3,17 +3,13 @@
 import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
-export default tseslint.config(
-    { ignores: ["node_modules/**", "bin/**", "**/*.js", "**/*.mjs"] },
-    ...tseslint.configs.recommended,
-    {
-        files: ["**/*.ts"],
-        languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
-        plugins: { pulumi },
-        rules: {
-            "pulumi/no-output-in-template-literal": "error",
-            "pulumi/no-output-instance-in-template-literal": "error",
-            "@typescript-eslint/no-floating-promises": "error",
-        },
+export default tseslint.config({ ignores: ["node_modules/**", "bin/**", "**/*.js", "**/*.mjs"] }, ...tseslint.configs.recommended, {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { pulumi },
+    rules: {
+        "pulumi/no-output-in-template-literal": "error",
+        "pulumi/no-output-instance-in-template-literal": "error",
+        "@typescript-eslint/no-floating-promises": "error",
     },
-);
+});

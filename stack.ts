@@ -48,9 +48,10 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const tags = { Project: "consistent-snapshots", Stack: pulumi.getStack() };
     const isDlm = config.scheduler === "dlm";
     // DLM passes only command and executionId: the document's defaults are the stack's parameters.
-    const document = new SnapshotDocument("consistent-snapshot", isDlm
-        ? { tags: { ...tags, DLMScriptsAccess: "true" }, parameterDefaults: dlmParameterDefaults(config) }
-        : { tags });
+    const document = new SnapshotDocument(
+        "consistent-snapshot",
+        isDlm ? { tags: { ...tags, DLMScriptsAccess: "true" }, parameterDefaults: dlmParameterDefaults(config) } : { tags },
+    );
     // One document per script a target runs (the main target's is the one above).
     const documents = new Map<SnapshotScriptName, SnapshotDocument>([["consistent-snapshot", document]]);
     const documentFor = (script: SnapshotScriptName): SnapshotDocument => {
@@ -62,24 +63,44 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     const region = aws.getRegionOutput().region;
     // A run-now serves the main target: its success counts toward the main target's freshness.
     const runNowParameters = isDlm ? dlmRunNowRetention(config) : { target: MAIN_TARGET_NAME, ...config.snapshotParameters };
-    const parameters = Object.keys(runNowParameters).length > 0
-        ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(runNowParameters).map(([k, v]) => [k, [v]])))}'`]
-        : [];
+    const parameters =
+        Object.keys(runNowParameters).length > 0
+            ? [`--parameters '${JSON.stringify(Object.fromEntries(Object.entries(runNowParameters).map(([k, v]) => [k, [v]])))}'`]
+            : [];
     const outputs: StackOutputs = {
         ...schedule.outputs,
         documentNames: pulumi.all([...documents.values()].map((d) => d.documentName)),
         runNowSettings: pulumi.output({
-            tagKey: config.tagKey, tagValue: config.tagValue, maxConcurrency: config.maxConcurrency, maxErrors: config.maxErrors, parameters: runNowParameters,
+            tagKey: config.tagKey,
+            tagValue: config.tagValue,
+            maxConcurrency: config.maxConcurrency,
+            maxErrors: config.maxErrors,
+            parameters: runNowParameters,
         }),
-        runNowCommand: shellCommand(["aws ssm send-command --region", region, "--document-name", document.documentName,
-            `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`, "--max-concurrency", config.maxConcurrency,
-            "--max-errors", config.maxErrors, ...parameters, "--comment 'consistent-snapshots run now'",
+        runNowCommand: shellCommand([
+            "aws ssm send-command --region",
+            region,
+            "--document-name",
+            document.documentName,
+            `--targets 'Key=tag:${config.tagKey},Values=${config.tagValue}'`,
+            "--max-concurrency",
+            config.maxConcurrency,
+            "--max-errors",
+            config.maxErrors,
+            ...parameters,
+            "--comment 'consistent-snapshots run now'",
             ...(schedule.logGroupName
                 ? [pulumi.interpolate`--cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${schedule.logGroupName}`]
-                : [])]),
-        historyCommand: shellCommand([...schedule.historyWords(region), "&& aws ssm list-commands --region", region,
-            pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`, "--max-results 10",
-            "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table"]),
+                : []),
+        ]),
+        historyCommand: shellCommand([
+            ...schedule.historyWords(region),
+            "&& aws ssm list-commands --region",
+            region,
+            pulumi.interpolate`--filters key=DocumentName,value=${document.documentName}`,
+            "--max-results 10",
+            "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table",
+        ]),
         snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self", ...snapshotListing(isDlm)]),
     };
 
@@ -121,8 +142,7 @@ interface Schedule {
     historyWords: (region: pulumi.Output<string>) => pulumi.Input<string>[];
 }
 
-function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: SnapshotScriptName) => SnapshotDocument,
-    tags: Record<string, string>): Schedule {
+function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: SnapshotScriptName) => SnapshotDocument, tags: Record<string, string>): Schedule {
     const window = new SnapshotMaintenanceWindow("snapshots", {
         schedule: config.schedule,
         scheduleTimezone: config.scheduleTimezone,
@@ -150,8 +170,13 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
         },
         logGroupName: window.logGroupName,
         logGroupArn: window.logGroupArn,
-        historyWords: (region) => ["aws ssm describe-maintenance-window-executions --region", region,
-            "--window-id", window.maintenanceWindowId, "--max-results 10"],
+        historyWords: (region) => [
+            "aws ssm describe-maintenance-window-executions --region",
+            region,
+            "--window-id",
+            window.maintenanceWindowId,
+            "--max-results 10",
+        ],
     };
 }
 
@@ -177,8 +202,13 @@ function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument
             alertTopicArn: policy.alertTopicArn,
             freshnessAlarmArns: pulumi.output(policy.freshnessAlarmArn).apply((arn): Record<string, string> => (arn ? { policy: arn } : {})),
         },
-        historyWords: (region) => ["aws dlm get-lifecycle-policy --region", region, "--policy-id", policy.lifecyclePolicyId,
-            "--query 'Policy.[State,StatusMessage]' --output text"],
+        historyWords: (region) => [
+            "aws dlm get-lifecycle-policy --region",
+            region,
+            "--policy-id",
+            policy.lifecyclePolicyId,
+            "--query 'Policy.[State,StatusMessage]' --output text",
+        ],
     };
 }
 
@@ -222,12 +252,16 @@ const tagValue = (key: string) => `Tags[?Key==${literal(key)}]|[0].Value`;
 function snapshotListing(isDlm: boolean): string[] {
     const columns = ["StartTime", "SnapshotId", "VolumeId", "State", tagValue("InstanceId"), tagValue("RunId")];
     if (!isDlm) {
-        return [`--filters Name=tag:${CREATED_BY_TAG.key},Values=${CREATED_BY_TAG.value}`,
-            `--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[${columns.join(",")}]' --output table`];
+        return [
+            `--filters Name=tag:${CREATED_BY_TAG.key},Values=${CREATED_BY_TAG.value}`,
+            `--query 'reverse(sort_by(Snapshots,&StartTime))[:20].[${columns.join(",")}]' --output table`,
+        ];
     }
     const ours = `Snapshots[?Tags[?(Key==${literal(LIFECYCLE_POLICY_TAG.key)} || Key==${literal(CREATED_BY_TAG.key)}) && Value==${literal(CREATED_BY_TAG.value)}]]`;
-    return [`--filters Name=tag-key,Values=${LIFECYCLE_POLICY_TAG.key},${CREATED_BY_TAG.key}`,
-        `--query 'reverse(sort_by(${ours},&StartTime))[:20].[${[...columns, tagValue("dlm:managed")].join(",")}]' --output table`];
+    return [
+        `--filters Name=tag-key,Values=${LIFECYCLE_POLICY_TAG.key},${CREATED_BY_TAG.key}`,
+        `--query 'reverse(sort_by(${ours},&StartTime))[:20].[${[...columns, tagValue("dlm:managed")].join(",")}]' --output table`,
+    ];
 }
 
 /** Words of a shell command, some of them outputs, joined with spaces. */

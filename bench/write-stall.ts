@@ -40,14 +40,41 @@ const SEED = path.join(REPO_ROOT, "tests", "script", "seed-sequence.sh");
 const SCRIPT_COPY = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cs-bench-")), "consistent-snapshot.sh");
 fs.copyFileSync(SCRIPT, SCRIPT_COPY);
 
-const VARIANTS = ["ftwrl/curl", "ftwrl/cli-v1", "ftwrl/cli-v2", "backup-lock/curl", "backup-lock/cli-v1", "backup-lock/cli-v2",
-    "crash-recovery", "double-only", "seed", "dlm"] as const;
-type Variant = typeof VARIANTS[number];
-interface Args { runs: number; volumes: (1 | 2 | 4)[]; latencies: number[]; variants: Variant[] }
-interface Stalls { dbMedianMs: number; dbMaxMs: number; fileMedianMs: number; fileMaxMs: number }
+const VARIANTS = [
+    "ftwrl/curl",
+    "ftwrl/cli-v1",
+    "ftwrl/cli-v2",
+    "backup-lock/curl",
+    "backup-lock/cli-v1",
+    "backup-lock/cli-v2",
+    "crash-recovery",
+    "double-only",
+    "seed",
+    "dlm",
+] as const;
+type Variant = (typeof VARIANTS)[number];
+interface Args {
+    runs: number;
+    volumes: (1 | 2 | 4)[];
+    latencies: number[];
+    variants: Variant[];
+}
+interface Stalls {
+    dbMedianMs: number;
+    dbMaxMs: number;
+    fileMedianMs: number;
+    fileMaxMs: number;
+}
 interface Row {
-    volumes: number; latencyMs: number; variant: Variant; runs: number; stalls: Stalls; ratioToSeed?: number;
-    targetMs?: number; met?: boolean; phasesMedianMs?: Record<string, number>;
+    volumes: number;
+    latencyMs: number;
+    variant: Variant;
+    runs: number;
+    stalls: Stalls;
+    ratioToSeed?: number;
+    targetMs?: number;
+    met?: boolean;
+    phasesMedianMs?: Record<string, number>;
     /** Of the runs with one snapshot call: in how many the longest db gap overlapped the call. */
     dbStallOverlapsCall?: { runs: number; of: number };
 }
@@ -66,13 +93,16 @@ interface Sample {
 /** The AWS CLIs installed, by major version: the directory to put first on PATH, and what it says it is. */
 function installedClis(): Partial<Record<"v1" | "v2", { dir: string; version: string }>> {
     const found: Partial<Record<"v1" | "v2", { dir: string; version: string }>> = {};
-    const candidates = execFileSync("sh", ["-c", "which -a aws; ls /usr/bin/aws /usr/local/bin/aws 2>/dev/null || true"], { encoding: "utf8" })
-        .split("\n");
+    const candidates = execFileSync("sh", ["-c", "which -a aws; ls /usr/bin/aws /usr/local/bin/aws 2>/dev/null || true"], { encoding: "utf8" }).split("\n");
     // In a compatibility chroot: the CLI v1 brought in by tests/compat/chroot.sh (COMPAT_AWS_CLI_V1_PACKAGES).
     if (process.env.COMPAT_AWS_CLI_V1) candidates.push(process.env.COMPAT_AWS_CLI_V1);
     for (const binary of [...new Set(candidates.filter(Boolean))]) {
         let version = "";
-        try { version = execFileSync(binary, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim(); } catch { continue; }
+        try {
+            version = execFileSync(binary, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+        } catch {
+            continue;
+        }
         const major = /^aws-cli\/([12])\./.exec(version)?.[1];
         const key = major === "1" ? "v1" : major === "2" ? "v2" : undefined;
         if (key && !found[key]) found[key] = { dir: path.dirname(binary), version: version.split(" ")[0] };
@@ -108,7 +138,10 @@ function targetMs(variant: Variant, latencyMs: number, doubleOnlyMs: number): nu
 
 /** Longest gap between consecutive writer events of a kind that overlaps [from, to]: its length, start and end. */
 function stall(events: { kind: string; atMs: number }[], kind: string, from: number, to: number): { ms: number; fromMs: number; toMs: number } {
-    const times = events.filter((e) => e.kind === kind).map((e) => e.atMs).sort((a, b) => a - b);
+    const times = events
+        .filter((e) => e.kind === kind)
+        .map((e) => e.atMs)
+        .sort((a, b) => a - b);
     let longest = { ms: 0, fromMs: from, toMs: from };
     for (let i = 1; i < times.length; i++) {
         if (times[i] >= from && times[i - 1] <= to && times[i] - times[i - 1] > longest.ms) {
@@ -143,7 +176,11 @@ async function runDlmSequence(f: Fixture, params: Record<string, string>): Promi
 const crashRecoveryWindow = { beforeCallMs: 0, afterAnswerMs: 0 };
 
 /** One run of a variant's sequence; what its (last) script said, the summary empty for the control. */
-async function runVariant(f: Fixture, variant: Variant, clis: ReturnType<typeof installedClis>): Promise<Pick<ScriptResult, "code" | "signal" | "stderr" | "summary">> {
+async function runVariant(
+    f: Fixture,
+    variant: Variant,
+    clis: ReturnType<typeof installedClis>,
+): Promise<Pick<ScriptResult, "code" | "signal" | "stderr" | "summary">> {
     const mounts = f.freezableMounts.join(" ");
     const params = { freezeMounts: mounts, maxFreezeSeconds: "60", lockTimeoutSeconds: "5" };
     const limit = { killAfterMs: 120000 };
@@ -220,7 +257,9 @@ function medianMatrix(rows: Row[]): string {
         `| --- | --- |${" --- |".repeat(variants.length)}`,
         ...cells.map((cell) => {
             const [volumes, latencyMs] = cell.split("|").map(Number);
-            const medians = variants.map((v) => rows.find((r) => r.variant === v && r.volumes === volumes && r.latencyMs === latencyMs)?.stalls.dbMedianMs ?? "-");
+            const medians = variants.map(
+                (v) => rows.find((r) => r.variant === v && r.volumes === volumes && r.latencyMs === latencyMs)?.stalls.dbMedianMs ?? "-",
+            );
             return `| ${volumes} | ${latencyMs} ms | ${medians.join(" | ")} |`;
         }),
     ].join("\n");
@@ -282,7 +321,10 @@ function report(args: Args, samples: Sample[], clis: ReturnType<typeof installed
                 const row: Row = { volumes, latencyMs, variant, runs: mine.length, stalls: stalls(mine) };
                 if (variant !== "seed") row.ratioToSeed = Number((row.stalls.dbMedianMs / Math.max(1, seed.dbMedianMs)).toFixed(3));
                 const target = targetMs(variant, latencyMs, doubleOnly);
-                if (target !== undefined) { row.targetMs = target; row.met = row.stalls.dbMedianMs <= target; }
+                if (target !== undefined) {
+                    row.targetMs = target;
+                    row.met = row.stalls.dbMedianMs <= target;
+                }
                 const withCall = mine.filter((s) => s.dbStallOverlapsCall !== undefined);
                 if (withCall.length > 0) row.dbStallOverlapsCall = { runs: withCall.filter((s) => s.dbStallOverlapsCall).length, of: withCall.length };
                 if (mine[0]?.phases) {
@@ -296,26 +338,35 @@ function report(args: Args, samples: Sample[], clis: ReturnType<typeof installed
     const lines = [
         "| volumes | API latency | variant | db stall median / max (ms) | file stall median / max (ms) | db median ÷ seed's | target (median) | longest db gap overlaps the call |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.map((r) => `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${cell(r.stalls, "db")} | ${cell(r.stalls, "file")} | ` +
-            `${r.ratioToSeed === undefined ? "1 (baseline)" : `${r.ratioToSeed.toFixed(2)}`} | ${r.targetMs === undefined ? "-" : `≤ ${r.targetMs} ms: ${r.met ? "met" : "NOT met"}`} | ` +
-            `${r.dbStallOverlapsCall ? `${r.dbStallOverlapsCall.runs} of ${r.dbStallOverlapsCall.of} runs` : "-"} |`),
+        ...rows.map(
+            (r) =>
+                `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${cell(r.stalls, "db")} | ${cell(r.stalls, "file")} | ` +
+                `${r.ratioToSeed === undefined ? "1 (baseline)" : `${r.ratioToSeed.toFixed(2)}`} | ${r.targetMs === undefined ? "-" : `≤ ${r.targetMs} ms: ${r.met ? "met" : "NOT met"}`} | ` +
+                `${r.dbStallOverlapsCall ? `${r.dbStallOverlapsCall.runs} of ${r.dbStallOverlapsCall.of} runs` : "-"} |`,
+        ),
         "",
         "Where the script's runs spend the stall (medians, ms, from its timestamps):",
         "",
         "| volumes | API latency | variant | lock acquire | binlog + freeze | build request | API call | thaw | unlock | lock held | frozen |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ...rows.filter((r) => r.phasesMedianMs).map((r) => {
-            const p = r.phasesMedianMs!;
-            return `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`;
-        }),
+        ...rows
+            .filter((r) => r.phasesMedianMs)
+            .map((r) => {
+                const p = r.phasesMedianMs!;
+                return `| ${r.volumes} | ${r.latencyMs} ms | ${r.variant} | ${p.lockAcquire} | ${p.binlogAndFreeze} | ${p.buildRequest} | ${p.apiCall} | ${p.thaw} | ${p.unlock} | ${p.lockHeld} | ${p.frozen} |`;
+            }),
     ];
     const database = execFileSync(FLAVOR === "mariadb" ? "mariadbd" : "mysqld", ["--version"], { encoding: "utf8" }).trim();
     const curl = execFileSync("curl", ["--version"], { encoding: "utf8" }).split("\n")[0].split(" ").slice(0, 2).join(" ");
-    const cliVersions = Object.entries(clis).map(([k, v]) => `${k} ${v!.version}`).join(", ");
+    const cliVersions = Object.entries(clis)
+        .map(([k, v]) => `${k} ${v!.version}`)
+        .join(", ");
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
     const table = lines.join("\n");
-    process.stdout.write(`\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n` +
-        `database: ${database}\nclients: ${curl}; AWS CLI ${cliVersions}\n\n${table}\n\nDb-stall medians (ms):\n\n${medianMatrix(rows)}\n`);
+    process.stdout.write(
+        `\nWrite stall during a snapshot run (${args.runs} runs each, interleaved) on ${machine}\n` +
+            `database: ${database}\nclients: ${curl}; AWS CLI ${cliVersions}\n\n${table}\n\nDb-stall medians (ms):\n\n${medianMatrix(rows)}\n`,
+    );
     const dir = path.join(REPO_ROOT, "bench", "results");
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `write-stall-${FLAVOR}.json`);

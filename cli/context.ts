@@ -19,7 +19,10 @@ export const EXIT = Object.freeze({
 
 /** A failure the CLI reports as one message and an exit code (never a stack trace). */
 export class CliError extends Error {
-    constructor(message: string, readonly exitCode: number) {
+    constructor(
+        message: string,
+        readonly exitCode: number,
+    ) {
         super(message);
         this.name = "CliError";
     }
@@ -69,8 +72,11 @@ export function awsErrorMessage(action: string, error: unknown): CliError {
     if (code === "CredentialsProviderError" || /Could not load credentials/i.test(e.message ?? "")) {
         return new CliError(`${action}: no AWS credentials found (${e.message}); pass --profile or set the usual AWS_* variables`, EXIT.awsError);
     }
-    const hint = /AccessDenied|UnauthorizedOperation|UnrecognizedClient|ExpiredToken/.test(code) ? " (the caller's IAM permissions or credentials)"
-        : /Throttl|RequestLimitExceeded|TooManyRequests/.test(code) ? " (throttled after the SDK's retries; try again later)" : "";
+    const hint = /AccessDenied|UnauthorizedOperation|UnrecognizedClient|ExpiredToken/.test(code)
+        ? " (the caller's IAM permissions or credentials)"
+        : /Throttl|RequestLimitExceeded|TooManyRequests/.test(code)
+          ? " (throttled after the SDK's retries; try again later)"
+          : "";
     return new CliError(`${action}: ${code}: ${e.message ?? String(error)}${hint}`, EXIT.awsError);
 }
 

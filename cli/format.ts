@@ -5,7 +5,14 @@ export function table(headers: string[], rows: (string | number)[][], empty = "(
     if (rows.length === 0) return `${headers.join("  ")}\n${empty}`;
     const cells = [headers, ...rows.map((r) => r.map(String))];
     const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-    return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
+    return cells
+        .map((r) =>
+            r
+                .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+                .join("  ")
+                .trimEnd(),
+        )
+        .join("\n");
 }
 
 /** An ISO time without milliseconds, in UTC (what the snapshots' and runs' times are compared in). */

@@ -34,14 +34,30 @@ Exit codes: 0 done; 1 a run failed on a host, or ran nowhere; 2 bad input (nothi
 failed a call; 4 timed out waiting.`;
 
 const OPTIONS = {
-    region: { type: "string" }, profile: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" },
-    document: { type: "string" }, "stack-outputs": { type: "string" }, endpoint: { type: "string" },
-    target: { type: "string" }, "tag-key": { type: "string" }, instance: { type: "string", multiple: true },
-    parameter: { type: "string", multiple: true }, "log-group": { type: "string" },
-    "max-concurrency": { type: "string" }, "max-errors": { type: "string" }, "wait-seconds": { type: "string" },
-    command: { type: "string" }, since: { type: "string" }, limit: { type: "string" }, run: { type: "string" },
-    az: { type: "string" }, "device-map": { type: "string", multiple: true }, "volume-type": { type: "string" },
-    "kms-key-id": { type: "string" }, "dry-run": { type: "boolean" },
+    region: { type: "string" },
+    profile: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean" },
+    document: { type: "string" },
+    "stack-outputs": { type: "string" },
+    endpoint: { type: "string" },
+    target: { type: "string" },
+    "tag-key": { type: "string" },
+    instance: { type: "string", multiple: true },
+    parameter: { type: "string", multiple: true },
+    "log-group": { type: "string" },
+    "max-concurrency": { type: "string" },
+    "max-errors": { type: "string" },
+    "wait-seconds": { type: "string" },
+    command: { type: "string" },
+    since: { type: "string" },
+    limit: { type: "string" },
+    run: { type: "string" },
+    az: { type: "string" },
+    "device-map": { type: "string", multiple: true },
+    "volume-type": { type: "string" },
+    "kms-key-id": { type: "string" },
+    "dry-run": { type: "boolean" },
 } as const;
 
 /** Which options each command takes (besides the common ones). */
@@ -72,7 +88,8 @@ export function parseSince(value: string | undefined, now: number): Date | undef
     const relative = /^(\d{1,5})([mhd])$/.exec(value);
     if (relative) return new Date(now - Number(relative[1]) * { m: 60e3, h: 3600e3, d: 86400e3 }[relative[2] as "m" | "h" | "d"]);
     const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$/.test(value) ? Date.parse(value) : NaN;
-    if (Number.isNaN(time)) throw bad(`--since ${value}: expected a duration back from now (30m, 24h, 7d) or an ISO 8601 time (2026-12-01 or 2026-12-01T06:00:00Z)`);
+    if (Number.isNaN(time))
+        throw bad(`--since ${value}: expected a duration back from now (30m, 24h, 7d) or an ISO 8601 time (2026-12-01 or 2026-12-01T06:00:00Z)`);
     return new Date(time);
 }
 
@@ -101,7 +118,9 @@ function stackOutputs(source: string | undefined): StackOutputs {
     try {
         const value = JSON.parse(text) as unknown;
         if (value && typeof value === "object" && !Array.isArray(value)) return value as StackOutputs;
-    } catch { /* below */ }
+    } catch {
+        /* below */
+    }
     throw bad(`--stack-outputs ${source}: expected the JSON object \`pulumi stack output --json\` prints`);
 }
 
@@ -109,7 +128,10 @@ const DOCUMENT_NAME = /^[a-zA-Z0-9_\-.:/]{3,128}$/;
 
 function documentName(values: Record<string, unknown>, outputs: { documentNames?: string[] }): string {
     const name = one(values, "document") ?? (Array.isArray(outputs.documentNames) ? outputs.documentNames[0] : undefined);
-    if (name === undefined) throw bad("which document? give --document <name>, or --stack-outputs with the stack's documentNames (npx pulumi stack output --json | consistent-snapshots ... --stack-outputs -)");
+    if (name === undefined)
+        throw bad(
+            "which document? give --document <name>, or --stack-outputs with the stack's documentNames (npx pulumi stack output --json | consistent-snapshots ... --stack-outputs -)",
+        );
     if (!DOCUMENT_NAME.test(name)) throw bad(`--document ${name}: expected an SSM document name (3-128 of letters, digits, _ - . : /)`);
     return name;
 }
@@ -129,7 +151,8 @@ function deviceMap(values: string[] | undefined): Record<string, string> {
     const out: Record<string, string> = {};
     for (const entry of (values ?? []).flatMap((v) => v.split(",")).filter((v) => v !== "")) {
         const match = /^((?:vol|snap)-[0-9a-f]{8,17})=(.+)$/.exec(entry);
-        if (!match || !DEVICE_NAME.test(match[2])) throw bad(`--device-map ${entry}: expected <volume or snapshot id>=<device>, e.g. vol-0123456789abcdef0=/dev/sdg`);
+        if (!match || !DEVICE_NAME.test(match[2]))
+            throw bad(`--device-map ${entry}: expected <volume or snapshot id>=<device>, e.g. vol-0123456789abcdef0=/dev/sdg`);
         out[match[1]] = match[2];
     }
     return out;
@@ -171,18 +194,27 @@ export async function main(argv: string[], makeContext: (aws: { region?: string;
             const settings = outputs.runNowSettings ?? {};
             const tagValue = values.target ?? (instances.length === 0 ? settings.tagValue : undefined);
             if (values.target !== undefined && instances.length > 0) throw bad("run: give --target <tag value> or --instance <id> (one of the two)");
-            if (tagValue === undefined && instances.length === 0) throw bad("run: give --target <tag value> or --instance <id> (one of the two), or --stack-outputs with runNowSettings");
+            if (tagValue === undefined && instances.length === 0)
+                throw bad("run: give --target <tag value> or --instance <id> (one of the two), or --stack-outputs with runNowSettings");
             const tagKey = values["tag-key"] ?? settings.tagKey ?? DEFAULT_TAG_KEY;
             const tagProblem = tagError(tagKey, true) ?? (tagValue === undefined ? undefined : tagError(tagValue, false));
             if (tagProblem) throw bad(`--tag-key/--target: expected ${tagProblem}`);
             const maxConcurrency = values["max-concurrency"] ?? settings.maxConcurrency ?? "1";
-            if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency)) throw bad(`--max-concurrency ${maxConcurrency}: expected a count from 1 or a percentage from 1% to 100%`);
+            if (!MAX_CONCURRENCY_PATTERN.test(maxConcurrency))
+                throw bad(`--max-concurrency ${maxConcurrency}: expected a count from 1 or a percentage from 1% to 100%`);
             const maxErrors = values["max-errors"] ?? settings.maxErrors ?? "1";
             if (!MAX_ERRORS_PATTERN.test(maxErrors)) throw bad(`--max-errors ${maxErrors}: expected a count from 0 or a percentage from 0% to 100%`);
             return runCommand(ctx, {
-                documentName: documentName(values, outputs), tagValue, tagKey, instanceIds: instances, parameters: parameters(values.parameter, settings.parameters),
-                logGroupName: values["log-group"] ?? outputs.logGroupName, maxConcurrency, maxErrors,
-                waitSeconds: integer("wait-seconds", values["wait-seconds"], 1800, 10, 172800), json,
+                documentName: documentName(values, outputs),
+                tagValue,
+                tagKey,
+                instanceIds: instances,
+                parameters: parameters(values.parameter, settings.parameters),
+                logGroupName: values["log-group"] ?? outputs.logGroupName,
+                maxConcurrency,
+                maxErrors,
+                waitSeconds: integer("wait-seconds", values["wait-seconds"], 1800, 10, 172800),
+                json,
             });
         }
         case "runs": {
@@ -200,14 +232,21 @@ export async function main(argv: string[], makeContext: (aws: { region?: string;
             return snapshotsCommand(ctx, { instanceId: instances[0], runId, since, limit, json });
         }
         default: {
-            if (positionals.length !== 1 || !RUN_ID.test(positionals[0])) throw bad(`restore: expected one RunId (such as cs-20261201T000012Z-4242), got ${positionals.join(" ") || "none"}`);
+            if (positionals.length !== 1 || !RUN_ID.test(positionals[0]))
+                throw bad(`restore: expected one RunId (such as cs-20261201T000012Z-4242), got ${positionals.join(" ") || "none"}`);
             if (instances.length !== 1) throw bad("restore: give the instance to attach the volumes to, --instance <id>");
             const az = values.az;
             if (az !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(az)) throw bad(`--az ${az}: expected an Availability Zone name such as eu-west-1a`);
             return restoreCommand(ctx, {
-                runId: positionals[0], instanceId: instances[0], availabilityZone: az, deviceMap: deviceMap(values["device-map"]),
-                volumeType: values["volume-type"], kmsKeyId: values["kms-key-id"], dryRun: values["dry-run"] === true,
-                waitSeconds: integer("wait-seconds", values["wait-seconds"], 3600, 10, 86400), json,
+                runId: positionals[0],
+                instanceId: instances[0],
+                availabilityZone: az,
+                deviceMap: deviceMap(values["device-map"]),
+                volumeType: values["volume-type"],
+                kmsKeyId: values["kms-key-id"],
+                dryRun: values["dry-run"] === true,
+                waitSeconds: integer("wait-seconds", values["wait-seconds"], 3600, 10, 86400),
+                json,
             });
         }
     }
@@ -231,8 +270,11 @@ export function defaultContext(aws: { region?: string; profile?: string; endpoin
 }
 
 /** main, with every failure turned into its message on standard error and its exit code (never a stack trace for a CliError). */
-export async function cli(argv: string[], makeContext: (aws: { region?: string; profile?: string; endpoint?: string }) => Context,
-    writeError: (text: string) => void = (text) => process.stderr.write(text)): Promise<number> {
+export async function cli(
+    argv: string[],
+    makeContext: (aws: { region?: string; profile?: string; endpoint?: string }) => Context,
+    writeError: (text: string) => void = (text) => process.stderr.write(text),
+): Promise<number> {
     try {
         return await main(argv, makeContext);
     } catch (error) {
@@ -246,5 +288,7 @@ export async function cli(argv: string[], makeContext: (aws: { region?: string; 
 }
 
 if (require.main === module) {
-    void cli(process.argv.slice(2), defaultContext).then((code) => { process.exitCode = code; });
+    void cli(process.argv.slice(2), defaultContext).then((code) => {
+        process.exitCode = code;
+    });
 }

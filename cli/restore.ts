@@ -5,7 +5,11 @@
 // later step fails before the volume is attached.
 import { Instance, Volume, VolumeType, paginateDescribeVolumes } from "@aws-sdk/client-ec2";
 import {
-    AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeSnapshotsCommand,
+    AttachVolumeCommand,
+    CreateVolumeCommand,
+    DeleteVolumeCommand,
+    DescribeInstancesCommand,
+    DescribeSnapshotsCommand,
     DescribeVolumesCommand,
 } from "@aws-sdk/client-ec2";
 import { CliError, Context, EXIT, aws, awsErrorMessage, isAwsError } from "./context";
@@ -60,21 +64,34 @@ export interface RestorePlan {
     tags: Record<string, string>;
 }
 
-const normalize = (device: string) => device.replace(/^\/dev\//, "").replace(/^xvd/, "sd").replace(/^sd([a-z])\d*$/, "sd$1");
+const normalize = (device: string) =>
+    device
+        .replace(/^\/dev\//, "")
+        .replace(/^xvd/, "sd")
+        .replace(/^sd([a-z])\d*$/, "sd$1");
 
 /**
  * Chooses each snapshot's device on the target instance: the one given (--device-map, by source volume or snapshot
  * id), else the source volume's original device when it is free there, else the first free one of
  * FREE_DEVICE_NAMES. Throws (bad input) when a given device is malformed, taken or given twice.
  */
-export function chooseDevices(snapshots: { snapshotId: string; volumeId: string; sourceDevice?: string }[],
-    deviceMap: Record<string, string>, devicesInUse: string[]): { device: string; reason: RestoreItem["deviceReason"] }[] {
+export function chooseDevices(
+    snapshots: { snapshotId: string; volumeId: string; sourceDevice?: string }[],
+    deviceMap: Record<string, string>,
+    devicesInUse: string[],
+): { device: string; reason: RestoreItem["deviceReason"] }[] {
     const taken = new Set(devicesInUse.map(normalize));
     const known = new Set(snapshots.flatMap((s) => [s.volumeId, s.snapshotId]));
     for (const [key, device] of Object.entries(deviceMap)) {
-        if (!known.has(key)) throw new CliError(`--device-map ${key}=${device}: ${key} is neither a volume nor a snapshot of this run (${[...known].join(", ")})`, EXIT.badInput);
-        if (!DEVICE_NAME.test(device)) throw new CliError(`--device-map ${key}=${device}: expected a device name /dev/sd[b-z] or /dev/xvd[b-z], e.g. /dev/sdg`, EXIT.badInput);
-        if (taken.has(normalize(device))) throw new CliError(`--device-map ${key}=${device}: ${device} is in use on the instance (in use: ${devicesInUse.join(", ")})`, EXIT.badInput);
+        if (!known.has(key))
+            throw new CliError(
+                `--device-map ${key}=${device}: ${key} is neither a volume nor a snapshot of this run (${[...known].join(", ")})`,
+                EXIT.badInput,
+            );
+        if (!DEVICE_NAME.test(device))
+            throw new CliError(`--device-map ${key}=${device}: expected a device name /dev/sd[b-z] or /dev/xvd[b-z], e.g. /dev/sdg`, EXIT.badInput);
+        if (taken.has(normalize(device)))
+            throw new CliError(`--device-map ${key}=${device}: ${device} is in use on the instance (in use: ${devicesInUse.join(", ")})`, EXIT.badInput);
     }
     const given = snapshots.map((s) => deviceMap[s.volumeId] ?? deviceMap[s.snapshotId]);
     const givenTwice = given.find((d, i) => d !== undefined && given.findIndex((e) => e !== undefined && normalize(e) === normalize(d)) !== i);
@@ -87,7 +104,11 @@ export function chooseDevices(snapshots: { snapshotId: string; volumeId: string;
             return { device: s.sourceDevice, reason: "original" };
         }
         const free = FREE_DEVICE_NAMES.find((d) => !taken.has(normalize(d)));
-        if (!free) throw new CliError(`no free device name left on the instance among ${FREE_DEVICE_NAMES[0]}..${FREE_DEVICE_NAMES.at(-1)}: give them with --device-map`, EXIT.badInput);
+        if (!free)
+            throw new CliError(
+                `no free device name left on the instance among ${FREE_DEVICE_NAMES[0]}..${FREE_DEVICE_NAMES.at(-1)}: give them with --device-map`,
+                EXIT.badInput,
+            );
         taken.add(normalize(free));
         return { device: free, reason: "free" };
     });
@@ -119,33 +140,56 @@ async function describeSourceVolumes(ctx: Context, volumeIds: string[]): Promise
 export async function planRestore(ctx: Context, options: RestoreOptions): Promise<RestorePlan> {
     const sets = groupByRun(await findSnapshots(ctx, { runId: options.runId }));
     const set: SnapshotSet | undefined = sets[0];
-    if (!set) throw new CliError(`no snapshot of this tool has RunId ${options.runId} in this account and Region (\`snapshots\` lists the runs)`, EXIT.badInput);
+    if (!set)
+        throw new CliError(`no snapshot of this tool has RunId ${options.runId} in this account and Region (\`snapshots\` lists the runs)`, EXIT.badInput);
     const failed = set.snapshots.filter((s) => s.state === "error");
-    if (failed.length > 0) throw new CliError(`run ${options.runId}: snapshot ${failed.map((s) => s.snapshotId).join(", ")} failed (state error): the set cannot be restored`, EXIT.awsError);
+    if (failed.length > 0)
+        throw new CliError(
+            `run ${options.runId}: snapshot ${failed.map((s) => s.snapshotId).join(", ")} failed (state error): the set cannot be restored`,
+            EXIT.awsError,
+        );
     const sources = new Set(set.snapshots.map((s) => s.tags.InstanceId));
-    if (sources.size !== 1) throw new CliError(`run ${options.runId}: its snapshots name different instances (${[...sources].join(", ")}); refusing to restore a mixed set`, EXIT.badInput);
+    if (sources.size !== 1)
+        throw new CliError(
+            `run ${options.runId}: its snapshots name different instances (${[...sources].join(", ")}); refusing to restore a mixed set`,
+            EXIT.badInput,
+        );
 
     const instance = await describeInstance(ctx, options.instanceId);
     const state = instance.State?.Name ?? "unknown";
-    if (!["running", "stopped"].includes(state)) throw new CliError(`--instance ${options.instanceId} is ${state}: volumes attach to a running or stopped instance`, EXIT.badInput);
+    if (!["running", "stopped"].includes(state))
+        throw new CliError(`--instance ${options.instanceId} is ${state}: volumes attach to a running or stopped instance`, EXIT.badInput);
     const availabilityZone = instance.Placement?.AvailabilityZone ?? "";
     if (options.availabilityZone && options.availabilityZone !== availabilityZone) {
-        throw new CliError(`--az ${options.availabilityZone}: ${options.instanceId} is in ${availabilityZone}, and a volume attaches only to an instance in its own Availability Zone; leave --az out or give ${availabilityZone}`, EXIT.badInput);
+        throw new CliError(
+            `--az ${options.availabilityZone}: ${options.instanceId} is in ${availabilityZone}, and a volume attaches only to an instance in its own Availability Zone; leave --az out or give ${availabilityZone}`,
+            EXIT.badInput,
+        );
     }
     if (options.volumeType && !VOLUME_TYPES.includes(options.volumeType)) {
         throw new CliError(`--volume-type ${options.volumeType}: expected one of ${VOLUME_TYPES.join(", ")}`, EXIT.badInput);
     }
     const inUse = [...new Set([instance.RootDeviceName, ...(instance.BlockDeviceMappings ?? []).map((m) => m.DeviceName)].filter((d): d is string => !!d))];
-    const sourceVolumes = await describeSourceVolumes(ctx, set.snapshots.map((s) => s.volumeId));
+    const sourceVolumes = await describeSourceVolumes(
+        ctx,
+        set.snapshots.map((s) => s.volumeId),
+    );
     const sourceInstanceId = set.instanceId;
     const withSource = set.snapshots.map((s) => ({
-        snapshot: s, snapshotId: s.snapshotId, volumeId: s.volumeId,
+        snapshot: s,
+        snapshotId: s.snapshotId,
+        volumeId: s.volumeId,
         sourceDevice: sourceVolumes.get(s.volumeId)?.Attachments?.find((a) => a.InstanceId === sourceInstanceId)?.Device,
     }));
     const devices = chooseDevices(withSource, options.deviceMap, inUse);
     const items = withSource.map(({ snapshot, sourceDevice }, i): RestoreItem => ({
-        snapshotId: snapshot.snapshotId, sourceVolumeId: snapshot.volumeId, sourceDevice,
-        device: devices[i].device, deviceReason: devices[i].reason, sizeGiB: snapshot.volumeSize, snapshotState: snapshot.state,
+        snapshotId: snapshot.snapshotId,
+        sourceVolumeId: snapshot.volumeId,
+        sourceDevice,
+        device: devices[i].device,
+        deviceReason: devices[i].reason,
+        sizeGiB: snapshot.volumeSize,
+        snapshotState: snapshot.state,
         volumeType: options.volumeType ?? sourceVolumes.get(snapshot.volumeId)?.VolumeType ?? "gp3",
     }));
     return { runId: set.runId, sourceInstanceId, instanceId: options.instanceId, availabilityZone, items, tags: set.snapshots[0].tags };
@@ -154,12 +198,17 @@ export async function planRestore(ctx: Context, options: RestoreOptions): Promis
 async function waitForSnapshots(ctx: Context, plan: RestorePlan, deadline: number): Promise<void> {
     let pending = plan.items.filter((i) => i.snapshotState !== "completed").map((i) => i.snapshotId);
     while (pending.length > 0) {
-        if (ctx.now() >= deadline) throw new CliError(`snapshots still pending after the wait (${pending.join(", ")}); nothing was created: run restore again later, or give a longer --wait-seconds`, EXIT.timedOut);
+        if (ctx.now() >= deadline)
+            throw new CliError(
+                `snapshots still pending after the wait (${pending.join(", ")}); nothing was created: run restore again later, or give a longer --wait-seconds`,
+                EXIT.timedOut,
+            );
         await ctx.sleep(ctx.pollMs);
         const out = await aws("ec2 DescribeSnapshots", () => ctx.clients.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: pending })));
         const records: SnapshotRecord[] = (out.Snapshots ?? []).map(toRecord);
         const failed = records.filter((s) => s.state === "error");
-        if (failed.length > 0) throw new CliError(`snapshot ${failed.map((s) => s.snapshotId).join(", ")} failed while pending; nothing was created`, EXIT.awsError);
+        if (failed.length > 0)
+            throw new CliError(`snapshot ${failed.map((s) => s.snapshotId).join(", ")} failed while pending; nothing was created`, EXIT.awsError);
         ctx.err(`waiting for snapshots: ${records.map((s) => `${s.snapshotId} ${s.state} ${s.progress}`).join(", ")}`);
         pending = records.filter((s) => s.state !== "completed").map((s) => s.snapshotId);
     }
@@ -172,7 +221,14 @@ async function waitForVolumes(ctx: Context, volumeIds: string[], ready: (v: Volu
         const broken = volumes.filter((v) => v.State === "error");
         if (broken.length > 0) throw new CliError(`volume ${broken.map((v) => v.VolumeId).join(", ")} is in state error`, EXIT.awsError);
         if (volumes.length === volumeIds.length && volumes.every(ready)) return;
-        if (ctx.now() >= deadline) throw new CliError(`volumes not ${what} within the wait: ${volumes.filter((v) => !ready(v)).map((v) => `${v.VolumeId} ${v.State}`).join(", ")}`, EXIT.timedOut);
+        if (ctx.now() >= deadline)
+            throw new CliError(
+                `volumes not ${what} within the wait: ${volumes
+                    .filter((v) => !ready(v))
+                    .map((v) => `${v.VolumeId} ${v.State}`)
+                    .join(", ")}`,
+                EXIT.timedOut,
+            );
         ctx.err(`waiting for volumes to be ${what}: ${volumes.map((v) => `${v.VolumeId} ${v.State}`).join(", ")}`);
         await ctx.sleep(ctx.pollMs);
     }
@@ -198,32 +254,47 @@ export async function executeRestore(ctx: Context, plan: RestorePlan, options: P
     const attached: string[] = [];
     try {
         for (const item of plan.items) {
-            const out = await aws(`ec2 CreateVolume from ${item.snapshotId}`, () => ctx.clients.ec2.send(new CreateVolumeCommand({
-                SnapshotId: item.snapshotId, AvailabilityZone: plan.availabilityZone, VolumeType: item.volumeType as VolumeType,
-                Encrypted: true, ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
-                TagSpecifications: [{
-                    ResourceType: "volume",
-                    Tags: [
-                        { Key: "Name", Value: `restore ${plan.runId} ${item.sourceVolumeId}` },
-                        { Key: "RestoredFromSnapshot", Value: item.snapshotId },
-                        { Key: "RestoredFromRunId", Value: plan.runId },
-                        { Key: "RestoredFromVolume", Value: item.sourceVolumeId },
-                    ],
-                }],
-            })));
+            const out = await aws(`ec2 CreateVolume from ${item.snapshotId}`, () =>
+                ctx.clients.ec2.send(
+                    new CreateVolumeCommand({
+                        SnapshotId: item.snapshotId,
+                        AvailabilityZone: plan.availabilityZone,
+                        VolumeType: item.volumeType as VolumeType,
+                        Encrypted: true,
+                        ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
+                        TagSpecifications: [
+                            {
+                                ResourceType: "volume",
+                                Tags: [
+                                    { Key: "Name", Value: `restore ${plan.runId} ${item.sourceVolumeId}` },
+                                    { Key: "RestoredFromSnapshot", Value: item.snapshotId },
+                                    { Key: "RestoredFromRunId", Value: plan.runId },
+                                    { Key: "RestoredFromVolume", Value: item.sourceVolumeId },
+                                ],
+                            },
+                        ],
+                    }),
+                ),
+            );
             item.volumeId = out.VolumeId!;
             created.push(item.volumeId);
             ctx.err(`created ${item.volumeId} from ${item.snapshotId}`);
         }
         await waitForVolumes(ctx, created, (v) => v.State === "available", "available", deadline);
         for (const item of plan.items) {
-            await aws(`ec2 AttachVolume ${item.volumeId} to ${plan.instanceId} at ${item.device}`, () => ctx.clients.ec2.send(
-                new AttachVolumeCommand({ VolumeId: item.volumeId, InstanceId: plan.instanceId, Device: item.device })));
+            await aws(`ec2 AttachVolume ${item.volumeId} to ${plan.instanceId} at ${item.device}`, () =>
+                ctx.clients.ec2.send(new AttachVolumeCommand({ VolumeId: item.volumeId, InstanceId: plan.instanceId, Device: item.device })),
+            );
             attached.push(item.volumeId!);
             ctx.err(`attaching ${item.volumeId} at ${item.device}`);
         }
-        await waitForVolumes(ctx, created, (v) => v.Attachments?.some((a) => a.InstanceId === plan.instanceId && a.State === "attached") === true,
-            `attached to ${plan.instanceId}`, ctx.now() + Math.max(options.waitSeconds, 300) * 1000);
+        await waitForVolumes(
+            ctx,
+            created,
+            (v) => v.Attachments?.some((a) => a.InstanceId === plan.instanceId && a.State === "attached") === true,
+            `attached to ${plan.instanceId}`,
+            ctx.now() + Math.max(options.waitSeconds, 300) * 1000,
+        );
     } catch (error) {
         const unattached = created.filter((v) => !attached.includes(v));
         if (unattached.length > 0) await deleteCreated(ctx, unattached);
@@ -242,19 +313,33 @@ export function nextSteps(plan: RestorePlan): string[] {
         `The source had these filesystems frozen: ${t.FrozenMounts ?? "-"}${t.UnfrozenMounts && t.UnfrozenMounts !== "none" ? `; crash-consistent only: ${t.UnfrozenMounts}` : ""}.`,
         `Verify the copy before using it (as root; mounts are <device>=<empty directory>):`,
         `  sudo SSM_mounts="<device>=/restore/data" SSM_datadir=/restore/data/<datadir> SSM_binlogDir=/restore/data/<binlog dir>${expect} bash restore-verify.sh`,
-        ...(t.ConsistencyMethod === "crash-recovery" ? ["(crash-recovery snapshot: no exact binlog position to expect; the server's crash recovery sets it)"] : []),
+        ...(t.ConsistencyMethod === "crash-recovery"
+            ? ["(crash-recovery snapshot: no exact binlog position to expect; the server's crash recovery sets it)"]
+            : []),
     ];
 }
 
 export async function restoreCommand(ctx: Context, options: RestoreOptions): Promise<number> {
     const plan = await planRestore(ctx, options);
-    const rows = () => plan.items.map((i) => [i.snapshotId, i.sourceVolumeId, i.sourceDevice ?? "-", i.volumeId ?? "(new)", i.device, i.deviceReason,
-        i.sizeGiB ?? "-", i.volumeType, i.snapshotState]);
+    const rows = () =>
+        plan.items.map((i) => [
+            i.snapshotId,
+            i.sourceVolumeId,
+            i.sourceDevice ?? "-",
+            i.volumeId ?? "(new)",
+            i.device,
+            i.deviceReason,
+            i.sizeGiB ?? "-",
+            i.volumeType,
+            i.snapshotState,
+        ]);
     const headers = ["SNAPSHOT", "SOURCE VOLUME", "SOURCE DEVICE", "NEW VOLUME", "DEVICE", "WHY", "GiB", "TYPE", "SNAPSHOT STATE"];
     if (options.dryRun) {
         if (options.json) ctx.out(JSON.stringify({ dryRun: true, ...plan }, null, 2));
         else {
-            ctx.out(`Plan (dry run, nothing created): run ${plan.runId} of ${plan.sourceInstanceId} -> ${plan.instanceId} in ${plan.availabilityZone}, encrypted volumes`);
+            ctx.out(
+                `Plan (dry run, nothing created): run ${plan.runId} of ${plan.sourceInstanceId} -> ${plan.instanceId} in ${plan.availabilityZone}, encrypted volumes`,
+            );
             ctx.out(table(headers, rows()));
         }
         return EXIT.ok;

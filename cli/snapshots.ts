@@ -43,8 +43,14 @@ export function isOurs(tags: Record<string, string>): boolean {
 
 export function toRecord(s: Snapshot): SnapshotRecord {
     return {
-        snapshotId: s.SnapshotId ?? "", volumeId: s.VolumeId ?? "", state: s.State ?? "unknown", progress: s.Progress ?? "",
-        startTime: s.StartTime, volumeSize: s.VolumeSize, encrypted: s.Encrypted === true, kmsKeyId: s.KmsKeyId,
+        snapshotId: s.SnapshotId ?? "",
+        volumeId: s.VolumeId ?? "",
+        state: s.State ?? "unknown",
+        progress: s.Progress ?? "",
+        startTime: s.StartTime,
+        volumeSize: s.VolumeSize,
+        encrypted: s.Encrypted === true,
+        kmsKeyId: s.KmsKeyId,
         tags: Object.fromEntries((s.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
     };
 }
@@ -58,19 +64,24 @@ export function groupByRun(snapshots: SnapshotRecord[]): SnapshotSet[] {
         runs.set(runId, [...(runs.get(runId) ?? []), s]);
     }
     const time = (d?: Date) => d?.getTime() ?? 0;
-    return [...runs.entries()].map(([runId, members]): SnapshotSet => {
-        const sorted = [...members].sort((a, b) => a.volumeId.localeCompare(b.volumeId));
-        const states = new Set(sorted.map((s) => s.state));
-        return {
-            runId,
-            instanceId: sorted[0].tags.InstanceId ?? "",
-            startTime: sorted.map((s) => s.startTime).filter((d): d is Date => d !== undefined).sort((a, b) => time(a) - time(b))[0],
-            takenBy: sorted.some((s) => s.tags[LIFECYCLE_POLICY_TAG.key] === LIFECYCLE_POLICY_TAG.value) ? "dlm" : "script",
-            consistencyMethod: sorted[0].tags.ConsistencyMethod ?? "",
-            state: states.has("error") ? "error" : [...states].every((s) => s === "completed") ? "completed" : "pending",
-            snapshots: sorted,
-        };
-    }).sort((a, b) => time(b.startTime) - time(a.startTime) || b.runId.localeCompare(a.runId));
+    return [...runs.entries()]
+        .map(([runId, members]): SnapshotSet => {
+            const sorted = [...members].sort((a, b) => a.volumeId.localeCompare(b.volumeId));
+            const states = new Set(sorted.map((s) => s.state));
+            return {
+                runId,
+                instanceId: sorted[0].tags.InstanceId ?? "",
+                startTime: sorted
+                    .map((s) => s.startTime)
+                    .filter((d): d is Date => d !== undefined)
+                    .sort((a, b) => time(a) - time(b))[0],
+                takenBy: sorted.some((s) => s.tags[LIFECYCLE_POLICY_TAG.key] === LIFECYCLE_POLICY_TAG.value) ? "dlm" : "script",
+                consistencyMethod: sorted[0].tags.ConsistencyMethod ?? "",
+                state: states.has("error") ? "error" : [...states].every((s) => s === "completed") ? "completed" : "pending",
+                snapshots: sorted,
+            };
+        })
+        .sort((a, b) => time(b.startTime) - time(a.startTime) || b.runId.localeCompare(a.runId));
 }
 
 /** This tool's snapshots (all pages), of one instance or one run when given. */
@@ -89,8 +100,19 @@ export async function findSnapshots(ctx: Context, filter: { instanceId?: string;
 }
 
 /** The tags worth reading beside a run: how it was made consistent, and where its binlog ends. */
-const SET_TAGS = ["ConsistencyMethod", "Database", "DatabaseVersion", "BinlogFile", "BinlogPosition", "GtidBinlogPos",
-    "BinlogPositionBeforeCall", "FrozenMounts", "UnfrozenMounts", "RestoreVerifiedAt", "RestoreResult"];
+const SET_TAGS = [
+    "ConsistencyMethod",
+    "Database",
+    "DatabaseVersion",
+    "BinlogFile",
+    "BinlogPosition",
+    "GtidBinlogPos",
+    "BinlogPositionBeforeCall",
+    "FrozenMounts",
+    "UnfrozenMounts",
+    "RestoreVerifiedAt",
+    "RestoreResult",
+];
 
 export interface SnapshotsOptions {
     instanceId?: string;
@@ -117,17 +139,40 @@ export async function snapshotsCommand(ctx: Context, options: SnapshotsOptions):
         const set = sets[0];
         ctx.out(table(["RUN", "INSTANCE", "STARTED", "TAKEN BY", "STATE"], [[set.runId, set.instanceId, isoTime(set.startTime), set.takenBy, set.state]]));
         ctx.out("");
-        ctx.out(table(["SNAPSHOT", "VOLUME", "GiB", "STATE", "PROGRESS"], set.snapshots.map((s) => [s.snapshotId, s.volumeId, s.volumeSize ?? "-", s.state, s.progress || "-"])));
+        ctx.out(
+            table(
+                ["SNAPSHOT", "VOLUME", "GiB", "STATE", "PROGRESS"],
+                set.snapshots.map((s) => [s.snapshotId, s.volumeId, s.volumeSize ?? "-", s.state, s.progress || "-"]),
+            ),
+        );
         ctx.out("");
         const tags = set.snapshots[0].tags;
-        ctx.out(table(["TAG", "VALUE"], SET_TAGS.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]])));
+        ctx.out(
+            table(
+                ["TAG", "VALUE"],
+                SET_TAGS.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]]),
+            ),
+        );
         return EXIT.ok;
     }
-    ctx.out(table(["STARTED", "RUN", "INSTANCE", "SNAPSHOTS", "STATE", "METHOD", "TAKEN BY", "BINLOG"],
-        sets.map((s) => {
-            const t = s.snapshots[0].tags;
-            return [isoTime(s.startTime), s.runId, s.instanceId, s.snapshots.length, s.state, s.consistencyMethod || "-", s.takenBy,
-                t.BinlogFile ? `${t.BinlogFile}:${t.BinlogPosition ?? "?"}` : "-"];
-        }), "(no snapshot of this tool here: is this the right account and Region?)"));
+    ctx.out(
+        table(
+            ["STARTED", "RUN", "INSTANCE", "SNAPSHOTS", "STATE", "METHOD", "TAKEN BY", "BINLOG"],
+            sets.map((s) => {
+                const t = s.snapshots[0].tags;
+                return [
+                    isoTime(s.startTime),
+                    s.runId,
+                    s.instanceId,
+                    s.snapshots.length,
+                    s.state,
+                    s.consistencyMethod || "-",
+                    s.takenBy,
+                    t.BinlogFile ? `${t.BinlogFile}:${t.BinlogPosition ?? "?"}` : "-",
+                ];
+            }),
+            "(no snapshot of this tool here: is this the right account and Region?)",
+        ),
+    );
     return EXIT.ok;
 }

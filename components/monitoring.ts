@@ -23,12 +23,24 @@ export const RUN_METRICS: readonly { metricName: string; pattern: string; value:
 ];
 
 /** The metric filters of RUN_METRICS on a runs' log group. */
-export function runMetricFilters(parent: pulumi.Resource, name: string, logGroupName: pulumi.Input<string>, namespace: string): aws.cloudwatch.LogMetricFilter[] {
-    return RUN_METRICS.map((m) => new aws.cloudwatch.LogMetricFilter(`${name}-${m.metricName}`, {
-        logGroupName,
-        pattern: m.pattern,
-        metricTransformation: { name: m.metricName, namespace, value: m.value, unit: m.unit, dimensions: { Target: "$.target" } },
-    }, { parent }));
+export function runMetricFilters(
+    parent: pulumi.Resource,
+    name: string,
+    logGroupName: pulumi.Input<string>,
+    namespace: string,
+): aws.cloudwatch.LogMetricFilter[] {
+    return RUN_METRICS.map(
+        (m) =>
+            new aws.cloudwatch.LogMetricFilter(
+                `${name}-${m.metricName}`,
+                {
+                    logGroupName,
+                    pattern: m.pattern,
+                    metricTransformation: { name: m.metricName, namespace, value: m.value, unit: m.unit, dimensions: { Target: "$.target" } },
+                },
+                { parent },
+            ),
+    );
 }
 
 /** One metric an alarm counts successes with. */
@@ -44,48 +56,73 @@ export interface CountedMetric {
  * success; with several metrics, every one of them must have counted in the same hour (MIN). Missing data (the
  * metric never existed) is breaching.
  */
-export function freshnessAlarm(parent: pulumi.Resource, name: string, opts: {
-    metrics: CountedMetric[]; hours: number; description: string; tags?: Record<string, string>;
-}): aws.cloudwatch.MetricAlarm {
+export function freshnessAlarm(
+    parent: pulumi.Resource,
+    name: string,
+    opts: {
+        metrics: CountedMetric[];
+        hours: number;
+        description: string;
+        tags?: Record<string, string>;
+    },
+): aws.cloudwatch.MetricAlarm {
     const ids = opts.metrics.map((_, i) => `m${i}`);
     const filled = ids.map((id) => `FILL(${id}, 0)`);
-    return new aws.cloudwatch.MetricAlarm(name, {
-        alarmDescription: opts.description,
-        comparisonOperator: "LessThanThreshold",
-        threshold: 1,
-        evaluationPeriods: opts.hours,
-        datapointsToAlarm: opts.hours,
-        treatMissingData: "breaching",
-        metricQueries: [
-            ...opts.metrics.map((m, i) => ({
-                id: ids[i], returnData: false,
-                metric: { namespace: m.namespace, metricName: m.metricName, dimensions: m.dimensions, period: 3600, stat: "Sum" },
-            })),
-            { id: "fresh", expression: filled.length === 1 ? filled[0] : `MIN([${filled.join(", ")}])`, label: "successful runs per hour", returnData: true },
-        ],
-        tags: opts.tags,
-    }, { parent });
+    return new aws.cloudwatch.MetricAlarm(
+        name,
+        {
+            alarmDescription: opts.description,
+            comparisonOperator: "LessThanThreshold",
+            threshold: 1,
+            evaluationPeriods: opts.hours,
+            datapointsToAlarm: opts.hours,
+            treatMissingData: "breaching",
+            metricQueries: [
+                ...opts.metrics.map((m, i) => ({
+                    id: ids[i],
+                    returnData: false,
+                    metric: { namespace: m.namespace, metricName: m.metricName, dimensions: m.dimensions, period: 3600, stat: "Sum" },
+                })),
+                {
+                    id: "fresh",
+                    expression: filled.length === 1 ? filled[0] : `MIN([${filled.join(", ")}])`,
+                    label: "successful runs per hour",
+                    returnData: true,
+                },
+            ],
+            tags: opts.tags,
+        },
+        { parent },
+    );
 }
 
 /** EventBridge pattern: one of these alarms went into ALARM (CloudWatch sends the state change to the default bus). */
 export function alarmPattern(alarmArns: string[]): string {
     return JSON.stringify({
-        "source": ["aws.cloudwatch"],
+        source: ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "resources": alarmArns,
-        "detail": { state: { value: ["ALARM"] } },
+        resources: alarmArns,
+        detail: { state: { value: ["ALARM"] } },
     });
 }
 
 export const STALE_MESSAGE = {
     inputPaths: { alarm: "$.detail.alarmName", reason: "$.detail.state.reason", time: "$.time", region: "$.region" },
-    inputTemplate: "\"consistent-snapshots: NO successful consistent snapshot within the freshness window (<alarm>, <region>, <time>): <reason>. " +
+    inputTemplate:
+        '"consistent-snapshots: NO successful consistent snapshot within the freshness window (<alarm>, <region>, <time>): <reason>. ' +
         "Nothing may have failed loudly: check that the instances run and carry their tag, that the SSM Agent is online, and that the " +
-        "window or policy is enabled; `npx consistent-snapshots runs` and `snapshots` show the last runs.\"",
+        'window or policy is enabled; `npx consistent-snapshots runs` and `snapshots` show the last runs."',
 };
 
 /** A CloudWatch dashboard widget (the dashboard body's structure, as PutDashboard takes it). */
-interface Widget { type: "metric" | "alarm" | "text"; x: number; y: number; width: number; height: number; properties: Record<string, unknown> }
+interface Widget {
+    type: "metric" | "alarm" | "text";
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    properties: Record<string, unknown>;
+}
 
 /** Widgets two to a row, each 12 wide and 6 high. */
 function grid(widgets: Omit<Widget, "x" | "y" | "width" | "height">[]): Widget[] {
@@ -101,9 +138,17 @@ export function windowDashboardBody(region: string, namespace: string, targetNam
     const per = (metricName: string, stat: string) => targetNames.map((t) => [namespace, metricName, "Target", t, { stat, label: `${t} ${metricName}` }]);
     const widgets = [
         metricWidget(region, "Runs per hour: succeeded and failed, by target", "Sum", [...per("RunsSucceeded", "Sum"), ...per("RunsFailed", "Sum")]),
-        metricWidget(region, "Writes blocked and filesystems frozen, ms (max per hour)", "Maximum", [...per("WriteBlockWindowMs", "Maximum"), ...per("FrozenMs", "Maximum")]),
-        metricWidget(region, "Database lock held and CreateSnapshots call, ms (max per hour)", "Maximum", [...per("LockHeldMs", "Maximum"), ...per("ApiMs", "Maximum")]),
-        ...(alarmArns.length > 0 ? [{ type: "alarm" as const, properties: { title: "Freshness: a successful consistent snapshot within the window", alarms: alarmArns } }] : []),
+        metricWidget(region, "Writes blocked and filesystems frozen, ms (max per hour)", "Maximum", [
+            ...per("WriteBlockWindowMs", "Maximum"),
+            ...per("FrozenMs", "Maximum"),
+        ]),
+        metricWidget(region, "Database lock held and CreateSnapshots call, ms (max per hour)", "Maximum", [
+            ...per("LockHeldMs", "Maximum"),
+            ...per("ApiMs", "Maximum"),
+        ]),
+        ...(alarmArns.length > 0
+            ? [{ type: "alarm" as const, properties: { title: "Freshness: a successful consistent snapshot within the window", alarms: alarmArns } }]
+            : []),
     ];
     return JSON.stringify({ widgets: grid(widgets) });
 }
@@ -113,9 +158,15 @@ export function lifecyclePolicyDashboardBody(region: string, policyId: string, a
     const dlm = (metricName: string) => ["AWS/EBS", metricName, "DLMPolicyId", policyId, { stat: "Sum", label: metricName }];
     const widgets = [
         metricWidget(region, "DLM snapshots per hour", "Sum", ["SnapshotsCreateCompleted", "SnapshotsCreateFailed", "SnapshotsDeleteFailed"].map(dlm)),
-        metricWidget(region, "DLM pre and post scripts per hour (scheduler: dlm)", "Sum",
-            ["PreScriptCompleted", "PreScriptFailed", "PostScriptCompleted", "PostScriptFailed"].map(dlm)),
-        ...(alarmArns.length > 0 ? [{ type: "alarm" as const, properties: { title: "Freshness: a consistent snapshot within the window", alarms: alarmArns } }] : []),
+        metricWidget(
+            region,
+            "DLM pre and post scripts per hour (scheduler: dlm)",
+            "Sum",
+            ["PreScriptCompleted", "PreScriptFailed", "PostScriptCompleted", "PostScriptFailed"].map(dlm),
+        ),
+        ...(alarmArns.length > 0
+            ? [{ type: "alarm" as const, properties: { title: "Freshness: a consistent snapshot within the window", alarms: alarmArns } }]
+            : []),
     ];
     return JSON.stringify({ widgets: grid(widgets) });
 }

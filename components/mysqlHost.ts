@@ -111,25 +111,37 @@ export class MysqlHost extends pulumi.ComponentResource {
         this.targetTags = { [tagKey]: tagValue };
         const ctx = accountContext(this);
 
-        const role = new aws.iam.Role(`${name}-role`, {
-            description: "consistent-snapshots database host: SSM managed instance + snapshot script",
-            // No aws:SourceAccount here: AWS documents that condition for service roles (SSM's maintenance-window
-            // role), not for EC2 assuming an instance-profile role; a condition on an absent key would deny.
-            assumeRolePolicy: serviceTrustPolicy("ec2.amazonaws.com"),
-            tags: args.tags,
-        }, { parent: this });
-        new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {
-            role: role.name,
-            policyArn: ctx.apply((c) => `arn:${c.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`),
-        }, { parent: this });
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: "consistent-snapshots database host: SSM managed instance + snapshot script",
+                // No aws:SourceAccount here: AWS documents that condition for service roles (SSM's maintenance-window
+                // role), not for EC2 assuming an instance-profile role; a condition on an absent key would deny.
+                assumeRolePolicy: serviceTrustPolicy("ec2.amazonaws.com"),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicyAttachment(
+            `${name}-ssm-core`,
+            {
+                role: role.name,
+                policyArn: ctx.apply((c) => `arn:${c.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`),
+            },
+            { parent: this },
+        );
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
 
-        const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            vpcId: args.vpcId,
-            description: "consistent-snapshots database host: no ingress (Session Manager), HTTPS out to AWS APIs",
-            egress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "HTTPS to SSM, EC2, S3" }],
-            tags: args.tags,
-        }, { parent: this });
+        const securityGroup = new aws.ec2.SecurityGroup(
+            `${name}-sg`,
+            {
+                vpcId: args.vpcId,
+                description: "consistent-snapshots database host: no ingress (Session Manager), HTTPS out to AWS APIs",
+                egress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "HTTPS to SSM, EC2, S3" }],
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         const binlogExpireDays = args.binlogExpireDays ?? 7;
         if (!Number.isInteger(binlogExpireDays) || binlogExpireDays < 1 || binlogExpireDays > 99) {
@@ -137,56 +149,81 @@ export class MysqlHost extends pulumi.ComponentResource {
         }
         const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this });
         // Its own resource so that it survives the instance; protect/retainOnDelete guard it against Pulumi itself.
-        const dataVolume = new aws.ebs.Volume(`${name}-data`, {
-            availabilityZone: subnet.availabilityZone,
-            size: args.dataVolumeSizeGiB ?? 20,
-            type: "gp3",
-            encrypted: true,
-            kmsKeyId: args.kmsKeyId,
-            tags: { ...args.tags, Name: `${name}-data` },
-        }, { parent: this, protect: args.protectDataVolume ?? false, retainOnDelete: args.retainDataVolumeOnDelete ?? false });
+        const dataVolume = new aws.ebs.Volume(
+            `${name}-data`,
+            {
+                availabilityZone: subnet.availabilityZone,
+                size: args.dataVolumeSizeGiB ?? 20,
+                type: "gp3",
+                encrypted: true,
+                kmsKeyId: args.kmsKeyId,
+                tags: { ...args.tags, Name: `${name}-data` },
+            },
+            { parent: this, protect: args.protectDataVolume ?? false, retainOnDelete: args.retainDataVolumeOnDelete ?? false },
+        );
 
         const ami = aws.ssm.getParameterOutput({ name: AL2023_AMI_PARAMETERS[architecture] }, { parent: this });
-        const instance = new aws.ec2.Instance(name, {
-            ami: ami.value,
-            instanceType: args.instanceType ?? "t3.micro",
-            subnetId: args.subnetId,
-            vpcSecurityGroupIds: [securityGroup.id],
-            associatePublicIpAddress: args.associatePublicIpAddress ?? false,
-            iamInstanceProfile: profile.name,
-            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-            // Tags on the root device only: the provider's volumeTags would also claim the data volume's tags.
-            rootBlockDevice: {
-                encrypted: true, kmsKeyId: args.kmsKeyId, volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB ?? 10,
-                tags: { ...args.tags, Name: `${name}-root` },
+        const instance = new aws.ec2.Instance(
+            name,
+            {
+                ami: ami.value,
+                instanceType: args.instanceType ?? "t3.micro",
+                subnetId: args.subnetId,
+                vpcSecurityGroupIds: [securityGroup.id],
+                associatePublicIpAddress: args.associatePublicIpAddress ?? false,
+                iamInstanceProfile: profile.name,
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+                // Tags on the root device only: the provider's volumeTags would also claim the data volume's tags.
+                rootBlockDevice: {
+                    encrypted: true,
+                    kmsKeyId: args.kmsKeyId,
+                    volumeType: "gp3",
+                    volumeSize: args.rootVolumeSizeGiB ?? 10,
+                    tags: { ...args.tags, Name: `${name}-root` },
+                },
+                userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays })),
+                userDataReplaceOnChange: true,
+                tags: { ...args.tags, Name: name, ...this.targetTags },
             },
-            userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays })),
-            userDataReplaceOnChange: true,
-            tags: { ...args.tags, Name: name, ...this.targetTags },
-        }, {
-            parent: this,
-            // The AMI parameter moves with every AL2023 release; a new AMI must not replace the database host on a
-            // routine `pulumi up`. Roll hosts deliberately (README: "Rolling the demo host to a new AMI").
-            ignoreChanges: ["ami"],
-        });
+            {
+                parent: this,
+                // The AMI parameter moves with every AL2023 release; a new AMI must not replace the database host on a
+                // routine `pulumi up`. Roll hosts deliberately (README: "Rolling the demo host to a new AMI").
+                ignoreChanges: ["ami"],
+            },
+        );
         // Replacing the instance moves the attachment: detach first (one volume, one instance), stopping the old
         // instance so that MariaDB shuts down cleanly before its disk goes away.
-        new aws.ec2.VolumeAttachment(`${name}-data`, {
-            deviceName: DATA_VOLUME_DEVICE_NAME,
-            volumeId: dataVolume.id,
-            instanceId: instance.id,
-            stopInstanceBeforeDetaching: true,
-        }, { parent: this, deleteBeforeReplace: true });
+        new aws.ec2.VolumeAttachment(
+            `${name}-data`,
+            {
+                deviceName: DATA_VOLUME_DEVICE_NAME,
+                volumeId: dataVolume.id,
+                instanceId: instance.id,
+                stopInstanceBeforeDetaching: true,
+            },
+            { parent: this, deleteBeforeReplace: true },
+        );
 
         // Declared after the instance so that CreateSnapshots is allowed on this instance's ARN only.
-        new aws.iam.RolePolicy(`${name}-snapshot`, {
-            role: role.id,
-            policy: pulumi.all([ctx, instance.arn, args.logGroupArn]).apply(([c, instanceArn, logGroupArn]) =>
-                JSON.stringify(snapshotInstancePolicy(c, {
-                    instanceArns: [instanceArn], tagKey, tagValues: [tagValue], logGroupArn,
-                    tagLifecyclePolicySnapshots: args.lifecyclePolicyScripts ?? false,
-                }))),
-        }, { parent: this });
+        new aws.iam.RolePolicy(
+            `${name}-snapshot`,
+            {
+                role: role.id,
+                policy: pulumi.all([ctx, instance.arn, args.logGroupArn]).apply(([c, instanceArn, logGroupArn]) =>
+                    JSON.stringify(
+                        snapshotInstancePolicy(c, {
+                            instanceArns: [instanceArn],
+                            tagKey,
+                            tagValues: [tagValue],
+                            logGroupArn,
+                            tagLifecyclePolicySnapshots: args.lifecyclePolicyScripts ?? false,
+                        }),
+                    ),
+                ),
+            },
+            { parent: this },
+        );
 
         this.instanceId = instance.id;
         this.instanceArn = instance.arn;
@@ -195,8 +232,12 @@ export class MysqlHost extends pulumi.ComponentResource {
         this.securityGroupId = securityGroup.id;
         this.dataVolumeId = dataVolume.id;
         this.registerOutputs({
-            instanceId: this.instanceId, instanceArn: this.instanceArn, roleName: this.roleName,
-            roleArn: this.roleArn, securityGroupId: this.securityGroupId, dataVolumeId: this.dataVolumeId,
+            instanceId: this.instanceId,
+            instanceArn: this.instanceArn,
+            roleName: this.roleName,
+            roleArn: this.roleArn,
+            securityGroupId: this.securityGroupId,
+            dataVolumeId: this.dataVolumeId,
         });
     }
 }

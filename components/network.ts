@@ -21,8 +21,16 @@ export const HOST_ENDPOINT_ACTIONS = Object.freeze({
  * and the buckets AWS lists for SSM Agent in private subnets (its updates, plugins, documents' attachments).
  */
 export function hostS3Buckets(region: string): string[] {
-    return [`al2023-repos-${region}-*`, `amazon-ssm-${region}`, `amazon-ssm-packages-${region}`, `${region}-birdwatcher-prod`,
-        `aws-ssm-${region}`, `aws-ssm-distributor-file-${region}`, `aws-ssm-document-attachments-${region}`, `patch-baseline-snapshot-${region}`];
+    return [
+        `al2023-repos-${region}-*`,
+        `amazon-ssm-${region}`,
+        `amazon-ssm-packages-${region}`,
+        `${region}-birdwatcher-prod`,
+        `aws-ssm-${region}`,
+        `aws-ssm-distributor-file-${region}`,
+        `aws-ssm-document-attachments-${region}`,
+        `patch-baseline-snapshot-${region}`,
+    ];
 }
 
 /**
@@ -35,9 +43,15 @@ export function hostS3Buckets(region: string): string[] {
  */
 export function endpointPolicy(service: "ec2" | "logs" | "s3", ctx: AccountContext): string {
     const inAccount = { StringEquals: { "aws:PrincipalAccount": ctx.accountId } };
-    const statement = service === "s3"
-        ? { Sid: "ReadPackagesAndAgentFiles", Action: ["s3:GetObject"], Resource: hostS3Buckets(ctx.region).map((b) => `arn:${ctx.partition}:s3:::${b}/*`) }
-        : { Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput", Action: [...HOST_ENDPOINT_ACTIONS[service]], Resource: "*", Condition: inAccount };
+    const statement =
+        service === "s3"
+            ? { Sid: "ReadPackagesAndAgentFiles", Action: ["s3:GetObject"], Resource: hostS3Buckets(ctx.region).map((b) => `arn:${ctx.partition}:s3:::${b}/*`) }
+            : {
+                  Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput",
+                  Action: [...HOST_ENDPOINT_ACTIONS[service]],
+                  Resource: "*",
+                  Condition: inAccount,
+              };
     return JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", ...statement }] });
 }
 
@@ -74,8 +88,10 @@ function loadAwsx(): typeof awsxModule {
     } catch (error) {
         const missing = (error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((error as Error).message).includes("'@pulumi/awsx'");
         if (!missing) throw error;
-        throw new Error("consistent-snapshots: Network needs the package @pulumi/awsx (an optional peer dependency, ^3.9.0): " +
-            "npm install @pulumi/awsx. The other components do not need it; give MysqlHost a subnet of your own VPC instead.");
+        throw new Error(
+            "consistent-snapshots: Network needs the package @pulumi/awsx (an optional peer dependency, ^3.9.0): " +
+                "npm install @pulumi/awsx. The other components do not need it; give MysqlHost a subnet of your own VPC instead.",
+        );
     }
 }
 
@@ -110,17 +126,21 @@ export class Network extends pulumi.ComponentResource {
         const awsProvider = this.getProvider("aws::");
 
         const awsx = loadAwsx();
-        const vpc = new awsx.ec2.Vpc(name, {
-            cidrBlock,
-            numberOfAvailabilityZones: args.availabilityZoneCount ?? 1,
-            enableDnsHostnames: true,
-            enableDnsSupport: true,
-            subnetStrategy: "Auto",
-            subnetSpecs: [{ type: isPrivate ? "Isolated" : "Public", cidrMask: 24 }],
-            // awsx defaults to a NAT gateway per AZ; neither mode wants one.
-            natGateways: { strategy: "None" },
-            tags: args.tags,
-        }, { parent: this, ...(awsProvider ? { providers: [awsProvider] } : {}) });
+        const vpc = new awsx.ec2.Vpc(
+            name,
+            {
+                cidrBlock,
+                numberOfAvailabilityZones: args.availabilityZoneCount ?? 1,
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                subnetStrategy: "Auto",
+                subnetSpecs: [{ type: isPrivate ? "Isolated" : "Public", cidrMask: 24 }],
+                // awsx defaults to a NAT gateway per AZ; neither mode wants one.
+                natGateways: { strategy: "None" },
+                tags: args.tags,
+            },
+            { parent: this, ...(awsProvider ? { providers: [awsProvider] } : {}) },
+        );
 
         this.vpcId = vpc.vpcId;
         this.subnetIds = vpc.publicSubnetIds;
@@ -129,35 +149,51 @@ export class Network extends pulumi.ComponentResource {
             // Amazon Linux 2023's package repositories are in S3: a gateway endpoint on every route table of the
             // VPC (awsx's own endpoint specs take only a literal service name, and the Region may be an output).
             const ctx = pulumi.all([accountContext(this), region]).apply(([c, r]) => ({ ...c, region: r }));
-            const s3Endpoint = new aws.ec2.VpcEndpoint(`${name}-s3`, {
-                vpcId: vpc.vpcId,
-                serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
-                vpcEndpointType: "Gateway",
-                policy: ctx.apply((c) => endpointPolicy("s3", c)),
-                routeTableIds: aws.ec2.getRouteTablesOutput({ vpcId: vpc.vpcId }, { parent: this }).ids,
-                tags: args.tags,
-            }, { parent: this });
+            const s3Endpoint = new aws.ec2.VpcEndpoint(
+                `${name}-s3`,
+                {
+                    vpcId: vpc.vpcId,
+                    serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
+                    vpcEndpointType: "Gateway",
+                    policy: ctx.apply((c) => endpointPolicy("s3", c)),
+                    routeTableIds: aws.ec2.getRouteTablesOutput({ vpcId: vpc.vpcId }, { parent: this }).ids,
+                    tags: args.tags,
+                },
+                { parent: this },
+            );
             // Interface endpoints are declared here rather than in vpcEndpointSpecs so that they get their own
             // security group (the VPC's default group would not admit the host's group).
-            const endpointSecurityGroup = new aws.ec2.SecurityGroup(`${name}-endpoints`, {
-                vpcId: vpc.vpcId,
-                description: "HTTPS from the VPC to the SSM, EC2 and CloudWatch Logs interface endpoints",
-                ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [cidrBlock], description: "HTTPS from the VPC" }],
-                tags: args.tags,
-            }, { parent: this });
+            const endpointSecurityGroup = new aws.ec2.SecurityGroup(
+                `${name}-endpoints`,
+                {
+                    vpcId: vpc.vpcId,
+                    description: "HTTPS from the VPC to the SSM, EC2 and CloudWatch Logs interface endpoints",
+                    ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [cidrBlock], description: "HTTPS from the VPC" }],
+                    tags: args.tags,
+                },
+                { parent: this },
+            );
             this.endpointSecurityGroupId = endpointSecurityGroup.id;
-            const endpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service) => new aws.ec2.VpcEndpoint(`${name}-${service}`, {
-                vpcId: vpc.vpcId,
-                serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
-                vpcEndpointType: "Interface",
-                privateDnsEnabled: true,
-                policy: service === "ec2" || service === "logs" ? ctx.apply((c) => endpointPolicy(service, c)) : undefined,
-                subnetIds: vpc.isolatedSubnetIds,
-                securityGroupIds: [endpointSecurityGroup.id],
-                tags: args.tags,
-            }, { parent: this }));
-            this.interfaceEndpointIds = pulumi.all(endpoints.map((e) => e.id)).apply((ids) =>
-                Object.fromEntries(PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service, i) => [service, ids[i]])));
+            const endpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map(
+                (service) =>
+                    new aws.ec2.VpcEndpoint(
+                        `${name}-${service}`,
+                        {
+                            vpcId: vpc.vpcId,
+                            serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
+                            vpcEndpointType: "Interface",
+                            privateDnsEnabled: true,
+                            policy: service === "ec2" || service === "logs" ? ctx.apply((c) => endpointPolicy(service, c)) : undefined,
+                            subnetIds: vpc.isolatedSubnetIds,
+                            securityGroupIds: [endpointSecurityGroup.id],
+                            tags: args.tags,
+                        },
+                        { parent: this },
+                    ),
+            );
+            this.interfaceEndpointIds = pulumi
+                .all(endpoints.map((e) => e.id))
+                .apply((ids) => Object.fromEntries(PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service, i) => [service, ids[i]])));
             // The awsx VPC (a remote component) completes with its route tables, so depending on its outputs covers
             // those; the endpoints are joined in here.
             this.subnetIds = pulumi.all([vpc.isolatedSubnetIds, pulumi.all([s3Endpoint, ...endpoints].map((e) => e.id))]).apply(([ids]) => ids);

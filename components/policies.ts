@@ -5,7 +5,6 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY } from "./snapshotTags";
 
-
 export interface PolicyStatement {
     Sid: string;
     Effect: "Allow" | "Deny";
@@ -13,9 +12,16 @@ export interface PolicyStatement {
     Resource: string | string[];
     Condition?: Record<string, Record<string, string | string[]>>;
 }
-export interface PolicyDocument { Version: "2012-10-17"; Statement: PolicyStatement[] }
+export interface PolicyDocument {
+    Version: "2012-10-17";
+    Statement: PolicyStatement[];
+}
 
-export interface AccountContext { partition: string; region: string; accountId: string }
+export interface AccountContext {
+    partition: string;
+    region: string;
+    accountId: string;
+}
 
 export interface InstancePolicyScope {
     /** Exact instance ARNs allowed to be snapshotted; when absent, instances carrying the target tag. */
@@ -38,9 +44,20 @@ export const GTID_TAG_PARTS = 8;
  * The tags the post-script adds to DLM's snapshots (scripts/consistent-snapshot.sh, tag_held_snapshots). Not
  * `InstanceId`: DLM writes it (the policy's variable tag `$(instance-id)`), and IAM keys each host's rights on it.
  */
-export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecutionId", "FrozenMounts", "UnfrozenMounts",
-    "BinlogFile", "BinlogPosition", ...gtidTagKeys("GtidBinlogPos"),
-    "ReplicationSourceLogFile", "ReplicationSourceLogPos", "ReplicationChannels", ...gtidTagKeys("ReplicationGtidPos")] as const;
+export const POST_SCRIPT_TAG_KEYS = [
+    "RunId",
+    "ConsistencyMethod",
+    "DlmExecutionId",
+    "FrozenMounts",
+    "UnfrozenMounts",
+    "BinlogFile",
+    "BinlogPosition",
+    ...gtidTagKeys("GtidBinlogPos"),
+    "ReplicationSourceLogFile",
+    "ReplicationSourceLogPos",
+    "ReplicationChannels",
+    ...gtidTagKeys("ReplicationGtidPos"),
+] as const;
 
 /**
  * The tags a GTID set goes into (scripts/consistent-snapshot.sh, gtid_tags): `key`, then `key2`..`key8` for a set
@@ -49,7 +66,6 @@ export const POST_SCRIPT_TAG_KEYS = ["RunId", "ConsistencyMethod", "DlmExecution
 export function gtidTagKeys(key: string): string[] {
     return [key, ...Array.from({ length: GTID_TAG_PARTS - 1 }, (_, i) => `${key}${i + 2}`), `${key}Cut`];
 }
-
 
 /**
  * Ties a request to the instance that makes it. Requests signed with an instance profile's credentials carry
@@ -71,51 +87,78 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
     const statements: PolicyStatement[] = [
         {
             // DescribeInstances supports no resource-level permissions; it is limited to the region.
-            Sid: "DescribeOwnVolumes", Effect: "Allow", Action: ["ec2:DescribeInstances"], Resource: "*",
+            Sid: "DescribeOwnVolumes",
+            Effect: "Allow",
+            Action: ["ec2:DescribeInstances"],
+            Resource: "*",
             Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
         },
         scope.instanceArns
             ? {
-                Sid: "SnapshotThisInstance", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: scope.instanceArns,
-                Condition: fromInstance(ctx, "ec2:InstanceID"),
-            }
+                  Sid: "SnapshotThisInstance",
+                  Effect: "Allow",
+                  Action: ["ec2:CreateSnapshots"],
+                  Resource: scope.instanceArns,
+                  Condition: fromInstance(ctx, "ec2:InstanceID"),
+              }
             : {
-                // A tagged instance, and only the one making the request.
-                Sid: "SnapshotTaggedInstances", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("instance/*"),
-                Condition: { StringEquals: { [`aws:ResourceTag/${scope.tagKey}`]: scope.tagValues }, ...fromInstance(ctx, "ec2:InstanceID") },
-            },
+                  // A tagged instance, and only the one making the request.
+                  Sid: "SnapshotTaggedInstances",
+                  Effect: "Allow",
+                  Action: ["ec2:CreateSnapshots"],
+                  Resource: ec2("instance/*"),
+                  Condition: { StringEquals: { [`aws:ResourceTag/${scope.tagKey}`]: scope.tagValues }, ...fromInstance(ctx, "ec2:InstanceID") },
+              },
         { Sid: "SnapshotItsVolumes", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("volume/*") },
         {
             // Snapshots may only be created carrying the creator tag and the caller's own instance id (tags are
             // applied on create): a host cannot make snapshots that another host's retention would count as its own.
-            Sid: "CreateTaggedSnapshots", Effect: "Allow", Action: ["ec2:CreateSnapshots"], Resource: ec2("snapshot/*", ""),
+            Sid: "CreateTaggedSnapshots",
+            Effect: "Allow",
+            Action: ["ec2:CreateSnapshots"],
+            Resource: ec2("snapshot/*", ""),
             Condition: {
                 StringEquals: { [`aws:RequestTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
                 ...fromInstance(ctx, `aws:RequestTag/${INSTANCE_ID_TAG_KEY}`),
             },
         },
         {
-            Sid: "TagOnlyOnCreate", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: ec2("snapshot/*", ""),
+            Sid: "TagOnlyOnCreate",
+            Effect: "Allow",
+            Action: ["ec2:CreateTags"],
+            Resource: ec2("snapshot/*", ""),
             Condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } },
         },
     ];
-    statements.push({
-        // Retention: list this tool's snapshots (no resource-level permissions for Describe*)...
-        Sid: "ListSnapshots", Effect: "Allow", Action: ["ec2:DescribeSnapshots"], Resource: "*",
-        Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
-    }, {
-        // ...and delete only snapshots carrying the creator tag and its own instance id.
-        Sid: "DeleteOwnSnapshots", Effect: "Allow", Action: ["ec2:DeleteSnapshot"], Resource: ec2("snapshot/*", ""),
-        Condition: {
-            StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
-            ...fromInstance(ctx, `aws:ResourceTag/${INSTANCE_ID_TAG_KEY}`),
+    statements.push(
+        {
+            // Retention: list this tool's snapshots (no resource-level permissions for Describe*)...
+            Sid: "ListSnapshots",
+            Effect: "Allow",
+            Action: ["ec2:DescribeSnapshots"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
         },
-    });
+        {
+            // ...and delete only snapshots carrying the creator tag and its own instance id.
+            Sid: "DeleteOwnSnapshots",
+            Effect: "Allow",
+            Action: ["ec2:DeleteSnapshot"],
+            Resource: ec2("snapshot/*", ""),
+            Condition: {
+                StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+                ...fromInstance(ctx, `aws:ResourceTag/${INSTANCE_ID_TAG_KEY}`),
+            },
+        },
+    );
     if (scope.tagLifecyclePolicySnapshots) {
         statements.push({
-            Sid: "TagLifecyclePolicySnapshots", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: ec2("snapshot/*", ""),
+            Sid: "TagLifecyclePolicySnapshots",
+            Effect: "Allow",
+            Action: ["ec2:CreateTags"],
+            Resource: ec2("snapshot/*", ""),
             Condition: {
-                "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
+                StringEquals: { "aws:ResourceTag/dlm:managed": "true" },
                 "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
                 ...fromInstance(ctx, `aws:ResourceTag/${INSTANCE_ID_TAG_KEY}`),
             },
@@ -125,14 +168,20 @@ export function snapshotInstancePolicy(ctx: AccountContext, scope: InstancePolic
         // The SSM Agent uploads Run Command output itself: CreateLogGroup first (ResourceAlreadyExists is
         // expected; on any other error it falls back to DescribeLogGroups), then CreateLogStream,
         // DescribeLogStreams and PutLogEvents (amazon-ssm-agent, cloudwatchlogsservice.go).
-        statements.push({
-            Sid: "WriteRunCommandOutput", Effect: "Allow",
-            Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            Resource: [scope.logGroupArn, `${scope.logGroupArn}:log-stream:*`],
-        }, {
-            Sid: "FindLogGroup", Effect: "Allow", Action: ["logs:DescribeLogGroups"],
-            Resource: `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:*`,
-        });
+        statements.push(
+            {
+                Sid: "WriteRunCommandOutput",
+                Effect: "Allow",
+                Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                Resource: [scope.logGroupArn, `${scope.logGroupArn}:log-stream:*`],
+            },
+            {
+                Sid: "FindLogGroup",
+                Effect: "Allow",
+                Action: ["logs:DescribeLogGroups"],
+                Resource: `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:*`,
+            },
+        );
     }
     return { Version: "2012-10-17", Statement: statements };
 }
@@ -159,13 +208,16 @@ export function maintenanceWindowRolePolicy(ctx: AccountContext, scope: WindowRo
         Statement: [
             { Sid: "SendSnapshotDocuments", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: scope.documentArns },
             {
-                Sid: "ToTaggedInstancesOnly", Effect: "Allow", Action: ["ssm:SendCommand"],
+                Sid: "ToTaggedInstancesOnly",
+                Effect: "Allow",
+                Action: ["ssm:SendCommand"],
                 Resource: `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.accountId}:instance/*`,
                 Condition: { StringEquals: { [`ssm:resourceTag/${scope.tagKey}`]: scope.tagValues } },
             },
             {
                 // These SSM read/cancel actions support no resource-level permissions.
-                Sid: "FollowCommands", Effect: "Allow",
+                Sid: "FollowCommands",
+                Effect: "Allow",
                 Action: ["ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation", "ssm:CancelCommand"],
                 Resource: "*",
             },
@@ -180,19 +232,25 @@ export function maintenanceWindowRolePolicy(ctx: AccountContext, scope: WindowRo
 export function serviceTrustPolicy(service: string, accountId?: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
-        Statement: [{
-            Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole",
-            ...(accountId ? { Condition: { StringEquals: { "aws:SourceAccount": accountId } } } : {}),
-        }],
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Service: service },
+                Action: "sts:AssumeRole",
+                ...(accountId ? { Condition: { StringEquals: { "aws:SourceAccount": accountId } } } : {}),
+            },
+        ],
     });
 }
 
 /** The current partition, region and account, as outputs (invokes, so they also work under mocks). */
 export function accountContext(parent: pulumi.Resource): pulumi.Output<AccountContext> {
     const opts = { parent };
-    return pulumi.all([
-        aws.getPartitionOutput({}, opts), aws.getRegionOutput({}, opts), aws.getCallerIdentityOutput({}, opts),
-    ]).apply(([partition, region, identity]) => ({
-        partition: partition.partition, region: region.region, accountId: identity.accountId,
-    }));
+    return pulumi
+        .all([aws.getPartitionOutput({}, opts), aws.getRegionOutput({}, opts), aws.getCallerIdentityOutput({}, opts)])
+        .apply(([partition, region, identity]) => ({
+            partition: partition.partition,
+            region: region.region,
+            accountId: identity.accountId,
+        }));
 }

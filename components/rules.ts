@@ -35,8 +35,10 @@ export function tagError(text: string, isKey: boolean): string | undefined {
     if ([...text].length > max) return `${what} of at most ${max} characters`;
     if (isKey && /^aws:/i.test(text)) return `${what} not starting with aws: (reserved by AWS)`;
     if (!TAG_CHARACTERS.test(text)) return `${what} of letters, digits, spaces and + - = . _ : / @`;
-    if (!IAM_POLICY_CHARACTERS.test(text)) return `${what} of Latin-1 characters only (U+0020-U+00FF): it appears in IAM policy conditions, which hold no other characters`;
-    if (isKey && !TARGET_KEY_CHARACTERS.test(text)) return `${what} without + (a maintenance-window target key tag:<key> admits letters, digits, spaces and - = . _ : / @)`;
+    if (!IAM_POLICY_CHARACTERS.test(text))
+        return `${what} of Latin-1 characters only (U+0020-U+00FF): it appears in IAM policy conditions, which hold no other characters`;
+    if (isKey && !TARGET_KEY_CHARACTERS.test(text))
+        return `${what} without + (a maintenance-window target key tag:<key> admits letters, digits, spaces and - = . _ : / @)`;
     return undefined;
 }
 

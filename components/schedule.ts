@@ -33,10 +33,8 @@ const FIELDS: FieldSpec[] = [
     { name: "Year", min: 1970, max: 2199, wildcards: ",-*/" },
 ];
 
-const CRON_FORM = "cron(Minutes Hours Day-of-month Month Day-of-week Year) with an optional leading Seconds field, " +
-    "e.g. cron(0 0 * * ? *)";
-const RATE_FORM = "rate(N unit): N a positive integer, unit minute|hour|day when N is 1 and minutes|hours|days otherwise, " +
-    "e.g. rate(6 hours)";
+const CRON_FORM = "cron(Minutes Hours Day-of-month Month Day-of-week Year) with an optional leading Seconds field, " + "e.g. cron(0 0 * * ? *)";
+const RATE_FORM = "rate(N unit): N a positive integer, unit minute|hour|day when N is 1 and minutes|hours|days otherwise, " + "e.g. rate(6 hours)";
 const AT_FORM = "at(yyyy-mm-ddThh:mm:ss), a UTC time stamp, e.g. at(2026-12-24T23:00:00)";
 
 /** Returns undefined for a valid maintenance-window schedule, else why it is not valid. */
@@ -67,8 +65,7 @@ function atError(body: string): string | undefined {
     if (!m) return `expected ${AT_FORM}`;
     const [year, month, day, hour, minute, second] = m.slice(1).map(Number);
     const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-    if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
-        hour > 23 || minute > 59 || second > 59) {
+    if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
         return `'${body}' is not a real date and time`;
     }
     return undefined;
@@ -97,8 +94,9 @@ function cronError(body: string): string | undefined {
     }
     const interval = minimumIntervalMinutes(values[0], values[1]);
     if (interval !== undefined && interval < MIN_CRON_INTERVAL_MINUTES) {
-        return `runs every ${interval} minute(s); maintenance windows do not support cron schedules faster than every ` +
-            `${MIN_CRON_INTERVAL_MINUTES} minutes`;
+        return (
+            `runs every ${interval} minute(s); maintenance windows do not support cron schedules faster than every ` + `${MIN_CRON_INTERVAL_MINUTES} minutes`
+        );
     }
     return undefined;
 }

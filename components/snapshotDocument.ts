@@ -25,86 +25,111 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     command: {
         // allowedValues, not a pattern: Data Lifecycle Manager treats a document whose command parameter does not
         // list pre-script, post-script and dry-run in allowedValues as a failed run.
-        default: "snapshot", allowedValues: ["snapshot", "pre-script", "post-script", "dry-run"],
-        description: "snapshot: lock, freeze, CreateSnapshots, release. DLM passes pre-script (lock, freeze, held until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots) or dry-run.",
+        default: "snapshot",
+        allowedValues: ["snapshot", "pre-script", "post-script", "dry-run"],
+        description:
+            "snapshot: lock, freeze, CreateSnapshots, release. DLM passes pre-script (lock, freeze, held until the post-script or maxFreezeSeconds), post-script (release, tag DLM's snapshots) or dry-run.",
     },
     executionId: {
-        default: "None", allowedPattern: "^(None|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})$",
+        default: "None",
+        allowedPattern: "^(None|[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12})$",
         description: "Set by DLM: pairs a post-script with its pre-script.",
     },
     database: {
-        default: "mysql", allowedPattern: "^(mysql|none)$",
+        default: "mysql",
+        allowedPattern: "^(mysql|none)$",
         description: "mysql: hold MySQL/MariaDB as quiesce says; none: freeze only.",
     },
     quiesce: {
-        default: "auto", allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
-        description: "auto (the lightest that holds, checked every run), ftwrl, backup-lock (BACKUP STAGE, LOCK INSTANCE FOR BACKUP) or crash-recovery (no lock or freeze; only where recovery is exact).",
+        default: "auto",
+        allowedPattern: "^(auto|ftwrl|backup-lock|crash-recovery)$",
+        description:
+            "auto (the lightest that holds, checked every run), ftwrl, backup-lock (BACKUP STAGE, LOCK INSTANCE FOR BACKUP) or crash-recovery (no lock or freeze; only where recovery is exact).",
     },
     apiClient: {
-        default: "auto", allowedPattern: "^(auto|curl|aws-cli)$",
+        default: "auto",
+        allowedPattern: "^(auto|curl|aws-cli)$",
         description: "What sends CreateSnapshots: auto (curl 7.75+ signing it, checked by a DryRun call before the lock; else the AWS CLI), curl or aws-cli.",
     },
     freezeMounts: {
-        default: "auto", allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
-        description: "auto (every filesystem on a snapshotted volume, and the database's) or mount points separated by spaces; never / or /boot. Unfrozen ones are tagged UnfrozenMounts.",
+        default: "auto",
+        allowedPattern: "^(auto|/[A-Za-z0-9._/-]*( +/[A-Za-z0-9._/-]*)*)$",
+        description:
+            "auto (every filesystem on a snapshotted volume, and the database's) or mount points separated by spaces; never / or /boot. Unfrozen ones are tagged UnfrozenMounts.",
     },
     maxFreezeSeconds: {
-        default: "30", allowedPattern: "^([2-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$",
+        default: "30",
+        allowedPattern: "^([2-9]|[1-9][0-9]|[1-5][0-9]{2}|600)$",
         description: "Longest the lock and freeze may be held (2-600 s); a watchdog releases both then.",
     },
     lockTimeoutSeconds: {
-        default: "5", allowedPattern: "^([1-9]|[1-5][0-9]|60)$",
+        default: "5",
+        allowedPattern: "^([1-9]|[1-5][0-9]|60)$",
         description: "Server-side wait for the lock per attempt (1-60 s, below maxFreezeSeconds).",
     },
     lockRetries: {
-        default: "3", allowedPattern: "^([0-9]|10)$",
+        default: "3",
+        allowedPattern: "^([0-9]|10)$",
         description: "Further lock attempts after the first (0-10).",
     },
     preScriptSeconds: {
-        default: "120", allowedPattern: "^([1-9][0-9]|1[01][0-9]|120)$",
+        default: "120",
+        allowedPattern: "^([1-9][0-9]|1[01][0-9]|120)$",
         description: "pre-script: DLM's executionTimeout (10-120 s); no lock attempt starts that could not finish, freeze and hand over within it.",
     },
     longQuerySeconds: {
-        default: "1", allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
+        default: "1",
+        allowedPattern: "^([0-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$",
         description: "Send no FLUSH while a write (MySQL: any statement) has run this long (0-3600 s; 0 disables).",
     },
     excludeBootVolume: {
-        default: "true", allowedPattern: "^(true|false)$",
+        default: "true",
+        allowedPattern: "^(true|false)$",
         description: "Leave the boot volume out of the snapshot set.",
     },
     dryRun: {
-        default: "false", allowedPattern: "^(true|false)$",
+        default: "false",
+        allowedPattern: "^(true|false)$",
         description: "Report what would be done; touch nothing.",
     },
     snapshotDescription: {
         // No "//": the AWS CLI reads a value starting with file:// (v1 also http(s)://) from there, so a description
         // could carry root's files into the snapshot's description, which anyone allowed DescribeSnapshots reads.
-        default: "Consistent snapshot by consistent-snapshots", allowedPattern: "^/?([A-Za-z0-9 _.:=+@-]+/)*[A-Za-z0-9 _.:=+@-]*$", maxChars: 255,
+        default: "Consistent snapshot by consistent-snapshots",
+        allowedPattern: "^/?([A-Za-z0-9 _.:=+@-]+/)*[A-Za-z0-9 _.:=+@-]*$",
+        maxChars: 255,
         description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-, without '//').",
     },
     retainCount: {
-        default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|1000)$",
-        description: "After a successful run, keep this many runs of this instance (this one included), delete older ones (0-1000; 0 keeps all); only CreatedBy=consistent-snapshots.",
+        default: "0",
+        allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|1000)$",
+        description:
+            "After a successful run, keep this many runs of this instance (this one included), delete older ones (0-1000; 0 keeps all); only CreatedBy=consistent-snapshots.",
     },
     retainDays: {
-        default: "0", allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)$",
+        default: "0",
+        allowedPattern: "^([0-9]|[1-9][0-9]{1,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)$",
         description: "After a successful run, delete this instance's snapshots older than this (0-3650 days; 0 keeps all).",
     },
     target: {
-        default: "", allowedPattern: "^[A-Za-z0-9_.-]{0,128}$",
+        default: "",
+        allowedPattern: "^[A-Za-z0-9_.-]{0,128}$",
         description: "The target this run serves (0-128 of [A-Za-z0-9_.-]): the summary's target, the run metrics' Target.",
     },
     mysqlDefaultsFile: {
-        default: "", allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
-        description: "MySQL option file read besides the standard ones and root's ~/.my.cnf (from passwd: the agent sets no HOME); groups [client], [client_consistent_snapshot].",
+        default: "",
+        allowedPattern: "^(|/[A-Za-z0-9._/-]+)$",
+        description:
+            "MySQL option file read besides the standard ones and root's ~/.my.cnf (from passwd: the agent sets no HOME); groups [client], [client_consistent_snapshot].",
     },
 });
 
 /** Names of the scripts under scripts/ that SSM runs, as used in config (`extraTargets[].script`). */
 export type SnapshotScriptName = "consistent-snapshot";
 /** Scripts under scripts/ that SSM runs, by name. */
-export const SNAPSHOT_SCRIPTS: Readonly<Record<SnapshotScriptName, { file: string; parameters: Readonly<Record<string, DocumentParameter>> }>> =
-    Object.freeze({ "consistent-snapshot": { file: "consistent-snapshot.sh", parameters: CONSISTENT_SNAPSHOT_PARAMETERS } });
+export const SNAPSHOT_SCRIPTS: Readonly<Record<SnapshotScriptName, { file: string; parameters: Readonly<Record<string, DocumentParameter>> }>> = Object.freeze({
+    "consistent-snapshot": { file: "consistent-snapshot.sh", parameters: CONSISTENT_SNAPSHOT_PARAMETERS },
+});
 
 /** Undefined when `value` is accepted for the script's parameter `name`, else the accepted form. */
 export function documentParameterError(script: SnapshotScriptName, name: string, value: string): string | undefined {
@@ -112,7 +137,8 @@ export function documentParameterError(script: SnapshotScriptName, name: string,
     if (!spec) return `one of the ${script} parameters: ${Object.keys(SNAPSHOT_SCRIPTS[script].parameters).join(", ")}`;
     if (spec.allowedValues) return spec.allowedValues.includes(value) ? undefined : `one of ${spec.allowedValues.join(", ")} (${spec.description})`;
     const tooLong = spec.maxChars !== undefined && value.length > spec.maxChars;
-    return !tooLong && new RegExp(spec.allowedPattern!).test(value) ? undefined
+    return !tooLong && new RegExp(spec.allowedPattern!).test(value)
+        ? undefined
         : `a value matching ${spec.allowedPattern}${spec.maxChars !== undefined ? ` of at most ${spec.maxChars} characters` : ""} (${spec.description})`;
 }
 
@@ -185,24 +211,35 @@ export class SnapshotDocument extends pulumi.ComponentResource {
         }
         const scriptName = args.script ?? "consistent-snapshot";
         for (const [parameter, value] of Object.entries(args.parameterDefaults ?? {})) {
-            const error = DLM_SCRIPT_PARAMETERS.includes(parameter) ? "not a default: Data Lifecycle Manager sets it"
+            const error = DLM_SCRIPT_PARAMETERS.includes(parameter)
+                ? "not a default: Data Lifecycle Manager sets it"
                 : documentParameterError(scriptName, parameter, value);
             if (error) throw new Error(`SnapshotDocument ${name}: parameterDefaults.${parameter} '${value}': expected ${error}`);
         }
         this.scriptFile = script.file;
         // Compact JSON: SSM's 64 KB document limit counts every byte.
         this.content = JSON.stringify(snapshotDocumentContent(scriptName, executionTimeoutSeconds, args.parameterDefaults));
-        this.parameterDefaults = Object.freeze(Object.fromEntries(Object.entries(JSON.parse(this.content).parameters as Record<string, { default: string }>)
-            .map(([parameter, declared]) => [parameter, declared.default])));
+        this.parameterDefaults = Object.freeze(
+            Object.fromEntries(
+                Object.entries(JSON.parse(this.content).parameters as Record<string, { default: string }>).map(([parameter, declared]) => [
+                    parameter,
+                    declared.default,
+                ]),
+            ),
+        );
 
-        const document = new aws.ssm.Document(name, {
-            name: args.documentName,
-            documentType: "Command",
-            documentFormat: "JSON",
-            targetType: "/AWS::EC2::Instance",
-            content: this.content,
-            tags: args.tags,
-        }, { parent: this });
+        const document = new aws.ssm.Document(
+            name,
+            {
+                name: args.documentName,
+                documentType: "Command",
+                documentFormat: "JSON",
+                targetType: "/AWS::EC2::Instance",
+                content: this.content,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         this.documentName = document.name;
         this.documentArn = document.arn;
@@ -211,7 +248,11 @@ export class SnapshotDocument extends pulumi.ComponentResource {
 }
 
 /** What the document's step unpacks and runs: the file's name, its text and that text's SHA-256 (hex). */
-export interface CarriedScript { fileName: string; text: string; sha256: string }
+export interface CarriedScript {
+    fileName: string;
+    text: string;
+    sha256: string;
+}
 
 /**
  * The step's command for a script under scripts/: a POSIX sh bootstrap (the agent starts it with `sh`, which is
@@ -263,21 +304,29 @@ export function snapshotDocumentContent(scriptName: SnapshotScriptName, timeoutS
     const command = documentCommand(file, Object.keys(parameters));
     return {
         schemaVersion: "2.2",
-        description: "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +
+        description:
+            "Application-consistent EBS snapshots of this instance: database lock and filesystem freeze held " +
             "through one CreateSnapshots call, always released. See the consistent-snapshots README.",
-        parameters: Object.fromEntries(Object.entries(parameters).map(([name, p]) => [name, {
-            type: "String",
-            default: defaults[name] ?? p.default,
-            description: p.description,
-            ...(p.allowedValues ? { allowedValues: [...p.allowedValues] } : { allowedPattern: p.allowedPattern }),
-            ...(p.maxChars !== undefined ? { maxChars: p.maxChars } : {}),
-            interpolationType: "ENV_VAR",
-        }])),
-        mainSteps: [{
-            action: "aws:runShellScript",
-            name: "consistentSnapshot",
-            precondition: { StringEquals: ["platformType", "Linux"] },
-            inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [command] },
-        }],
+        parameters: Object.fromEntries(
+            Object.entries(parameters).map(([name, p]) => [
+                name,
+                {
+                    type: "String",
+                    default: defaults[name] ?? p.default,
+                    description: p.description,
+                    ...(p.allowedValues ? { allowedValues: [...p.allowedValues] } : { allowedPattern: p.allowedPattern }),
+                    ...(p.maxChars !== undefined ? { maxChars: p.maxChars } : {}),
+                    interpolationType: "ENV_VAR",
+                },
+            ]),
+        ),
+        mainSteps: [
+            {
+                action: "aws:runShellScript",
+                name: "consistentSnapshot",
+                precondition: { StringEquals: ["platformType", "Linux"] },
+                inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [command] },
+            },
+        ],
     };
 }

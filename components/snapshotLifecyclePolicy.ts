@@ -1,7 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    COMMAND_FAILED_MESSAGE, LIFECYCLE_POLICY_ERROR_MESSAGE, SNAPSHOTS_FAILED_MESSAGE, SNAPSHOTS_FAILED_PATTERN, commandFailedPattern, failureAlerts,
+    COMMAND_FAILED_MESSAGE,
+    LIFECYCLE_POLICY_ERROR_MESSAGE,
+    SNAPSHOTS_FAILED_MESSAGE,
+    SNAPSHOTS_FAILED_PATTERN,
+    commandFailedPattern,
+    failureAlerts,
     lifecyclePolicyErrorPattern,
 } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
@@ -20,7 +25,6 @@ export interface SnapshotCopyRegion {
     /** KMS key ARN (in the destination Region) to encrypt the copies with. Default: the Region's default EBS key. */
     cmkArn?: string;
 }
-
 
 /** Snapshots DLM keeps per volume when neither `retainCount` nor `retainDays` is given. */
 export const DEFAULT_RETAIN_COUNT = 7;
@@ -119,8 +123,13 @@ export const PRE_SCRIPT_BUDGET = Object.freeze({
 /** The longest a pre-script can take with every lock attempt timing out, by PRE_SCRIPT_BUDGET. */
 export function preScriptWorstCaseSeconds(lockTimeoutSeconds: number, lockRetries: number): number {
     const b = PRE_SCRIPT_BUDGET;
-    return b.discoverySeconds + (lockRetries + 1) * b.statementsPerAttempt * lockTimeoutSeconds + lockRetries * b.secondsBetweenAttempts +
-        b.freezeSeconds + b.handOverSeconds;
+    return (
+        b.discoverySeconds +
+        (lockRetries + 1) * b.statementsPerAttempt * lockTimeoutSeconds +
+        lockRetries * b.secondsBetweenAttempts +
+        b.freezeSeconds +
+        b.handOverSeconds
+    );
 }
 
 /**
@@ -131,10 +140,14 @@ export function preScriptWorstCaseSeconds(lockTimeoutSeconds: number, lockRetrie
  */
 export function preScriptBudgetErrors(parameters: Readonly<Record<string, string>>, executionTimeoutSeconds: number, key: (name: string) => string): string[] {
     const value = (name: string) => Number(parameters[name] ?? CONSISTENT_SNAPSHOT_PARAMETERS[name].default);
-    const lockTimeoutSeconds = value("lockTimeoutSeconds"), lockRetries = value("lockRetries"), preScriptSeconds = value("preScriptSeconds");
+    const lockTimeoutSeconds = value("lockTimeoutSeconds"),
+        lockRetries = value("lockRetries"),
+        preScriptSeconds = value("preScriptSeconds");
     const errors: string[] = [];
     if (preScriptSeconds > executionTimeoutSeconds) {
-        errors.push(`${key("preScriptSeconds")} ${preScriptSeconds}: expected at most the scripts' executionTimeout, ${executionTimeoutSeconds} s (DLM stops waiting then; the script must stop locking before)`);
+        errors.push(
+            `${key("preScriptSeconds")} ${preScriptSeconds}: expected at most the scripts' executionTimeout, ${executionTimeoutSeconds} s (DLM stops waiting then; the script must stop locking before)`,
+        );
     }
     const budget = Math.min(preScriptSeconds, executionTimeoutSeconds);
     const worst = preScriptWorstCaseSeconds(lockTimeoutSeconds, lockRetries);
@@ -143,12 +156,16 @@ export function preScriptBudgetErrors(parameters: Readonly<Record<string, string
         const fixed = b.discoverySeconds + b.freezeSeconds + b.handOverSeconds;
         const perAttempt = b.statementsPerAttempt * lockTimeoutSeconds;
         const retriesThatFit = Math.floor((budget - fixed - perAttempt) / (perAttempt + b.secondsBetweenAttempts));
-        const fix = retriesThatFit >= 0 ? `${key("lockRetries")} at most ${retriesThatFit}, a smaller ${key("lockTimeoutSeconds")}`
-            : `${key("lockTimeoutSeconds")} at most ${Math.floor((budget - fixed) / b.statementsPerAttempt)}`;
-        errors.push(`${key("lockRetries")} ${lockRetries} with ${key("lockTimeoutSeconds")} ${lockTimeoutSeconds}: a pre-script may take ${worst} s ` +
-            `(${b.discoverySeconds} s discovery, ${lockRetries + 1} lock attempts of up to ${b.statementsPerAttempt} statements x ${lockTimeoutSeconds} s, ` +
-            `${b.secondsBetweenAttempts} s between attempts, ${b.freezeSeconds} s freeze, ${b.handOverSeconds} s hand-over), more than the ${budget} s DLM gives it; ` +
-            `expected ${fix}, or a longer scriptExecutionTimeoutSeconds (at most 120) and preScriptSeconds`);
+        const fix =
+            retriesThatFit >= 0
+                ? `${key("lockRetries")} at most ${retriesThatFit}, a smaller ${key("lockTimeoutSeconds")}`
+                : `${key("lockTimeoutSeconds")} at most ${Math.floor((budget - fixed) / b.statementsPerAttempt)}`;
+        errors.push(
+            `${key("lockRetries")} ${lockRetries} with ${key("lockTimeoutSeconds")} ${lockTimeoutSeconds}: a pre-script may take ${worst} s ` +
+                `(${b.discoverySeconds} s discovery, ${lockRetries + 1} lock attempts of up to ${b.statementsPerAttempt} statements x ${lockTimeoutSeconds} s, ` +
+                `${b.secondsBetweenAttempts} s between attempts, ${b.freezeSeconds} s freeze, ${b.handOverSeconds} s hand-over), more than the ${budget} s DLM gives it; ` +
+                `expected ${fix}, or a longer scriptExecutionTimeoutSeconds (at most 120) and preScriptSeconds`,
+        );
     }
     return errors;
 }
@@ -167,9 +184,11 @@ export type LifecyclePolicyArgsToCheck = Omit<SnapshotLifecyclePolicyArgs, "docu
 export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): string[] {
     const errors: string[] = [];
     const range = (name: string, value: number | undefined, min: number, max: number) => {
-        if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) errors.push(`${name} ${value}: expected a whole number from ${min} to ${max}`);
+        if (value !== undefined && (!Number.isInteger(value) || value < min || value > max))
+            errors.push(`${name} ${value}: expected a whole number from ${min} to ${max}`);
     };
-    if (args.cronExpression !== undefined && !DLM_CRON.test(args.cronExpression)) errors.push(`cronExpression '${args.cronExpression}': expected cron(...) of 17-106 characters, in UTC`);
+    if (args.cronExpression !== undefined && !DLM_CRON.test(args.cronExpression))
+        errors.push(`cronExpression '${args.cronExpression}': expected cron(...) of 17-106 characters, in UTC`);
     if (args.retainCount !== undefined && args.retainDays !== undefined) errors.push("retainCount and retainDays: set one, not both");
     range("retainCount", args.retainCount, 1, 1000);
     range("retainDays", args.retainDays, 1, 36500);
@@ -187,10 +206,14 @@ export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): str
     });
     const zones = args.fastRestoreAvailabilityZones ?? [];
     if (zones.length > 10) errors.push(`fastRestoreAvailabilityZones: ${zones.length} zones; DLM takes at most 10`);
-    zones.forEach((z, i) => { if (!AZ_NAME.test(z)) errors.push(`fastRestoreAvailabilityZones[${i}] '${z}': expected an Availability Zone name such as eu-west-1a`); });
+    zones.forEach((z, i) => {
+        if (!AZ_NAME.test(z)) errors.push(`fastRestoreAvailabilityZones[${i}] '${z}': expected an Availability Zone name such as eu-west-1a`);
+    });
     if (Object.keys(args.tagsToAdd ?? {}).length > 44) errors.push("tagsToAdd: at most 44 (DLM adds at most 45 tags, and this component adds CreatedByPolicy)");
     if (INSTANCE_ID_TAG_KEY in (args.tagsToAdd ?? {})) {
-        errors.push(`tagsToAdd.${INSTANCE_ID_TAG_KEY}: reserved (DLM tags each snapshot with its instance id, which the hosts' IAM policy keys on); use another key`);
+        errors.push(
+            `tagsToAdd.${INSTANCE_ID_TAG_KEY}: reserved (DLM tags each snapshot with its instance id, which the hosts' IAM policy keys on); use another key`,
+        );
     }
     if (args.tagValue.length > 500) errors.push("tagValue: DLM target tags are at most 500 characters");
     const freshness = freshnessHoursFor(args.freshnessHours, args.cronExpression ?? DEFAULT_SCHEDULE);
@@ -200,8 +223,13 @@ export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): str
         if (problem) errors.push(`freshnessHours ${freshness}: expected ${problem}`);
     }
     if (args.document.parameterDefaults) {
-        errors.push(...preScriptBudgetErrors(args.document.parameterDefaults, args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
-            (parameter) => `document.parameterDefaults.${parameter}`));
+        errors.push(
+            ...preScriptBudgetErrors(
+                args.document.parameterDefaults,
+                args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
+                (parameter) => `document.parameterDefaults.${parameter}`,
+            ),
+        );
     }
     return errors;
 }
@@ -213,44 +241,73 @@ function validArgs(name: string, args: SnapshotLifecyclePolicyArgs): SnapshotLif
 }
 
 /** What DLM does with this role: snapshots, their tags, copies, fast restore, and the scripts through SSM. */
-export function lifecyclePolicyRolePolicy(ctx: AccountContext, scope: { documentArn: string; tagKey: string; tagValue: string; cmkArns: string[] }): PolicyDocument {
+export function lifecyclePolicyRolePolicy(
+    ctx: AccountContext,
+    scope: { documentArn: string; tagKey: string; tagValue: string; cmkArns: string[] },
+): PolicyDocument {
     const policy: PolicyDocument = {
         Version: "2012-10-17",
         Statement: [
             {
                 // What AWSDataLifecycleManagerServiceRole grants for snapshots, less AMI, archive and sharing actions.
-                Sid: "Snapshots", Effect: "Allow", Resource: "*",
-                Action: ["ec2:CreateSnapshot", "ec2:CreateSnapshots", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeVolumes",
-                    "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:EnableFastSnapshotRestores", "ec2:DescribeFastSnapshotRestores",
-                    "ec2:DisableFastSnapshotRestores", "ec2:DescribeAvailabilityZones"],
+                Sid: "Snapshots",
+                Effect: "Allow",
+                Resource: "*",
+                Action: [
+                    "ec2:CreateSnapshot",
+                    "ec2:CreateSnapshots",
+                    "ec2:DeleteSnapshot",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeVolumes",
+                    "ec2:DescribeSnapshots",
+                    "ec2:CopySnapshot",
+                    "ec2:EnableFastSnapshotRestores",
+                    "ec2:DescribeFastSnapshotRestores",
+                    "ec2:DisableFastSnapshotRestores",
+                    "ec2:DescribeAvailabilityZones",
+                ],
             },
             { Sid: "SnapshotTags", Effect: "Allow", Action: ["ec2:CreateTags"], Resource: `arn:${ctx.partition}:ec2:*::snapshot/*` },
             {
                 // AWSDataLifecycleManagerSSMFullAccess (v2), scoped: this document (it also reads it before running
                 // it), to the targeted instances only.
-                Sid: "RunScripts", Effect: "Allow", Action: ["ssm:SendCommand", "ssm:DescribeDocument", "ssm:GetDocument"],
+                Sid: "RunScripts",
+                Effect: "Allow",
+                Action: ["ssm:SendCommand", "ssm:DescribeDocument", "ssm:GetDocument"],
                 Resource: [scope.documentArn],
             },
             {
-                Sid: "RunScriptsOnTargets", Effect: "Allow", Action: ["ssm:SendCommand"],
+                Sid: "RunScriptsOnTargets",
+                Effect: "Allow",
+                Action: ["ssm:SendCommand"],
                 Resource: `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.accountId}:instance/*`,
                 Condition: { StringEquals: { [`ssm:resourceTag/${scope.tagKey}`]: scope.tagValue } },
             },
             {
-                Sid: "FollowScripts", Effect: "Allow", Resource: "*",
+                Sid: "FollowScripts",
+                Effect: "Allow",
+                Resource: "*",
                 Action: ["ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:DescribeInstanceInformation"],
             },
         ],
     };
     if (scope.cmkArns.length > 0) {
-        policy.Statement.push({
-            Sid: "EncryptCopies", Effect: "Allow", Resource: scope.cmkArns,
-            Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
-        }, {
-            // EBS takes a grant on the key for the copy it encrypts; nobody else gets one through this role.
-            Sid: "GrantKeysToEbsOnly", Effect: "Allow", Resource: scope.cmkArns, Action: ["kms:CreateGrant"],
-            Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
-        });
+        policy.Statement.push(
+            {
+                Sid: "EncryptCopies",
+                Effect: "Allow",
+                Resource: scope.cmkArns,
+                Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+            },
+            {
+                // EBS takes a grant on the key for the copy it encrypts; nobody else gets one through this role.
+                Sid: "GrantKeysToEbsOnly",
+                Effect: "Allow",
+                Resource: scope.cmkArns,
+                Action: ["kms:CreateGrant"],
+                Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+            },
+        );
     }
     return policy;
 }
@@ -289,103 +346,154 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
         const retainRule = retainDays !== undefined ? { interval: retainDays, intervalUnit: "DAYS" } : { count: args.retainCount ?? DEFAULT_RETAIN_COUNT };
         const ctx = accountContext(this);
 
-        const role = new aws.iam.Role(`${name}-role`, {
-            description: "consistent-snapshots Data Lifecycle Manager policy: snapshots and the pre/post scripts",
-            // DLM documents no aws:SourceAccount for the roles it assumes: no condition it may not set.
-            assumeRolePolicy: serviceTrustPolicy("dlm.amazonaws.com"),
-            tags: args.tags,
-        }, { parent: this });
-        const cmkArns = (args.copyToRegions ?? []).flatMap((r) => (r.cmkArn ? [r.cmkArn] : []));
-        const rolePolicy = new aws.iam.RolePolicy(`${name}-role-policy`, {
-            role: role.id,
-            policy: pulumi.all([ctx, args.document.documentArn]).apply(([c, documentArn]) =>
-                JSON.stringify(lifecyclePolicyRolePolicy(c, { documentArn, tagKey, tagValue: args.tagValue, cmkArns }))),
-        }, { parent: this });
-
-        const policy = new aws.dlm.LifecyclePolicy(name, {
-            description: "consistent-snapshots application-consistent instance snapshots",
-            executionRoleArn: role.arn,
-            state: args.enabled === false ? "DISABLED" : "ENABLED",
-            policyDetails: {
-                policyType: "EBS_SNAPSHOT_MANAGEMENT",
-                resourceTypes: ["INSTANCE"],
-                targetTags: { [tagKey]: args.tagValue },
-                parameters: { excludeBootVolume: args.excludeBootVolume ?? true },
-                schedules: [{
-                    name: "consistent-snapshots",
-                    copyTags: args.copyTags ?? true,
-                    tagsToAdd: { [LIFECYCLE_POLICY_TAG.key]: LIFECYCLE_POLICY_TAG.value, ...args.tagsToAdd },
-                    // Whose snapshot each is: a host may tag (post-script) only snapshots of itself.
-                    variableTags: { [INSTANCE_ID_TAG_KEY]: "$(instance-id)" },
-                    createRule: {
-                        cronExpression: args.cronExpression ?? DEFAULT_SCHEDULE,
-                        scripts: {
-                            executionHandler: args.document.documentName,
-                            executionHandlerService: "AWS_SYSTEMS_MANAGER",
-                            stages: ["PRE", "POST"],
-                            executionTimeout: args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
-                            maximumRetryCount: args.scriptMaximumRetryCount ?? 0,
-                            executeOperationOnScriptFailure: args.executeOperationOnScriptFailure ?? false,
-                        },
-                    },
-                    retainRule,
-                    crossRegionCopyRules: (args.copyToRegions ?? []).map((r) => ({
-                        targetRegion: r.region,
-                        encrypted: true,
-                        cmkArn: r.cmkArn,
-                        copyTags: true,
-                        retainRule: { interval: r.retainDays ?? retainDays ?? 30, intervalUnit: "DAYS" },
-                    })),
-                    fastRestoreRule: args.fastRestoreAvailabilityZones?.length
-                        ? { availabilityZones: args.fastRestoreAvailabilityZones, count: args.fastRestoreCount ?? 1 }
-                        : undefined,
-                }],
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: "consistent-snapshots Data Lifecycle Manager policy: snapshots and the pre/post scripts",
+                // DLM documents no aws:SourceAccount for the roles it assumes: no condition it may not set.
+                assumeRolePolicy: serviceTrustPolicy("dlm.amazonaws.com"),
+                tags: args.tags,
             },
-            tags: args.tags,
-        }, { parent: this, dependsOn: [rolePolicy] });
+            { parent: this },
+        );
+        const cmkArns = (args.copyToRegions ?? []).flatMap((r) => (r.cmkArn ? [r.cmkArn] : []));
+        const rolePolicy = new aws.iam.RolePolicy(
+            `${name}-role-policy`,
+            {
+                role: role.id,
+                policy: pulumi
+                    .all([ctx, args.document.documentArn])
+                    .apply(([c, documentArn]) => JSON.stringify(lifecyclePolicyRolePolicy(c, { documentArn, tagKey, tagValue: args.tagValue, cmkArns }))),
+            },
+            { parent: this },
+        );
 
-        const instancePolicy = new aws.iam.Policy(`${name}-instance`, {
-            description: "consistent-snapshots: what the pre/post script calls on hosts Data Lifecycle Manager snapshots",
-            policy: ctx.apply((c) => JSON.stringify(lifecyclePolicyInstancePolicy(c, { tagKey, tagValues: [args.tagValue] }))),
-            tags: args.tags,
-        }, { parent: this });
+        const policy = new aws.dlm.LifecyclePolicy(
+            name,
+            {
+                description: "consistent-snapshots application-consistent instance snapshots",
+                executionRoleArn: role.arn,
+                state: args.enabled === false ? "DISABLED" : "ENABLED",
+                policyDetails: {
+                    policyType: "EBS_SNAPSHOT_MANAGEMENT",
+                    resourceTypes: ["INSTANCE"],
+                    targetTags: { [tagKey]: args.tagValue },
+                    parameters: { excludeBootVolume: args.excludeBootVolume ?? true },
+                    schedules: [
+                        {
+                            name: "consistent-snapshots",
+                            copyTags: args.copyTags ?? true,
+                            tagsToAdd: { [LIFECYCLE_POLICY_TAG.key]: LIFECYCLE_POLICY_TAG.value, ...args.tagsToAdd },
+                            // Whose snapshot each is: a host may tag (post-script) only snapshots of itself.
+                            variableTags: { [INSTANCE_ID_TAG_KEY]: "$(instance-id)" },
+                            createRule: {
+                                cronExpression: args.cronExpression ?? DEFAULT_SCHEDULE,
+                                scripts: {
+                                    executionHandler: args.document.documentName,
+                                    executionHandlerService: "AWS_SYSTEMS_MANAGER",
+                                    stages: ["PRE", "POST"],
+                                    executionTimeout: args.scriptExecutionTimeoutSeconds ?? DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS,
+                                    maximumRetryCount: args.scriptMaximumRetryCount ?? 0,
+                                    executeOperationOnScriptFailure: args.executeOperationOnScriptFailure ?? false,
+                                },
+                            },
+                            retainRule,
+                            crossRegionCopyRules: (args.copyToRegions ?? []).map((r) => ({
+                                targetRegion: r.region,
+                                encrypted: true,
+                                cmkArn: r.cmkArn,
+                                copyTags: true,
+                                retainRule: { interval: r.retainDays ?? retainDays ?? 30, intervalUnit: "DAYS" },
+                            })),
+                            fastRestoreRule: args.fastRestoreAvailabilityZones?.length
+                                ? { availabilityZones: args.fastRestoreAvailabilityZones, count: args.fastRestoreCount ?? 1 }
+                                : undefined,
+                        },
+                    ],
+                },
+                tags: args.tags,
+            },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        const instancePolicy = new aws.iam.Policy(
+            `${name}-instance`,
+            {
+                description: "consistent-snapshots: what the pre/post script calls on hosts Data Lifecycle Manager snapshots",
+                policy: ctx.apply((c) => JSON.stringify(lifecyclePolicyInstancePolicy(c, { tagKey, tagValues: [args.tagValue] }))),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         const freshness = freshnessHoursFor(args.freshnessHours, args.cronExpression ?? DEFAULT_SCHEDULE);
         this.freshnessHours = typeof freshness === "number" ? freshness : 0;
-        const alarm = this.freshnessHours > 0
-            ? freshnessAlarm(this, `${name}-fresh`, {
-                metrics: ["SnapshotsCreateCompleted", "PostScriptCompleted"].map((metricName) => ({ namespace: "AWS/EBS", metricName, dimensions: { DLMPolicyId: policy.id } })),
-                hours: this.freshnessHours, tags: args.tags,
-                description: `consistent-snapshots: Data Lifecycle Manager took no consistent snapshot (snapshots completed and post-script succeeded) of instances tagged ${tagKey}=${args.tagValue} in ${this.freshnessHours} h.`.slice(0, 1024),
-            })
-            : undefined;
+        const alarm =
+            this.freshnessHours > 0
+                ? freshnessAlarm(this, `${name}-fresh`, {
+                      metrics: ["SnapshotsCreateCompleted", "PostScriptCompleted"].map((metricName) => ({
+                          namespace: "AWS/EBS",
+                          metricName,
+                          dimensions: { DLMPolicyId: policy.id },
+                      })),
+                      hours: this.freshnessHours,
+                      tags: args.tags,
+                      description:
+                          `consistent-snapshots: Data Lifecycle Manager took no consistent snapshot (snapshots completed and post-script succeeded) of instances tagged ${tagKey}=${args.tagValue} in ${this.freshnessHours} h.`.slice(
+                              0,
+                              1024,
+                          ),
+                  })
+                : undefined;
         this.freshnessAlarmArn = alarm?.arn;
-        const dashboard = new aws.cloudwatch.Dashboard(`${name}-runs`, {
-            dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
-            dashboardBody: pulumi.all([ctx, policy.id, alarm ? alarm.arn : pulumi.output("")]).apply(([c, policyId, arn]) =>
-                lifecyclePolicyDashboardBody(c.region, policyId, arn ? [arn] : [])),
-        }, { parent: this });
+        const dashboard = new aws.cloudwatch.Dashboard(
+            `${name}-runs`,
+            {
+                dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
+                dashboardBody: pulumi
+                    .all([ctx, policy.id, alarm ? alarm.arn : pulumi.output("")])
+                    .apply(([c, policyId, arn]) => lifecyclePolicyDashboardBody(c.region, policyId, arn ? [arn] : [])),
+            },
+            { parent: this },
+        );
         this.dashboardName = dashboard.dashboardName;
 
         if (args.alertsEnabled ?? true) {
-            this.alertTopicArn = failureAlerts(this, name, [
-                ...(alarm ? [{
-                    suffix: "stale", description: "consistent-snapshots: no consistent snapshot within the freshness window",
-                    eventPattern: alarm.arn.apply((arn) => alarmPattern([arn])), message: STALE_MESSAGE,
-                }] : []),
-                {
-                    suffix: "script-failed", description: "consistent-snapshots: a DLM pre or post script failed, timed out or was cancelled on an instance",
-                    eventPattern: pulumi.output(args.document.documentName).apply((n) => commandFailedPattern([n])), message: COMMAND_FAILED_MESSAGE,
-                },
-                {
-                    suffix: "policy-error", description: "consistent-snapshots: the Data Lifecycle Manager policy is in its ERROR state",
-                    eventPattern: policy.arn.apply(lifecyclePolicyErrorPattern), message: LIFECYCLE_POLICY_ERROR_MESSAGE,
-                },
-                {
-                    suffix: "snapshots-failed", description: "consistent-snapshots: a multi-volume CreateSnapshots failed in this account and Region",
-                    eventPattern: SNAPSHOTS_FAILED_PATTERN, message: SNAPSHOTS_FAILED_MESSAGE,
-                },
-            ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
+            this.alertTopicArn = failureAlerts(
+                this,
+                name,
+                [
+                    ...(alarm
+                        ? [
+                              {
+                                  suffix: "stale",
+                                  description: "consistent-snapshots: no consistent snapshot within the freshness window",
+                                  eventPattern: alarm.arn.apply((arn) => alarmPattern([arn])),
+                                  message: STALE_MESSAGE,
+                              },
+                          ]
+                        : []),
+                    {
+                        suffix: "script-failed",
+                        description: "consistent-snapshots: a DLM pre or post script failed, timed out or was cancelled on an instance",
+                        eventPattern: pulumi.output(args.document.documentName).apply((n) => commandFailedPattern([n])),
+                        message: COMMAND_FAILED_MESSAGE,
+                    },
+                    {
+                        suffix: "policy-error",
+                        description: "consistent-snapshots: the Data Lifecycle Manager policy is in its ERROR state",
+                        eventPattern: policy.arn.apply(lifecyclePolicyErrorPattern),
+                        message: LIFECYCLE_POLICY_ERROR_MESSAGE,
+                    },
+                    {
+                        suffix: "snapshots-failed",
+                        description: "consistent-snapshots: a multi-volume CreateSnapshots failed in this account and Region",
+                        eventPattern: SNAPSHOTS_FAILED_PATTERN,
+                        message: SNAPSHOTS_FAILED_MESSAGE,
+                    },
+                ],
+                { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags },
+            );
         }
 
         this.lifecyclePolicyId = policy.id;
@@ -393,9 +501,14 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
         this.lifecyclePolicyArn = policy.arn;
         this.executionRoleArn = role.arn;
         this.registerOutputs({
-            lifecyclePolicyId: this.lifecyclePolicyId, lifecyclePolicyArn: this.lifecyclePolicyArn,
-            executionRoleArn: this.executionRoleArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
-            freshnessAlarmArn: this.freshnessAlarmArn, freshnessHours: this.freshnessHours, dashboardName: this.dashboardName,
+            lifecyclePolicyId: this.lifecyclePolicyId,
+            lifecyclePolicyArn: this.lifecyclePolicyArn,
+            executionRoleArn: this.executionRoleArn,
+            instancePolicyArn: this.instancePolicyArn,
+            alertTopicArn: this.alertTopicArn,
+            freshnessAlarmArn: this.freshnessAlarmArn,
+            freshnessHours: this.freshnessHours,
+            dashboardName: this.dashboardName,
         });
     }
 }

@@ -3,7 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY, LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
-import { DEFAULT_METRIC_NAMESPACE, STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, runMetricFilters, windowDashboardBody } from "./monitoring";
+import {
+    DEFAULT_METRIC_NAMESPACE,
+    STALE_MESSAGE,
+    alarmPattern,
+    freshnessAlarm,
+    defaultDashboardName,
+    runMetricFilters,
+    windowDashboardBody,
+} from "./monitoring";
 import { freshnessError, freshnessHoursFor, scheduleError } from "./schedule";
 import { DocumentReference } from "./snapshotDocument";
 
@@ -95,11 +103,24 @@ export function logGroupKeyPolicy(ctx: AccountContext, logGroupNamePrefix: strin
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
-            { Sid: "AccountAdministersKeyThroughIam", Effect: "Allow", Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.accountId}:root` }, Action: "kms:*", Resource: "*" },
             {
-                Sid: "CloudWatchLogsEncryptsTheseLogGroups", Effect: "Allow", Principal: { Service: `logs.${ctx.region}.amazonaws.com` },
-                Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], Resource: "*",
-                Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:${logGroupNamePrefix}*` } },
+                Sid: "AccountAdministersKeyThroughIam",
+                Effect: "Allow",
+                Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.accountId}:root` },
+                Action: "kms:*",
+                Resource: "*",
+            },
+            {
+                Sid: "CloudWatchLogsEncryptsTheseLogGroups",
+                Effect: "Allow",
+                Principal: { Service: `logs.${ctx.region}.amazonaws.com` },
+                Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                Resource: "*",
+                Condition: {
+                    ArnLike: {
+                        "kms:EncryptionContext:aws:logs:arn": `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:${logGroupNamePrefix}*`,
+                    },
+                },
             },
         ],
     });
@@ -110,8 +131,15 @@ const WINDOW_RESOURCE_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
 
 /** The window's defaults (what the Args' TSDoc says), applied with `??` where each argument is read. */
 export const MAINTENANCE_WINDOW_DEFAULTS = Object.freeze({
-    schedule: DEFAULT_SCHEDULE, scheduleTimezone: "UTC", duration: 2, cutoff: 0, enabled: true, tagKey: DEFAULT_TAG_KEY,
-    logRetentionDays: 30, commandTimeoutSeconds: 600, alertsEnabled: true,
+    schedule: DEFAULT_SCHEDULE,
+    scheduleTimezone: "UTC",
+    duration: 2,
+    cutoff: 0,
+    enabled: true,
+    tagKey: DEFAULT_TAG_KEY,
+    logRetentionDays: 30,
+    commandTimeoutSeconds: 600,
+    alertsEnabled: true,
 });
 /** Each target's defaults. */
 export const WINDOW_TARGET_DEFAULTS = Object.freeze({ maxConcurrency: "1", maxErrors: "1", priority: 1 });
@@ -140,7 +168,8 @@ export function maintenanceWindowArgsErrors(args: MaintenanceWindowArgsToCheck):
     const cutoff = args.cutoff ?? MAINTENANCE_WINDOW_DEFAULTS.cutoff;
     if (known(duration) && !wholeIn(duration, 1, 24)) bad("duration", duration, "a whole number of hours from 1 to 24");
     if (known(cutoff) && !wholeIn(cutoff, 0, 23)) bad("cutoff", cutoff, "a whole number of hours from 0 to 23");
-    else if (typeof cutoff === "number" && typeof duration === "number" && cutoff >= duration) bad("cutoff", cutoff, `a number of hours smaller than duration (${duration})`);
+    else if (typeof cutoff === "number" && typeof duration === "number" && cutoff >= duration)
+        bad("cutoff", cutoff, `a number of hours smaller than duration (${duration})`);
     const tagKey = args.tagKey ?? MAINTENANCE_WINDOW_DEFAULTS.tagKey;
     const tagKeyProblem = tagError(tagKey, true);
     if (tagKeyProblem) bad("tagKey", tagKey, tagKeyProblem);
@@ -226,85 +255,119 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         const tagValues = [...new Set(args.targets.map((t) => t.tagValue))];
         const ctx = accountContext(this);
 
-        const window = new aws.ssm.MaintenanceWindow(name, {
-            description: "consistent-snapshots: application-consistent EBS snapshots",
-            schedule: args.schedule ?? MAINTENANCE_WINDOW_DEFAULTS.schedule,
-            scheduleTimezone: args.scheduleTimezone ?? MAINTENANCE_WINDOW_DEFAULTS.scheduleTimezone,
-            duration: args.duration ?? MAINTENANCE_WINDOW_DEFAULTS.duration,
-            cutoff: args.cutoff ?? MAINTENANCE_WINDOW_DEFAULTS.cutoff,
-            enabled: args.enabled ?? MAINTENANCE_WINDOW_DEFAULTS.enabled,
-            allowUnassociatedTargets: false,
-            tags: args.tags,
-        }, { parent: this });
+        const window = new aws.ssm.MaintenanceWindow(
+            name,
+            {
+                description: "consistent-snapshots: application-consistent EBS snapshots",
+                schedule: args.schedule ?? MAINTENANCE_WINDOW_DEFAULTS.schedule,
+                scheduleTimezone: args.scheduleTimezone ?? MAINTENANCE_WINDOW_DEFAULTS.scheduleTimezone,
+                duration: args.duration ?? MAINTENANCE_WINDOW_DEFAULTS.duration,
+                cutoff: args.cutoff ?? MAINTENANCE_WINDOW_DEFAULTS.cutoff,
+                enabled: args.enabled ?? MAINTENANCE_WINDOW_DEFAULTS.enabled,
+                allowUnassociatedTargets: false,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         // Pulumi names the log group "<name>-output-<random suffix>": the key admits that prefix.
         const logGroupKey = args.createLogGroupKmsKey
-            ? new aws.kms.Key(`${name}-output`, {
-                description: "consistent-snapshots: encrypts the snapshot runs' command output (CloudWatch Logs)",
-                enableKeyRotation: true,
-                policy: ctx.apply((c) => logGroupKeyPolicy(c, `${name}-output-`)),
-                tags: args.tags,
-            }, { parent: this })
+            ? new aws.kms.Key(
+                  `${name}-output`,
+                  {
+                      description: "consistent-snapshots: encrypts the snapshot runs' command output (CloudWatch Logs)",
+                      enableKeyRotation: true,
+                      policy: ctx.apply((c) => logGroupKeyPolicy(c, `${name}-output-`)),
+                      tags: args.tags,
+                  },
+                  { parent: this },
+              )
             : undefined;
         this.logGroupKmsKeyArn = logGroupKey ? logGroupKey.arn : args.logGroupKmsKeyArn === undefined ? undefined : pulumi.output(args.logGroupKmsKeyArn);
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-output`, {
-            retentionInDays: args.logRetentionDays ?? MAINTENANCE_WINDOW_DEFAULTS.logRetentionDays,
-            kmsKeyId: this.logGroupKmsKeyArn,
-            tags: args.tags,
-        }, { parent: this });
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-output`,
+            {
+                retentionInDays: args.logRetentionDays ?? MAINTENANCE_WINDOW_DEFAULTS.logRetentionDays,
+                kmsKeyId: this.logGroupKmsKeyArn,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
-        const role = new aws.iam.Role(`${name}-role`, {
-            description: "consistent-snapshots maintenance window: send the snapshot documents to tagged instances",
-            assumeRolePolicy: ctx.apply((c) => serviceTrustPolicy("ssm.amazonaws.com", c.accountId)),
-            tags: args.tags,
-        }, { parent: this });
-        new aws.iam.RolePolicy(`${name}-role-policy`, {
-            role: role.id,
-            policy: pulumi.all([ctx, pulumi.all(args.targets.map((t) => t.document.documentArn))]).apply(([c, arns]) =>
-                JSON.stringify(maintenanceWindowRolePolicy(c, { documentArns: [...new Set(arns)], tagKey, tagValues }))),
-        }, { parent: this });
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: "consistent-snapshots maintenance window: send the snapshot documents to tagged instances",
+                assumeRolePolicy: ctx.apply((c) => serviceTrustPolicy("ssm.amazonaws.com", c.accountId)),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-role-policy`,
+            {
+                role: role.id,
+                policy: pulumi
+                    .all([ctx, pulumi.all(args.targets.map((t) => t.document.documentArn))])
+                    .apply(([c, arns]) => JSON.stringify(maintenanceWindowRolePolicy(c, { documentArns: [...new Set(arns)], tagKey, tagValues }))),
+            },
+            { parent: this },
+        );
 
-        const instancePolicy = new aws.iam.Policy(`${name}-instance`, {
-            description: `consistent-snapshots: what the snapshot script calls, for instances tagged ${tagKey}`,
-            policy: pulumi.all([ctx, logGroup.arn]).apply(([c, logGroupArn]: [AccountContext, string]) =>
-                JSON.stringify(snapshotInstancePolicy(c, { tagKey, tagValues, logGroupArn }))),
-            tags: args.tags,
-        }, { parent: this });
+        const instancePolicy = new aws.iam.Policy(
+            `${name}-instance`,
+            {
+                description: `consistent-snapshots: what the snapshot script calls, for instances tagged ${tagKey}`,
+                policy: pulumi
+                    .all([ctx, logGroup.arn])
+                    .apply(([c, logGroupArn]: [AccountContext, string]) => JSON.stringify(snapshotInstancePolicy(c, { tagKey, tagValues, logGroupArn }))),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         const targetIds: Record<string, pulumi.Output<string>> = {};
         const taskIds: Record<string, pulumi.Output<string>> = {};
         for (const target of args.targets) {
-            const windowTarget = new aws.ssm.MaintenanceWindowTarget(`${name}-${target.name}`, {
-                windowId: window.id,
-                name: target.name,
-                description: fitMaintenanceWindowText(`Instances tagged ${tagKey}=${target.tagValue}`),
-                // OwnerInformation is 1-128 characters: omitted for an empty tag value.
-                ownerInformation: target.tagValue === "" ? undefined : fitMaintenanceWindowText(target.tagValue),
-                resourceType: "INSTANCE",
-                targets: [{ key: `tag:${tagKey}`, values: [target.tagValue] }],
-            }, { parent: this });
-            const task = new aws.ssm.MaintenanceWindowTask(`${name}-${target.name}`, {
-                windowId: window.id,
-                name: target.name,
-                description: fitMaintenanceWindowText(`Consistent snapshot of instances tagged ${tagKey}=${target.tagValue}`),
-                taskType: "RUN_COMMAND",
-                taskArn: target.document.documentName,
-                serviceRoleArn: role.arn,
-                priority: target.priority ?? WINDOW_TARGET_DEFAULTS.priority,
-                maxConcurrency: target.maxConcurrency ?? WINDOW_TARGET_DEFAULTS.maxConcurrency,
-                maxErrors: target.maxErrors ?? WINDOW_TARGET_DEFAULTS.maxErrors,
-                cutoffBehavior: "CONTINUE_TASK",
-                targets: [{ key: "WindowTargetIds", values: [windowTarget.id] }],
-                taskInvocationParameters: {
-                    runCommandParameters: {
-                        comment: `consistent-snapshots ${target.name}`,
-                        documentVersion: "$DEFAULT",
-                        timeoutSeconds: args.commandTimeoutSeconds ?? MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,
-                        parameters: Object.entries(taskParameters(target)).map(([k, v]) => ({ name: k, values: [v] })),
-                        cloudwatchConfig: { cloudwatchLogGroupName: logGroup.name, cloudwatchOutputEnabled: true },
+            const windowTarget = new aws.ssm.MaintenanceWindowTarget(
+                `${name}-${target.name}`,
+                {
+                    windowId: window.id,
+                    name: target.name,
+                    description: fitMaintenanceWindowText(`Instances tagged ${tagKey}=${target.tagValue}`),
+                    // OwnerInformation is 1-128 characters: omitted for an empty tag value.
+                    ownerInformation: target.tagValue === "" ? undefined : fitMaintenanceWindowText(target.tagValue),
+                    resourceType: "INSTANCE",
+                    targets: [{ key: `tag:${tagKey}`, values: [target.tagValue] }],
+                },
+                { parent: this },
+            );
+            const task = new aws.ssm.MaintenanceWindowTask(
+                `${name}-${target.name}`,
+                {
+                    windowId: window.id,
+                    name: target.name,
+                    description: fitMaintenanceWindowText(`Consistent snapshot of instances tagged ${tagKey}=${target.tagValue}`),
+                    taskType: "RUN_COMMAND",
+                    taskArn: target.document.documentName,
+                    serviceRoleArn: role.arn,
+                    priority: target.priority ?? WINDOW_TARGET_DEFAULTS.priority,
+                    maxConcurrency: target.maxConcurrency ?? WINDOW_TARGET_DEFAULTS.maxConcurrency,
+                    maxErrors: target.maxErrors ?? WINDOW_TARGET_DEFAULTS.maxErrors,
+                    cutoffBehavior: "CONTINUE_TASK",
+                    targets: [{ key: "WindowTargetIds", values: [windowTarget.id] }],
+                    taskInvocationParameters: {
+                        runCommandParameters: {
+                            comment: `consistent-snapshots ${target.name}`,
+                            documentVersion: "$DEFAULT",
+                            timeoutSeconds: args.commandTimeoutSeconds ?? MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,
+                            parameters: Object.entries(taskParameters(target)).map(([k, v]) => ({ name: k, values: [v] })),
+                            cloudwatchConfig: { cloudwatchLogGroupName: logGroup.name, cloudwatchOutputEnabled: true },
+                        },
                     },
                 },
-            }, { parent: this });
+                { parent: this },
+            );
             targetIds[target.name] = windowTarget.id;
             taskIds[target.name] = task.id;
         }
@@ -318,18 +381,31 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             for (const target of args.targets.filter(declaresTarget)) {
                 alarms[target.name] = freshnessAlarm(this, `${name}-fresh-${target.name}`, {
                     metrics: [{ namespace: this.metricNamespace, metricName: "RunsSucceeded", dimensions: { Target: target.name } }],
-                    hours: this.freshnessHours, tags: args.tags,
-                    description: fitAlarmDescription(`consistent-snapshots: no successful consistent snapshot of target ${target.name} (instances tagged ` +
-                        `${tagKey}=${target.tagValue}) in ${this.freshnessHours} h. \`npx consistent-snapshots runs\` shows the last runs.`),
+                    hours: this.freshnessHours,
+                    tags: args.tags,
+                    description: fitAlarmDescription(
+                        `consistent-snapshots: no successful consistent snapshot of target ${target.name} (instances tagged ` +
+                            `${tagKey}=${target.tagValue}) in ${this.freshnessHours} h. \`npx consistent-snapshots runs\` shows the last runs.`,
+                    ),
                 }).arn;
             }
         }
         this.freshnessAlarmArns = pulumi.output(alarms);
-        const dashboard = new aws.cloudwatch.Dashboard(`${name}-runs`, {
-            dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
-            dashboardBody: pulumi.all([ctx, pulumi.all(Object.values(alarms))]).apply(([c, arns]) =>
-                windowDashboardBody(c.region, this.metricNamespace, args.targets.filter(declaresTarget).map((t) => t.name), arns)),
-        }, { parent: this });
+        const dashboard = new aws.cloudwatch.Dashboard(
+            `${name}-runs`,
+            {
+                dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
+                dashboardBody: pulumi.all([ctx, pulumi.all(Object.values(alarms))]).apply(([c, arns]) =>
+                    windowDashboardBody(
+                        c.region,
+                        this.metricNamespace,
+                        args.targets.filter(declaresTarget).map((t) => t.name),
+                        arns,
+                    ),
+                ),
+            },
+            { parent: this },
+        );
         this.dashboardName = dashboard.dashboardName;
 
         if (args.alertsEnabled ?? MAINTENANCE_WINDOW_DEFAULTS.alertsEnabled) {
@@ -344,30 +420,59 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         this.logGroupArn = logGroup.arn;
         this.instancePolicyArn = instancePolicy.arn;
         this.registerOutputs({
-            maintenanceWindowId: this.maintenanceWindowId, maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
-            targetIds: this.targetIds, taskIds: this.taskIds, logGroupName: this.logGroupName,
-            logGroupArn: this.logGroupArn, logGroupKmsKeyArn: this.logGroupKmsKeyArn, instancePolicyArn: this.instancePolicyArn, alertTopicArn: this.alertTopicArn,
-            freshnessAlarmArns: this.freshnessAlarmArns, freshnessHours: this.freshnessHours, metricNamespace: this.metricNamespace, dashboardName: this.dashboardName,
+            maintenanceWindowId: this.maintenanceWindowId,
+            maintenanceWindowRoleArn: this.maintenanceWindowRoleArn,
+            targetIds: this.targetIds,
+            taskIds: this.taskIds,
+            logGroupName: this.logGroupName,
+            logGroupArn: this.logGroupArn,
+            logGroupKmsKeyArn: this.logGroupKmsKeyArn,
+            instancePolicyArn: this.instancePolicyArn,
+            alertTopicArn: this.alertTopicArn,
+            freshnessAlarmArns: this.freshnessAlarmArns,
+            freshnessHours: this.freshnessHours,
+            metricNamespace: this.metricNamespace,
+            dashboardName: this.dashboardName,
         });
     }
 
-    private createAlerts(name: string, args: SnapshotMaintenanceWindowArgs, windowId: pulumi.Output<string>,
-        ctx: pulumi.Output<AccountContext>, freshnessAlarmArns: pulumi.Output<string>[]): pulumi.Output<string> {
+    private createAlerts(
+        name: string,
+        args: SnapshotMaintenanceWindowArgs,
+        windowId: pulumi.Output<string>,
+        ctx: pulumi.Output<AccountContext>,
+        freshnessAlarmArns: pulumi.Output<string>[],
+    ): pulumi.Output<string> {
         const documentNames = pulumi.all(args.targets.map((t) => t.document.documentName)).apply((n) => [...new Set(n)]);
-        return failureAlerts(this, name, [
-            {
-                suffix: "command-failed", description: "consistent-snapshots: a snapshot run failed, timed out or was cancelled on an instance",
-                eventPattern: documentNames.apply(commandFailedPattern), message: COMMAND_FAILED_MESSAGE,
-            },
-            {
-                suffix: "window-failed", description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
-                eventPattern: windowId.apply(windowFailedPattern), message: WINDOW_FAILED_MESSAGE,
-            },
-            ...(freshnessAlarmArns.length > 0 ? [{
-                suffix: "stale", description: "consistent-snapshots: no successful consistent snapshot of a target within its freshness window",
-                eventPattern: pulumi.all(freshnessAlarmArns).apply(alarmPattern), message: STALE_MESSAGE,
-            }] : []),
-        ], { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags });
+        return failureAlerts(
+            this,
+            name,
+            [
+                {
+                    suffix: "command-failed",
+                    description: "consistent-snapshots: a snapshot run failed, timed out or was cancelled on an instance",
+                    eventPattern: documentNames.apply(commandFailedPattern),
+                    message: COMMAND_FAILED_MESSAGE,
+                },
+                {
+                    suffix: "window-failed",
+                    description: "consistent-snapshots: the maintenance window or its task failed, timed out or was skipped",
+                    eventPattern: windowId.apply(windowFailedPattern),
+                    message: WINDOW_FAILED_MESSAGE,
+                },
+                ...(freshnessAlarmArns.length > 0
+                    ? [
+                          {
+                              suffix: "stale",
+                              description: "consistent-snapshots: no successful consistent snapshot of a target within its freshness window",
+                              eventPattern: pulumi.all(freshnessAlarmArns).apply(alarmPattern),
+                              message: STALE_MESSAGE,
+                          },
+                      ]
+                    : []),
+            ],
+            { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags },
+        );
     }
 }
 

@@ -11,7 +11,7 @@ export const mochaHooks = {
         // Let the runtime's outstanding registrations and callbacks settle before judging the test.
         await waitForRuntime();
         if (collected.length > 0) {
-            const reasons = collected.splice(0).map((r) => (r instanceof Error ? r.stack ?? r.message : String(r)));
+            const reasons = collected.splice(0).map((r) => (r instanceof Error ? (r.stack ?? r.message) : String(r)));
             // Hook#error(err) makes mocha fail the test this hook ran after.
             (this.test as unknown as { error(err: Error): void }).error(new Error(`unhandled rejection(s) during the test:\n${reasons.join("\n---\n")}`));
         }

@@ -8,8 +8,14 @@ const { spawnSync } = require("node:child_process");
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
-const needed = ["typescript/package.json", "@pulumi/pulumi/package.json", "@pulumi/aws/package.json", "@types/node/package.json",
-    "@aws-sdk/client-ec2/package.json", "@aws-sdk/client-ssm/package.json"];
+const needed = [
+    "typescript/package.json",
+    "@pulumi/pulumi/package.json",
+    "@pulumi/aws/package.json",
+    "@types/node/package.json",
+    "@aws-sdk/client-ec2/package.json",
+    "@aws-sdk/client-ssm/package.json",
+];
 
 function resolvable(request) {
     try {
@@ -22,14 +28,16 @@ function resolvable(request) {
 
 const missing = needed.filter((request) => !resolvable(request)).map((request) => request.replace(/\/package\.json$/, ""));
 if (missing.length > 0) {
-    process.stderr.write([
-        `consistent-snapshots: cannot build the library in ${root}: ${missing.join(", ")} not installed there.`,
-        "A plain `npm install <path>` links the directory and installs none of its dependencies. Either:",
-        `  - run \`npm ci\` in ${root} first (it builds bin/), then \`npm install --install-links ${root}\` in your project;`,
-        "  - or install the tarball that `npm pack` makes there (it holds the built library);",
-        "  - or install from a git URL (npm installs the dependencies in its own clone and builds there).",
-        "",
-    ].join("\n"));
+    process.stderr.write(
+        [
+            `consistent-snapshots: cannot build the library in ${root}: ${missing.join(", ")} not installed there.`,
+            "A plain `npm install <path>` links the directory and installs none of its dependencies. Either:",
+            `  - run \`npm ci\` in ${root} first (it builds bin/), then \`npm install --install-links ${root}\` in your project;`,
+            "  - or install the tarball that `npm pack` makes there (it holds the built library);",
+            "  - or install from a git URL (npm installs the dependencies in its own clone and builds there).",
+            "",
+        ].join("\n"),
+    );
     process.exit(1);
 }
 

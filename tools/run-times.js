@@ -25,7 +25,11 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".log"))) {
         const ms = ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]);
         first ??= ms;
         if (previous !== undefined && ms >= previous) {
-            const kind = m[5].replace(/(vol|snap|i)-[0-9a-f]+/g, "$1-…").replace(/\/[\w./-]+/g, "/…").replace(/\d+/g, "#").slice(0, 110);
+            const kind = m[5]
+                .replace(/(vol|snap|i)-[0-9a-f]+/g, "$1-…")
+                .replace(/\/[\w./-]+/g, "/…")
+                .replace(/\d+/g, "#")
+                .slice(0, 110);
             const entry = before.get(kind) ?? { ms: 0, count: 0 };
             entry.ms += ms - previous;
             entry.count += 1;

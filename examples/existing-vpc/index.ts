@@ -8,7 +8,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    AL2023_AMI_PARAMETERS, DATA_VOLUME_DEVICE_NAME, PRIVATE_INTERFACE_ENDPOINT_SERVICES, SnapshotDocument, SnapshotMaintenanceWindow, mysqlHostUserData,
+    AL2023_AMI_PARAMETERS,
+    DATA_VOLUME_DEVICE_NAME,
+    PRIVATE_INTERFACE_ENDPOINT_SERVICES,
+    SnapshotDocument,
+    SnapshotMaintenanceWindow,
+    mysqlHostUserData,
 } from "consistent-snapshots";
 
 const config = new pulumi.Config();
@@ -30,7 +35,10 @@ const vpc = new aws.ec2.Vpc("orders", {
 });
 const zone = aws.getAvailabilityZonesOutput({ state: "available" }).names.apply((names) => names[0]);
 const subnet = new aws.ec2.Subnet("orders-db", {
-    vpcId: vpc.id, cidrBlock: "10.42.1.0/24", availabilityZone: zone, tags: { ...tags, Name: "orders-db" },
+    vpcId: vpc.id,
+    cidrBlock: "10.42.1.0/24",
+    availabilityZone: zone,
+    tags: { ...tags, Name: "orders-db" },
 });
 const routeTable = new aws.ec2.RouteTable("orders-db", { vpcId: vpc.id, tags: { ...tags, Name: "orders-db" } });
 const routeTableAssociation = new aws.ec2.RouteTableAssociation("orders-db", { subnetId: subnet.id, routeTableId: routeTable.id });
@@ -53,14 +61,25 @@ const endpointSecurityGroup = new aws.ec2.SecurityGroup("orders-endpoints", {
 });
 // Amazon Linux 2023's package repositories are in S3 (the hosts install MariaDB at first boot).
 const s3Endpoint = new aws.ec2.VpcEndpoint("orders-s3", {
-    vpcId: vpc.id, serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`, vpcEndpointType: "Gateway",
-    routeTableIds: [routeTable.id], tags,
+    vpcId: vpc.id,
+    serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
+    vpcEndpointType: "Gateway",
+    routeTableIds: [routeTable.id],
+    tags,
 });
 // Run Command (ssm, ssmmessages, ec2messages), the snapshot API (ec2) and Run Command output (logs).
-const interfaceEndpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((service) => new aws.ec2.VpcEndpoint(`orders-${service}`, {
-    vpcId: vpc.id, serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`, vpcEndpointType: "Interface",
-    privateDnsEnabled: true, subnetIds: [subnet.id], securityGroupIds: [endpointSecurityGroup.id], tags,
-}));
+const interfaceEndpoints = PRIVATE_INTERFACE_ENDPOINT_SERVICES.map(
+    (service) =>
+        new aws.ec2.VpcEndpoint(`orders-${service}`, {
+            vpcId: vpc.id,
+            serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
+            vpcEndpointType: "Interface",
+            privateDnsEnabled: true,
+            subnetIds: [subnet.id],
+            securityGroupIds: [endpointSecurityGroup.id],
+            tags,
+        }),
+);
 
 // ---- The project's database servers, with their own role.
 const role = new aws.iam.Role("orders-db", {
@@ -81,30 +100,45 @@ const databases = Array.from({ length: databaseCount }, (_, n) => {
     const name = `orders-db-${n + 1}`;
     // The database lives on its own volume: a new AMI or a replaced instance keeps it.
     const dataVolume = new aws.ebs.Volume(`${name}-data`, {
-        availabilityZone: zone, size: 20, type: "gp3", encrypted: true, tags: { ...tags, Name: `${name}-data` },
+        availabilityZone: zone,
+        size: 20,
+        type: "gp3",
+        encrypted: true,
+        tags: { ...tags, Name: `${name}-data` },
     });
-    const instance = new aws.ec2.Instance(name, {
-        ami: ami.value,
-        instanceType,
-        subnetId: subnet.id,
-        vpcSecurityGroupIds: [hostSecurityGroup.id],
-        iamInstanceProfile: profile.name,
-        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-        rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 10, tags: { ...tags, Name: `${name}-root` } },
-        // consistent-snapshots' host bootstrap: installs MariaDB with its datadir and binlog on the data volume
-        // (found by its id) and the snapshot script's database account.
-        userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays: 7 })),
-        userDataReplaceOnChange: true,
-        tags: { ...tags, Name: name, [tagKey]: tagValue },
-    }, {
-        // Boot only once the hosts can reach S3 (packages) and SSM; keep the host when a newer AMI appears.
-        dependsOn: [routeTableAssociation, s3Endpoint, ...interfaceEndpoints],
-        ignoreChanges: ["ami"],
-    });
+    const instance = new aws.ec2.Instance(
+        name,
+        {
+            ami: ami.value,
+            instanceType,
+            subnetId: subnet.id,
+            vpcSecurityGroupIds: [hostSecurityGroup.id],
+            iamInstanceProfile: profile.name,
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+            rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 10, tags: { ...tags, Name: `${name}-root` } },
+            // consistent-snapshots' host bootstrap: installs MariaDB with its datadir and binlog on the data volume
+            // (found by its id) and the snapshot script's database account.
+            userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays: 7 })),
+            userDataReplaceOnChange: true,
+            tags: { ...tags, Name: name, [tagKey]: tagValue },
+        },
+        {
+            // Boot only once the hosts can reach S3 (packages) and SSM; keep the host when a newer AMI appears.
+            dependsOn: [routeTableAssociation, s3Endpoint, ...interfaceEndpoints],
+            ignoreChanges: ["ami"],
+        },
+    );
     // A replaced instance gets the volume after the old one is stopped (MariaDB shuts down cleanly) and detached.
-    new aws.ec2.VolumeAttachment(`${name}-data`, {
-        instanceId: instance.id, volumeId: dataVolume.id, deviceName: DATA_VOLUME_DEVICE_NAME, stopInstanceBeforeDetaching: true,
-    }, { deleteBeforeReplace: true });
+    new aws.ec2.VolumeAttachment(
+        `${name}-data`,
+        {
+            instanceId: instance.id,
+            volumeId: dataVolume.id,
+            deviceName: DATA_VOLUME_DEVICE_NAME,
+            stopInstanceBeforeDetaching: true,
+        },
+        { deleteBeforeReplace: true },
+    );
     return instance;
 });
 
@@ -114,10 +148,16 @@ const snapshots = new SnapshotMaintenanceWindow("orders-db-snapshots", {
     schedule: "cron(15 3 ? * * *)",
     scheduleTimezone: "America/New_York",
     tagKey,
-    targets: [{
-        name: "orders", tagValue, document, maxConcurrency: "1", maxErrors: "0",
-        parameters: { maxFreezeSeconds: "20", retainCount: "14" },
-    }],
+    targets: [
+        {
+            name: "orders",
+            tagValue,
+            document,
+            maxConcurrency: "1",
+            maxErrors: "0",
+            parameters: { maxFreezeSeconds: "20", retainCount: "14" },
+        },
+    ],
     alertEmail: config.get("alertEmail") || undefined,
     tags,
 });

@@ -26,7 +26,8 @@ if (scheduler !== "maintenanceWindow" && scheduler !== "dlm") refuse("scheduler"
 // provider must end up in (the provider refuses to act in any other).
 const assumeRoleArn = config.get("assumeRoleArn");
 const roleArnForm = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
-if (assumeRoleArn !== undefined && !roleArnForm.test(assumeRoleArn)) refuse("assumeRoleArn", assumeRoleArn, "an IAM role ARN, arn:aws:iam::<account>:role/<name>");
+if (assumeRoleArn !== undefined && !roleArnForm.test(assumeRoleArn))
+    refuse("assumeRoleArn", assumeRoleArn, "an IAM role ARN, arn:aws:iam::<account>:role/<name>");
 const accountId = config.get("accountId");
 if (accountId !== undefined && !/^\d{12}$/.test(accountId)) refuse("accountId", accountId, "a 12-digit AWS account id");
 if (assumeRoleArn && accountId && roleArnForm.exec(assumeRoleArn)![1] !== accountId) {
@@ -58,27 +59,52 @@ function snapshotsIn(region: string): RegionOutputs {
     // Names carry the Region: IAM is global, and Pulumi names IAM roles and policies after these names.
     const opts = { provider };
     if (scheduler === "dlm") {
-        const document = new SnapshotDocument(`snapshot-${region}`, {
-            tags: { ...tags, DLMScriptsAccess: "true" },
-            // DLM passes only command and executionId: the hold must last until its post-script arrives.
-            parameterDefaults: { maxFreezeSeconds: "60" },
-        }, opts);
-        const policy = new SnapshotLifecyclePolicy(`snapshots-${region}`, {
-            document, tagKey, tagValue, cronExpression: schedule, retainCount: 14, alertEmail, tags,
-        }, opts);
+        const document = new SnapshotDocument(
+            `snapshot-${region}`,
+            {
+                tags: { ...tags, DLMScriptsAccess: "true" },
+                // DLM passes only command and executionId: the hold must last until its post-script arrives.
+                parameterDefaults: { maxFreezeSeconds: "60" },
+            },
+            opts,
+        );
+        const policy = new SnapshotLifecyclePolicy(
+            `snapshots-${region}`,
+            {
+                document,
+                tagKey,
+                tagValue,
+                cronExpression: schedule,
+                retainCount: 14,
+                alertEmail,
+                tags,
+            },
+            opts,
+        );
         return {
-            documentName: document.documentName, lifecyclePolicyId: policy.lifecyclePolicyId,
-            instancePolicyArn: policy.instancePolicyArn, alertTopicArn: policy.alertTopicArn,
+            documentName: document.documentName,
+            lifecyclePolicyId: policy.lifecyclePolicyId,
+            instancePolicyArn: policy.instancePolicyArn,
+            alertTopicArn: policy.alertTopicArn,
         };
     }
     const document = new SnapshotDocument(`snapshot-${region}`, { tags }, opts);
-    const window = new SnapshotMaintenanceWindow(`snapshots-${region}`, {
-        schedule, tagKey, alertEmail, tags,
-        targets: [{ name: "main", tagValue, document, maxConcurrency: "10%", maxErrors: "1", parameters: { retainCount: "14" } }],
-    }, opts);
+    const window = new SnapshotMaintenanceWindow(
+        `snapshots-${region}`,
+        {
+            schedule,
+            tagKey,
+            alertEmail,
+            tags,
+            targets: [{ name: "main", tagValue, document, maxConcurrency: "10%", maxErrors: "1", parameters: { retainCount: "14" } }],
+        },
+        opts,
+    );
     return {
-        documentName: document.documentName, maintenanceWindowId: window.maintenanceWindowId,
-        instancePolicyArn: window.instancePolicyArn, alertTopicArn: window.alertTopicArn,
+        documentName: document.documentName,
+        maintenanceWindowId: window.maintenanceWindowId,
+        instancePolicyArn: window.instancePolicyArn,
+        alertTopicArn: window.alertTopicArn,
     };
 }
 

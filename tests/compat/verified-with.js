@@ -14,18 +14,23 @@ const rows = suites.map((suite) => {
     const database = `${r.flavor === "mariadb" ? "MariaDB" : "MySQL"} ${r.serverVersion.replace(/-.*/, "")}`;
     const count = fs.existsSync(path.join(resultsDir, `${suite}.tests`)) ? fs.readFileSync(path.join(resultsDir, `${suite}.tests`), "utf8").trim() : "?";
     const ran = which === "all" ? `all ${count} script tests passed` : `${count} compat tests passed`;
-    return `| Debian ${suite} | ${database} | ${r.awsCli.replace("aws-cli/", "")} | ${ran} | ` +
-        `${r.writeBlockWindowMs} | ${r.frozenMs} | ${r.writerLongestGapMs} |`;
+    return (
+        `| Debian ${suite} | ${database} | ${r.awsCli.replace("aws-cli/", "")} | ${ran} | ` +
+        `${r.writeBlockWindowMs} | ${r.frozenMs} | ${r.writerLongestGapMs} |`
+    );
 });
 // Cells not run this time keep their rows (and so the date says when the last cell ran).
 const text = fs.readFileSync(readme, "utf8");
 const from = text.indexOf(START);
 const to = text.indexOf(END);
 if (from < 0 || to < from) throw new Error(`${readme} has no ${START} … ${END} section`);
-const kept = text.slice(from, to).split("\n").filter((line) => {
-    const suite = /^\| Debian (\w+) \|/.exec(line)?.[1];
-    return suite !== undefined && !suites.includes(suite);
-});
+const kept = text
+    .slice(from, to)
+    .split("\n")
+    .filter((line) => {
+        const suite = /^\| Debian (\w+) \|/.exec(line)?.[1];
+        return suite !== undefined && !suites.includes(suite);
+    });
 const order = ["bullseye", "bookworm", "trixie", "sid"];
 const suiteOf = (row) => /^\| Debian (\w+) \|/.exec(row)[1];
 const allRows = [...kept, ...rows].sort((a, b) => order.indexOf(suiteOf(a)) - order.indexOf(suiteOf(b)));

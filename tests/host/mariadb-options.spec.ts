@@ -49,7 +49,8 @@ pid-file=/run/mariadb/mariadb.pid
 [mariadb-10.5]
 `;
 const AL2023_CLIENT_CNF = "[client]\n\n[client-mariadb]\n";
-const AL2023_MYSQL_CLIENTS_CNF = "[mysql]\n\n[mysql_upgrade]\n\n[mysqladmin]\n\n[mysqlbinlog]\n\n[mysqlcheck]\n\n[mysqldump]\n\n[mysqlimport]\n\n[mysqlshow]\n\n[mysqlslap]\n";
+const AL2023_MYSQL_CLIENTS_CNF =
+    "[mysql]\n\n[mysql_upgrade]\n\n[mysqladmin]\n\n[mysqlbinlog]\n\n[mysqlcheck]\n\n[mysqldump]\n\n[mysqlimport]\n\n[mysqlshow]\n\n[mysqlslap]\n";
 
 /** The server binary's own view of its options after reading the option files: `mariadbd --verbose --help`. */
 function serverOptions(myCnf: string): Map<string, string> {
@@ -68,7 +69,9 @@ function serverOptions(myCnf: string): Map<string, string> {
 
 describe("demo host MariaDB options (scripts/mysql-host-user-data.sh on AL2023's option-file layout)", () => {
     let tmp: string;
-    beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cs-mariadb-options-")); });
+    beforeEach(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cs-mariadb-options-"));
+    });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     function al2023OptionFiles(): { myCnf: string; myCnfDir: string } {

@@ -14,7 +14,9 @@ function fakeLsblk(dir: string, disks: { name: string; serial: string }[]): stri
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin, { recursive: true });
     const table = disks.map((d) => `${d.name}\t${d.serial}`).join("\n");
-    fs.writeFileSync(path.join(bin, "lsblk"), `#!/usr/bin/env bash
+    fs.writeFileSync(
+        path.join(bin, "lsblk"),
+        `#!/usr/bin/env bash
 table='${table}'
 device=\${!#}
 if [[ $device == /* ]]; then
@@ -22,13 +24,17 @@ if [[ $device == /* ]]; then
 else
   awk -F'\\t' '{ printf "%s %s disk\\n", $1, $2 }' <<<"$table"
 fi
-`, { mode: 0o755 });
+`,
+        { mode: 0o755 },
+    );
     return bin;
 }
 
 describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
     let tmp: string;
-    beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cs-user-data-")); });
+    beforeEach(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cs-user-data-"));
+    });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     for (const days of ["0", "100", "7; reboot"]) {
@@ -56,8 +62,10 @@ describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
             const run = userData(`FSTAB=${fstab}; write_fstab_entry ${uuid}`);
             assert.equal(run.status, 0, run.stderr);
         }
-        assert.equal(fs.readFileSync(fstab, "utf8"),
-            "UUID=root-uuid / xfs defaults,noatime 1 1\n# /data was here\nUUID=new-uuid /data xfs defaults,nofail 0 2\n");
+        assert.equal(
+            fs.readFileSync(fstab, "utf8"),
+            "UUID=root-uuid / xfs defaults,noatime 1 1\n# /data was here\nUUID=new-uuid /data xfs defaults,nofail 0 2\n",
+        );
     });
 
     describe("finding the data volume", () => {
@@ -84,7 +92,10 @@ describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
             const device = path.join(tmp, "xvdf");
             assert.equal(spawnSync("mknod", [device, "b", "7", "250"]).status, 0, "mknod failed");
             fs.symlinkSync(device, path.join(tmp, "sdf"));
-            const bin = fakeLsblk(tmp, [{ name: "/dev/xvda", serial: "" }, { name: device, serial: "" }]);
+            const bin = fakeLsblk(tmp, [
+                { name: "/dev/xvda", serial: "" },
+                { name: device, serial: "" },
+            ]);
             const run = userData(`DATA_DEVICE_NAME=${tmp}/sdf; find_data_device`, { DATA_VOLUME_WAIT_SECONDS: "0" }, bin);
             assert.equal(run.status, 0, run.stderr);
             assert.equal(run.stdout.trim(), device);
@@ -99,20 +110,37 @@ describe("demo host user data (scripts/mysql-host-user-data.sh)", () => {
             assert.equal(run.status, 1);
         });
 
-        for (const [probe, outcome] of [[0, "keeps"], [2, "formats"], [8, "refuses"], [4, "refuses"]] as const) {
+        for (const [probe, outcome] of [
+            [0, "keeps"],
+            [2, "formats"],
+            [8, "refuses"],
+            [4, "refuses"],
+        ] as const) {
             it(`${outcome} the data volume when blkid -p (the device itself, not libblkid's cache) exits ${probe}`, () => {
                 const bin = path.join(tmp, "bin");
                 fs.mkdirSync(bin);
-                fs.writeFileSync(path.join(bin, "blkid"), `#!/usr/bin/env bash\necho "$*" >>${tmp}/blkid.argv\n[[ " $* " == *" -s UUID "* ]] && { echo 0b0e; exit 0; }\nexit ${probe}\n`, { mode: 0o755 });
+                fs.writeFileSync(
+                    path.join(bin, "blkid"),
+                    `#!/usr/bin/env bash\necho "$*" >>${tmp}/blkid.argv\n[[ " $* " == *" -s UUID "* ]] && { echo 0b0e; exit 0; }\nexit ${probe}\n`,
+                    { mode: 0o755 },
+                );
                 fs.writeFileSync(path.join(bin, "mkfs.xfs"), `#!/usr/bin/env bash\necho "$*" >>${tmp}/mkfs.argv\n`, { mode: 0o755 });
                 // Everything past the decision is stubbed: the device, fstab and mount belong to other tests.
-                const run = userData(`find_data_device() { echo /dev/fake-data; }; write_fstab_entry() { echo "uuid=$1" >${tmp}/fstab; exit 0; }
-prepare_data_volume`, {}, bin);
+                const run = userData(
+                    `find_data_device() { echo /dev/fake-data; }; write_fstab_entry() { echo "uuid=$1" >${tmp}/fstab; exit 0; }
+prepare_data_volume`,
+                    {},
+                    bin,
+                );
                 const mkfs = fs.existsSync(path.join(tmp, "mkfs.argv")) ? fs.readFileSync(path.join(tmp, "mkfs.argv"), "utf8") : "";
-                for (const call of fs.readFileSync(path.join(tmp, "blkid.argv"), "utf8").trim().split("\n")) assert.match(call, /^-p /, "a cached blkid answer");
+                for (const call of fs.readFileSync(path.join(tmp, "blkid.argv"), "utf8").trim().split("\n"))
+                    assert.match(call, /^-p /, "a cached blkid answer");
                 if (outcome === "refuses") {
                     assert.equal(run.status, 1);
-                    assert.match(run.stdout + run.stderr, new RegExp(`blkid -p /dev/fake-data failed \\(exit ${probe}\\): not formatting a device whose content is unknown`));
+                    assert.match(
+                        run.stdout + run.stderr,
+                        new RegExp(`blkid -p /dev/fake-data failed \\(exit ${probe}\\): not formatting a device whose content is unknown`),
+                    );
                     assert.equal(mkfs, "", "formatted a device whose probe failed");
                 } else {
                     assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -134,7 +162,10 @@ prepare_data_volume`, {}, bin);
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(bin, "mariadb"), `#!/usr/bin/env bash\necho "$*" >>${tmp}/mariadb.argv\ncat >>${tmp}/mariadb.sql\n`, { mode: 0o755 });
         const myCnf = path.join(tmp, "root.my.cnf");
-        fs.writeFileSync(myCnf, "[client]\nsocket=/var/lib/mysql/mysql.sock\n[client_consistent_snapshot]\nuser=consistent_snapshot\npassword=OldHostPassword\n[mysql]\nprompt=db>\n");
+        fs.writeFileSync(
+            myCnf,
+            "[client]\nsocket=/var/lib/mysql/mysql.sock\n[client_consistent_snapshot]\nuser=consistent_snapshot\npassword=OldHostPassword\n[mysql]\nprompt=db>\n",
+        );
         const run = userData(`ROOT_MY_CNF=${myCnf}; create_backup_account`, {}, bin);
         assert.equal(run.status, 0, run.stderr);
         const cnf = fs.readFileSync(myCnf, "utf8");
@@ -161,7 +192,10 @@ prepare_data_volume`, {}, bin);
         const sourced = spawnSync("bash", ["-c", `source ${file} && declare -F main && echo "$DATA_VOLUME_ID $BINLOG_EXPIRE_DAYS"`], { encoding: "utf8" });
         assert.equal(sourced.status, 0, sourced.stderr);
         assert.equal(sourced.stdout, `main\n${VOLUME_ID} 7\n`);
-        assert.ok(!fs.existsSync("/var/log/consistent-snapshots-user-data.log") ||
-            !fs.readFileSync("/var/log/consistent-snapshots-user-data.log", "utf8").includes(VOLUME_ID), "sourcing ran main");
+        assert.ok(
+            !fs.existsSync("/var/log/consistent-snapshots-user-data.log") ||
+                !fs.readFileSync("/var/log/consistent-snapshots-user-data.log", "utf8").includes(VOLUME_ID),
+            "sourcing ran main",
+        );
     });
 });

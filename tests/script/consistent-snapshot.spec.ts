@@ -9,8 +9,24 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ROLE_KEY, RequestRecord, SnapshotObservation, requestTags } from "./ec2-double";
 import {
-    APP_VOLUME_ID, AgentRunOptions, BACKUP_USER, CLIENT, DATA_VOLUME_ID, FLAVOR, Fixture, INSTANCE_ID, LOGS_VOLUME_ID, PROCESSLIST,
-    REPO_ROOT, ROOT_VOLUME_ID, SCRIPT, ScriptResult, Writer, acknowledgedCommitProblems, requirePrerequisites, sleep,
+    APP_VOLUME_ID,
+    AgentRunOptions,
+    BACKUP_USER,
+    CLIENT,
+    DATA_VOLUME_ID,
+    FLAVOR,
+    Fixture,
+    INSTANCE_ID,
+    LOGS_VOLUME_ID,
+    PROCESSLIST,
+    REPO_ROOT,
+    ROOT_VOLUME_ID,
+    SCRIPT,
+    ScriptResult,
+    Writer,
+    acknowledgedCommitProblems,
+    requirePrerequisites,
+    sleep,
 } from "./fixture";
 
 const SEED = path.join(__dirname, "seed-sequence.sh");
@@ -22,7 +38,8 @@ const CURL_SIGNS = Number(CURL_VERSION[1]) * 100 + Number(CURL_VERSION[2]) >= 77
  * exact): MariaDB's BACKUP STAGE; on MySQL FLUSH TABLES WITH READ LOCK (LOCK INSTANCE FOR BACKUP does not hold
  * MyISAM writes).
  */
-const DEFAULT_LOCK = FLAVOR === "mariadb" ? { method: "BACKUP STAGE BLOCK_COMMIT", tag: "backup-stage" } : { method: "FLUSH TABLES WITH READ LOCK", tag: "ftwrl" };
+const DEFAULT_LOCK =
+    FLAVOR === "mariadb" ? { method: "BACKUP STAGE BLOCK_COMMIT", tag: "backup-stage" } : { method: "FLUSH TABLES WITH READ LOCK", tag: "ftwrl" };
 /** On MariaDB the double reads the BACKUP STAGE locks held at every snapshot (auto's lock there; see assertLockHeldAt). */
 const PROBE_BACKUP_LOCKS = FLAVOR === "mariadb";
 const RESTORE_VERIFY = path.join(REPO_ROOT, "scripts", "restore-verify.sh");
@@ -47,7 +64,9 @@ function helperPids(role: string): number[] {
         try {
             const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
             if (argv[0] === "bash" && argv[3] === `consistent-snapshot-${role}`) pids.push(Number(entry));
-        } catch { /* gone */ }
+        } catch {
+            /* gone */
+        }
     }
     return pids;
 }
@@ -123,7 +142,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     async function assertNoCommittedRowLost(w: Writer = writer!): Promise<void> {
         await w.stop();
         const events = w.commits;
-        assert.ok(events.some((c) => c.kind === "db"), "the writer committed nothing: the test proves nothing");
+        assert.ok(
+            events.some((c) => c.kind === "db"),
+            "the writer committed nothing: the test proves nothing",
+        );
         assert.deepEqual(acknowledgedCommitProblems(events, Infinity, Infinity, w.rowsIn(f, f.live.cnf)), []);
     }
 
@@ -138,8 +160,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             return await f.runScript(RESTORE_VERIFY, {
                 PATH: process.env.PATH,
                 SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
-                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
-                SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                SSM_datadir: `${root}/data/mysql`,
+                SSM_innodbLogDir: `${root}/logs/redo`,
+                SSM_binlogDir: `${root}/logs/binlog`,
+                SSM_expectBinlogFile: binlog.file,
+                SSM_expectBinlogPosition: binlog.position,
             });
         } finally {
             f.detachImage(logsLoop);
@@ -158,9 +183,18 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
     /** CHECK TABLE passes on every table of app and mysql on the server of `cnf`; returns the tables checked. */
     function assertEveryTableChecks(cnf: string): string[] {
-        const tables = f.sqlSync("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
-            "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'", cnf).trim().split("\n");
-        for (const line of f.sqlSync(`CHECK TABLE ${tables.join(", ")}`, cnf).trim().split("\n")) {
+        const tables = f
+            .sqlSync(
+                "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES " +
+                    "WHERE TABLE_SCHEMA IN ('app', 'mysql') AND TABLE_TYPE = 'BASE TABLE'",
+                cnf,
+            )
+            .trim()
+            .split("\n");
+        for (const line of f
+            .sqlSync(`CHECK TABLE ${tables.join(", ")}`, cnf)
+            .trim()
+            .split("\n")) {
             const [table, , type, text] = line.split("\t");
             if (type === "status") assert.equal(text, "OK", `CHECK TABLE ${table}: ${line}`);
             assert.notEqual(type, "error", `CHECK TABLE ${table}: ${line}`);
@@ -177,8 +211,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         try {
             const tables = assertEveryTableChecks(restored.server.cnf);
             assert.ok(tables.includes("app.inno") && tables.includes("app.myi"), tables.join(","));
-            const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
-                restored.server.cnf).trim().split("\n").map(Number);
+            const [inno, myi] = f
+                .sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", restored.server.cnf)
+                .trim()
+                .split("\n")
+                .map(Number);
             assert.ok(obs.maxInnodbId > 0);
             assert.equal(inno, obs.maxInnodbId);
             assert.equal(myi, obs.maxMyisamId);
@@ -230,14 +267,20 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         it("makes exactly one CreateSnapshots call for the instance, boot volume excluded (after a DryRun call before the lock when curl sends it)", () => {
             const creates = requests.filter((r) => r.what.startsWith("CreateSnapshot"));
-            assert.deepEqual(creates.map((r) => r.what), CURL_SIGNS ? ["CreateSnapshots DryRun", "CreateSnapshots"] : ["CreateSnapshots"]);
+            assert.deepEqual(
+                creates.map((r) => r.what),
+                CURL_SIGNS ? ["CreateSnapshots DryRun", "CreateSnapshots"] : ["CreateSnapshots"],
+            );
             assert.equal(result.summary.apiClient, CURL_SIGNS ? "curl" : "aws-cli");
             assert.match(creates.at(-1)!.userAgent, CURL_SIGNS ? /^curl\// : /^aws-cli\//);
             if (CURL_SIGNS) assert.ok(creates[0].atMs < (result.summary.lockRequestedAtMs as number), "the DryRun call was not made before the lock");
             const [obs] = observations;
             assert.equal(obs.params["InstanceSpecification.InstanceId"], INSTANCE_ID);
             assert.equal(obs.params["InstanceSpecification.ExcludeBootVolume"], "true");
-            assert.deepEqual(obs.snapshots.map((s) => s.volumeId), [DATA_VOLUME_ID, LOGS_VOLUME_ID, APP_VOLUME_ID]);
+            assert.deepEqual(
+                obs.snapshots.map((s) => s.volumeId),
+                [DATA_VOLUME_ID, LOGS_VOLUME_ID, APP_VOLUME_ID],
+            );
         });
 
         it("runs under the agent's environment (no HOME) with root's ~/.my.cnf from passwd: the least-privilege account", () => {
@@ -262,13 +305,22 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const frozenAt = result.summary.frozenAtMs as number;
             const thawedAt = result.summary.thawedAtMs as number;
             const inside = requests.filter((r) => r.atMs >= frozenAt && r.atMs <= thawedAt);
-            assert.deepEqual(inside.map((r) => r.what), ["CreateSnapshots"]);
+            assert.deepEqual(
+                inside.map((r) => r.what),
+                ["CreateSnapshots"],
+            );
         });
 
         it("orders lock, freeze, call, thaw, unlock and reports the durations", () => {
             const s = result.summary as Record<string, number>;
-            assert.ok(s.lockedAtMs <= s.frozenAtMs && s.frozenAtMs <= s.apiStartMs && s.apiStartMs <= s.apiEndMs &&
-                s.apiEndMs <= s.thawedAtMs && s.thawedAtMs <= s.unlockedAtMs, JSON.stringify(s));
+            assert.ok(
+                s.lockedAtMs <= s.frozenAtMs &&
+                    s.frozenAtMs <= s.apiStartMs &&
+                    s.apiStartMs <= s.apiEndMs &&
+                    s.apiEndMs <= s.thawedAtMs &&
+                    s.thawedAtMs <= s.unlockedAtMs,
+                JSON.stringify(s),
+            );
             assert.equal(s.frozenMs, s.thawedAtMs - s.frozenAtMs);
             assert.equal(s.lockHeldMs, s.unlockedAtMs - s.lockedAtMs);
             assert.ok(s.firstFlushAtMs > 0 && s.firstFlushAtMs <= s.lockRequestedAtMs, JSON.stringify(s));
@@ -280,7 +332,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const [obs] = observations;
             assert.equal(result.summary.instanceId, INSTANCE_ID);
             assert.deepEqual(result.summary.volumes, [DATA_VOLUME_ID, LOGS_VOLUME_ID, APP_VOLUME_ID]);
-            assert.deepEqual(result.summary.snapshots, obs.snapshots.map((s) => ({ snapshotId: s.snapshotId, volumeId: s.volumeId })));
+            assert.deepEqual(
+                result.summary.snapshots,
+                obs.snapshots.map((s) => ({ snapshotId: s.snapshotId, volumeId: s.volumeId })),
+            );
         });
 
         it("tags the snapshots on create with the creator, instance and binlog position", () => {
@@ -336,8 +391,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             dataLoop = f.attachImage(damaged);
             const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
             const env = {
-                PATH: process.env.PATH, SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
-                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
+                PATH: process.env.PATH,
+                SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                SSM_datadir: `${root}/data/mysql`,
+                SSM_innodbLogDir: `${root}/logs/redo`,
+                SSM_binlogDir: `${root}/logs/binlog`,
                 SSM_expectBinlogFile: binlog.file,
             };
             try {
@@ -346,7 +404,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.match(mismatch.summary.message, /BinlogPosition says/);
                 const damagedRun = await f.runScript(RESTORE_VERIFY, { ...env, SSM_expectBinlogPosition: binlog.position });
                 assert.equal(damagedRun.code, 5, damagedRun.stderr);
-                assert.ok((damagedRun.summary.failedTables as string[]).some((t) => t.startsWith("`app`.`myi`")), JSON.stringify(damagedRun.summary));
+                assert.ok(
+                    (damagedRun.summary.failedTables as string[]).some((t) => t.startsWith("`app`.`myi`")),
+                    JSON.stringify(damagedRun.summary),
+                );
             } finally {
                 f.detachImage(logsLoop);
                 f.detachImage(dataLoop);
@@ -371,9 +432,13 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 // The control, while the cache entry is surely fresh: the cache still types the device as it was.
                 if (Date.now() - probedAt < 1500) assert.equal(cached, "xfs", "libblkid's cache did not keep the old type: this test would prove nothing");
                 const verify = await f.runScript(RESTORE_VERIFY, {
-                    PATH: process.env.PATH, SSM_mounts: `${device}=${root}/data ${logsLoop}=${root}/logs`,
-                    SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
-                    SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                    PATH: process.env.PATH,
+                    SSM_mounts: `${device}=${root}/data ${logsLoop}=${root}/logs`,
+                    SSM_datadir: `${root}/data/mysql`,
+                    SSM_innodbLogDir: `${root}/logs/redo`,
+                    SSM_binlogDir: `${root}/logs/binlog`,
+                    SSM_expectBinlogFile: binlog.file,
+                    SSM_expectBinlogPosition: binlog.position,
                 });
                 assert.equal(verify.code, 0, verify.stderr);
                 assert.match(verify.stderr, new RegExp(`mounted ${device} \\(ext4\\) at ${root}/data`));
@@ -407,9 +472,13 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             logsLoop = f.attachImage(logsCopy);
             const dataLoop = f.attachImage(freshCopy(DATA_VOLUME_ID));
             const env = {
-                PATH: process.env.PATH, SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
-                SSM_datadir: `${root}/data/mysql`, SSM_innodbLogDir: `${root}/logs/redo`, SSM_binlogDir: `${root}/logs/binlog`,
-                SSM_expectBinlogFile: binlog.file, SSM_expectBinlogPosition: binlog.position,
+                PATH: process.env.PATH,
+                SSM_mounts: `${dataLoop}=${root}/data ${logsLoop}=${root}/logs`,
+                SSM_datadir: `${root}/data/mysql`,
+                SSM_innodbLogDir: `${root}/logs/redo`,
+                SSM_binlogDir: `${root}/logs/binlog`,
+                SSM_expectBinlogFile: binlog.file,
+                SSM_expectBinlogPosition: binlog.position,
             };
             try {
                 const linkedIndex = await f.runScript(RESTORE_VERIFY, env);
@@ -456,16 +525,25 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         // executed, which is what the script records. MariaDB's gtid_slave_pos is set to a two-domain set; its
         // domain 0 then follows this server's own commits (seen on 10.11: 0-2-100 became 0-1-<local seq>), so
         // only the other domain is fixed.
-        const configure = FLAVOR === "mariadb"
-            ? "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='repl', MASTER_USE_GTID=slave_pos; SET GLOBAL gtid_slave_pos='0-2-100,7-2-5'"
-            : "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=9, SOURCE_USER='repl', SOURCE_AUTO_POSITION=1";
+        const configure =
+            FLAVOR === "mariadb"
+                ? "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=9, MASTER_USER='repl', MASTER_USE_GTID=slave_pos; SET GLOBAL gtid_slave_pos='0-2-100,7-2-5'"
+                : "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=9, SOURCE_USER='repl', SOURCE_AUTO_POSITION=1";
         const unconfigure = FLAVOR === "mariadb" ? "RESET SLAVE ALL; SET GLOBAL gtid_slave_pos=''" : "RESET REPLICA ALL";
         /** The first channel's executed position, as the server lists it by column name. */
         function replicaStatus(): { file: string; pos: string; gtid: string } {
-            const out = execFileSync(CLIENT, [`--defaults-extra-file=${f.live.cnf}`, "--batch", "-e", FLAVOR === "mariadb" ? "SHOW ALL SLAVES STATUS" : "SHOW REPLICA STATUS"], { encoding: "utf8" });
+            const out = execFileSync(
+                CLIENT,
+                [`--defaults-extra-file=${f.live.cnf}`, "--batch", "-e", FLAVOR === "mariadb" ? "SHOW ALL SLAVES STATUS" : "SHOW REPLICA STATUS"],
+                { encoding: "utf8" },
+            );
             const [header, row] = out.split("\n");
             const value = (...names: string[]) => row.split("\t")[header.split("\t").findIndex((n) => names.includes(n))];
-            return { file: value("Relay_Master_Log_File", "Relay_Source_Log_File"), pos: value("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"), gtid: FLAVOR === "mariadb" ? value("Gtid_Slave_Pos") : "" };
+            return {
+                file: value("Relay_Master_Log_File", "Relay_Source_Log_File"),
+                pos: value("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"),
+                gtid: FLAVOR === "mariadb" ? value("Gtid_Slave_Pos") : "",
+            };
         }
 
         it("on a replica, tags the applied position read under the lock, by the snapshot run and by DLM's post-script", async () => {
@@ -478,7 +556,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.equal(result.code, 0, result.stderr);
                 assert.match(result.stderr, /a replica: its applied position is read under the lock/);
                 const replication = result.summary.replication as Record<string, unknown>;
-                assert.deepEqual({ ...replication, gtidPos: undefined }, { sourceLogFile: expected.file, sourceLogPos: expected.pos, gtidPos: undefined, channels: 1 });
+                assert.deepEqual(
+                    { ...replication, gtidPos: undefined },
+                    { sourceLogFile: expected.file, sourceLogPos: expected.pos, gtidPos: undefined, channels: 1 },
+                );
                 if (FLAVOR === "mariadb") assert.match(replication.gtidPos as string, /(^|,)7-2-5(,|$)/);
                 else assert.equal(replication.gtidPos, "");
                 const ofRun = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === result.summary.runId);
@@ -519,7 +600,13 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const second = await f.startMysql(`second-${path.basename(dir)}`, dir, dir, true);
             try {
                 const refused = await run({ mysqlDefaultsFile: "" });
-                expectFailure(refused, 201, new RegExp(`parameter SSM_mysqlDefaultsFile: invalid value ''; expected an option file naming the server to hold .*2 database servers run on this host \\(pids( \\d+)*( ${second.proc.pid})( \\d+)*\\)`));
+                expectFailure(
+                    refused,
+                    201,
+                    new RegExp(
+                        `parameter SSM_mysqlDefaultsFile: invalid value ''; expected an option file naming the server to hold .*2 database servers run on this host \\(pids( \\d+)*( ${second.proc.pid})( \\d+)*\\)`,
+                    ),
+                );
                 assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).length, 0);
                 const named = await run({ mysqlDefaultsFile: f.live.cnf });
                 assert.equal(named.code, 0, named.stderr);
@@ -534,13 +621,24 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     describe("EC2's interval between snapshots of a volume (15 s; SnapshotCreationPerVolumeRateExceeded)", () => {
         it("waits out the interval since a volume's newest snapshot before locking, so that the call inside the freeze is not refused", async () => {
             const seededStart = Date.now() - 1000; // discovery takes 2-9 s here: the lock must still wait
-            f.double.seedSnapshot({ snapshotId: "snap-0beef00000000000a", volumeId: DATA_VOLUME_ID, startTime: new Date(seededStart), tags: { Owner: "another tool" }, state: "pending" });
+            f.double.seedSnapshot({
+                snapshotId: "snap-0beef00000000000a",
+                volumeId: DATA_VOLUME_ID,
+                startTime: new Date(seededStart),
+                tags: { Owner: "another tool" },
+                state: "pending",
+            });
             f.double.volumeSnapshotIntervalMs = 15000;
             try {
                 const result = await run();
                 assert.equal(result.code, 0, result.stderr);
                 assert.match(result.stderr, new RegExp(`NOTE: 1 snapshot\\(s\\) of ${DATA_VOLUME_ID} still pending`));
-                assert.match(result.stderr, new RegExp(`a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before locking`));
+                assert.match(
+                    result.stderr,
+                    new RegExp(
+                        `a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before locking`,
+                    ),
+                );
                 const call = f.double.requests.find((r) => r.what === "CreateSnapshots" && r.atMs >= seededStart)!;
                 assert.ok(call.atMs - seededStart >= 15000, `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`);
                 assert.ok((result.summary.lockedAtMs as number) - seededStart >= 15000, "locked before the interval had passed: the wait was inside the lock");
@@ -569,8 +667,12 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 await assertNoCommittedRowLost();
                 // InnoDB and MyISAM rows exactly as committed at the instant; the binlog ends at the tagged position.
                 await assertRestoresTheInstant(obs, copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID));
-                const verify = await restoreVerify(copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID),
-                    result.summary.binlog as Record<string, string>, path.join(f.dir, "verify-backup-lock"));
+                const verify = await restoreVerify(
+                    copyOfSnapshot(obs, DATA_VOLUME_ID),
+                    copyOfSnapshot(obs, LOGS_VOLUME_ID),
+                    result.summary.binlog as Record<string, string>,
+                    path.join(f.dir, "verify-backup-lock"),
+                );
                 assert.equal(verify.code, 0, verify.stderr);
             });
 
@@ -586,7 +688,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                     const result = await run({ quiesce });
                     assert.equal(result.code, 0, result.stderr);
                     assert.equal(result.summary.lockMethod, "FLUSH TABLES WITH READ LOCK");
-                    assert.match(result.stderr, /FLUSH TABLES WITH READ LOCK instead of LOCK INSTANCE FOR BACKUP: it does not hold writes to non-transactional tables \(.*app\.myi \(MyISAM\)/);
+                    assert.match(
+                        result.stderr,
+                        /FLUSH TABLES WITH READ LOCK instead of LOCK INSTANCE FOR BACKUP: it does not hold writes to non-transactional tables \(.*app\.myi \(MyISAM\)/,
+                    );
                     assert.equal(f.double.observations[0].dbWriteBlocked, true);
                     await assertHostRecovered();
                     f.double.reset();
@@ -601,7 +706,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             expectFailure(refused, 201, /parameter SSM_quiesce: crash-recovery refused, a snapshot without lock would not be exact/);
             // The fixture's MyISAM and MEMORY tables; on MariaDB also its statistics and help tables (Aria
             // TRANSACTIONAL=0, seen restored corrupt from a lock-free snapshot) and sync_binlog=0 (its default).
-            for (const table of ["app.lockprobe (MEMORY)", "app.myi (MyISAM)", "app.slow (MyISAM)"]) assert.ok(refused.summary.message.includes(table), `${table} not in: ${refused.summary.message}`);
+            for (const table of ["app.lockprobe (MEMORY)", "app.myi (MyISAM)", "app.slow (MyISAM)"])
+                assert.ok(refused.summary.message.includes(table), `${table} not in: ${refused.summary.message}`);
             if (FLAVOR === "mariadb") {
                 assert.match(refused.summary.message, /mysql\.column_stats \(Aria\)/);
                 assert.match(refused.summary.message, /sync_binlog=0 \(needs 1\)/);
@@ -618,21 +724,39 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         describe("on a server where it is exact (InnoDB only, durable commits, doublewrite, every file on a snapshotted volume)", () => {
             let undoCrashSafe: () => void;
-            before(() => { undoCrashSafe = f.makeCrashRecoveryExact(); });
+            before(() => {
+                undoCrashSafe = f.makeCrashRecoveryExact();
+            });
             after(() => undoCrashSafe());
 
             /** The value of the last app.inno insert in the binlog files of `dir`, in binlog order. */
             function lastInnoInsertInBinlog(dir: string): string {
-                const files = fs.readFileSync(path.join(dir, "mysql-bin.index"), "utf8").split("\n").filter(Boolean).map((f) => path.join(dir, path.basename(f)));
-                const decoded = execFileSync(FLAVOR === "mariadb" ? "mariadb-binlog" : "mysqlbinlog", ["--base64-output=DECODE-ROWS", "-v", ...files], { encoding: "utf8", maxBuffer: 256 * 2 ** 20 });
+                const files = fs
+                    .readFileSync(path.join(dir, "mysql-bin.index"), "utf8")
+                    .split("\n")
+                    .filter(Boolean)
+                    .map((f) => path.join(dir, path.basename(f)));
+                const decoded = execFileSync(FLAVOR === "mariadb" ? "mariadb-binlog" : "mysqlbinlog", ["--base64-output=DECODE-ROWS", "-v", ...files], {
+                    encoding: "utf8",
+                    maxBuffer: 256 * 2 ** 20,
+                });
                 let last = "";
                 let inRow = false;
                 for (const line of decoded.split("\n")) {
                     const statement = /INSERT INTO app\.inno \(v, at\) VALUES \('(\w+\.w\d+)'/.exec(line);
-                    if (statement) { last = statement[1]; continue; }
-                    if (line.startsWith("### INSERT INTO `app`.`inno`")) { inRow = true; continue; }
+                    if (statement) {
+                        last = statement[1];
+                        continue;
+                    }
+                    if (line.startsWith("### INSERT INTO `app`.`inno`")) {
+                        inRow = true;
+                        continue;
+                    }
                     const value = /^###\s+@2='(\w+\.w\d+)'/.exec(line);
-                    if (inRow && value) { last = value[1]; inRow = false; }
+                    if (inRow && value) {
+                        last = value[1];
+                        inRow = false;
+                    }
                 }
                 return last;
             }
@@ -646,22 +770,27 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             async function assertRecoversAcknowledged(obs: SnapshotObservation, mustHaveBeforeMs: number, mayHaveUpToMs: number): Promise<void> {
                 const events = writer!.commits;
                 const mustHave = events.filter((c) => c.kind === "db" && c.atMs < mustHaveBeforeMs);
-                assert.ok(mustHave.length > 10 && mustHave.length < events.filter((c) => c.kind === "db").length,
-                    `${mustHave.length} acknowledged commits before the instant: no load across it`);
+                assert.ok(
+                    mustHave.length > 10 && mustHave.length < events.filter((c) => c.kind === "db").length,
+                    `${mustHave.length} acknowledged commits before the instant: no load across it`,
+                );
                 const restored = await f.restore(copyOfSnapshot(obs, DATA_VOLUME_ID), copyOfSnapshot(obs, LOGS_VOLUME_ID));
                 try {
                     assertEveryTableChecks(restored.server.cnf);
                     const problems = acknowledgedCommitProblems(events, mustHaveBeforeMs, mayHaveUpToMs, writer!.rowsIn(f, restored.server.cnf));
                     if (problems.length > 0) {
-                        assert.fail(`the copy does not hold what was acknowledged:\n${problems.join("\n")}\n` +
-                            `restored server's log:\n${fs.readFileSync(restored.server.errLog, "utf8")}`);
+                        assert.fail(
+                            `the copy does not hold what was acknowledged:\n${problems.join("\n")}\n` +
+                                `restored server's log:\n${fs.readFileSync(restored.server.errLog, "utf8")}`,
+                        );
                     }
                     const lastInInnodb = f.sqlSync("SELECT v FROM app.inno ORDER BY id DESC LIMIT 1", restored.server.cnf).trim();
                     assert.equal(lastInnoInsertInBinlog(path.join(path.dirname(restored.dataMount), "logs", "binlog")), lastInInnodb);
                     const last = mustHave[mustHave.length - 1].iteration;
                     f.sqlSync(`SET SESSION sql_log_bin = 0; DELETE FROM app.inno WHERE v = '${writer!.label}.w${last}'`, restored.server.cnf);
-                    assert.deepEqual(acknowledgedCommitProblems(events, mustHaveBeforeMs, mayHaveUpToMs, writer!.rowsIn(f, restored.server.cnf)),
-                        [`w${last}, acknowledged ${mustHaveBeforeMs - mustHave[mustHave.length - 1].atMs} ms before the instant, is missing`]);
+                    assert.deepEqual(acknowledgedCommitProblems(events, mustHaveBeforeMs, mayHaveUpToMs, writer!.rowsIn(f, restored.server.cnf)), [
+                        `w${last}, acknowledged ${mustHaveBeforeMs - mustHave[mustHave.length - 1].atMs} ms before the instant, is missing`,
+                    ]);
                 } finally {
                     await restored.cleanup();
                 }
@@ -679,7 +808,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 assert.deepEqual([result.summary.lockHeldMs, result.summary.frozenMs, result.summary.writeBlockWindowMs], [0, 0, 0]);
                 assert.deepEqual(result.summary.mountsFrozen, []);
                 assert.deepEqual([...(result.summary.mountsNotFrozen as string[])].sort(), [...f.freezableMounts].sort());
-                assert.match(result.summary.durability as string, /^innodb_flush_log_at_trx_commit=1 sync_binlog=1 innodb_doublewrite=(1|ON|DETECT_AND_RECOVER)$/);
+                assert.match(
+                    result.summary.durability as string,
+                    /^innodb_flush_log_at_trx_commit=1 sync_binlog=1 innodb_doublewrite=(1|ON|DETECT_AND_RECOVER)$/,
+                );
                 const [obs] = f.double.observations;
                 assert.deepEqual(obs.frozen, { [f.dataMount]: false, [f.logsMount]: false, [f.appMount]: false });
                 const tags = requestTags(obs.params);
@@ -709,15 +841,29 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
             it("crash-recovery also waits out the interval since a volume's newest snapshot, before the call (nothing is locked)", async () => {
                 const seededStart = Date.now() - 1000;
-                f.double.seedSnapshot({ snapshotId: "snap-0beef00000000000b", volumeId: DATA_VOLUME_ID, startTime: new Date(seededStart), tags: { Owner: "another tool" }, state: "completed" });
+                f.double.seedSnapshot({
+                    snapshotId: "snap-0beef00000000000b",
+                    volumeId: DATA_VOLUME_ID,
+                    startTime: new Date(seededStart),
+                    tags: { Owner: "another tool" },
+                    state: "completed",
+                });
                 f.double.volumeSnapshotIntervalMs = 15000;
                 try {
                     const result = await run({ quiesce: "crash-recovery" });
                     assert.equal(result.code, 0, result.stderr);
                     assert.equal(result.summary.lockMethod, "none (crash recovery)");
-                    assert.match(result.stderr, new RegExp(`a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before the call \\(nothing is locked under crash-recovery\\)`));
+                    assert.match(
+                        result.stderr,
+                        new RegExp(
+                            `a snapshot of ${DATA_VOLUME_ID} started \\d+ ms ago; EC2 allows one snapshot of a volume every 15 s: waiting \\d+ ms before the call \\(nothing is locked under crash-recovery\\)`,
+                        ),
+                    );
                     const call = f.double.requests.find((r) => r.what === "CreateSnapshots" && r.atMs >= seededStart)!;
-                    assert.ok(call.atMs - seededStart >= 15000, `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`);
+                    assert.ok(
+                        call.atMs - seededStart >= 15000,
+                        `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`,
+                    );
                 } finally {
                     f.double.volumeSnapshotIntervalMs = 0;
                     f.double.snapshotStore.delete("snap-0beef00000000000b");
@@ -797,19 +943,32 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         // The writer's longest gap between commits covers the window plus its own round trip.
         assert.ok(gap <= s.writeBlockWindowMs + 250, `writer gap ${gap} ms > window ${s.writeBlockWindowMs} ms + 250`);
         if (COMPAT_RESULTS) {
-            fs.writeFileSync(COMPAT_RESULTS, JSON.stringify({
-                flavor: FLAVOR, serverVersion: f.sqlSync("SELECT VERSION()").trim(),
-                awsCli: execFileSync("aws", ["--version"], { encoding: "utf8" }).trim().split(" ")[0],
-                lockHeldMs: s.lockHeldMs, frozenMs: s.frozenMs, writeBlockWindowMs: s.writeBlockWindowMs, apiMs: s.apiMs,
-                writerLongestGapMs: gap,
-            }));
+            fs.writeFileSync(
+                COMPAT_RESULTS,
+                JSON.stringify({
+                    flavor: FLAVOR,
+                    serverVersion: f.sqlSync("SELECT VERSION()").trim(),
+                    awsCli: execFileSync("aws", ["--version"], { encoding: "utf8" }).trim().split(" ")[0],
+                    lockHeldMs: s.lockHeldMs,
+                    frozenMs: s.frozenMs,
+                    writeBlockWindowMs: s.writeBlockWindowMs,
+                    apiMs: s.apiMs,
+                    writerLongestGapMs: gap,
+                }),
+            );
         }
     });
 
     it("documents the seed's bug: its lock is gone when the snapshot is taken", async () => {
-        const result = await f.runScript(SEED, {
-            ...f.scriptEnv(), SEED_MYSQL_CNF: f.live.cnf, SEED_MOUNTS: f.freezableMounts.join(" "),
-        }, { killAfterMs: 60000 });
+        const result = await f.runScript(
+            SEED,
+            {
+                ...f.scriptEnv(),
+                SEED_MYSQL_CNF: f.live.cnf,
+                SEED_MOUNTS: f.freezableMounts.join(" "),
+            },
+            { killAfterMs: 60000 },
+        );
         assert.equal(result.code, 0, result.stderr);
         const creates = f.double.observations.filter((o) => o.action === "CreateSnapshot");
         assert.ok(creates.length >= 2);
@@ -822,7 +981,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
     for (const apiClient of CURL_SIGNS ? ["curl", "aws-cli"] : ["aws-cli"]) {
         describe(`when the snapshot API fails (apiClient=${apiClient})`, () => {
-            for (const [behaviour, code] of [["error500", "InternalError"], ["throttle", "RequestLimitExceeded"]] as const) {
+            for (const [behaviour, code] of [
+                ["error500", "InternalError"],
+                ["throttle", "RequestLimitExceeded"],
+            ] as const) {
                 it(`exits 207 on ${code} with EC2's code and message, thawed and unlocked, no row lost`, async () => {
                     f.double.behaviour = behaviour;
                     const result = await run({ apiClient });
@@ -834,20 +996,24 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 });
             }
 
-            it(apiClient === "curl" ? "exits 207 on UnauthorizedOperation from the DryRun call, before anything is locked or frozen"
-                : "exits 207 on UnauthorizedOperation, thawed and unlocked, no row lost", async () => {
-                f.double.behaviour = "unauthorized";
-                const result = await run({ apiClient });
-                expectFailure(result, 207, /CreateSnapshots.*UnauthorizedOperation.*You are not authorized/);
-                if (apiClient === "curl") {
-                    assert.match(result.summary.message, /nothing was locked or frozen/);
-                    assert.equal(result.summary.lockedAtMs, 0);
-                    assert.equal(result.summary.frozenAtMs, 0);
-                    assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
-                }
-                await assertHostRecovered();
-                await assertNoCommittedRowLost();
-            });
+            it(
+                apiClient === "curl"
+                    ? "exits 207 on UnauthorizedOperation from the DryRun call, before anything is locked or frozen"
+                    : "exits 207 on UnauthorizedOperation, thawed and unlocked, no row lost",
+                async () => {
+                    f.double.behaviour = "unauthorized";
+                    const result = await run({ apiClient });
+                    expectFailure(result, 207, /CreateSnapshots.*UnauthorizedOperation.*You are not authorized/);
+                    if (apiClient === "curl") {
+                        assert.match(result.summary.message, /nothing was locked or frozen/);
+                        assert.equal(result.summary.lockedAtMs, 0);
+                        assert.equal(result.summary.frozenAtMs, 0);
+                        assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0);
+                    }
+                    await assertHostRecovered();
+                    await assertNoCommittedRowLost();
+                },
+            );
 
             it("exits 208 when the API never answers, with the freeze bounded by maxFreezeSeconds", async () => {
                 f.double.behaviour = "hang";
@@ -866,32 +1032,38 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             // A curl that says it is 7.74.0 (Debian bullseye's, before --aws-sigv4) and is the real one otherwise.
             shims = fs.mkdtempSync(path.join(f.runDir, "shims-"));
             const real = execFileSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).trim();
-            fs.writeFileSync(path.join(shims, "curl"), `#!/bin/sh\nif [ "$1" = --version ]; then echo "curl 7.74.0 (x86_64-pc-linux-gnu) libcurl/7.74.0"; exit 0; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+            fs.writeFileSync(
+                path.join(shims, "curl"),
+                `#!/bin/sh\nif [ "$1" = --version ]; then echo "curl 7.74.0 (x86_64-pc-linux-gnu) libcurl/7.74.0"; exit 0; fi\nexec ${real} "$@"\n`,
+                { mode: 0o755 },
+            );
         });
         const withOldCurl = (params: Record<string, string>) => ({ ...f.scriptEnv(params), PATH: `${shims}:${process.env.PATH}` });
 
         // Where curl can sign (every compatibility cell but bullseye's curl 7.74, whose runs all use the CLI).
-        if (CURL_SIGNS) it("sends the same request with either client: parameters and every tag but the run's own values", async () => {
-            const bodies: Record<string, string>[] = [];
-            for (const apiClient of ["curl", "aws-cli"]) {
-                f.double.observations.length = 0;
-                const result = await run({ apiClient, snapshotDescription: "nightly a=b+c/d@e" });
-                assert.equal(result.code, 0, result.stderr);
-                assert.equal(result.summary.apiClient, apiClient);
-                bodies.push(f.double.observations[0].params);
-            }
-            const comparable = (params: Record<string, string>) => {
-                const tags = requestTags(params);
-                for (const runSpecific of ["Name", "RunId", "BinlogFile", "BinlogPosition", "GtidBinlogPos"]) assert.ok(tags[runSpecific] !== undefined, runSpecific);
-                const { Name: _n, RunId: _r, BinlogFile: _f, BinlogPosition: _p, ...withGtid } = tags; // eslint-disable-line @typescript-eslint/no-unused-vars
-                // A GTID set spans GtidBinlogPos, GtidBinlogPos2, ... (a long one, see the GTID test): all run-specific.
-                const rest = Object.fromEntries(Object.entries(withGtid).filter(([key]) => !key.startsWith("GtidBinlogPos")));
-                const plain = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith("TagSpecification.1.Tag.")));
-                return { plain, rest };
-            };
-            assert.deepEqual(comparable(bodies[0]), comparable(bodies[1]));
-            assert.equal(bodies[0].Description, "nightly a=b+c/d@e");
-        });
+        if (CURL_SIGNS)
+            it("sends the same request with either client: parameters and every tag but the run's own values", async () => {
+                const bodies: Record<string, string>[] = [];
+                for (const apiClient of ["curl", "aws-cli"]) {
+                    f.double.observations.length = 0;
+                    const result = await run({ apiClient, snapshotDescription: "nightly a=b+c/d@e" });
+                    assert.equal(result.code, 0, result.stderr);
+                    assert.equal(result.summary.apiClient, apiClient);
+                    bodies.push(f.double.observations[0].params);
+                }
+                const comparable = (params: Record<string, string>) => {
+                    const tags = requestTags(params);
+                    for (const runSpecific of ["Name", "RunId", "BinlogFile", "BinlogPosition", "GtidBinlogPos"])
+                        assert.ok(tags[runSpecific] !== undefined, runSpecific);
+                    const { Name: _n, RunId: _r, BinlogFile: _f, BinlogPosition: _p, ...withGtid } = tags; // eslint-disable-line @typescript-eslint/no-unused-vars
+                    // A GTID set spans GtidBinlogPos, GtidBinlogPos2, ... (a long one, see the GTID test): all run-specific.
+                    const rest = Object.fromEntries(Object.entries(withGtid).filter(([key]) => !key.startsWith("GtidBinlogPos")));
+                    const plain = Object.fromEntries(Object.entries(params).filter(([k]) => !k.startsWith("TagSpecification.1.Tag.")));
+                    return { plain, rest };
+                };
+                assert.deepEqual(comparable(bodies[0]), comparable(bodies[1]));
+                assert.equal(bodies[0].Description, "nightly a=b+c/d@e");
+            });
 
         it("keeps the keys off every command line and out of every file: curl reads them from a pipe", async () => {
             const seen: { curlRunning: boolean; onCommandLine: string[]; inFiles: string[] } = { curlRunning: false, onCommandLine: [], inFiles: [] };
@@ -899,17 +1071,30 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const scan = () => {
                 for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
                     let cmdline = "";
-                    try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "); } catch { continue; }
+                    try {
+                        cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+                    } catch {
+                        continue;
+                    }
                     if (/--aws-sigv4/.test(cmdline)) seen.curlRunning = true;
                     if (secrets.some((secret) => cmdline.includes(secret))) seen.onCommandLine.push(cmdline);
                 }
-                const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-                    e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []);
+                const walk = (dir: string): string[] =>
+                    fs
+                        .readdirSync(dir, { withFileTypes: true })
+                        .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
                 for (const file of [...walk("/run/consistent-snapshot"), ...walk(f.orchestrationDir)]) {
                     if (secrets.some((secret) => fs.readFileSync(file, "utf8").includes(secret))) seen.inFiles.push(file);
                 }
             };
-            const result = await run({}, { onStderr: (line) => { if (line.includes("database locked")) scan(); } });
+            const result = await run(
+                {},
+                {
+                    onStderr: (line) => {
+                        if (line.includes("database locked")) scan();
+                    },
+                },
+            );
             assert.equal(result.code, 0, result.stderr);
             assert.equal(seen.curlRunning, CURL_SIGNS, "the scan did not see the waiting curl: it proves nothing");
             assert.deepEqual(seen.onCommandLine, []);
@@ -920,8 +1105,14 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const result = await f.runScript(SCRIPT, withOldCurl({}));
             assert.equal(result.code, 0, result.stderr);
             assert.equal(result.summary.apiClient, "aws-cli");
-            assert.match(result.stderr, /NOTE: snapshot call through the AWS CLI: curl 7\.74\.0 cannot sign requests \(--aws-sigv4 needs curl 7\.75\.0 or later\)/);
-            assert.deepEqual(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).map((r) => r.what), ["CreateSnapshots"]);
+            assert.match(
+                result.stderr,
+                /NOTE: snapshot call through the AWS CLI: curl 7\.74\.0 cannot sign requests \(--aws-sigv4 needs curl 7\.75\.0 or later\)/,
+            );
+            assert.deepEqual(
+                f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).map((r) => r.what),
+                ["CreateSnapshots"],
+            );
         });
 
         it("a client that takes longer than 20 s to start still gets the request: the script waits for it to open its input before closing it", async () => {
@@ -936,7 +1127,10 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(result.code, 0, result.stderr);
             assert.match(result.stderr, /NOTE: the aws-cli client was not ready after 20 s; continuing/);
             assert.equal(f.double.observations.length, 1);
-            assert.ok((result.summary.frozenMs as number) >= 1000, `frozen ${result.summary.frozenMs} ms: the client's late start was not inside the freeze, the test proves nothing`);
+            assert.ok(
+                (result.summary.frozenMs as number) >= 1000,
+                `frozen ${result.summary.frozenMs} ms: the client's late start was not inside the freeze, the test proves nothing`,
+            );
             await assertHostRecovered();
         });
 
@@ -947,16 +1141,23 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots")).length, 0);
         });
 
-        if (CURL_SIGNS) it("auto falls back to the AWS CLI when EC2 refuses curl's signature in the DryRun call (nothing locked yet)", async () => {
-            f.double.refuseSignaturesOf = /^curl\//;
-            const result = await run();
-            assert.equal(result.code, 0, result.stderr);
-            assert.equal(result.summary.apiClient, "aws-cli");
-            assert.match(result.stderr, /NOTE: snapshot call through the AWS CLI: the DryRun call was answered HTTP 401 AuthFailure: AWS was not able to validate/);
-            const creates = f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots"));
-            assert.deepEqual(creates.map((r) => r.what), ["CreateSnapshots DryRun", "CreateSnapshots"]);
-            assert.match(creates[1].userAgent, /^aws-cli\//);
-        });
+        if (CURL_SIGNS)
+            it("auto falls back to the AWS CLI when EC2 refuses curl's signature in the DryRun call (nothing locked yet)", async () => {
+                f.double.refuseSignaturesOf = /^curl\//;
+                const result = await run();
+                assert.equal(result.code, 0, result.stderr);
+                assert.equal(result.summary.apiClient, "aws-cli");
+                assert.match(
+                    result.stderr,
+                    /NOTE: snapshot call through the AWS CLI: the DryRun call was answered HTTP 401 AuthFailure: AWS was not able to validate/,
+                );
+                const creates = f.double.requests.filter((r) => r.what.startsWith("CreateSnapshots"));
+                assert.deepEqual(
+                    creates.map((r) => r.what),
+                    ["CreateSnapshots DryRun", "CreateSnapshots"],
+                );
+                assert.match(creates[1].userAgent, /^aws-cli\//);
+            });
 
         it("rejects SSM_apiClient='wget' naming the parameter and the accepted form (201)", async () => {
             const result = await runByHand({ apiClient: "wget" });
@@ -981,9 +1182,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         it("by hand, on SIGTERM: exits 209 and thaws and unlocks at once", async () => {
             f.double.behaviour = "hang";
             let killedAt = 0;
-            const result = await runByHand({ maxFreezeSeconds: "60" }, {
-                onStderr: whenCreateSnapshotsArrives((child: ChildProcess) => { killedAt = Date.now(); child.kill("SIGTERM"); }),
-            });
+            const result = await runByHand(
+                { maxFreezeSeconds: "60" },
+                {
+                    onStderr: whenCreateSnapshotsArrives((child: ChildProcess) => {
+                        killedAt = Date.now();
+                        child.kill("SIGTERM");
+                    }),
+                },
+            );
             expectFailure(result, 209, /interrupted by SIGTERM/);
             assert.ok(killedAt > 0);
             assert.ok((result.summary.thawedAtMs as number) - killedAt < 2000, "thaw took more than 2 s after SIGTERM");
@@ -994,13 +1201,19 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
         it("by hand, on SIGTERM after EC2 created the snapshots but before the answer: reports them, found by RunId", async () => {
             f.double.behaviour = "hangAfterCreate";
-            const result = await runByHand({ maxFreezeSeconds: "60" }, {
-                onStderr: whenCreateSnapshotsArrives((child: ChildProcess) => child.kill("SIGTERM")),
-            });
+            const result = await runByHand(
+                { maxFreezeSeconds: "60" },
+                {
+                    onStderr: whenCreateSnapshotsArrives((child: ChildProcess) => child.kill("SIGTERM")),
+                },
+            );
             expectFailure(result, 209, /interrupted by SIGTERM/);
             const created = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === result.summary.runId);
             assert.equal(created.length, 3);
-            assert.deepEqual(result.summary.snapshots, created.map((snap) => ({ snapshotId: snap.snapshotId, volumeId: snap.volumeId })));
+            assert.deepEqual(
+                result.summary.snapshots,
+                created.map((snap) => ({ snapshotId: snap.snapshotId, volumeId: snap.volumeId })),
+            );
             assert.match(result.summary.message, new RegExp(`the call had been sent: created ${created.map((c) => c.snapshotId).join(" ")}`));
             await assertHostRecovered();
         });
@@ -1009,9 +1222,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             f.double.behaviour = "hang";
             let killedAt = 0;
             const logFrom = watchdogLogLength();
-            const result = await run({ maxFreezeSeconds: "60", lockTimeoutSeconds: "2" }, {
-                onStderr: whenCreateSnapshotsArrives((cancel: () => void) => { killedAt = Date.now(); cancel(); }),
-            });
+            const result = await run(
+                { maxFreezeSeconds: "60", lockTimeoutSeconds: "2" },
+                {
+                    onStderr: whenCreateSnapshotsArrives((cancel: () => void) => {
+                        killedAt = Date.now();
+                        cancel();
+                    }),
+                },
+            );
             assert.equal(result.code, 137, result.stderr);
             assert.equal(result.timedOut, false, "a process outliving the script held the agent's pipes until the step timed out");
             assert.ok(Date.now() - killedAt < 3000, `the step took ${Date.now() - killedAt} ms to end after the kill`);
@@ -1032,14 +1251,22 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             fs.mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o700 });
             // flock's child (sleep) holds the lock too: both are stopped, as their own process group.
             const holdLock = (seconds: number) => spawn("flock", [lockFile, "sleep", String(seconds)], { stdio: "ignore", detached: true });
-            const release = (holder: ChildProcess) => { try { process.kill(-holder.pid!, "SIGKILL"); } catch { /* already gone */ } };
+            const release = (holder: ChildProcess) => {
+                try {
+                    process.kill(-holder.pid!, "SIGKILL");
+                } catch {
+                    /* already gone */
+                }
+            };
             let holder = holdLock(2);
             try {
                 await sleep(300);
                 const waited = await run({});
                 assert.equal(waited.code, 0, waited.stderr);
                 assert.match(waited.stderr, /holds \/run\/consistent-snapshot\/lock; waiting up to 10s/);
-            } finally { release(holder); }
+            } finally {
+                release(holder);
+            }
             const requestsBefore = f.double.requests.length;
             holder = holdLock(30);
             try {
@@ -1049,15 +1276,20 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 expectFailure(refused, 203, /another consistent-snapshot run holds \/run\/consistent-snapshot\/lock \(waited 10s\)/);
                 assert.ok(Date.now() - startedAt >= 10000, "refused before its wait");
                 assert.ok(!f.double.requests.slice(requestsBefore).some((r) => r.what === "CreateSnapshots"));
-            } finally { release(holder); }
+            } finally {
+                release(holder);
+            }
             await assertHostRecovered();
         });
 
         it("on a cancel after EC2 created the snapshots: they carry their run's tags, and the next run's retention finds and prunes them", async () => {
             f.double.behaviour = "hangAfterCreate";
-            const killed = await run({ maxFreezeSeconds: "6", lockTimeoutSeconds: "2" }, {
-                onStderr: whenCreateSnapshotsArrives((cancel: () => void) => cancel()),
-            });
+            const killed = await run(
+                { maxFreezeSeconds: "6", lockTimeoutSeconds: "2" },
+                {
+                    onStderr: whenCreateSnapshotsArrives((cancel: () => void) => cancel()),
+                },
+            );
             assert.equal(killed.code, 137, killed.stderr);
             await f.double.settle(); // EC2 goes on with a request whose caller has gone
             const orphans = [...f.double.snapshotStore.values()];
@@ -1108,11 +1340,18 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const logFrom = watchdogLogLength();
             let cancelled = false;
             try {
-                const result = await run({ maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
-                    onStderr: (line, cancel) => {
-                        if (line.includes("database locked")) setTimeout(() => { cancelled = true; cancel(); }, 1000);
+                const result = await run(
+                    { maxFreezeSeconds: "30", lockTimeoutSeconds: "2" },
+                    {
+                        onStderr: (line, cancel) => {
+                            if (line.includes("database locked"))
+                                setTimeout(() => {
+                                    cancelled = true;
+                                    cancel();
+                                }, 1000);
+                        },
                     },
-                });
+                );
                 assert.equal(result.code, 137);
                 assert.ok(cancelled);
                 assert.ok(await lockReleased(2), "the lock outlived the killed script's session");
@@ -1132,25 +1371,27 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         it("SIGTERM to the watchdog gives the host back at once (thaw, unlock, the call's client stopped); the run fails", async () => {
             f.double.behaviour = "hang";
             let signalledAt = 0;
-            const result = await run({ maxFreezeSeconds: "60", lockTimeoutSeconds: "2" }, {
-                onStderr: (line) => {
-                    if (!line.includes("database locked")) return;
-                    const poll = setInterval(() => {
-                        if (!f.double.requests.some((r) => r.what === "CreateSnapshots")) return;
-                        clearInterval(poll);
-                        const [pid] = helperPids("watchdog");
-                        signalledAt = Date.now();
-                        process.kill(pid, "SIGTERM");
-                    }, 5);
+            const result = await run(
+                { maxFreezeSeconds: "60", lockTimeoutSeconds: "2" },
+                {
+                    onStderr: (line) => {
+                        if (!line.includes("database locked")) return;
+                        const poll = setInterval(() => {
+                            if (!f.double.requests.some((r) => r.what === "CreateSnapshots")) return;
+                            clearInterval(poll);
+                            const [pid] = helperPids("watchdog");
+                            signalledAt = Date.now();
+                            process.kill(pid, "SIGTERM");
+                        }, 5);
+                    },
                 },
-            });
+            );
             assert.ok(signalledAt > 0, "the watchdog was not found");
             assert.notEqual(result.code, 0);
             assert.ok(Date.now() - signalledAt < 5000, `the run ended ${Date.now() - signalledAt} ms after the signal`);
             await assertHostRecovered();
             await assertNoCommittedRowLost();
         });
-
     });
 
     describe("when the database is busy or down", () => {
@@ -1160,7 +1401,9 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         }
         async function killLongQueries(): Promise<void> {
             const ids = (await f.sql(`SELECT ID FROM ${PROCESSLIST} WHERE INFO LIKE '%SLEEP(30)%' AND ID <> CONNECTION_ID()`))
-                .trim().split("\n").filter(Boolean);
+                .trim()
+                .split("\n")
+                .filter(Boolean);
             for (const id of ids) await f.sql(`KILL QUERY ${id}`);
         }
         /** Runs `body` while `sql` has been running for 1.5 s; stops the query afterwards, whatever happens. */
@@ -1181,17 +1424,20 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const splicer = await f.startSplicer(f.appMount);
             let killed: string[] = [];
             try {
-                const result = await run({ maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
-                    onStderr: (line) => {
-                        if (!line.includes("database locked")) return;
-                        void (async () => {
-                            killed = (await f.sql(`SELECT ID FROM ${PROCESSLIST} WHERE USER = '${BACKUP_USER}'`)).trim().split("\n").filter(Boolean);
-                            for (const id of killed) await f.sql(`KILL CONNECTION ${id}`);
-                            await sleep(500);
-                            splicer.moveOn();
-                        })();
+                const result = await run(
+                    { maxFreezeSeconds: "30", lockTimeoutSeconds: "2" },
+                    {
+                        onStderr: (line) => {
+                            if (!line.includes("database locked")) return;
+                            void (async () => {
+                                killed = (await f.sql(`SELECT ID FROM ${PROCESSLIST} WHERE USER = '${BACKUP_USER}'`)).trim().split("\n").filter(Boolean);
+                                for (const id of killed) await f.sql(`KILL CONNECTION ${id}`);
+                                await sleep(500);
+                                splicer.moveOn();
+                            })();
+                        },
                     },
-                });
+                );
                 expectFailure(result, 205, /the lock's session \(connection \d+\) was lost before the snapshot call/);
                 assert.ok(killed.length > 0, "no session of the backup account was found to kill: the test proves nothing");
                 assert.equal(f.double.requests.filter((r) => r.what === "CreateSnapshots").length, 0, "snapshotted without the lock");
@@ -1222,9 +1468,20 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const started = Date.now();
                 // Each FTWRL attempt: the long-query wait, FLUSH TABLES and the lock, 2 s each, 1 s between attempts,
                 // then 2 s to freeze; 3 s kept for the hand-over. Ten retries would take 10 x 7 s; 20 s hold about three.
-                const result = await run({ command: "pre-script", executionId: DLM_EXECUTION_ID, quiesce: "ftwrl", lockTimeoutSeconds: "2", lockRetries: "10", preScriptSeconds: "20" });
+                const result = await run({
+                    command: "pre-script",
+                    executionId: DLM_EXECUTION_ID,
+                    quiesce: "ftwrl",
+                    lockTimeoutSeconds: "2",
+                    lockRetries: "10",
+                    preScriptSeconds: "20",
+                });
                 const elapsed = Date.now() - started;
-                expectFailure(result, 205, /lock attempt (\d+) not started: \d+ ms into the pre-script, it could take 9000 ms with the freeze, and SSM_preScriptSeconds=20 \(DLM's executionTimeout\) leaves -?\d+ ms before the hand-over; the database was left writable/);
+                expectFailure(
+                    result,
+                    205,
+                    /lock attempt (\d+) not started: \d+ ms into the pre-script, it could take 9000 ms with the freeze, and SSM_preScriptSeconds=20 \(DLM's executionTimeout\) leaves -?\d+ ms before the hand-over; the database was left writable/,
+                );
                 const attempt = Number(/lock attempt (\d+) not started/.exec(result.summary.message as string)![1]);
                 assert.ok(attempt >= 2 && attempt <= 5, `stopped before attempt ${attempt}`);
                 assert.ok(elapsed < 17000, `the pre-script took ${elapsed} ms of DLM's 20 s, past the hand-over reserve`);
@@ -1325,7 +1582,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             f.mountTmpfs(binlogDir);
             try {
                 const result = await run({ dryRun: "true" });
-                expectFailure(result, 201, new RegExp(`the database path ${binlogDir} is on ${binlogDir} \\(tmpfs, tmpfs\\), which is on no EBS volume this run snapshots`));
+                expectFailure(
+                    result,
+                    201,
+                    new RegExp(`the database path ${binlogDir} is on ${binlogDir} \\(tmpfs, tmpfs\\), which is on no EBS volume this run snapshots`),
+                );
             } finally {
                 f.unmount(binlogDir);
             }
@@ -1337,7 +1598,13 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             execFileSync("mount", ["--bind", "/", rootBind]);
             try {
                 const result = await run({ freezeMounts: rootBind, dryRun: "true" });
-                expectFailure(result, 201, new RegExp(`parameter SSM_freezeMounts: invalid value '${rootBind}'; expected mount points other than /, /boot and /boot/efi; .* mounted again`));
+                expectFailure(
+                    result,
+                    201,
+                    new RegExp(
+                        `parameter SSM_freezeMounts: invalid value '${rootBind}'; expected mount points other than /, /boot and /boot/efi; .* mounted again`,
+                    ),
+                );
             } finally {
                 spawnSync("umount", ["-l", rootBind]);
             }
@@ -1468,7 +1735,9 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             return [DATA_VOLUME_ID, LOGS_VOLUME_ID].map((volumeId) => {
                 const snapshotId = `snap-0feed${(++seeded).toString(16).padStart(12, "0")}`;
                 f.double.seedSnapshot({
-                    snapshotId, volumeId, startTime: new Date(Date.now() - ageDays * DAY),
+                    snapshotId,
+                    volumeId,
+                    startTime: new Date(Date.now() - ageDays * DAY),
                     tags: { CreatedBy: "consistent-snapshots", InstanceId: INSTANCE_ID, RunId: runId, ...tags },
                 });
                 return snapshotId;
@@ -1497,11 +1766,15 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             const result = await run({ retainCount: "1" });
             assert.equal(result.code, 0, result.stderr);
             // Retention's DescribeSnapshots is by the tool's tags (the one before the lock, by volume, finds recent snapshots).
-            const pruneCalls = f.double.requests.filter((r) => (r.what === "DescribeSnapshots" && r.filters?.includes("tag:CreatedBy")) || r.what === "DeleteSnapshot");
+            const pruneCalls = f.double.requests.filter(
+                (r) => (r.what === "DescribeSnapshots" && r.filters?.includes("tag:CreatedBy")) || r.what === "DeleteSnapshot",
+            );
             assert.deepEqual([...new Set(pruneCalls.map((r) => r.what))], ["DescribeSnapshots", "DeleteSnapshot"]);
             for (const call of pruneCalls) {
-                assert.ok(call.atMs >= (result.summary.thawedAtMs as number) && call.atMs >= (result.summary.unlockedAtMs as number),
-                    `${call.what} while frozen or locked`);
+                assert.ok(
+                    call.atMs >= (result.summary.thawedAtMs as number) && call.atMs >= (result.summary.unlockedAtMs as number),
+                    `${call.what} while frozen or locked`,
+                );
             }
         });
 
@@ -1559,7 +1832,12 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             // A test that left a hold behind: stop its holder and sentinel (this fixture's processes) and thaw.
             for (const key of ["HolderPid", "SentinelPid"]) {
                 const pid = Number(holdValue(key));
-                if (pid > 0) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+                if (pid > 0)
+                    try {
+                        process.kill(pid, "SIGKILL");
+                    } catch {
+                        /* gone */
+                    }
             }
             f.thawAll();
             fs.rmSync(HOLD_DIR, { recursive: true, force: true });
@@ -1608,8 +1886,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(verify.summary.binlogFileSize, binlog.position);
             const restored = await f.restore(copyOf(DATA_VOLUME_ID), copyOf(LOGS_VOLUME_ID));
             try {
-                const [inno, myi] = f.sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi",
-                    restored.server.cnf).trim().split("\n").map(Number);
+                const [inno, myi] = f
+                    .sqlSync("SELECT IFNULL(MAX(id),0) FROM app.inno; SELECT IFNULL(MAX(id),0) FROM app.myi", restored.server.cnf)
+                    .trim()
+                    .split("\n")
+                    .map(Number);
                 assert.ok(obs.maxInnodbId > 0, obs.probeError);
                 assert.deepEqual([inno, myi], [obs.maxInnodbId, obs.maxMyisamId]);
             } finally {
@@ -1644,29 +1925,32 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             });
         }
 
-        if (FLAVOR === "mariadb") it("a GTID set of many domains, longer than a tag value: the run and the post-script tag all of it in parts (JSON, not the CLI's shorthand, which splits on its commas)", async () => {
-            // 40 more replication domains: gtid_binlog_pos becomes "0-1-N,1-1-1,...,40-1-1", over 256 characters.
-            await f.sql(Array.from({ length: 40 }, (_, i) => `SET SESSION gtid_domain_id = ${i + 1}; INSERT INTO app.probe (at) VALUES (NOW(6))`).join("; "));
-            const gtidOf = (tags: Record<string, string>) => ["GtidBinlogPos", ...Array.from({ length: 7 }, (_, i) => `GtidBinlogPos${i + 2}`)]
-                .map((key) => tags[key] ?? "").join("");
-            const snapshot = await run();
-            assert.equal(snapshot.code, 0, snapshot.stderr);
-            const gtid = (snapshot.summary.binlog as Record<string, string>).gtid;
-            assert.ok(gtid.length > 256 && gtid.includes(","), `the set is not long enough to prove anything: ${gtid}`);
-            const ofRun = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === snapshot.summary.runId);
-            assert.ok(ofRun.length > 0);
-            for (const snap of ofRun) {
-                assert.equal(gtidOf(snap.tags), gtid, "the tags do not add up to the whole set");
-                assert.equal(snap.tags.GtidBinlogPos2?.length > 0, true);
-                assert.equal(snap.tags.GtidBinlogPosCut, undefined);
-            }
-            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
-            assert.equal(pre.code, 0, pre.stderr);
-            const ids = await f.double.dlmCreateSnapshots();
-            const post = await run({ command: "post-script", executionId: EXECUTION_ID });
-            assert.equal(post.code, 0, post.stderr);
-            for (const id of ids) assert.equal(gtidOf(f.double.snapshotStore.get(id)!.tags), (pre.summary.binlog as Record<string, string>).gtid);
-        });
+        if (FLAVOR === "mariadb")
+            it("a GTID set of many domains, longer than a tag value: the run and the post-script tag all of it in parts (JSON, not the CLI's shorthand, which splits on its commas)", async () => {
+                // 40 more replication domains: gtid_binlog_pos becomes "0-1-N,1-1-1,...,40-1-1", over 256 characters.
+                await f.sql(
+                    Array.from({ length: 40 }, (_, i) => `SET SESSION gtid_domain_id = ${i + 1}; INSERT INTO app.probe (at) VALUES (NOW(6))`).join("; "),
+                );
+                const gtidOf = (tags: Record<string, string>) =>
+                    ["GtidBinlogPos", ...Array.from({ length: 7 }, (_, i) => `GtidBinlogPos${i + 2}`)].map((key) => tags[key] ?? "").join("");
+                const snapshot = await run();
+                assert.equal(snapshot.code, 0, snapshot.stderr);
+                const gtid = (snapshot.summary.binlog as Record<string, string>).gtid;
+                assert.ok(gtid.length > 256 && gtid.includes(","), `the set is not long enough to prove anything: ${gtid}`);
+                const ofRun = [...f.double.snapshotStore.values()].filter((snap) => snap.tags.RunId === snapshot.summary.runId);
+                assert.ok(ofRun.length > 0);
+                for (const snap of ofRun) {
+                    assert.equal(gtidOf(snap.tags), gtid, "the tags do not add up to the whole set");
+                    assert.equal(snap.tags.GtidBinlogPos2?.length > 0, true);
+                    assert.equal(snap.tags.GtidBinlogPosCut, undefined);
+                }
+                const pre = await run({ command: "pre-script", executionId: EXECUTION_ID });
+                assert.equal(pre.code, 0, pre.stderr);
+                const ids = await f.double.dlmCreateSnapshots();
+                const post = await run({ command: "post-script", executionId: EXECUTION_ID });
+                assert.equal(post.code, 0, post.stderr);
+                for (const id of ids) assert.equal(gtidOf(f.double.snapshotStore.get(id)!.tags), (pre.summary.binlog as Record<string, string>).gtid);
+            });
 
         it("post-script without a pre-script exits 212 and touches nothing", async () => {
             const post = await run({ command: "post-script", executionId: EXECUTION_ID });
@@ -1715,13 +1999,16 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
 
         it("a pre-script whose holder dies before the hold is handed over does not say held: it fails (213), the host given back", async () => {
-            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
-                onStderr: (line) => {
-                    if (!line.includes("database locked")) return;
-                    const [holder] = helperPids("holder");
-                    if (holder) process.kill(holder, "SIGKILL");
+            const pre = await run(
+                { command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" },
+                {
+                    onStderr: (line) => {
+                        if (!line.includes("database locked")) return;
+                        const [holder] = helperPids("holder");
+                        if (holder) process.kill(holder, "SIGKILL");
+                    },
                 },
-            });
+            );
             expectFailure(pre, 213, /hold/);
             assert.notEqual(pre.summary.status, "held");
             await assertHostRecovered();
@@ -1737,9 +2024,14 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
         });
 
         it("a pre-script cancelled once locked (SIGKILL of its process group): the host is given back at once, and the next pre-script works", async () => {
-            const pre = await run({ command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" }, {
-                onStderr: (line, kill) => { if (/database locked/.test(line)) kill(); },
-            });
+            const pre = await run(
+                { command: "pre-script", executionId: EXECUTION_ID, maxFreezeSeconds: "30", lockTimeoutSeconds: "2" },
+                {
+                    onStderr: (line, kill) => {
+                        if (/database locked/.test(line)) kill();
+                    },
+                },
+            );
             assert.equal(pre.code, 137);
             // The session ends with the script; the helpers see the script's end of file without "handover": at once.
             await assertHostRecovered(1500);
@@ -1822,7 +2114,11 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             ["snapshotDescription", "x".repeat(256), /0-255 characters/],
             ["mysqlDefaultsFile", "relative.cnf", /absolute path/],
             ["mysqlDefaultsFile", "/no/such/file.cnf", /readable MySQL option file/],
-            ["mysqlDefaultsFile", path.join(cnfDir, "group-writable.cnf"), /owned by root, not writable by group or others \(.*group-writable\.cnf: uid 0, mode 664\)/],
+            [
+                "mysqlDefaultsFile",
+                path.join(cnfDir, "group-writable.cnf"),
+                /owned by root, not writable by group or others \(.*group-writable\.cnf: uid 0, mode 664\)/,
+            ],
             ["mysqlDefaultsFile", path.join(cnfDir, "not-root.cnf"), /owned by root.*\(.*not-root\.cnf: uid 65534/],
             ["mysqlDefaultsFile", path.join(cnfDir, "open", "in-open-dir.cnf"), /owned by root.*\(.*option-files\/open: uid 0, mode 777\)/],
             ["mysqlDefaultsFile", path.join(cnfDir, "link.cnf"), /a path without symlinks \(.*link\.cnf is one\)/],

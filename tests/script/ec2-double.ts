@@ -58,18 +58,31 @@ export interface SnapshotObservation {
 }
 
 /** A snapshot as DescribeSnapshots reports it. */
-export interface StoredSnapshot { snapshotId: string; volumeId: string; startTime: Date; tags: Record<string, string>; state?: "pending" | "completed" }
+export interface StoredSnapshot {
+    snapshotId: string;
+    volumeId: string;
+    startTime: Date;
+    tags: Record<string, string>;
+    state?: "pending" | "completed";
+}
 
 /** One request; `what` is the EC2 action (`CreateSnapshots DryRun` for a dry run), or IMDS's method and path. */
 export interface RequestRecord {
-    atMs: number; kind: "imds" | "ec2"; what: string; userAgent: string;
+    atMs: number;
+    kind: "imds" | "ec2";
+    what: string;
+    userAgent: string;
     /** The names of the request's filters (Filter.N.Name), e.g. ["volume-id"] or ["tag:CreatedBy", "tag:InstanceId"]. */
     filters?: string[];
 }
 
 /** The keys the double's EC2 accepts: the fixture's environment keys and the instance role's, which IMDS serves. */
 export const ENVIRONMENT_KEY: Credentials = { accessKeyId: "AKIAFIXTURE", secretAccessKey: "fixture-secret" };
-export const ROLE_KEY: Credentials = { accessKeyId: "ASIAFIXTUREROLEKEY01", secretAccessKey: "fixture-role-secret", sessionToken: "fixture-role-session-token" };
+export const ROLE_KEY: Credentials = {
+    accessKeyId: "ASIAFIXTUREROLEKEY01",
+    secretAccessKey: "fixture-role-secret",
+    sessionToken: "fixture-role-session-token",
+};
 const DLM_KEY: Credentials = { accessKeyId: "ASIADLMSERVICEROLE01", secretAccessKey: "fixture-dlm-secret", sessionToken: "fixture-dlm-session-token" };
 
 export interface DoubleOptions {
@@ -199,10 +212,16 @@ export class Ec2Double {
         const action = params.Action ?? "";
         const dryRun = params.DryRun === "true";
         const userAgent = req.headers["user-agent"] ?? "";
-        const filters = Object.keys(params).filter((k) => /^Filter\.\d+\.Name$/.test(k)).map((k) => params[k]);
+        const filters = Object.keys(params)
+            .filter((k) => /^Filter\.\d+\.Name$/.test(k))
+            .map((k) => params[k]);
         this.requests.push({ atMs: Date.now(), kind: "ec2", what: dryRun ? `${action} DryRun` : action, userAgent, ...(filters.length ? { filters } : {}) });
-        const refused = verifySignature({ method: req.method ?? "", url, rawHeaders: req.rawHeaders }, raw,
-            [ENVIRONMENT_KEY, ROLE_KEY, DLM_KEY], this.opts.region);
+        const refused = verifySignature(
+            { method: req.method ?? "", url, rawHeaders: req.rawHeaders },
+            raw,
+            [ENVIRONMENT_KEY, ROLE_KEY, DLM_KEY],
+            this.opts.region,
+        );
         if (refused) return this.error(res, refused.status, refused.code, refused.message);
         if (this.refuseSignaturesOf?.test(userAgent)) {
             return this.error(res, 401, "AuthFailure", "AWS was not able to validate the provided access credentials");
@@ -243,12 +262,17 @@ export class Ec2Double {
      */
     async dlmCreateSnapshots(): Promise<string[]> {
         const body = new URLSearchParams({
-            "Action": "CreateSnapshots", "Version": "2016-11-15",
-            "InstanceSpecification.InstanceId": this.opts.instanceId, "InstanceSpecification.ExcludeBootVolume": "true",
+            Action: "CreateSnapshots",
+            Version: "2016-11-15",
+            "InstanceSpecification.InstanceId": this.opts.instanceId,
+            "InstanceSpecification.ExcludeBootVolume": "true",
             "TagSpecification.1.ResourceType": "snapshot",
-            "TagSpecification.1.Tag.1.Key": "dlm:managed", "TagSpecification.1.Tag.1.Value": "true",
-            "TagSpecification.1.Tag.2.Key": "aws:dlm:lifecycle-policy-id", "TagSpecification.1.Tag.2.Value": "policy-0123456789abcdef0",
-            "TagSpecification.1.Tag.3.Key": "InstanceId", "TagSpecification.1.Tag.3.Value": this.opts.instanceId,
+            "TagSpecification.1.Tag.1.Key": "dlm:managed",
+            "TagSpecification.1.Tag.1.Value": "true",
+            "TagSpecification.1.Tag.2.Key": "aws:dlm:lifecycle-policy-id",
+            "TagSpecification.1.Tag.2.Value": "policy-0123456789abcdef0",
+            "TagSpecification.1.Tag.3.Key": "InstanceId",
+            "TagSpecification.1.Tag.3.Value": this.opts.instanceId,
         }).toString();
         const headers = { ...signedHeaders(this.endpoint, body, DLM_KEY, this.opts.region), "user-agent": "dlm-double" };
         const response = await fetch(this.endpoint, { method: "POST", body, headers });
@@ -270,17 +294,26 @@ export class Ec2Double {
             filters.push({ name: params[`Filter.${i}.Name`], values });
         }
         // A filter's values may also arrive comma-separated in one value (the CLI's shorthand Values=a,b).
-        const matches = [...this.snapshotStore.values()].filter((snap) => filters.every((f) => {
-            const values = f.values.flatMap((v) => v.split(","));
-            if (f.name === "volume-id") return values.includes(snap.volumeId);
-            if (!f.name.startsWith("tag:")) throw new Error(`double: unsupported filter ${f.name}`);
-            return values.includes(snap.tags[f.name.slice(4)]);
-        }));
-        const items = matches.map((snap) => `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
-            `<status>${snap.state ?? "completed"}</status><startTime>${snap.startTime.toISOString()}</startTime><progress>${snap.state === "pending" ? "3%" : "100%"}</progress>` +
-            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tagSetXml(snap.tags)}</tagSet></item>`).join("");
-        return `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
-            `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`;
+        const matches = [...this.snapshotStore.values()].filter((snap) =>
+            filters.every((f) => {
+                const values = f.values.flatMap((v) => v.split(","));
+                if (f.name === "volume-id") return values.includes(snap.volumeId);
+                if (!f.name.startsWith("tag:")) throw new Error(`double: unsupported filter ${f.name}`);
+                return values.includes(snap.tags[f.name.slice(4)]);
+            }),
+        );
+        const items = matches
+            .map(
+                (snap) =>
+                    `<item><snapshotId>${snap.snapshotId}</snapshotId><volumeId>${snap.volumeId}</volumeId>` +
+                    `<status>${snap.state ?? "completed"}</status><startTime>${snap.startTime.toISOString()}</startTime><progress>${snap.state === "pending" ? "3%" : "100%"}</progress>` +
+                    `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tagSetXml(snap.tags)}</tagSet></item>`,
+            )
+            .join("");
+        return (
+            `<DescribeSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-5</requestId>` +
+            `<snapshotSet>${items}</snapshotSet></DescribeSnapshotsResponse>`
+        );
     }
 
     /** CreateTags on snapshots (the DLM post-script tags what DLM created); records every call. */
@@ -294,8 +327,11 @@ export class Ec2Double {
         if (missing) return this.error(res, 400, "InvalidSnapshot.NotFound", `The snapshot '${missing}' does not exist.`);
         for (const id of resources) Object.assign(this.snapshotStore.get(id)!.tags, tags);
         this.tagCalls.push({ resources, tags });
-        this.xml(res, 200, `<CreateTagsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-7</requestId>` +
-            "<return>true</return></CreateTagsResponse>");
+        this.xml(
+            res,
+            200,
+            `<CreateTagsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-7</requestId>` + "<return>true</return></CreateTagsResponse>",
+        );
     }
 
     private deleteSnapshot(params: Record<string, string>, res: http.ServerResponse): void {
@@ -304,8 +340,12 @@ export class Ec2Double {
             return this.error(res, 400, "InvalidSnapshot.InUse", `The snapshot ${id} is currently in use by ami-0123456789abcdef0`);
         }
         if (!this.snapshotStore.delete(id)) return this.error(res, 400, "InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
-        this.xml(res, 200, `<DeleteSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-6</requestId>` +
-            "<return>true</return></DeleteSnapshotResponse>");
+        this.xml(
+            res,
+            200,
+            `<DeleteSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-6</requestId>` +
+                "<return>true</return></DeleteSnapshotResponse>",
+        );
     }
 
     private imds(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
@@ -325,8 +365,12 @@ export class Ec2Double {
         const values: Record<string, string> = {
             "/latest/meta-data/iam/security-credentials/": this.opts.roleName,
             [`/latest/meta-data/iam/security-credentials/${this.opts.roleName}`]: JSON.stringify({
-                Code: "Success", LastUpdated: new Date().toISOString(), Type: "AWS-HMAC",
-                AccessKeyId: ROLE_KEY.accessKeyId, SecretAccessKey: ROLE_KEY.secretAccessKey, Token: ROLE_KEY.sessionToken,
+                Code: "Success",
+                LastUpdated: new Date().toISOString(),
+                Type: "AWS-HMAC",
+                AccessKeyId: ROLE_KEY.accessKeyId,
+                SecretAccessKey: ROLE_KEY.secretAccessKey,
+                Token: ROLE_KEY.sessionToken,
                 Expiration: new Date(Date.now() + 6 * 3600 * 1000).toISOString(),
             }),
             "/latest/meta-data/instance-id": this.opts.instanceId,
@@ -347,28 +391,34 @@ export class Ec2Double {
     private mappingsXml(): string {
         return this.opts.volumes
             .filter((v) => !this.hidden.has(v.volumeId))
-            .map((v) => `<item><deviceName>${v.deviceName}</deviceName><ebs><volumeId>${v.volumeId}</volumeId>` +
-                `<status>attached</status><deleteOnTermination>false</deleteOnTermination></ebs></item>`)
+            .map(
+                (v) =>
+                    `<item><deviceName>${v.deviceName}</deviceName><ebs><volumeId>${v.volumeId}</volumeId>` +
+                    `<status>attached</status><deleteOnTermination>false</deleteOnTermination></ebs></item>`,
+            )
             .join("");
     }
 
     private describeInstances(): string {
-        return `<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId>` +
+        return (
+            `<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId>` +
             `<reservationSet><item><reservationId>r-0123</reservationId><instancesSet><item>` +
             `<instanceId>${this.opts.instanceId}</instanceId><rootDeviceName>${this.opts.rootDeviceName}</rootDeviceName>` +
             `<placement><availabilityZone>${this.opts.availabilityZone}</availabilityZone></placement>` +
             `<blockDeviceMapping>${this.mappingsXml()}</blockDeviceMapping>` +
-            `</item></instancesSet></item></reservationSet></DescribeInstancesResponse>`;
+            `</item></instancesSet></item></reservationSet></DescribeInstancesResponse>`
+        );
     }
 
     private describeInstanceAttribute(): string {
-        return `<DescribeInstanceAttributeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-2</requestId>` +
+        return (
+            `<DescribeInstanceAttributeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-2</requestId>` +
             `<instanceId>${this.opts.instanceId}</instanceId><blockDeviceMapping>${this.mappingsXml()}</blockDeviceMapping>` +
-            `</DescribeInstanceAttributeResponse>`;
+            `</DescribeInstanceAttributeResponse>`
+        );
     }
 
-    private async createSnapshots(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>,
-        res: http.ServerResponse): Promise<void> {
+    private async createSnapshots(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>, res: http.ServerResponse): Promise<void> {
         if (this.behaviour === "hang") {
             this.hanging.push(res);
             return;
@@ -386,11 +436,16 @@ export class Ec2Double {
         } else {
             targets = this.opts.volumes.filter((v) => v.volumeId === params.VolumeId);
         }
-        const tooSoon = targets.find((v) => [...this.snapshotStore.values()]
-            .some((snap) => snap.volumeId === v.volumeId && atMs - snap.startTime.getTime() < this.volumeSnapshotIntervalMs));
+        const tooSoon = targets.find((v) =>
+            [...this.snapshotStore.values()].some((snap) => snap.volumeId === v.volumeId && atMs - snap.startTime.getTime() < this.volumeSnapshotIntervalMs),
+        );
         if (tooSoon) {
-            return this.error(res, 400, "SnapshotCreationPerVolumeRateExceeded",
-                "The maximum per volume CreateSnapshot request rate has been exceeded. Use an increasing or variable sleep interval between requests.");
+            return this.error(
+                res,
+                400,
+                "SnapshotCreationPerVolumeRateExceeded",
+                "The maximum per volume CreateSnapshot request rate has been exceeded. Use an increasing or variable sleep interval between requests.",
+            );
         }
         const mounts = targets.flatMap((v) => (v.mountPoint ? [v.mountPoint] : []));
         const stopped = this.stopProcessDuringCopy;
@@ -399,7 +454,10 @@ export class Ec2Double {
         // The snapshot itself first: the state of every image at this instant.
         const snapshots: { snapshotId: string; volumeId: string; copy: string }[] = [];
         let stoppedAtMs: number | undefined;
-        if (stopped) { process.kill(stopped, "SIGSTOP"); stoppedAtMs = Date.now(); }
+        if (stopped) {
+            process.kill(stopped, "SIGSTOP");
+            stoppedAtMs = Date.now();
+        }
         try {
             const copies: Promise<unknown>[] = [];
             for (const volume of targets) {
@@ -415,8 +473,17 @@ export class Ec2Double {
         }
         if (stopped) {
             this.observations.push({
-                action, atMs, params, dbWriteBlocked: false, rootWritable: true, maxInnodbId: 0, maxMyisamId: 0, appendLogLines: 0,
-                snapshots, stoppedAtMs, frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenBefore![i]])),
+                action,
+                atMs,
+                params,
+                dbWriteBlocked: false,
+                rootWritable: true,
+                maxInnodbId: 0,
+                maxMyisamId: 0,
+                appendLogLines: 0,
+                snapshots,
+                stoppedAtMs,
+                frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenBefore![i]])),
             });
             if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
             return this.respondCreated(action, params, atMs, snapshots, res);
@@ -437,28 +504,53 @@ export class Ec2Double {
             this.readState(),
         ]);
         this.observations.push({
-            action, atMs, params, dbWriteBlocked, ...(backupLockModes === undefined ? {} : { backupLockModes }), rootWritable, ...state, snapshots,
+            action,
+            atMs,
+            params,
+            dbWriteBlocked,
+            ...(backupLockModes === undefined ? {} : { backupLockModes }),
+            rootWritable,
+            ...state,
+            snapshots,
             frozen: Object.fromEntries(mounts.map((m, i) => [m, frozenList[i]])),
         });
         if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
         return this.respondCreated(action, params, atMs, snapshots, res);
     }
 
-    private respondCreated(action: "CreateSnapshots" | "CreateSnapshot", params: Record<string, string>, atMs: number,
-        snapshots: { snapshotId: string; volumeId: string }[], res: http.ServerResponse): void {
+    private respondCreated(
+        action: "CreateSnapshots" | "CreateSnapshot",
+        params: Record<string, string>,
+        atMs: number,
+        snapshots: { snapshotId: string; volumeId: string }[],
+        res: http.ServerResponse,
+    ): void {
         const tags = tagSetXml(requestTags(params));
         if (action === "CreateSnapshot") {
             const s = snapshots[0];
-            return this.xml(res, 200, `<CreateSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
-                `<requestId>r-3</requestId><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
-                `<status>pending</status><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
-                `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><description></description></CreateSnapshotResponse>`);
+            return this.xml(
+                res,
+                200,
+                `<CreateSnapshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+                    `<requestId>r-3</requestId><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
+                    `<status>pending</status><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
+                    `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><description></description></CreateSnapshotResponse>`,
+            );
         }
-        const items = snapshots.map((s) => `<item><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
-            `<state>pending</state><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
-            `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tags}</tagSet></item>`).join("");
-        return this.xml(res, 200, `<CreateSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
-            `<requestId>r-4</requestId><snapshotSet>${items}</snapshotSet></CreateSnapshotsResponse>`);
+        const items = snapshots
+            .map(
+                (s) =>
+                    `<item><snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId>` +
+                    `<state>pending</state><startTime>${new Date(atMs).toISOString()}</startTime><progress></progress>` +
+                    `<ownerId>111122223333</ownerId><volumeSize>1</volumeSize><tagSet>${tags}</tagSet></item>`,
+            )
+            .join("");
+        return this.xml(
+            res,
+            200,
+            `<CreateSnapshotsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+                `<requestId>r-4</requestId><snapshotSet>${items}</snapshotSet></CreateSnapshotsResponse>`,
+        );
     }
 
     /**
@@ -469,10 +561,7 @@ export class Ec2Double {
         const child = spawn("sh", ["-c", 'echo probe >> "$1/.freeze-probe"', "probe", dir], { stdio: "ignore" });
         const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
         this.pendingWork.push(done);
-        return Promise.race([
-            done.then(() => false),
-            new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300)),
-        ]);
+        return Promise.race([done.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300))]);
     }
 
     /**
@@ -481,7 +570,9 @@ export class Ec2Double {
      * still fails is recorded (tests that need the state fail on it) instead of failing the API call.
      */
     private async readState(): Promise<{ maxInnodbId: number; maxMyisamId: number; appendLogLines: number; probeError?: string }> {
-        let maxInnodbId = -1, maxMyisamId = -1, appendLogLines = -1;
+        let maxInnodbId = -1,
+            maxMyisamId = -1,
+            appendLogLines = -1;
         const errors: string[] = [];
         // Two attempts of 8 s at most: under the seed's sequence (no lock) a writer stuck on the frozen filesystem
         // holds MyISAM's table lock, so this read waits for the thaw, once per CreateSnapshot call.
@@ -493,8 +584,10 @@ export class Ec2Double {
             } catch (err) {
                 // Measured: under the lock and the freeze this read takes ~10 ms; record everything a rare failure shows.
                 const e = err as Error & { code?: number | string; signal?: string; killed?: boolean; stderr?: string };
-                errors.push(`attempt ${attempt} after ${Date.now() - started} ms: exit ${e.code ?? "-"}, signal ${e.signal ?? "-"}, ` +
-                    `killed ${e.killed ?? false}, stderr ${JSON.stringify(e.stderr ?? "")}`);
+                errors.push(
+                    `attempt ${attempt} after ${Date.now() - started} ms: exit ${e.code ?? "-"}, signal ${e.signal ?? "-"}, ` +
+                        `killed ${e.killed ?? false}, stderr ${JSON.stringify(e.stderr ?? "")}`,
+                );
             }
         }
         try {
@@ -513,8 +606,12 @@ export class Ec2Double {
     }
 
     private error(res: http.ServerResponse, status: number, code: string, message: string): void {
-        this.xml(res, status, `<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>` +
-            `</Error></Errors><RequestID>req-err</RequestID></Response>`);
+        this.xml(
+            res,
+            status,
+            `<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>` +
+                `</Error></Errors><RequestID>req-err</RequestID></Response>`,
+        );
     }
 }
 
@@ -528,7 +625,9 @@ export function requestTags(params: Record<string, string>): Record<string, stri
 }
 
 function tagSetXml(tags: Record<string, string>): string {
-    return Object.entries(tags).map(([k, v]) => `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`).join("");
+    return Object.entries(tags)
+        .map(([k, v]) => `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`)
+        .join("");
 }
 
 function escapeXml(s: string): string {

@@ -25,7 +25,12 @@ export const ROLE_NAME = "consistent-snapshots-fixture-role";
 export const BACKUP_USER = "consistent_snapshot";
 
 function commandExists(tool: string): boolean {
-    try { execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }); return true; } catch { return false; }
+    try {
+        execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /** The database server this machine has: MariaDB (mariadbd) or, where there is none, Oracle MySQL (mysqld). */
@@ -63,7 +68,13 @@ export interface AgentRunOptions {
 /** The environment a systemd service without User= gives its children, as the SSM Agent passes it on. */
 export const AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-export interface MysqlServer { proc: ChildProcess; socket: string; cnf: string; datadir: string; errLog: string }
+export interface MysqlServer {
+    proc: ChildProcess;
+    socket: string;
+    cnf: string;
+    datadir: string;
+    errLog: string;
+}
 
 /** Every command the fixture runs must succeed; the error carries its output. */
 function run(cmd: string, args: string[], input?: string): string {
@@ -78,15 +89,22 @@ function run(cmd: string, args: string[], input?: string): string {
 export function requirePrerequisites(): void {
     if (process.getuid?.() !== 0) throw new Error("the script tests must run as root (loop devices, mount, fsfreeze)");
     const server = FLAVOR === "mariadb" ? ["mariadbd", "mariadb", "mariadb-install-db"] : ["mysqld", "mysql"];
-    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "setpriv", "getent", "python3"]
-        .filter((tool) => !commandExists(tool));
+    const missing = [...server, "mkfs.xfs", "mkfs.ext4", "losetup", "fsfreeze", "aws", "unshare", "setpriv", "getent", "python3"].filter(
+        (tool) => !commandExists(tool),
+    );
     if (missing.length > 0) {
         throw new Error(`missing prerequisites: ${missing.join(", ")} (apt-get install mariadb-server xfsprogs; aws CLI)`);
     }
 }
 
 /** One fake EBS volume: an image file on the pool, a loop device, a mounted filesystem. */
-export interface FixtureVolume { volumeId: string; image: string; loop: string; mountPoint: string; fsType: "ext4" | "xfs" }
+export interface FixtureVolume {
+    volumeId: string;
+    image: string;
+    loop: string;
+    mountPoint: string;
+    fsType: "ext4" | "xfs";
+}
 
 export interface FixtureOptions {
     /**
@@ -108,7 +126,10 @@ export class Fixture {
      * Searchable by others (0711), like a host's /restore: restore-verify.sh runs its server as the mysql user, who
      * must reach the restored datadir under it.
      */
-    readonly dir = ((d: string) => { fs.chmodSync(d, 0o711); return d; })(fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-")));
+    readonly dir = ((d: string) => {
+        fs.chmodSync(d, 0o711);
+        return d;
+    })(fs.mkdtempSync(path.join(os.tmpdir(), "cs-fixture-")));
     readonly pool = path.join(this.dir, "pool");
     readonly dataMount = path.join(this.dir, "mnt", "data");
     readonly logsMount: string;
@@ -142,7 +163,9 @@ export class Fixture {
     }
 
     /** Mounts this fixture created and may freeze. Nothing else is ever thawed or frozen by tests. */
-    get freezableMounts(): string[] { return this.volumes.map((v) => v.mountPoint); }
+    get freezableMounts(): string[] {
+        return this.volumes.map((v) => v.mountPoint);
+    }
 
     private addVolume(volumeId: string, name: string, fsType: "ext4" | "xfs", mountPoint: string): FixtureVolume {
         const image = path.join(this.pool, `vol-${name}.img`);
@@ -185,7 +208,10 @@ export class Fixture {
         fs.writeFileSync(this.appendLog, "");
 
         this.double = new Ec2Double({
-            instanceId: INSTANCE_ID, region: "eu-west-1", availabilityZone: "eu-west-1a", rootDeviceName: "/dev/xvda",
+            instanceId: INSTANCE_ID,
+            region: "eu-west-1",
+            availabilityZone: "eu-west-1a",
+            rootDeviceName: "/dev/xvda",
             volumes: [
                 { volumeId: ROOT_VOLUME_ID, deviceName: "/dev/xvda" },
                 ...this.volumes.map((v) => ({ volumeId: v.volumeId, deviceName: v.loop, image: v.image, mountPoint: v.mountPoint })),
@@ -247,12 +273,23 @@ export class Fixture {
         }
         const errLog = path.join(this.runDir, `${name}.err`);
         // MySQL: no X Protocol listener (its socket would go to /var/run/mysqld), GTIDs on as most MySQL users run it.
-        const flavorOptions = FLAVOR === "mysql"
-            ? ["--mysqlx=OFF", "--gtid-mode=ON", "--enforce-gtid-consistency=ON", `--secure-file-priv=${this.runDir}`]
-            : [];
-        const proc = spawn(...diesWithTests("KILL", SERVER, [...common, `--socket=${socket}`, "--skip-networking", `--log-error=${errLog}`,
-            `--pid-file=${path.join(this.runDir, `${name}.pid`)}`, `--log-bin=${path.join(logsMount, "binlog", "mysql-bin")}`,
-            "--server-id=1", "--innodb-buffer-pool-size=64M", "--skip-name-resolve", ...flavorOptions]), { stdio: "ignore" });
+        const flavorOptions =
+            FLAVOR === "mysql" ? ["--mysqlx=OFF", "--gtid-mode=ON", "--enforce-gtid-consistency=ON", `--secure-file-priv=${this.runDir}`] : [];
+        const proc = spawn(
+            ...diesWithTests("KILL", SERVER, [
+                ...common,
+                `--socket=${socket}`,
+                "--skip-networking",
+                `--log-error=${errLog}`,
+                `--pid-file=${path.join(this.runDir, `${name}.pid`)}`,
+                `--log-bin=${path.join(logsMount, "binlog", "mysql-bin")}`,
+                "--server-id=1",
+                "--innodb-buffer-pool-size=64M",
+                "--skip-name-resolve",
+                ...flavorOptions,
+            ]),
+            { stdio: "ignore" },
+        );
         const cnf = path.join(this.runDir, `${name}.cnf`);
         fs.writeFileSync(cnf, `[client]\nsocket=${socket}\nuser=root\n`);
         const server = { proc, socket, cnf, datadir, errLog };
@@ -262,7 +299,9 @@ export class Fixture {
             try {
                 execFileSync(CLIENT, [`--defaults-extra-file=${cnf}`, "-e", "SELECT 1"], { stdio: "ignore" });
                 return server;
-            } catch { await sleep(100); }
+            } catch {
+                await sleep(100);
+            }
         }
         throw new Error(`${SERVER} (${name}) did not start: ${fs.existsSync(errLog) ? fs.readFileSync(errLog, "utf8").slice(-2000) : ""}`);
     }
@@ -288,14 +327,21 @@ export class Fixture {
      * Returns what undoes it.
      */
     makeCrashRecoveryExact(): () => void {
-        const tables: [string, string][] = [["app.myi", "MyISAM"], ["app.slow", "MyISAM"], ["app.lockprobe", "MEMORY"]];
+        const tables: [string, string][] = [
+            ["app.myi", "MyISAM"],
+            ["app.slow", "MyISAM"],
+            ["app.lockprobe", "MEMORY"],
+        ];
         const ariaNotCrashSafe = ["column_stats", "index_stats", "table_stats", "help_category", "help_keyword", "help_relation", "help_topic"];
         const syncBinlog = this.sqlSync("SELECT @@sync_binlog").trim();
-        const make = (exact: boolean) => this.sqlSync([
-            ...tables.map(([table, engine]) => `ALTER TABLE ${table} ENGINE=${exact ? "InnoDB" : engine};`),
-            ...(FLAVOR === "mariadb" ? ariaNotCrashSafe.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=${exact ? 1 : 0};`) : []),
-            `SET GLOBAL sync_binlog = ${exact ? 1 : syncBinlog};`,
-        ].join(" "));
+        const make = (exact: boolean) =>
+            this.sqlSync(
+                [
+                    ...tables.map(([table, engine]) => `ALTER TABLE ${table} ENGINE=${exact ? "InnoDB" : engine};`),
+                    ...(FLAVOR === "mariadb" ? ariaNotCrashSafe.map((t) => `ALTER TABLE mysql.${t} TRANSACTIONAL=${exact ? 1 : 0};`) : []),
+                    `SET GLOBAL sync_binlog = ${exact ? 1 : syncBinlog};`,
+                ].join(" "),
+            );
         make(true);
         return () => make(false);
     }
@@ -310,13 +356,16 @@ export class Fixture {
      */
     private createBackupAccount(): void {
         const password = "Fixture-" + Math.random().toString(36).slice(2, 14);
-        const grants = FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW, BACKUP_ADMIN";
+        const grants =
+            FLAVOR === "mariadb" ? "RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, SHOW VIEW" : "RELOAD, PROCESS, REPLICATION CLIENT, SHOW VIEW, BACKUP_ADMIN";
         this.sqlSync(`CREATE USER '${BACKUP_USER}'@'localhost' IDENTIFIED BY '${password}';
             GRANT ${grants} ON *.* TO '${BACKUP_USER}'@'localhost';`);
         fs.mkdirSync(this.rootHome, { mode: 0o700 });
-        fs.writeFileSync(path.join(this.rootHome, ".my.cnf"),
+        fs.writeFileSync(
+            path.join(this.rootHome, ".my.cnf"),
             `[client]\nsocket=${this.live.socket}\n\n[client_consistent_snapshot]\nuser=${BACKUP_USER}\npassword=${password}\n`,
-            { mode: 0o600 });
+            { mode: 0o600 },
+        );
     }
 
     /**
@@ -325,8 +374,11 @@ export class Fixture {
      */
     async lockFree(waitSeconds = 1): Promise<boolean> {
         try {
-            await this.sql(`SET SESSION sql_log_bin = 0; SET SESSION lock_wait_timeout = ${waitSeconds}; ` +
-                "INSERT INTO app.lockprobe (at) VALUES (NOW(6)); DELETE FROM app.lockprobe", (waitSeconds + 5) * 1000);
+            await this.sql(
+                `SET SESSION sql_log_bin = 0; SET SESSION lock_wait_timeout = ${waitSeconds}; ` +
+                    "INSERT INTO app.lockprobe (at) VALUES (NOW(6)); DELETE FROM app.lockprobe",
+                (waitSeconds + 5) * 1000,
+            );
             return true;
         } catch {
             return false;
@@ -341,27 +393,41 @@ export class Fixture {
      */
     async backupLockModes(): Promise<string[]> {
         // MySQL: LOCK INSTANCE FOR BACKUP is the BACKUP LOCK held SHARED (DDL takes it INTENTION_EXCLUSIVE).
-        const out = FLAVOR === "mysql" ? await this.sql("SELECT CONCAT(OBJECT_TYPE, ' ', LOCK_TYPE) FROM performance_schema.metadata_locks " +
-            "WHERE OBJECT_TYPE = 'BACKUP LOCK' AND LOCK_TYPE = 'SHARED' AND LOCK_STATUS = 'GRANTED'", 3000) : await this.sql("SELECT LOCK_MODE FROM information_schema.METADATA_LOCK_INFO " +
-            "WHERE LOCK_TYPE = 'Backup lock' AND THREAD_ID <> CONNECTION_ID() AND LOCK_MODE IN " +
-            "('MDL_BACKUP_START', 'MDL_BACKUP_FLUSH', 'MDL_BACKUP_WAIT_FLUSH', 'MDL_BACKUP_WAIT_DDL', 'MDL_BACKUP_WAIT_COMMIT') ORDER BY LOCK_MODE", 3000);
+        const out =
+            FLAVOR === "mysql"
+                ? await this.sql(
+                      "SELECT CONCAT(OBJECT_TYPE, ' ', LOCK_TYPE) FROM performance_schema.metadata_locks " +
+                          "WHERE OBJECT_TYPE = 'BACKUP LOCK' AND LOCK_TYPE = 'SHARED' AND LOCK_STATUS = 'GRANTED'",
+                      3000,
+                  )
+                : await this.sql(
+                      "SELECT LOCK_MODE FROM information_schema.METADATA_LOCK_INFO " +
+                          "WHERE LOCK_TYPE = 'Backup lock' AND THREAD_ID <> CONNECTION_ID() AND LOCK_MODE IN " +
+                          "('MDL_BACKUP_START', 'MDL_BACKUP_FLUSH', 'MDL_BACKUP_WAIT_FLUSH', 'MDL_BACKUP_WAIT_DDL', 'MDL_BACKUP_WAIT_COMMIT') ORDER BY LOCK_MODE",
+                      3000,
+                  );
         return out.trim().split("\n").filter(Boolean);
     }
 
     async sql(statement: string, timeoutMs = 10000, cnf = this.live.cnf): Promise<string> {
-        const { stdout } = await execFileAsync(CLIENT,
-            [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement], { timeout: timeoutMs });
+        const { stdout } = await execFileAsync(CLIENT, [`--defaults-extra-file=${cnf}`, "--batch", "--skip-column-names", "-e", statement], {
+            timeout: timeoutMs,
+        });
         return stdout;
     }
 
     /** Environment for the script: the double's endpoints, fake credentials, the live server's option file. */
     scriptEnv(params: Record<string, string> = {}): NodeJS.ProcessEnv {
         const env: NodeJS.ProcessEnv = {
-            PATH: process.env.PATH, HOME: this.dir, LANG: "C.UTF-8",
+            PATH: process.env.PATH,
+            HOME: this.dir,
+            LANG: "C.UTF-8",
             AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
             AWS_ENDPOINT_URL_EC2: this.double.endpoint,
-            AWS_ACCESS_KEY_ID: ENVIRONMENT_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: ENVIRONMENT_KEY.secretAccessKey,
-            AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+            AWS_ACCESS_KEY_ID: ENVIRONMENT_KEY.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: ENVIRONMENT_KEY.secretAccessKey,
+            AWS_CONFIG_FILE: "/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
             CONSISTENT_SNAPSHOT_RUN_DIR: path.join(this.runDir, "cs"),
             SSM_mysqlDefaultsFile: this.live.cnf,
         };
@@ -394,35 +460,48 @@ export class Fixture {
         const scriptPath = path.join(folder, "_script.sh");
         const values = Object.fromEntries(Object.entries(content.parameters).map(([name, spec]) => [name, params[name] ?? spec.default]));
         const commandText = step.inputs.runCommand.join("\n");
-        fs.writeFileSync(scriptPath, opts.withoutEnvVarSupport ? commandText.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => values[name]) : commandText,
-            { mode: 0o700 });
+        fs.writeFileSync(scriptPath, opts.withoutEnvVarSupport ? commandText.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => values[name]) : commandText, {
+            mode: 0o700,
+        });
         for (const [name, value] of Object.entries(params)) {
             // SSM refuses a value its declaration does not allow before any script starts: such a run cannot happen.
             const error = documentParameterError("consistent-snapshot", name, value);
             if (error) throw new Error(`runAsAgent: SSM would refuse ${name}='${value}' before the script runs; expected ${error}`);
         }
         const env: NodeJS.ProcessEnv = {
-            PATH: AGENT_PATH, LANG: "C.UTF-8",
-            AWS_SSM_INSTANCE_ID: INSTANCE_ID, AWS_SSM_REGION_NAME: "eu-west-1",
-            AWS_SSM_PLATFORM_NAME: "Debian GNU/Linux", AWS_SSM_PLATFORM_VERSION: "12", SSM_COMMAND_ID: commandId,
+            PATH: AGENT_PATH,
+            LANG: "C.UTF-8",
+            AWS_SSM_INSTANCE_ID: INSTANCE_ID,
+            AWS_SSM_REGION_NAME: "eu-west-1",
+            AWS_SSM_PLATFORM_NAME: "Debian GNU/Linux",
+            AWS_SSM_PLATFORM_VERSION: "12",
+            SSM_COMMAND_ID: commandId,
             AWS_EC2_METADATA_SERVICE_ENDPOINT: this.double.endpoint,
             AWS_ENDPOINT_URL_EC2: this.double.endpoint,
         };
         if (!opts.withoutEnvVarSupport) for (const [name, value] of Object.entries(values)) env[`SSM_${name}`] = value;
         const started = Date.now();
-        const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind "$1" /root && exec sh -c "$2"', "ssm-agent-double", this.rootHome, scriptPath],
-        { env, cwd: "/usr/bin", stdio: ["ignore", "pipe", "pipe"], detached: true });
+        const child = spawn(
+            "unshare",
+            ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /root && exec sh -c "$2"', "ssm-agent-double", this.rootHome, scriptPath],
+            { env, cwd: "/usr/bin", stdio: ["ignore", "pipe", "pipe"], detached: true },
+        );
         this.children.add(child);
         let timedOut = false;
         let killed = false;
         const killGroup = () => {
             killed = true;
-            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
+            try {
+                process.kill(-child.pid!, "SIGKILL");
+            } catch {
+                /* already gone */
+            }
         };
         const output = collectOutput(child, (line) => opts.onStderr?.(line, killGroup));
         let exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
-        child.on("exit", (code, signal) => { exit = { code, signal }; });
+        child.on("exit", (code, signal) => {
+            exit = { code, signal };
+        });
         return new Promise((resolve) => {
             const finish = () => {
                 clearTimeout(guard);
@@ -452,10 +531,17 @@ export class Fixture {
      * PID and the fixture's mounts are thawed. `onStderr` sees each log line as it arrives (to act at a point of
      * the run). /root is this fixture's empty `byHandHome` for it, in a private mount namespace.
      */
-    runScript(script: string, env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; onStderr?: (line: string, child: ChildProcess) => void } = {}): Promise<ScriptResult> {
+    runScript(
+        script: string,
+        env: NodeJS.ProcessEnv,
+        opts: { killAfterMs?: number; onStderr?: (line: string, child: ChildProcess) => void } = {},
+    ): Promise<ScriptResult> {
         const started = Date.now();
-        const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /root && exec bash "$2"',
-            "by-hand", this.byHandHome, script], { env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(
+            "unshare",
+            ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /root && exec bash "$2"', "by-hand", this.byHandHome, script],
+            { env, stdio: ["ignore", "pipe", "pipe"] },
+        );
         this.children.add(child);
         const output = collectOutput(child, (line) => opts.onStderr?.(line, child));
         const guard = setTimeout(() => {
@@ -480,7 +566,11 @@ export class Fixture {
     /** Thaws the fixture's own mounts (never anything else). Safe to call when nothing is frozen. */
     thawAll(): void {
         for (const mount of this.freezableMounts) {
-            try { execFileSync("fsfreeze", ["--unfreeze", mount], { stdio: "ignore" }); } catch { /* not frozen */ }
+            try {
+                execFileSync("fsfreeze", ["--unfreeze", mount], { stdio: "ignore" });
+            } catch {
+                /* not frozen */
+            }
         }
     }
 
@@ -500,7 +590,8 @@ export class Fixture {
      */
     async startSplicer(mount: string): Promise<{ pid: number; moveOn: () => void }> {
         // libc's splice through ctypes: os.splice needs Python 3.10 (bullseye's is 3.9).
-        const code = "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nr, w = os.pipe()\n" +
+        const code =
+            "import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nr, w = os.pipe()\n" +
             "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\nprint('splicing', flush=True)\n" +
             "sys.exit(0 if libc.splice(r, None, fd, None, 65536, 0) >= 0 else 1)\n";
         const child = spawn("python3", ["-c", code, path.join(mount, ".splice-target")], { stdio: ["ignore", "pipe", "inherit"] });
@@ -518,7 +609,16 @@ export class Fixture {
             child.kill("SIGKILL");
             throw new Error(`the splicer is not waiting in splice() (exit ${child.exitCode}, syscall ${syscall}; x86_64's splice is 275)`);
         }
-        return { pid: child.pid!, moveOn: () => { try { process.kill(child.pid!, "SIGKILL"); } catch { /* gone */ } } };
+        return {
+            pid: child.pid!,
+            moveOn: () => {
+                try {
+                    process.kill(child.pid!, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
+            },
+        };
     }
 
     /** Starts the concurrent writer: InnoDB and MyISAM commits and fsync'd appends on the data mount. */
@@ -527,8 +627,10 @@ export class Fixture {
         // stopped cannot be taken for one of this writer's.
         const label = "w" + Math.random().toString(36).slice(2, 8);
         // Its own process group, so that stopping it stops its appender and client too (they write to our mounts).
-        const child = spawn(...diesWithTests("TERM", "bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT, label]),
-            { stdio: ["ignore", "pipe", "pipe"], detached: true });
+        const child = spawn(...diesWithTests("TERM", "bash", [path.join(__dirname, "writer.sh"), this.live.cnf, this.appendLog, CLIENT, label]), {
+            stdio: ["ignore", "pipe", "pipe"],
+            detached: true,
+        });
         this.children.add(child);
         child.on("exit", () => this.children.delete(child));
         return new Writer(child, label);
@@ -543,7 +645,8 @@ export class Fixture {
         this.mount(this.attachLoop(logsCopy), logsMount, ["-o", "nouuid"]);
         const server = await this.startMysql(path.basename(root), dataMount, logsMount, false);
         return {
-            server, dataMount,
+            server,
+            dataMount,
             cleanup: async () => {
                 await this.stopMysql(server);
                 this.unmount(logsMount);
@@ -575,7 +678,11 @@ export class Fixture {
 
     private detachLoop(loop: string): void {
         if (!loop) return;
-        try { execFileSync("losetup", ["-d", loop], { stdio: "ignore" }); } catch { /* already detached */ }
+        try {
+            execFileSync("losetup", ["-d", loop], { stdio: "ignore" });
+        } catch {
+            /* already detached */
+        }
         this.loops = this.loops.filter((l) => l !== loop);
     }
 
@@ -583,7 +690,11 @@ export class Fixture {
         this.thawAll();
         for (const child of this.children) {
             // Writers lead their own process group; scripts are killed alone (their watchdog ends by itself).
-            try { process.kill(child.spawnargs.some((a) => a.endsWith("writer.sh")) ? -child.pid! : child.pid!, "SIGKILL"); } catch { /* gone */ }
+            try {
+                process.kill(child.spawnargs.some((a) => a.endsWith("writer.sh")) ? -child.pid! : child.pid!, "SIGKILL");
+            } catch {
+                /* gone */
+            }
         }
         await this.double?.stop();
         for (const server of this.servers) await this.stopMysql(server).catch(() => undefined);
@@ -606,17 +717,29 @@ export class Fixture {
                 execFileSync("umount", [target], { stdio: "ignore" });
                 return true;
             } catch {
-                try { execFileSync("mountpoint", ["-q", target], { stdio: "ignore" }); } catch { return true; /* not mounted */ }
+                try {
+                    execFileSync("mountpoint", ["-q", target], { stdio: "ignore" });
+                } catch {
+                    return true; /* not mounted */
+                }
                 await sleep(200);
             }
         }
-        try { execFileSync("umount", ["--lazy", target], { stdio: "ignore" }); } catch { /* reported below */ }
+        try {
+            execFileSync("umount", ["--lazy", target], { stdio: "ignore" });
+        } catch {
+            /* reported below */
+        }
         return false;
     }
 }
 
 /** One line of tests/script/writer.sh: a database commit (iteration N, both rows acknowledged) or an fsync'd append. */
-export interface WriterEvent { kind: "db" | "file"; atMs: number; iteration?: number }
+export interface WriterEvent {
+    kind: "db" | "file";
+    atMs: number;
+    iteration?: number;
+}
 
 /** Parses a line of writer.sh; anything else is an error, never a commit at time 0. */
 export function parseWriterLine(line: string): WriterEvent {
@@ -651,20 +774,25 @@ export class Writer {
     readonly exited: Promise<void>;
 
     /** `label`: what its rows' values start with (`<label>.w<N>`). */
-    constructor(private readonly child: ChildProcess, readonly label: string) {
+    constructor(
+        private readonly child: ChildProcess,
+        readonly label: string,
+    ) {
         child.stdout!.on("data", (d: Buffer) => {
             this.buffer += d;
             const parts = this.buffer.split("\n");
             this.buffer = parts.pop() ?? "";
             this.lines.push(...parts);
         });
-        this.exited = new Promise((resolve) => child.on("exit", () => {
-            // What the writer printed before it exited is read before this resolves. Not the pipe's end: its
-            // appender can sleep uninterruptibly in a write to a frozen filesystem, holding the pipe until the thaw.
-            if (child.stdout!.readableEnded) return resolve();
-            child.stdout!.once("end", () => resolve());
-            setTimeout(resolve, 300);
-        }));
+        this.exited = new Promise((resolve) =>
+            child.on("exit", () => {
+                // What the writer printed before it exited is read before this resolves. Not the pipe's end: its
+                // appender can sleep uninterruptibly in a write to a frozen filesystem, holding the pipe until the thaw.
+                if (child.stdout!.readableEnded) return resolve();
+                child.stdout!.once("end", () => resolve());
+                setTimeout(resolve, 300);
+            }),
+        );
     }
 
     /** Events reported by the writer, in order; a line it should not have printed throws. */
@@ -674,7 +802,10 @@ export class Writer {
 
     /** The iterations N of this writer's rows (`<label>.w<N>`) in the app.inno of the server of `cnf`. */
     rowsIn(f: Fixture, cnf: string): number[] {
-        return f.sqlSync(`SELECT v FROM app.inno WHERE v LIKE '${this.label}.w%'`, cnf).split("\n").filter(Boolean)
+        return f
+            .sqlSync(`SELECT v FROM app.inno WHERE v LIKE '${this.label}.w%'`, cnf)
+            .split("\n")
+            .filter(Boolean)
             .map((v) => Number(v.slice(this.label.length + 2)));
     }
 
@@ -692,7 +823,11 @@ export class Writer {
 
     async stop(): Promise<void> {
         if (this.child.exitCode === null && this.child.signalCode === null) {
-            try { process.kill(-this.child.pid!, "SIGTERM"); } catch { /* already gone */ }
+            try {
+                process.kill(-this.child.pid!, "SIGTERM");
+            } catch {
+                /* already gone */
+            }
         }
         await this.exited;
     }
@@ -736,7 +871,11 @@ function collectOutput(child: ChildProcess, onStderrLine: (line: string) => void
         result(): Pick<ScriptResult, "stdout" | "stderr" | "summary"> {
             const last = stdout.trim().split("\n").pop() ?? "";
             let summary: ScriptResult["summary"];
-            try { summary = JSON.parse(last); } catch { summary = { status: "unparsable", exitCode: -1, message: last }; }
+            try {
+                summary = JSON.parse(last);
+            } catch {
+                summary = { status: "unparsable", exitCode: -1, message: last };
+            }
             return { stdout, stderr, summary };
         },
     };

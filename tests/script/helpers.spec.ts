@@ -12,17 +12,26 @@ const SCRIPT = path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh");
 const HELPER_FUNCTIONS = "helper_main helper_release helper_thaw_verified helper_freeze_in_flight process_alive stamp";
 
 /** Starts helper_main as watchdog_start does; returns the process, its trigger FIFO's write end and its output. */
-async function startHelper(role: string, seconds: number, env: Record<string, string> = {}): Promise<{ helper: ChildProcess; trigger: number; output: () => string }> {
+async function startHelper(
+    role: string,
+    seconds: number,
+    env: Record<string, string> = {},
+): Promise<{ helper: ChildProcess; trigger: number; output: () => string }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-helper-"));
     const fifo = path.join(dir, "trigger");
     execFileSync("mkfifo", ["-m", "0600", fifo]);
     // The script's functions without its last line (main "$@"), then the helper in a fresh bash, as the script starts it.
-    const launcher = `source ${JSON.stringify(SCRIPT)}; exec bash -c "$(declare -f ${HELPER_FUNCTIONS}); helper_main \\"\\$@\\"" ` +
+    const launcher =
+        `source ${JSON.stringify(SCRIPT)}; exec bash -c "$(declare -f ${HELPER_FUNCTIONS}); helper_main \\"\\$@\\"" ` +
         `consistent-snapshot-${role} ${role} ${seconds} "" "" "" "" <${JSON.stringify(fifo)}`;
     let output = "";
     const helper = spawn("bash", ["-c", launcher], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    helper.stdout!.on("data", (d) => { output += d; });
-    helper.stderr!.on("data", (d) => { output += d; });
+    helper.stdout!.on("data", (d) => {
+        output += d;
+    });
+    helper.stderr!.on("data", (d) => {
+        output += d;
+    });
     const trigger = fs.openSync(fifo, "w"); // blocks until the helper opens its end, as the script's open does
     return { helper, trigger, output: () => output };
 }

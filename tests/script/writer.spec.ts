@@ -12,7 +12,9 @@ const WRITER = path.join(__dirname, "writer.sh");
 
 describe("writer.sh (the concurrent writer the script tests count commits with)", () => {
     let dir: string;
-    before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-writer-")); });
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-writer-"));
+    });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("prints every acknowledgement with its time and iteration, also when its process group is stopped mid-line (Writer.stop's SIGTERM)", async function () {
@@ -20,20 +22,31 @@ describe("writer.sh (the concurrent writer the script tests count commits with)"
         // A stand-in client that answers each SELECT 'c<N>' at once: the writer spends its time between commits,
         // where the SIGTERM used to kill the fork that read the clock and leave "db " (read as a commit at 0 ms).
         const client = path.join(dir, "client.sh");
-        fs.writeFileSync(client, "#!/bin/bash\nwhile IFS= read -r l; do [[ $l =~ SELECT\\ \\'(c[0-9]+)\\' ]] && echo \"${BASH_REMATCH[1]}\"; done\n", { mode: 0o755 });
+        fs.writeFileSync(client, "#!/bin/bash\nwhile IFS= read -r l; do [[ $l =~ SELECT\\ \\'(c[0-9]+)\\' ]] && echo \"${BASH_REMATCH[1]}\"; done\n", {
+            mode: 0o755,
+        });
         let commits = 0;
         for (let round = 0; round < 40; round++) {
             const started = Date.now();
-            const child = spawn("bash", [WRITER, "/dev/null", path.join(dir, "append.log"), client, "t"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+            const child = spawn("bash", [WRITER, "/dev/null", path.join(dir, "append.log"), client, "t"], {
+                stdio: ["ignore", "pipe", "pipe"],
+                detached: true,
+            });
             let stderr = "";
-            child.stderr!.on("data", (d: Buffer) => { stderr += d; });
+            child.stderr!.on("data", (d: Buffer) => {
+                stderr += d;
+            });
             const writer = new Writer(child, "t");
             await sleep(60 + ((round * 7) % 80));
             await writer.stop();
             assert.equal(stderr, "", "the writer's own errors");
             const events = writer.commits; // throws on any other line
             const db = events.filter((e) => e.kind === "db");
-            assert.deepEqual(db.map((e) => e.iteration), db.map((_, i) => i + 1), "iterations in order, none skipped");
+            assert.deepEqual(
+                db.map((e) => e.iteration),
+                db.map((_, i) => i + 1),
+                "iterations in order, none skipped",
+            );
             const ended = Date.now();
             for (const e of events) assert.ok(e.atMs >= started && e.atMs <= ended, `${JSON.stringify(e)} outside the round (${started}-${ended})`);
             commits += db.length;
@@ -65,13 +78,24 @@ describe("writer.sh (the concurrent writer the script tests count commits with)"
         });
 
         it("names an acknowledged commit the copy lacks, anywhere in the run, with how long before the instant it was acknowledged", () => {
-            assert.deepEqual(acknowledgedCommitProblems(events, stoppedAtMs, stoppedAtMs, upTo(134)), ["w135, acknowledged 15 ms before the instant, is missing"]);
-            assert.deepEqual(acknowledgedCommitProblems(events, stoppedAtMs, stoppedAtMs, upTo(135).filter((n) => n !== 7)),
-                [`w7, acknowledged ${15 + 128 * 40} ms before the instant, is missing`]);
+            assert.deepEqual(acknowledgedCommitProblems(events, stoppedAtMs, stoppedAtMs, upTo(134)), [
+                "w135, acknowledged 15 ms before the instant, is missing",
+            ]);
+            assert.deepEqual(
+                acknowledgedCommitProblems(
+                    events,
+                    stoppedAtMs,
+                    stoppedAtMs,
+                    upTo(135).filter((n) => n !== 7),
+                ),
+                [`w7, acknowledged ${15 + 128 * 40} ms before the instant, is missing`],
+            );
         });
 
         it("names a commit the copy cannot hold: sent only after the instant", () => {
-            assert.deepEqual(acknowledgedCommitProblems(events, stoppedAtMs, stoppedAtMs, upTo(137)), ["w137 is there, sent after the instant (at most w136 may be)"]);
+            assert.deepEqual(acknowledgedCommitProblems(events, stoppedAtMs, stoppedAtMs, upTo(137)), [
+                "w137 is there, sent after the instant (at most w136 may be)",
+            ]);
         });
     });
 });

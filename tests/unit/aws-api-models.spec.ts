@@ -25,7 +25,11 @@ const ec2TagSpecifications = (resourceType: string, tags: Tags) => {
 };
 const withoutWhitespace = (text: string) => text.replace(/\s/g, "").length;
 
-interface Request { service: string; operation: string; request: Record<string, unknown> }
+interface Request {
+    service: string;
+    operation: string;
+    request: Record<string, unknown>;
+}
 /** Limits AWS documents outside the models: [where, broken?, what the documentation says]. */
 type DocumentedLimit = [string, boolean, string];
 
@@ -35,61 +39,109 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
     switch (r.type) {
         case "aws:ssm/document:Document":
             return {
-                requests: [{
-                    service: "ssm", operation: "CreateDocument", request: {
-                        Name: autoName(r), Content: i.content, DocumentType: i.documentType, DocumentFormat: i.documentFormat,
-                        TargetType: i.targetType, Tags: tagList(i.tags),
+                requests: [
+                    {
+                        service: "ssm",
+                        operation: "CreateDocument",
+                        request: {
+                            Name: autoName(r),
+                            Content: i.content,
+                            DocumentType: i.documentType,
+                            DocumentFormat: i.documentFormat,
+                            TargetType: i.targetType,
+                            Tags: tagList(i.tags),
+                        },
                     },
-                }],
+                ],
                 limits: [
                     // SSM API reference, CreateDocument Content: "must not exceed 64KB" (MaxDocumentSizeExceeded).
-                    [`${r.name}.content`, Buffer.byteLength(i.content) > 64 * 1024, `document content is ${Buffer.byteLength(i.content)} bytes; the limit is 64 KB`],
+                    [
+                        `${r.name}.content`,
+                        Buffer.byteLength(i.content) > 64 * 1024,
+                        `document content is ${Buffer.byteLength(i.content)} bytes; the limit is 64 KB`,
+                    ],
                     // SSM API reference, CreateDocument Name: prefixes reserved by AWS.
                     [`${r.name}.name`, /^(aws|amazon|amzn)/i.test(autoName(r)), "document names must not start with AWS, Amazon or amzn"],
                 ],
             };
         case "aws:ssm/maintenanceWindow:MaintenanceWindow":
             return {
-                requests: [{
-                    service: "ssm", operation: "CreateMaintenanceWindow", request: {
-                        Name: autoName(r), Description: i.description, Schedule: i.schedule, ScheduleTimezone: i.scheduleTimezone,
-                        Duration: i.duration, Cutoff: i.cutoff, AllowUnassociatedTargets: i.allowUnassociatedTargets, Tags: tagList(i.tags),
+                requests: [
+                    {
+                        service: "ssm",
+                        operation: "CreateMaintenanceWindow",
+                        request: {
+                            Name: autoName(r),
+                            Description: i.description,
+                            Schedule: i.schedule,
+                            ScheduleTimezone: i.scheduleTimezone,
+                            Duration: i.duration,
+                            Cutoff: i.cutoff,
+                            AllowUnassociatedTargets: i.allowUnassociatedTargets,
+                            Tags: tagList(i.tags),
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget":
             return {
-                requests: [{
-                    service: "ssm", operation: "RegisterTargetWithMaintenanceWindow", request: {
-                        WindowId: AWS_IDS.windowId, ResourceType: i.resourceType, Name: i.name, Description: i.description,
-                        OwnerInformation: i.ownerInformation,
-                        Targets: i.targets.map((t: { key: string; values: string[] }) => ({ Key: t.key, Values: t.values })),
+                requests: [
+                    {
+                        service: "ssm",
+                        operation: "RegisterTargetWithMaintenanceWindow",
+                        request: {
+                            WindowId: AWS_IDS.windowId,
+                            ResourceType: i.resourceType,
+                            Name: i.name,
+                            Description: i.description,
+                            OwnerInformation: i.ownerInformation,
+                            Targets: i.targets.map((t: { key: string; values: string[] }) => ({ Key: t.key, Values: t.values })),
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": {
             const run = i.taskInvocationParameters.runCommandParameters;
             return {
-                requests: [{
-                    service: "ssm", operation: "RegisterTaskWithMaintenanceWindow", request: {
-                        WindowId: AWS_IDS.windowId, Name: i.name, Description: i.description, TaskType: i.taskType, TaskArn: i.taskArn,
-                        ServiceRoleArn: i.serviceRoleArn, Priority: i.priority, MaxConcurrency: i.maxConcurrency, MaxErrors: i.maxErrors,
-                        CutoffBehavior: i.cutoffBehavior,
-                        Targets: i.targets.map((t: { key: string; values: string[] }) => ({ Key: t.key, Values: t.values.map(() => AWS_IDS.windowTargetId) })),
-                        TaskInvocationParameters: {
-                            RunCommand: {
-                                Comment: run.comment, DocumentVersion: run.documentVersion, TimeoutSeconds: run.timeoutSeconds,
-                                Parameters: run.parameters?.length
-                                    ? Object.fromEntries(run.parameters.map((p: { name: string; values: string[] }) => [p.name, p.values]))
-                                    : undefined,
-                                CloudWatchOutputConfig: {
-                                    CloudWatchLogGroupName: run.cloudwatchConfig.cloudwatchLogGroupName,
-                                    CloudWatchOutputEnabled: run.cloudwatchConfig.cloudwatchOutputEnabled,
+                requests: [
+                    {
+                        service: "ssm",
+                        operation: "RegisterTaskWithMaintenanceWindow",
+                        request: {
+                            WindowId: AWS_IDS.windowId,
+                            Name: i.name,
+                            Description: i.description,
+                            TaskType: i.taskType,
+                            TaskArn: i.taskArn,
+                            ServiceRoleArn: i.serviceRoleArn,
+                            Priority: i.priority,
+                            MaxConcurrency: i.maxConcurrency,
+                            MaxErrors: i.maxErrors,
+                            CutoffBehavior: i.cutoffBehavior,
+                            Targets: i.targets.map((t: { key: string; values: string[] }) => ({
+                                Key: t.key,
+                                Values: t.values.map(() => AWS_IDS.windowTargetId),
+                            })),
+                            TaskInvocationParameters: {
+                                RunCommand: {
+                                    Comment: run.comment,
+                                    DocumentVersion: run.documentVersion,
+                                    TimeoutSeconds: run.timeoutSeconds,
+                                    Parameters: run.parameters?.length
+                                        ? Object.fromEntries(run.parameters.map((p: { name: string; values: string[] }) => [p.name, p.values]))
+                                        : undefined,
+                                    CloudWatchOutputConfig: {
+                                        CloudWatchLogGroupName: run.cloudwatchConfig.cloudwatchLogGroupName,
+                                        CloudWatchOutputEnabled: run.cloudwatchConfig.cloudwatchOutputEnabled,
+                                    },
                                 },
                             },
                         },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         }
         case "aws:ec2/instance:Instance": {
@@ -98,36 +150,62 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                 ? { NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: i.subnetId, AssociatePublicIpAddress: true, Groups: i.vpcSecurityGroupIds }] }
                 : { SubnetId: i.subnetId, SecurityGroupIds: i.vpcSecurityGroupIds };
             return {
-                requests: [{
-                    service: "ec2", operation: "RunInstances", request: {
-                        ImageId: i.ami, InstanceType: i.instanceType, MinCount: 1, MaxCount: 1, ...network,
-                        IamInstanceProfile: { Name: i.iamInstanceProfile },
-                        MetadataOptions: {
-                            HttpTokens: i.metadataOptions.httpTokens, HttpEndpoint: i.metadataOptions.httpEndpoint,
-                            HttpPutResponseHopLimit: i.metadataOptions.httpPutResponseHopLimit, InstanceMetadataTags: i.metadataOptions.instanceMetadataTags,
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "RunInstances",
+                        request: {
+                            ImageId: i.ami,
+                            InstanceType: i.instanceType,
+                            MinCount: 1,
+                            MaxCount: 1,
+                            ...network,
+                            IamInstanceProfile: { Name: i.iamInstanceProfile },
+                            MetadataOptions: {
+                                HttpTokens: i.metadataOptions.httpTokens,
+                                HttpEndpoint: i.metadataOptions.httpEndpoint,
+                                HttpPutResponseHopLimit: i.metadataOptions.httpPutResponseHopLimit,
+                                InstanceMetadataTags: i.metadataOptions.instanceMetadataTags,
+                            },
+                            BlockDeviceMappings: [
+                                {
+                                    DeviceName: "/dev/xvda",
+                                    Ebs: { Encrypted: root.encrypted, KmsKeyId: root.kmsKeyId, VolumeType: root.volumeType, VolumeSize: root.volumeSize },
+                                },
+                            ],
+                            UserData: Buffer.from(i.userData).toString("base64"),
+                            TagSpecifications: [...(ec2TagSpecifications("instance", i.tags) ?? []), ...(ec2TagSpecifications("volume", root.tags) ?? [])],
                         },
-                        BlockDeviceMappings: [{
-                            DeviceName: "/dev/xvda",
-                            Ebs: { Encrypted: root.encrypted, KmsKeyId: root.kmsKeyId, VolumeType: root.volumeType, VolumeSize: root.volumeSize },
-                        }],
-                        UserData: Buffer.from(i.userData).toString("base64"),
-                        TagSpecifications: [...ec2TagSpecifications("instance", i.tags) ?? [], ...ec2TagSpecifications("volume", root.tags) ?? []],
                     },
-                }],
+                ],
                 limits: [
                     // EC2 User Guide, "Run commands when you launch an EC2 instance with user data input": 16 KB raw.
-                    [`${r.name}.userData`, Buffer.byteLength(i.userData) > 16 * 1024, `user data is ${Buffer.byteLength(i.userData)} bytes; the limit is 16 KB before base64`],
+                    [
+                        `${r.name}.userData`,
+                        Buffer.byteLength(i.userData) > 16 * 1024,
+                        `user data is ${Buffer.byteLength(i.userData)} bytes; the limit is 16 KB before base64`,
+                    ],
                 ],
             };
         }
         case "aws:ebs/volume:Volume":
             return {
-                requests: [{
-                    service: "ec2", operation: "CreateVolume", request: {
-                        AvailabilityZone: i.availabilityZone, Size: i.size, VolumeType: i.type, Encrypted: i.encrypted, KmsKeyId: i.kmsKeyId,
-                        Iops: i.iops, Throughput: i.throughput, TagSpecifications: ec2TagSpecifications("volume", i.tags),
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateVolume",
+                        request: {
+                            AvailabilityZone: i.availabilityZone,
+                            Size: i.size,
+                            VolumeType: i.type,
+                            Encrypted: i.encrypted,
+                            KmsKeyId: i.kmsKeyId,
+                            Iops: i.iops,
+                            Throughput: i.throughput,
+                            TagSpecifications: ec2TagSpecifications("volume", i.tags),
+                        },
                     },
-                }],
+                ],
                 // EBS User Guide, volume types: gp3 is 1 GiB to 16 TiB.
                 limits: [[`${r.name}.size`, i.type === "gp3" && (i.size < 1 || i.size > 16384), `gp3 volume of ${i.size} GiB; gp3 takes 1-16384`]],
             };
@@ -136,201 +214,398 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
             return {
                 requests: [
                     { service: "ec2", operation: "CreateVpc", request: { CidrBlock: i.cidrBlock, TagSpecifications: ec2TagSpecifications("vpc", i.tags) } },
-                    { service: "ec2", operation: "ModifyVpcAttribute", request: { VpcId: "vpc-0123456789abcdef0", EnableDnsSupport: { Value: i.enableDnsSupport } } },
-                    { service: "ec2", operation: "ModifyVpcAttribute", request: { VpcId: "vpc-0123456789abcdef0", EnableDnsHostnames: { Value: i.enableDnsHostnames } } },
-                ], limits: [],
+                    {
+                        service: "ec2",
+                        operation: "ModifyVpcAttribute",
+                        request: { VpcId: "vpc-0123456789abcdef0", EnableDnsSupport: { Value: i.enableDnsSupport } },
+                    },
+                    {
+                        service: "ec2",
+                        operation: "ModifyVpcAttribute",
+                        request: { VpcId: "vpc-0123456789abcdef0", EnableDnsHostnames: { Value: i.enableDnsHostnames } },
+                    },
+                ],
+                limits: [],
             };
         case "aws:ec2/subnet:Subnet":
             return {
-                requests: [{
-                    service: "ec2", operation: "CreateSubnet", request: {
-                        VpcId: i.vpcId, CidrBlock: i.cidrBlock, AvailabilityZone: i.availabilityZone, TagSpecifications: ec2TagSpecifications("subnet", i.tags),
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateSubnet",
+                        request: {
+                            VpcId: i.vpcId,
+                            CidrBlock: i.cidrBlock,
+                            AvailabilityZone: i.availabilityZone,
+                            TagSpecifications: ec2TagSpecifications("subnet", i.tags),
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:ec2/routeTable:RouteTable":
-            return { requests: [{ service: "ec2", operation: "CreateRouteTable", request: { VpcId: i.vpcId, TagSpecifications: ec2TagSpecifications("route-table", i.tags) } }], limits: [] };
+            return {
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateRouteTable",
+                        request: { VpcId: i.vpcId, TagSpecifications: ec2TagSpecifications("route-table", i.tags) },
+                    },
+                ],
+                limits: [],
+            };
         case "aws:ec2/routeTableAssociation:RouteTableAssociation":
-            return { requests: [{ service: "ec2", operation: "AssociateRouteTable", request: { RouteTableId: i.routeTableId, SubnetId: i.subnetId } }], limits: [] };
+            return {
+                requests: [{ service: "ec2", operation: "AssociateRouteTable", request: { RouteTableId: i.routeTableId, SubnetId: i.subnetId } }],
+                limits: [],
+            };
         case "aws:ec2/volumeAttachment:VolumeAttachment":
-            return { requests: [{ service: "ec2", operation: "AttachVolume", request: { Device: i.deviceName, InstanceId: i.instanceId, VolumeId: i.volumeId } }], limits: [] };
+            return {
+                requests: [{ service: "ec2", operation: "AttachVolume", request: { Device: i.deviceName, InstanceId: i.instanceId, VolumeId: i.volumeId } }],
+                limits: [],
+            };
         case "aws:ec2/vpcEndpoint:VpcEndpoint":
             return {
-                requests: [{
-                    service: "ec2", operation: "CreateVpcEndpoint", request: {
-                        VpcId: i.vpcId, ServiceName: i.serviceName, VpcEndpointType: i.vpcEndpointType, SubnetIds: i.subnetIds, RouteTableIds: i.routeTableIds,
-                        SecurityGroupIds: i.securityGroupIds, PrivateDnsEnabled: i.privateDnsEnabled, PolicyDocument: i.policy,
-                        TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateVpcEndpoint",
+                        request: {
+                            VpcId: i.vpcId,
+                            ServiceName: i.serviceName,
+                            VpcEndpointType: i.vpcEndpointType,
+                            SubnetIds: i.subnetIds,
+                            RouteTableIds: i.routeTableIds,
+                            SecurityGroupIds: i.securityGroupIds,
+                            PrivateDnsEnabled: i.privateDnsEnabled,
+                            PolicyDocument: i.policy,
+                            TagSpecifications: ec2TagSpecifications("vpc-endpoint", i.tags),
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:ec2/securityGroup:SecurityGroup": {
             // EC2 API reference, CreateSecurityGroup GroupDescription and IpRange/Description: up to 255 characters
             // of a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*
             const sgText = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
-            const rules = [...i.ingress ?? [], ...i.egress ?? []] as { description?: string }[];
+            const rules = [...(i.ingress ?? []), ...(i.egress ?? [])] as { description?: string }[];
             return {
-                requests: [{
-                    service: "ec2", operation: "CreateSecurityGroup", request: {
-                        Description: i.description, GroupName: autoName(r), VpcId: i.vpcId, TagSpecifications: ec2TagSpecifications("security-group", i.tags),
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateSecurityGroup",
+                        request: {
+                            Description: i.description,
+                            GroupName: autoName(r),
+                            VpcId: i.vpcId,
+                            TagSpecifications: ec2TagSpecifications("security-group", i.tags),
+                        },
                     },
-                }],
+                ],
                 limits: [
                     [`${r.name}.description`, !sgText.test(i.description), `group description ${JSON.stringify(i.description)} uses characters EC2 refuses`],
-                    ...rules.map((rule, n): DocumentedLimit => [`${r.name}.rules[${n}].description`, !sgText.test(rule.description ?? ""),
-                        `rule description ${JSON.stringify(rule.description)} uses characters EC2 refuses`]),
+                    ...rules.map((rule, n): DocumentedLimit => [
+                        `${r.name}.rules[${n}].description`,
+                        !sgText.test(rule.description ?? ""),
+                        `rule description ${JSON.stringify(rule.description)} uses characters EC2 refuses`,
+                    ]),
                 ],
             };
         }
         case "aws:cloudwatch/logGroup:LogGroup":
             return {
                 requests: [
-                    { service: "logs", operation: "CreateLogGroup", request: { logGroupName: autoName(r), kmsKeyId: i.kmsKeyId, tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined } },
+                    {
+                        service: "logs",
+                        operation: "CreateLogGroup",
+                        request: { logGroupName: autoName(r), kmsKeyId: i.kmsKeyId, tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined },
+                    },
                     { service: "logs", operation: "PutRetentionPolicy", request: { logGroupName: autoName(r), retentionInDays: i.retentionInDays } },
-                ], limits: [],
+                ],
+                limits: [],
             };
         case "aws:iam/role:Role":
             return {
-                requests: [{
-                    service: "iam", operation: "CreateRole", request: {
-                        RoleName: autoName(r), AssumeRolePolicyDocument: i.assumeRolePolicy, Description: i.description, Tags: tagList(i.tags),
+                requests: [
+                    {
+                        service: "iam",
+                        operation: "CreateRole",
+                        request: {
+                            RoleName: autoName(r),
+                            AssumeRolePolicyDocument: i.assumeRolePolicy,
+                            Description: i.description,
+                            Tags: tagList(i.tags),
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:iam/rolePolicy:RolePolicy":
             return {
-                requests: [{ service: "iam", operation: "PutRolePolicy", request: { RoleName: "role-from-the-stack", PolicyName: autoName(r), PolicyDocument: i.policy } }],
+                requests: [
+                    {
+                        service: "iam",
+                        operation: "PutRolePolicy",
+                        request: { RoleName: "role-from-the-stack", PolicyName: autoName(r), PolicyDocument: i.policy },
+                    },
+                ],
                 // IAM User Guide, IAM and STS quotas: inline policies of a role, 10,240 characters in all (whitespace not counted).
-                limits: [[`${r.name}.policy`, withoutWhitespace(i.policy) > 10240, `inline policy of ${withoutWhitespace(i.policy)} characters; a role's inline policies are 10,240 in all`]],
+                limits: [
+                    [
+                        `${r.name}.policy`,
+                        withoutWhitespace(i.policy) > 10240,
+                        `inline policy of ${withoutWhitespace(i.policy)} characters; a role's inline policies are 10,240 in all`,
+                    ],
+                ],
             };
         case "aws:iam/policy:Policy":
             return {
-                requests: [{ service: "iam", operation: "CreatePolicy", request: { PolicyName: autoName(r), Description: i.description, PolicyDocument: i.policy, Tags: tagList(i.tags) } }],
+                requests: [
+                    {
+                        service: "iam",
+                        operation: "CreatePolicy",
+                        request: { PolicyName: autoName(r), Description: i.description, PolicyDocument: i.policy, Tags: tagList(i.tags) },
+                    },
+                ],
                 // IAM User Guide, IAM and STS quotas: managed policy size 6,144 characters (whitespace not counted).
-                limits: [[`${r.name}.policy`, withoutWhitespace(i.policy) > 6144, `managed policy of ${withoutWhitespace(i.policy)} characters; the limit is 6,144`]],
+                limits: [
+                    [`${r.name}.policy`, withoutWhitespace(i.policy) > 6144, `managed policy of ${withoutWhitespace(i.policy)} characters; the limit is 6,144`],
+                ],
             };
         case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
-            return { requests: [{ service: "iam", operation: "AttachRolePolicy", request: { RoleName: "role-from-the-stack", PolicyArn: i.policyArn } }], limits: [] };
+            return {
+                requests: [{ service: "iam", operation: "AttachRolePolicy", request: { RoleName: "role-from-the-stack", PolicyArn: i.policyArn } }],
+                limits: [],
+            };
         case "aws:iam/instanceProfile:InstanceProfile":
-            return { requests: [{ service: "iam", operation: "CreateInstanceProfile", request: { InstanceProfileName: autoName(r), Tags: tagList(i.tags) } }], limits: [] };
+            return {
+                requests: [{ service: "iam", operation: "CreateInstanceProfile", request: { InstanceProfileName: autoName(r), Tags: tagList(i.tags) } }],
+                limits: [],
+            };
         case "aws:cloudwatch/eventRule:EventRule":
             return {
-                requests: [{ service: "events", operation: "PutRule", request: { Name: autoName(r), EventPattern: i.eventPattern, Description: i.description, Tags: tagList(i.tags) } }],
+                requests: [
+                    {
+                        service: "events",
+                        operation: "PutRule",
+                        request: { Name: autoName(r), EventPattern: i.eventPattern, Description: i.description, Tags: tagList(i.tags) },
+                    },
+                ],
                 limits: [],
             };
         case "aws:cloudwatch/eventTarget:EventTarget":
             return {
-                requests: [{
-                    service: "events", operation: "PutTargets", request: {
-                        Rule: `${i.rule}`.slice(0, 64),
-                        Targets: [{
-                            // The provider's generated target id: "terraform-" and a timestamp with a counter.
-                            Id: "terraform-20261201065307123400000001", Arn: i.arn,
-                            InputTransformer: i.inputTransformer ? { InputPathsMap: i.inputTransformer.inputPaths, InputTemplate: i.inputTransformer.inputTemplate } : undefined,
-                        }],
+                requests: [
+                    {
+                        service: "events",
+                        operation: "PutTargets",
+                        request: {
+                            Rule: `${i.rule}`.slice(0, 64),
+                            Targets: [
+                                {
+                                    // The provider's generated target id: "terraform-" and a timestamp with a counter.
+                                    Id: "terraform-20261201065307123400000001",
+                                    Arn: i.arn,
+                                    InputTransformer: i.inputTransformer
+                                        ? { InputPathsMap: i.inputTransformer.inputPaths, InputTemplate: i.inputTransformer.inputTemplate }
+                                        : undefined,
+                                },
+                            ],
+                        },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         case "aws:kms/key:Key":
             return {
                 requests: [
                     {
-                        service: "kms", operation: "CreateKey", request: {
-                            Description: i.description, Policy: i.policy, KeyUsage: i.keyUsage, KeySpec: i.customerMasterKeySpec,
+                        service: "kms",
+                        operation: "CreateKey",
+                        request: {
+                            Description: i.description,
+                            Policy: i.policy,
+                            KeyUsage: i.keyUsage,
+                            KeySpec: i.customerMasterKeySpec,
                             Tags: i.tags && Object.keys(i.tags).length ? Object.entries(i.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) : undefined,
                         },
                     },
-                    ...(i.enableKeyRotation ? [{ service: "kms", operation: "EnableKeyRotation", request: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" } }] : []),
+                    ...(i.enableKeyRotation
+                        ? [{ service: "kms", operation: "EnableKeyRotation", request: { KeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" } }]
+                        : []),
                 ],
                 // KMS: a key policy is at most 32 KB.
                 limits: [[`${r.name}.policy`, (i.policy ?? "").length > 32768, "key policy over 32 KB"]],
             };
         case "aws:sns/topic:Topic":
             return {
-                requests: [{
-                    service: "sns", operation: "CreateTopic", request: {
-                        Name: autoName(r), Tags: tagList(i.tags),
-                        Attributes: i.displayName || i.kmsMasterKeyId
-                            ? { ...(i.displayName ? { DisplayName: i.displayName } : {}), ...(i.kmsMasterKeyId ? { KmsMasterKeyId: i.kmsMasterKeyId } : {}) }
-                            : undefined,
+                requests: [
+                    {
+                        service: "sns",
+                        operation: "CreateTopic",
+                        request: {
+                            Name: autoName(r),
+                            Tags: tagList(i.tags),
+                            Attributes:
+                                i.displayName || i.kmsMasterKeyId
+                                    ? {
+                                          ...(i.displayName ? { DisplayName: i.displayName } : {}),
+                                          ...(i.kmsMasterKeyId ? { KmsMasterKeyId: i.kmsMasterKeyId } : {}),
+                                      }
+                                    : undefined,
+                        },
                     },
-                }],
+                ],
                 // SNS API reference, CreateTopic Name: up to 256 letters, digits, hyphens and underscores.
                 limits: [[`${r.name}.name`, !/^[A-Za-z0-9_-]{1,256}$/.test(autoName(r)), `topic name ${autoName(r)} is not 1-256 of A-Za-z0-9_-`]],
             };
         case "aws:sns/topicPolicy:TopicPolicy":
-            return { requests: [{ service: "sns", operation: "SetTopicAttributes", request: { TopicArn: i.arn, AttributeName: "Policy", AttributeValue: i.policy } }], limits: [] };
+            return {
+                requests: [
+                    { service: "sns", operation: "SetTopicAttributes", request: { TopicArn: i.arn, AttributeName: "Policy", AttributeValue: i.policy } },
+                ],
+                limits: [],
+            };
         case "aws:dlm/lifecyclePolicy:LifecyclePolicy": {
             const d = i.policyDetails;
             return {
-                requests: [{
-                    service: "dlm", operation: "CreateLifecyclePolicy", request: {
-                        ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm-role-1a2b3c4", Description: i.description, State: i.state,
-                        Tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined,
-                        PolicyDetails: {
-                            PolicyType: d.policyType, ResourceTypes: d.resourceTypes, TargetTags: tagList(d.targetTags),
-                            Parameters: d.parameters ? { ExcludeBootVolume: d.parameters.excludeBootVolume } : undefined,
-                            Schedules: d.schedules.map((sc: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
-                                Name: sc.name, CopyTags: sc.copyTags, TagsToAdd: tagList(sc.tagsToAdd), VariableTags: tagList(sc.variableTags),
-                                CreateRule: {
-                                    CronExpression: sc.createRule.cronExpression,
-                                    Scripts: sc.createRule.scripts ? [{
-                                        Stages: sc.createRule.scripts.stages, ExecutionHandler: sc.createRule.scripts.executionHandler,
-                                        ExecutionHandlerService: sc.createRule.scripts.executionHandlerService,
-                                        ExecutionTimeout: sc.createRule.scripts.executionTimeout, MaximumRetryCount: sc.createRule.scripts.maximumRetryCount,
-                                        ExecuteOperationOnScriptFailure: sc.createRule.scripts.executeOperationOnScriptFailure,
-                                    }] : undefined,
-                                },
-                                RetainRule: { Count: sc.retainRule.count, Interval: sc.retainRule.interval, IntervalUnit: sc.retainRule.intervalUnit },
-                                CrossRegionCopyRules: sc.crossRegionCopyRules?.length ? sc.crossRegionCopyRules.map((c: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
-                                    TargetRegion: c.targetRegion, Encrypted: c.encrypted, CmkArn: c.cmkArn, CopyTags: c.copyTags,
-                                    RetainRule: c.retainRule ? { Interval: c.retainRule.interval, IntervalUnit: c.retainRule.intervalUnit } : undefined,
-                                })) : undefined,
-                                FastRestoreRule: sc.fastRestoreRule ? { AvailabilityZones: sc.fastRestoreRule.availabilityZones, Count: sc.fastRestoreRule.count } : undefined,
-                            })),
+                requests: [
+                    {
+                        service: "dlm",
+                        operation: "CreateLifecyclePolicy",
+                        request: {
+                            ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm-role-1a2b3c4",
+                            Description: i.description,
+                            State: i.state,
+                            Tags: i.tags && Object.keys(i.tags).length ? i.tags : undefined,
+                            PolicyDetails: {
+                                PolicyType: d.policyType,
+                                ResourceTypes: d.resourceTypes,
+                                TargetTags: tagList(d.targetTags),
+                                Parameters: d.parameters ? { ExcludeBootVolume: d.parameters.excludeBootVolume } : undefined,
+                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                                Schedules: d.schedules.map((sc: Record<string, any>) => ({
+                                    Name: sc.name,
+                                    CopyTags: sc.copyTags,
+                                    TagsToAdd: tagList(sc.tagsToAdd),
+                                    VariableTags: tagList(sc.variableTags),
+                                    CreateRule: {
+                                        CronExpression: sc.createRule.cronExpression,
+                                        Scripts: sc.createRule.scripts
+                                            ? [
+                                                  {
+                                                      Stages: sc.createRule.scripts.stages,
+                                                      ExecutionHandler: sc.createRule.scripts.executionHandler,
+                                                      ExecutionHandlerService: sc.createRule.scripts.executionHandlerService,
+                                                      ExecutionTimeout: sc.createRule.scripts.executionTimeout,
+                                                      MaximumRetryCount: sc.createRule.scripts.maximumRetryCount,
+                                                      ExecuteOperationOnScriptFailure: sc.createRule.scripts.executeOperationOnScriptFailure,
+                                                  },
+                                              ]
+                                            : undefined,
+                                    },
+                                    RetainRule: { Count: sc.retainRule.count, Interval: sc.retainRule.interval, IntervalUnit: sc.retainRule.intervalUnit },
+                                    CrossRegionCopyRules: sc.crossRegionCopyRules?.length
+                                        ? // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                                          sc.crossRegionCopyRules.map((c: Record<string, any>) => ({
+                                              TargetRegion: c.targetRegion,
+                                              Encrypted: c.encrypted,
+                                              CmkArn: c.cmkArn,
+                                              CopyTags: c.copyTags,
+                                              RetainRule: c.retainRule
+                                                  ? { Interval: c.retainRule.interval, IntervalUnit: c.retainRule.intervalUnit }
+                                                  : undefined,
+                                          }))
+                                        : undefined,
+                                    FastRestoreRule: sc.fastRestoreRule
+                                        ? { AvailabilityZones: sc.fastRestoreRule.availabilityZones, Count: sc.fastRestoreRule.count }
+                                        : undefined,
+                                })),
+                            },
                         },
                     },
-                }], limits: [],
+                ],
+                limits: [],
             };
         }
         case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
             const t = i.metricTransformation;
             return {
-                requests: [{
-                    service: "logs", operation: "PutMetricFilter", request: {
-                        logGroupName: i.logGroupName, filterName: autoName(r), filterPattern: i.pattern,
-                        metricTransformations: [{ metricName: t.name, metricNamespace: t.namespace, metricValue: t.value, unit: t.unit, dimensions: t.dimensions }],
+                requests: [
+                    {
+                        service: "logs",
+                        operation: "PutMetricFilter",
+                        request: {
+                            logGroupName: i.logGroupName,
+                            filterName: autoName(r),
+                            filterPattern: i.pattern,
+                            metricTransformations: [
+                                { metricName: t.name, metricNamespace: t.namespace, metricValue: t.value, unit: t.unit, dimensions: t.dimensions },
+                            ],
+                        },
                     },
-                }],
+                ],
                 limits: [
                     // CloudWatch Logs API reference, MetricTransformation: at most 3 dimensions, and no defaultValue with dimensions.
-                    [`${r.name}.dimensions`, Object.keys(t.dimensions ?? {}).length > 3 || (t.dimensions !== undefined && t.defaultValue !== undefined),
-                        "a metric filter takes at most 3 dimensions, and no default value with dimensions"],
+                    [
+                        `${r.name}.dimensions`,
+                        Object.keys(t.dimensions ?? {}).length > 3 || (t.dimensions !== undefined && t.defaultValue !== undefined),
+                        "a metric filter takes at most 3 dimensions, and no default value with dimensions",
+                    ],
                 ],
             };
         }
         case "aws:cloudwatch/metricAlarm:MetricAlarm": {
-            const queries = (i.metricQueries ?? []) as { id: string; expression?: string; label?: string; returnData?: boolean;
-                metric?: { namespace: string; metricName: string; dimensions?: Record<string, string>; period: number; stat: string } }[];
+            const queries = (i.metricQueries ?? []) as {
+                id: string;
+                expression?: string;
+                label?: string;
+                returnData?: boolean;
+                metric?: { namespace: string; metricName: string; dimensions?: Record<string, string>; period: number; stat: string };
+            }[];
             const period = Math.max(...queries.filter((q) => q.metric).map((q) => q.metric!.period));
             return {
-                requests: [{
-                    service: "cloudwatch", operation: "PutMetricAlarm", request: {
-                        AlarmName: autoName(r), AlarmDescription: i.alarmDescription, ComparisonOperator: i.comparisonOperator, Threshold: i.threshold,
-                        EvaluationPeriods: i.evaluationPeriods, DatapointsToAlarm: i.datapointsToAlarm, TreatMissingData: i.treatMissingData,
-                        Metrics: queries.map((q) => ({
-                            Id: q.id, Expression: q.expression, Label: q.label, ReturnData: q.returnData,
-                            MetricStat: q.metric ? {
-                                Metric: { Namespace: q.metric.namespace, MetricName: q.metric.metricName, Dimensions: Object.entries(q.metric.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })) },
-                                Period: q.metric.period, Stat: q.metric.stat,
-                            } : undefined,
-                        })),
-                        Tags: tagList(i.tags),
+                requests: [
+                    {
+                        service: "cloudwatch",
+                        operation: "PutMetricAlarm",
+                        request: {
+                            AlarmName: autoName(r),
+                            AlarmDescription: i.alarmDescription,
+                            ComparisonOperator: i.comparisonOperator,
+                            Threshold: i.threshold,
+                            EvaluationPeriods: i.evaluationPeriods,
+                            DatapointsToAlarm: i.datapointsToAlarm,
+                            TreatMissingData: i.treatMissingData,
+                            Metrics: queries.map((q) => ({
+                                Id: q.id,
+                                Expression: q.expression,
+                                Label: q.label,
+                                ReturnData: q.returnData,
+                                MetricStat: q.metric
+                                    ? {
+                                          Metric: {
+                                              Namespace: q.metric.namespace,
+                                              MetricName: q.metric.metricName,
+                                              Dimensions: Object.entries(q.metric.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
+                                          },
+                                          Period: q.metric.period,
+                                          Stat: q.metric.stat,
+                                      }
+                                    : undefined,
+                            })),
+                            Tags: tagList(i.tags),
+                        },
                     },
-                }],
+                ],
                 limits: [
                     // CloudWatch API reference, PutMetricAlarm Period: Period x EvaluationPeriods at most 604,800 s (86,400 below an hour).
-                    [`${r.name}.evaluationPeriods`, period * i.evaluationPeriods > (period >= 3600 ? 604800 : 86400), `${i.evaluationPeriods} periods of ${period} s is longer than an alarm evaluates`],
+                    [
+                        `${r.name}.evaluationPeriods`,
+                        period * i.evaluationPeriods > (period >= 3600 ? 604800 : 86400),
+                        `${i.evaluationPeriods} periods of ${period} s is longer than an alarm evaluates`,
+                    ],
                     // PutMetricAlarm DatapointsToAlarm: at most EvaluationPeriods; exactly one query returns data.
                     [`${r.name}.datapointsToAlarm`, i.datapointsToAlarm > i.evaluationPeriods, "more datapoints to alarm than evaluation periods"],
                     [`${r.name}.metricQueries`, queries.filter((q) => q.returnData).length !== 1, "an alarm's metric math returns exactly one time series"],
@@ -344,13 +619,20 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                     // CloudWatch API reference, PutDashboard DashboardName: 1-255 of A-Z, a-z, 0-9, "-" and "_" (not in the model).
                     [`${r.name}.dashboardName`, !/^[A-Za-z0-9_-]{1,255}$/.test(i.dashboardName), `dashboard name ${JSON.stringify(i.dashboardName)}`],
                     // Dashboard body structure: each metric widget names its Region; widgets lie on the 24-column grid.
-                    [`${r.name}.dashboardBody`, (JSON.parse(i.dashboardBody).widgets as { type: string; x: number; width: number; properties: { region?: string } }[])
-                        .some((w) => w.x + w.width > 24 || (w.type === "metric" && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(w.properties.region ?? ""))),
-                    "a widget off the 24-column grid, or a metric widget without its Region"],
+                    [
+                        `${r.name}.dashboardBody`,
+                        (JSON.parse(i.dashboardBody).widgets as { type: string; x: number; width: number; properties: { region?: string } }[]).some(
+                            (w) => w.x + w.width > 24 || (w.type === "metric" && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(w.properties.region ?? "")),
+                        ),
+                        "a widget off the 24-column grid, or a metric widget without its Region",
+                    ],
                 ],
             };
         case "aws:sns/topicSubscription:TopicSubscription":
-            return { requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }], limits: [] };
+            return {
+                requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }],
+                limits: [],
+            };
         default:
             return undefined;
     }
@@ -370,7 +652,11 @@ function check(): { violations: (Violation | { operation: "documented limit"; pa
         if (NO_REQUEST.test(r.type)) continue;
         const mapped = requestsFor(r);
         if (!mapped) {
-            violations.push({ operation: "documented limit", path: r.name, problem: `no mapping of ${r.type} to an AWS request: add one to aws-api-models.spec.ts` });
+            violations.push({
+                operation: "documented limit",
+                path: r.name,
+                problem: `no mapping of ${r.type} to an AWS request: add one to aws-api-models.spec.ts`,
+            });
             continue;
         }
         for (const { service, operation, request } of mapped.requests) {
@@ -386,57 +672,105 @@ const LONGEST_TAG_KEY = `Backup:Team/é ${"k".repeat(128)}`.slice(0, 128);
 const longTagValue = (i: number, length = 256) => `${i}-${"é ß=.:/_+@-".repeat(26)}`.slice(0, length);
 const EDGE_CONFIGS: Record<string, Record<string, unknown>> = {
     "longest tag key and value, private network, 19 extra targets (values up to what the instance policy holds), 7-character counts": {
-        tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), networkMode: "private", maxConcurrency: "9999999", maxErrors: "9999999",
+        tagKey: LONGEST_TAG_KEY,
+        tagValue: longTagValue(0),
+        networkMode: "private",
+        maxConcurrency: "9999999",
+        maxErrors: "9999999",
         extraTargets: Array.from({ length: 19 }, (_, i) => ({
-            tagValue: longTagValue(i + 1, 190), script: "consistent-snapshot", maxConcurrency: "100%", maxErrors: "0%",
+            tagValue: longTagValue(i + 1, 190),
+            script: "consistent-snapshot",
+            maxConcurrency: "100%",
+            maxErrors: "0%",
             parameters: { snapshotDescription: "d".repeat(255), freezeMounts: `/${"m".repeat(60)} /${"n".repeat(60)}`, database: "none" },
         })),
-        commandTimeoutSeconds: "2592000", duration: "24", cutoff: "23", schedule: "cron(0,15,30,45 0/2 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
-        alertEmail: "oncall@example.com", dataVolumeSizeGiB: "16384", logRetentionDays: "3653", binlogExpireDays: "99",
-        protectDataVolume: "true", retainDataVolumeOnDelete: "true", logGroupKmsKey: "create",
+        commandTimeoutSeconds: "2592000",
+        duration: "24",
+        cutoff: "23",
+        schedule: "cron(0,15,30,45 0/2 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
+        alertEmail: "oncall@example.com",
+        dataVolumeSizeGiB: "16384",
+        logRetentionDays: "3653",
+        binlogExpireDays: "99",
+        protectDataVolume: "true",
+        retainDataVolumeOnDelete: "true",
+        logGroupKmsKey: "create",
     },
     "empty tag value, public network, shortest everything": {
-        tagKey: "K", tagValue: "", networkMode: "public", maxConcurrency: "1", maxErrors: "0", duration: "1", cutoff: "0",
-        commandTimeoutSeconds: "30", dataVolumeSizeGiB: "1", logRetentionDays: "1", binlogExpireDays: "1",
+        tagKey: "K",
+        tagValue: "",
+        networkMode: "public",
+        maxConcurrency: "1",
+        maxErrors: "0",
+        duration: "1",
+        cutoff: "0",
+        commandTimeoutSeconds: "30",
+        dataVolumeSizeGiB: "1",
+        logRetentionDays: "1",
+        binlogExpireDays: "1",
     },
     "no demo host, alerts to an existing topic": {
-        createDemoHost: "false", alertTopicArn: "arn:aws:sns:us-east-1:111122223333:existing-alerts", schedule: "rate(1 day)",
+        createDemoHost: "false",
+        alertTopicArn: "arn:aws:sns:us-east-1:111122223333:existing-alerts",
+        schedule: "rate(1 day)",
         logGroupKmsKey: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     },
 };
 
 describe("the program against AWS's API models (botocore service-2.json)", function () {
     this.timeout(300_000);
-    before(() => { modelsPackage(); }); // fetches the models once per machine
+    before(() => {
+        modelsPackage();
+    }); // fetches the models once per machine
 
     it("can fail: a request over the limits this program once produced is refused by the models", () => {
         const violations = validateRequest("ssm", "RegisterTargetWithMaintenanceWindow", {
-            WindowId: AWS_IDS.windowId, ResourceType: "INSTANCE", Name: "main",
-            Description: `Instances tagged ConsistentSnapshot=${"v".repeat(256)}`, OwnerInformation: "",
+            WindowId: AWS_IDS.windowId,
+            ResourceType: "INSTANCE",
+            Name: "main",
+            Description: `Instances tagged ConsistentSnapshot=${"v".repeat(256)}`,
+            OwnerInformation: "",
             Targets: [{ Key: "tag:Team+Backup", Values: ["x"] }],
         });
         assert.deepEqual(violations.map((v) => v.path).sort(), [
-            "RegisterTargetWithMaintenanceWindow.Description", "RegisterTargetWithMaintenanceWindow.OwnerInformation",
+            "RegisterTargetWithMaintenanceWindow.Description",
+            "RegisterTargetWithMaintenanceWindow.OwnerInformation",
             "RegisterTargetWithMaintenanceWindow.Targets[0].Key",
         ]);
-        assert.deepEqual(validateRequest("ssm", "RegisterTaskWithMaintenanceWindow", {
-            WindowId: AWS_IDS.windowId, TaskArn: "doc", TaskType: "RUN_COMMAND", MaxConcurrency: "12345678", MaxErrors: "1", Colour: "red",
-        }).map((v) => v.problem.replace(/ \([A-Za-z]+\)$/, "")), [
-            "8 characters, more than max 7", "no such member of RegisterTaskWithMaintenanceWindowRequest",
-        ]);
-        assert.deepEqual(validateRequest("dlm", "CreateLifecyclePolicy", {
-            ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm", Description: "consistent-snapshots: colon", State: "ENABLED",
-            PolicyDetails: {
-                ResourceTypes: ["INSTANCE"], Schedules: [{
-                    CreateRule: { CronExpression: "cron(0 0 * * ? *)", Scripts: [{ ExecutionHandler: "doc", ExecutionTimeout: 121 }] },
-                    CrossRegionCopyRules: ["a", "b", "c", "d"].map(() => ({ TargetRegion: "eu-west-1", Encrypted: true })),
-                }],
-            },
-        }).map((v) => v.path).sort(), [
-            "CreateLifecyclePolicy.Description",
-            "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CreateRule.Scripts[0].ExecutionTimeout",
-            "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CrossRegionCopyRules",
-        ]);
+        assert.deepEqual(
+            validateRequest("ssm", "RegisterTaskWithMaintenanceWindow", {
+                WindowId: AWS_IDS.windowId,
+                TaskArn: "doc",
+                TaskType: "RUN_COMMAND",
+                MaxConcurrency: "12345678",
+                MaxErrors: "1",
+                Colour: "red",
+            }).map((v) => v.problem.replace(/ \([A-Za-z]+\)$/, "")),
+            ["8 characters, more than max 7", "no such member of RegisterTaskWithMaintenanceWindowRequest"],
+        );
+        assert.deepEqual(
+            validateRequest("dlm", "CreateLifecyclePolicy", {
+                ExecutionRoleArn: "arn:aws:iam::111122223333:role/dlm",
+                Description: "consistent-snapshots: colon",
+                State: "ENABLED",
+                PolicyDetails: {
+                    ResourceTypes: ["INSTANCE"],
+                    Schedules: [
+                        {
+                            CreateRule: { CronExpression: "cron(0 0 * * ? *)", Scripts: [{ ExecutionHandler: "doc", ExecutionTimeout: 121 }] },
+                            CrossRegionCopyRules: ["a", "b", "c", "d"].map(() => ({ TargetRegion: "eu-west-1", Encrypted: true })),
+                        },
+                    ],
+                },
+            })
+                .map((v) => v.path)
+                .sort(),
+            [
+                "CreateLifecyclePolicy.Description",
+                "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CreateRule.Scripts[0].ExecutionTimeout",
+                "CreateLifecyclePolicy.PolicyDetails.Schedules[0].CrossRegionCopyRules",
+            ],
+        );
     });
 
     for (const stack of ["dev", "prod", "staging"]) {
@@ -465,13 +799,23 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         await useMocks("dlm", {});
         const document = new SnapshotDocument("doc", { tags: { DLMScriptsAccess: "true" } });
         new SnapshotLifecyclePolicy("dlm", {
-            document, tagKey: LONGEST_TAG_KEY, tagValue: longTagValue(0), cronExpression: "cron(30 2 ? * MON-FRI *)", freshnessHours: 168, retainDays: 36500,
+            document,
+            tagKey: LONGEST_TAG_KEY,
+            tagValue: longTagValue(0),
+            cronExpression: "cron(30 2 ? * MON-FRI *)",
+            freshnessHours: 168,
+            retainDays: 36500,
             copyToRegions: ["eu-central-1", "us-west-2", "ap-southeast-2"].map((region, n) => ({
-                region, retainDays: 90 + n, cmkArn: `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890a${n}`,
+                region,
+                retainDays: 90 + n,
+                cmkArn: `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890a${n}`,
             })),
-            fastRestoreAvailabilityZones: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map((z) => `us-east-1${z}`), fastRestoreCount: 1000,
+            fastRestoreAvailabilityZones: ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map((z) => `us-east-1${z}`),
+            fastRestoreCount: 1000,
             tagsToAdd: Object.fromEntries(Array.from({ length: 44 }, (_, n) => [`Added${n}`, `value-${n}`])),
-            scriptExecutionTimeoutSeconds: 120, scriptMaximumRetryCount: 3, tags: { Project: "consistent-snapshots" },
+            scriptExecutionTimeoutSeconds: 120,
+            scriptMaximumRetryCount: 3,
+            tags: { Project: "consistent-snapshots" },
         });
         await settle();
         const { violations, requests } = check();
@@ -479,7 +823,11 @@ describe("the program against AWS's API models (botocore service-2.json)", funct
         assert.ok(requests >= 4);
     });
 
-    for (const [example, stack] of [["existing-vpc", "dev"], ["multi-region", "prod"], ["multi-region", "staging"]]) {
+    for (const [example, stack] of [
+        ["existing-vpc", "dev"],
+        ["multi-region", "prod"],
+        ["multi-region", "staging"],
+    ]) {
         it(`examples/${example} (${stack}): every request the example makes satisfies the models and the documented limits`, async () => {
             await runExample(example, stack, example === "existing-vpc" ? { alertEmail: "dba@example.com" } : {});
             const { violations, requests } = check();

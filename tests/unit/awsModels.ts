@@ -26,7 +26,11 @@ interface Model {
 }
 
 /** One broken constraint: where in the request, and what the model says. */
-export interface Violation { operation: string; path: string; problem: string }
+export interface Violation {
+    operation: string;
+    path: string;
+    problem: string;
+}
 
 let modelsDir: string | undefined;
 
@@ -46,7 +50,11 @@ export function model(service: string): Model {
     let found = models.get(service);
     if (!found) {
         const serviceDir = path.join(awsModelsDir(), service);
-        const version = fs.readdirSync(serviceDir).filter((v) => fs.existsSync(path.join(serviceDir, v, "service-2.json"))).sort().at(-1);
+        const version = fs
+            .readdirSync(serviceDir)
+            .filter((v) => fs.existsSync(path.join(serviceDir, v, "service-2.json")))
+            .sort()
+            .at(-1);
         if (!version) throw new Error(`no service-2.json for ${service} in ${serviceDir}`);
         found = JSON.parse(fs.readFileSync(path.join(serviceDir, version, "service-2.json"), "utf8")) as Model;
         models.set(service, found);
@@ -70,7 +78,8 @@ export function modelPattern(pattern: string): RegExp {
     let re = patterns.get(pattern);
     if (!re) {
         // Java's \p{all} (any character) has no JavaScript name.
-        const js = pattern.replace(/\\p\{all\}/g, "\\u{0}-\\u{10FFFF}")
+        const js = pattern
+            .replace(/\\p\{all\}/g, "\\u{0}-\\u{10FFFF}")
             .replace(/\\(.)/g, (all, c: string) => (/[A-Za-z0-9\\^$.*+?()[\]{}|/-]/.test(c) ? all : c));
         re = new RegExp(`^(?:${js})$`, "u");
         patterns.set(pattern, re);
@@ -89,7 +98,10 @@ export function validateRequest(service: string, operation: string, request: Rec
         const shape = m.shapes[shapeName];
         switch (shape.type) {
             case "structure": {
-                if (typeof value !== "object" || value === null || Array.isArray(value)) { report(where, `expected a structure (${shapeName})`); return; }
+                if (typeof value !== "object" || value === null || Array.isArray(value)) {
+                    report(where, `expected a structure (${shapeName})`);
+                    return;
+                }
                 const v = value as Record<string, unknown>;
                 for (const name of shape.required ?? []) if (v[name] === undefined) report(`${where}.${name}`, "required member missing");
                 for (const [name, member] of Object.entries(v)) {
@@ -101,14 +113,20 @@ export function validateRequest(service: string, operation: string, request: Rec
                 return;
             }
             case "list": {
-                if (!Array.isArray(value)) { report(where, `expected a list (${shapeName})`); return; }
+                if (!Array.isArray(value)) {
+                    report(where, `expected a list (${shapeName})`);
+                    return;
+                }
                 if (shape.min !== undefined && value.length < shape.min) report(where, `${value.length} items, fewer than min ${shape.min}`);
                 if (shape.max !== undefined && value.length > shape.max) report(where, `${value.length} items, more than max ${shape.max}`);
                 value.forEach((item, i) => visit(item, shape.member!.shape, `${where}[${i}]`));
                 return;
             }
             case "map": {
-                if (typeof value !== "object" || value === null) { report(where, `expected a map (${shapeName})`); return; }
+                if (typeof value !== "object" || value === null) {
+                    report(where, `expected a map (${shapeName})`);
+                    return;
+                }
                 const entries = Object.entries(value as Record<string, unknown>);
                 if (shape.min !== undefined && entries.length < shape.min) report(where, `${entries.length} entries, fewer than min ${shape.min}`);
                 if (shape.max !== undefined && entries.length > shape.max) report(where, `${entries.length} entries, more than max ${shape.max}`);
@@ -119,7 +137,10 @@ export function validateRequest(service: string, operation: string, request: Rec
                 return;
             }
             case "string": {
-                if (typeof value !== "string") { report(where, `expected a string (${shapeName}), got ${typeof value}`); return; }
+                if (typeof value !== "string") {
+                    report(where, `expected a string (${shapeName}), got ${typeof value}`);
+                    return;
+                }
                 const length = [...value].length;
                 if (shape.min !== undefined && length < shape.min) report(where, `${length} characters, fewer than min ${shape.min} (${shapeName})`);
                 if (shape.max !== undefined && length > shape.max) report(where, `${length} characters, more than max ${shape.max} (${shapeName})`);
@@ -131,7 +152,10 @@ export function validateRequest(service: string, operation: string, request: Rec
             }
             case "integer":
             case "long": {
-                if (typeof value !== "number" || !Number.isInteger(value)) { report(where, `expected an integer (${shapeName}), got ${JSON.stringify(value)}`); return; }
+                if (typeof value !== "number" || !Number.isInteger(value)) {
+                    report(where, `expected an integer (${shapeName}), got ${JSON.stringify(value)}`);
+                    return;
+                }
                 if (shape.min !== undefined && value < shape.min) report(where, `${value} below min ${shape.min} (${shapeName})`);
                 if (shape.max !== undefined && value > shape.max) report(where, `${value} above max ${shape.max} (${shapeName})`);
                 return;

@@ -2,12 +2,18 @@
 // command's calls, what it prints, its exit codes, and that bad input creates nothing. The SDK's own retry on
 // throttling is proved against a local HTTP double with the real client stack (the mocks bypass middleware).
 import {
-    AttachVolumeCommand, CreateVolumeCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeSnapshotsCommand,
-    DescribeVolumesCommand, DetachVolumeCommand, EC2Client, ModifyVolumeCommand, Snapshot,
+    AttachVolumeCommand,
+    CreateVolumeCommand,
+    DeleteVolumeCommand,
+    DescribeInstancesCommand,
+    DescribeSnapshotsCommand,
+    DescribeVolumesCommand,
+    DetachVolumeCommand,
+    EC2Client,
+    ModifyVolumeCommand,
+    Snapshot,
 } from "@aws-sdk/client-ec2";
-import {
-    GetCommandInvocationCommand, ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand,
-} from "@aws-sdk/client-ssm";
+import { GetCommandInvocationCommand, ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -39,11 +45,23 @@ const LOGS_VOLUME = "vol-0d000000000000002";
 
 function snapshot(id: string, volumeId: string, runId: string, extra: Partial<Snapshot> = {}, tags: Record<string, string> = {}): Snapshot {
     return {
-        SnapshotId: id, VolumeId: volumeId, State: "completed", Progress: "100%", VolumeSize: 20, Encrypted: true,
+        SnapshotId: id,
+        VolumeId: volumeId,
+        State: "completed",
+        Progress: "100%",
+        VolumeSize: 20,
+        Encrypted: true,
         StartTime: new Date(`${runId.slice(3, 7)}-${runId.slice(7, 9)}-${runId.slice(9, 11)}T00:00:13Z`),
         Tags: Object.entries({
-            CreatedBy: "consistent-snapshots", InstanceId: SOURCE, RunId: runId, ConsistencyMethod: "backup-stage+fsfreeze",
-            BinlogFile: "mysql-bin.000042", BinlogPosition: "123456", FrozenMounts: "/var/lib/mysql /var/log/mysql", UnfrozenMounts: "none", ...tags,
+            CreatedBy: "consistent-snapshots",
+            InstanceId: SOURCE,
+            RunId: runId,
+            ConsistencyMethod: "backup-stage+fsfreeze",
+            BinlogFile: "mysql-bin.000042",
+            BinlogPosition: "123456",
+            FrozenMounts: "/var/lib/mysql /var/log/mysql",
+            UnfrozenMounts: "none",
+            ...tags,
         }).map(([Key, Value]) => ({ Key, Value })),
         ...extra,
     };
@@ -51,7 +69,12 @@ function snapshot(id: string, volumeId: string, runId: string, extra: Partial<Sn
 
 const RUN_SET = [snapshot("snap-0000000000000000a", DATA_VOLUME, RUN), snapshot("snap-0000000000000000b", LOGS_VOLUME, RUN)];
 
-interface Captured { code: number; out: string; err: string; ctx: Context }
+interface Captured {
+    code: number;
+    out: string;
+    err: string;
+    ctx: Context;
+}
 
 /** Runs the CLI with mocked clients and a clock that moves only when it sleeps. */
 async function run(argv: string[]): Promise<Captured> {
@@ -59,14 +82,23 @@ async function run(argv: string[]): Promise<Captured> {
     const err: string[] = [];
     let clock = Date.parse("2026-12-05T12:00:00Z");
     let ctx: Context | undefined;
-    const code = await cli(argv, () => {
-        ctx = {
-            clients: { ec2: new EC2Client({ region: "eu-west-1" }), ssm: new SSMClient({ region: "eu-west-1" }) },
-            out: (t) => out.push(t), err: (t) => err.push(t), pollMs: 5000,
-            sleep: async (ms) => { clock += ms; }, now: () => clock,
-        };
-        return ctx;
-    }, (t) => err.push(t.trimEnd()));
+    const code = await cli(
+        argv,
+        () => {
+            ctx = {
+                clients: { ec2: new EC2Client({ region: "eu-west-1" }), ssm: new SSMClient({ region: "eu-west-1" }) },
+                out: (t) => out.push(t),
+                err: (t) => err.push(t),
+                pollMs: 5000,
+                sleep: async (ms) => {
+                    clock += ms;
+                },
+                now: () => clock,
+            };
+            return ctx;
+        },
+        (t) => err.push(t.trimEnd()),
+    );
     return { code, out: out.join("\n"), err: err.join("\n"), ctx: ctx! };
 }
 
@@ -75,13 +107,27 @@ const ec2CallNames = () => ec2.calls().map((c) => (c.args[0] as object).construc
 
 function noVolumeCreatedOrTouched(): void {
     const touching = ["CreateVolumeCommand", "AttachVolumeCommand", "DeleteVolumeCommand", "DetachVolumeCommand", "ModifyVolumeCommand"];
-    assert.deepEqual(ec2CallNames().filter((n) => touching.includes(n)), []);
+    assert.deepEqual(
+        ec2CallNames().filter((n) => touching.includes(n)),
+        [],
+    );
 }
 
 function targetInstance(az = "eu-west-1a", devices = ["/dev/xvda"]) {
     ec2.on(DescribeInstancesCommand, { InstanceIds: [TARGET] }).resolves({
-        Reservations: [{ Instances: [{ InstanceId: TARGET, State: { Name: "running" }, Placement: { AvailabilityZone: az }, RootDeviceName: "/dev/xvda",
-            BlockDeviceMappings: devices.map((DeviceName, i) => ({ DeviceName, Ebs: { VolumeId: `vol-0e00000000000000${i}` } })) }] }],
+        Reservations: [
+            {
+                Instances: [
+                    {
+                        InstanceId: TARGET,
+                        State: { Name: "running" },
+                        Placement: { AvailabilityZone: az },
+                        RootDeviceName: "/dev/xvda",
+                        BlockDeviceMappings: devices.map((DeviceName, i) => ({ DeviceName, Ebs: { VolumeId: `vol-0e00000000000000${i}` } })),
+                    },
+                ],
+            },
+        ],
     });
 }
 
@@ -120,8 +166,14 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             [["restore", "--instance", TARGET], /restore: expected one RunId .* got none/],
             [["restore", RUN], /restore: give the instance to attach the volumes to, --instance <id>/],
             [["restore", RUN, "--instance", TARGET, "--az", "west"], /--az west: expected an Availability Zone name/],
-            [["restore", RUN, "--instance", TARGET, "--device-map", "vol-1=/dev/sdg"], /--device-map vol-1=\/dev\/sdg: expected <volume or snapshot id>=<device>/],
-            [["restore", RUN, "--instance", TARGET, "--device-map", `${DATA_VOLUME}=/dev/nvme1n1`], /expected <volume or snapshot id>=<device>, e\.g\. vol-0123456789abcdef0=\/dev\/sdg/],
+            [
+                ["restore", RUN, "--instance", TARGET, "--device-map", "vol-1=/dev/sdg"],
+                /--device-map vol-1=\/dev\/sdg: expected <volume or snapshot id>=<device>/,
+            ],
+            [
+                ["restore", RUN, "--instance", TARGET, "--device-map", `${DATA_VOLUME}=/dev/nvme1n1`],
+                /expected <volume or snapshot id>=<device>, e\.g\. vol-0123456789abcdef0=\/dev\/sdg/,
+            ],
             [["run", "--target", "Db"], /which document\? give --document <name>, or --stack-outputs/],
             [["run", "--document", "cs-doc"], /run: give --target <tag value> or --instance <id> \(one of the two\)/],
             [["run", "--document", "cs-doc", "--target", "Db", "--instance", SOURCE], /one of the two/],
@@ -143,7 +195,10 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("prints the usage with --help (exit 0) and without a command (exit 2)", async () => {
             const written: string[] = [];
             const original = process.stdout.write.bind(process.stdout);
-            process.stdout.write = ((t: string) => { written.push(t); return true; }) as typeof process.stdout.write;
+            process.stdout.write = ((t: string) => {
+                written.push(t);
+                return true;
+            }) as typeof process.stdout.write;
             try {
                 assert.equal((await run(["--help"])).code, EXIT.ok);
                 assert.equal((await run([])).code, EXIT.badInput);
@@ -164,7 +219,10 @@ describe("operator CLI (npx consistent-snapshots)", () => {
 
         it("takes the document and the log group from `pulumi stack output --json`", async () => {
             const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outputs-")), "outputs.json");
-            fs.writeFileSync(file, JSON.stringify({ documentNames: ["consistent-snapshot-1a2b3c"], logGroupName: "snapshots-output-9f8e", runNowCommand: "aws ssm ..." }));
+            fs.writeFileSync(
+                file,
+                JSON.stringify({ documentNames: ["consistent-snapshot-1a2b3c"], logGroupName: "snapshots-output-9f8e", runNowCommand: "aws ssm ..." }),
+            );
             ssm.on(ListCommandsCommand).resolves({ Commands: [] });
             const result = await run(["runs", "--stack-outputs", file]);
             assert.equal(result.code, EXIT.ok, result.err);
@@ -175,18 +233,27 @@ describe("operator CLI (npx consistent-snapshots)", () => {
     describe("snapshots", () => {
         it("groups every page of this tool's snapshots by run, newest first, leaving out others' snapshots", async () => {
             const foreign = snapshot("snap-0000000000000000f", DATA_VOLUME, RUN, {}, { CreatedBy: "someone-else" });
-            const dlm = snapshot("snap-0000000000000000d", DATA_VOLUME, "cs-20261203T000011Z-77", {}, { CreatedBy: "", CreatedByPolicy: "consistent-snapshots" });
+            const dlm = snapshot(
+                "snap-0000000000000000d",
+                DATA_VOLUME,
+                "cs-20261203T000011Z-77",
+                {},
+                { CreatedBy: "", CreatedByPolicy: "consistent-snapshots" },
+            );
             ec2.on(DescribeSnapshotsCommand)
                 .resolvesOnce({ Snapshots: [RUN_SET[0], foreign, snapshot("snap-0000000000000000c", DATA_VOLUME, OLDER_RUN)], NextToken: "page-2" })
                 .resolvesOnce({ Snapshots: [RUN_SET[1], dlm] });
             const result = await run(["snapshots", "--json"]);
             assert.equal(result.code, EXIT.ok, result.err);
             const sets = JSON.parse(result.out) as { runId: string; takenBy: string; snapshots: { snapshotId: string }[] }[];
-            assert.deepEqual(sets.map((s) => [s.runId, s.takenBy, s.snapshots.map((x) => x.snapshotId)]), [
-                [RUN, "script", ["snap-0000000000000000a", "snap-0000000000000000b"]],
-                [OLDER_RUN, "script", ["snap-0000000000000000c"]],
-                ["cs-20261203T000011Z-77", "dlm", ["snap-0000000000000000d"]],
-            ]);
+            assert.deepEqual(
+                sets.map((s) => [s.runId, s.takenBy, s.snapshots.map((x) => x.snapshotId)]),
+                [
+                    [RUN, "script", ["snap-0000000000000000a", "snap-0000000000000000b"]],
+                    [OLDER_RUN, "script", ["snap-0000000000000000c"]],
+                    ["cs-20261203T000011Z-77", "dlm", ["snap-0000000000000000d"]],
+                ],
+            );
             const calls = ec2.commandCalls(DescribeSnapshotsCommand);
             assert.equal(calls.length, 2, "did not follow NextToken");
             assert.deepEqual(calls[0].args[0].input.OwnerIds, ["self"]);
@@ -196,11 +263,16 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("prints one line per run, and for --run the set with its consistency and binlog tags", async () => {
             ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: RUN_SET });
             const list = await run(["snapshots"]);
-            assert.match(list.out, new RegExp(`2026-12-05T00:00:13Z\\s+${RUN}\\s+${SOURCE}\\s+2\\s+completed\\s+backup-stage\\+fsfreeze\\s+script\\s+mysql-bin\\.000042:123456`));
+            assert.match(
+                list.out,
+                new RegExp(`2026-12-05T00:00:13Z\\s+${RUN}\\s+${SOURCE}\\s+2\\s+completed\\s+backup-stage\\+fsfreeze\\s+script\\s+mysql-bin\\.000042:123456`),
+            );
             const one = await run(["snapshots", "--run", RUN]);
             assert.equal(one.code, EXIT.ok);
-            assert.deepEqual(ec2.commandCalls(DescribeSnapshotsCommand).at(-1)!.args[0].input.Filters,
-                [{ Name: "tag-key", Values: ["RunId"] }, { Name: "tag:RunId", Values: [RUN] }]);
+            assert.deepEqual(ec2.commandCalls(DescribeSnapshotsCommand).at(-1)!.args[0].input.Filters, [
+                { Name: "tag-key", Values: ["RunId"] },
+                { Name: "tag:RunId", Values: [RUN] },
+            ]);
             assert.match(one.out, /BinlogPosition\s+123456/);
             assert.match(one.out, /FrozenMounts\s+\/var\/lib\/mysql \/var\/log\/mysql/);
         });
@@ -213,9 +285,15 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         });
 
         it("marks a set pending while one snapshot is, and error when one failed", () => {
-            const sets = groupByRun([toRecord(RUN_SET[0]), toRecord({ ...RUN_SET[1], State: "pending", Progress: "40%" }),
-                toRecord(snapshot("snap-0000000000000000c", DATA_VOLUME, OLDER_RUN, { State: "error" }))]);
-            assert.deepEqual(sets.map((s) => s.state), ["pending", "error"]);
+            const sets = groupByRun([
+                toRecord(RUN_SET[0]),
+                toRecord({ ...RUN_SET[1], State: "pending", Progress: "40%" }),
+                toRecord(snapshot("snap-0000000000000000c", DATA_VOLUME, OLDER_RUN, { State: "error" })),
+            ]);
+            assert.deepEqual(
+                sets.map((s) => s.state),
+                ["pending", "error"],
+            );
         });
     });
 
@@ -239,21 +317,56 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             let created = 0;
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}`, State: "creating" }));
             ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] })
-                .resolvesOnce({ Volumes: [{ VolumeId: "vol-0f000000000000001", State: "creating" }, { VolumeId: "vol-0f000000000000002", State: "available" }] })
-                .resolvesOnce({ Volumes: [{ VolumeId: "vol-0f000000000000001", State: "available" }, { VolumeId: "vol-0f000000000000002", State: "available" }] })
-                .resolves({ Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "in-use", Attachments: [{ InstanceId: TARGET, State: "attached" }] })) });
+                .resolvesOnce({
+                    Volumes: [
+                        { VolumeId: "vol-0f000000000000001", State: "creating" },
+                        { VolumeId: "vol-0f000000000000002", State: "available" },
+                    ],
+                })
+                .resolvesOnce({
+                    Volumes: [
+                        { VolumeId: "vol-0f000000000000001", State: "available" },
+                        { VolumeId: "vol-0f000000000000002", State: "available" },
+                    ],
+                })
+                .resolves({
+                    Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({
+                        VolumeId,
+                        State: "in-use",
+                        Attachments: [{ InstanceId: TARGET, State: "attached" }],
+                    })),
+                });
             ec2.on(AttachVolumeCommand).resolves({ State: "attaching" });
             const result = await run(["restore", RUN, "--instance", TARGET]);
             assert.equal(result.code, EXIT.ok, result.err);
             const creates = ec2.commandCalls(CreateVolumeCommand).map((c) => c.args[0].input);
-            assert.deepEqual(creates.map((c) => [c.SnapshotId, c.AvailabilityZone, c.VolumeType, c.Encrypted]),
-                [["snap-0000000000000000a", "eu-west-1a", "gp3", true], ["snap-0000000000000000b", "eu-west-1a", "io2", true]]);
-            assert.deepEqual(creates[0].TagSpecifications, [{ ResourceType: "volume", Tags: [
-                { Key: "Name", Value: `restore ${RUN} ${DATA_VOLUME}` }, { Key: "RestoredFromSnapshot", Value: "snap-0000000000000000a" },
-                { Key: "RestoredFromRunId", Value: RUN }, { Key: "RestoredFromVolume", Value: DATA_VOLUME }] }]);
-            assert.deepEqual(ec2.commandCalls(AttachVolumeCommand).map((c) => c.args[0].input),
-                [{ VolumeId: "vol-0f000000000000001", InstanceId: TARGET, Device: "/dev/sdf" }, { VolumeId: "vol-0f000000000000002", InstanceId: TARGET, Device: "/dev/sdg" }]);
-            for (const command of [DeleteVolumeCommand, DetachVolumeCommand, ModifyVolumeCommand]) assert.equal(ec2.commandCalls(command).length, 0, command.name);
+            assert.deepEqual(
+                creates.map((c) => [c.SnapshotId, c.AvailabilityZone, c.VolumeType, c.Encrypted]),
+                [
+                    ["snap-0000000000000000a", "eu-west-1a", "gp3", true],
+                    ["snap-0000000000000000b", "eu-west-1a", "io2", true],
+                ],
+            );
+            assert.deepEqual(creates[0].TagSpecifications, [
+                {
+                    ResourceType: "volume",
+                    Tags: [
+                        { Key: "Name", Value: `restore ${RUN} ${DATA_VOLUME}` },
+                        { Key: "RestoredFromSnapshot", Value: "snap-0000000000000000a" },
+                        { Key: "RestoredFromRunId", Value: RUN },
+                        { Key: "RestoredFromVolume", Value: DATA_VOLUME },
+                    ],
+                },
+            ]);
+            assert.deepEqual(
+                ec2.commandCalls(AttachVolumeCommand).map((c) => c.args[0].input),
+                [
+                    { VolumeId: "vol-0f000000000000001", InstanceId: TARGET, Device: "/dev/sdf" },
+                    { VolumeId: "vol-0f000000000000002", InstanceId: TARGET, Device: "/dev/sdg" },
+                ],
+            );
+            for (const command of [DeleteVolumeCommand, DetachVolumeCommand, ModifyVolumeCommand])
+                assert.equal(ec2.commandCalls(command).length, 0, command.name);
             assert.match(result.err, /waiting for volumes to be available: vol-0f000000000000001 creating/);
             assert.match(result.out, /SSM_expectBinlogFile=mysql-bin\.000042 SSM_expectBinlogPosition=123456 bash restore-verify\.sh/);
             assert.match(result.out, /The source had these filesystems frozen: \/var\/lib\/mysql \/var\/log\/mysql\./);
@@ -263,14 +376,26 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             targetInstance("eu-west-1a", ["/dev/xvda", "/dev/sdf", "/dev/sdg"]);
             const result = await run(["restore", RUN, "--instance", TARGET, "--dry-run", "--json"]);
             const plan = JSON.parse(result.out) as { items: { device: string; deviceReason: string }[] };
-            assert.deepEqual(plan.items.map((i) => [i.device, i.deviceReason]), [["/dev/sdh", "free"], ["/dev/sdi", "free"]]);
+            assert.deepEqual(
+                plan.items.map((i) => [i.device, i.deviceReason]),
+                [
+                    ["/dev/sdh", "free"],
+                    ["/dev/sdi", "free"],
+                ],
+            );
         });
 
         it("chooses devices: given ones first, originals when free (xvdf and sdf are one name), then the first free", () => {
-            const snaps = [{ snapshotId: "snap-a", volumeId: "vol-a", sourceDevice: "/dev/sdf" }, { snapshotId: "snap-b", volumeId: "vol-b", sourceDevice: "/dev/xvdg" },
-                { snapshotId: "snap-c", volumeId: "vol-c" }];
+            const snaps = [
+                { snapshotId: "snap-a", volumeId: "vol-a", sourceDevice: "/dev/sdf" },
+                { snapshotId: "snap-b", volumeId: "vol-b", sourceDevice: "/dev/xvdg" },
+                { snapshotId: "snap-c", volumeId: "vol-c" },
+            ];
             assert.deepEqual(chooseDevices(snaps, { "snap-c": "/dev/sdf" }, ["/dev/xvda", "/dev/xvdg"]), [
-                { device: "/dev/sdh", reason: "free" }, { device: "/dev/sdi", reason: "free" }, { device: "/dev/sdf", reason: "given" }]);
+                { device: "/dev/sdh", reason: "free" },
+                { device: "/dev/sdi", reason: "free" },
+                { device: "/dev/sdf", reason: "given" },
+            ]);
             assert.throws(() => chooseDevices(snaps, { "vol-a": "/dev/sdq", "vol-b": "/dev/sdq" }, []), /\/dev\/sdq is given for two snapshots/);
             assert.throws(() => chooseDevices(snaps, { "vol-a": "/dev/xvdg" }, ["/dev/sdg"]), /\/dev\/xvdg is in use on the instance/);
             assert.throws(() => chooseDevices(snaps, { "vol-z": "/dev/sdh" }, []), /vol-z is neither a volume nor a snapshot of this run/);
@@ -281,7 +406,10 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("refuses an AZ that is not the instance's (exit 2), creating nothing", async () => {
             const result = await run(["restore", RUN, "--instance", TARGET, "--az", "eu-west-1b"]);
             assert.equal(result.code, EXIT.badInput);
-            assert.match(result.err, /--az eu-west-1b: i-0bbbbbbbbbbbbbbb2 is in eu-west-1a, and a volume attaches only to an instance in its own Availability Zone/);
+            assert.match(
+                result.err,
+                /--az eu-west-1b: i-0bbbbbbbbbbbbbbb2 is in eu-west-1a, and a volume attaches only to an instance in its own Availability Zone/,
+            );
             noVolumeCreatedOrTouched();
         });
 
@@ -291,19 +419,26 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.equal(unknownRun.code, EXIT.badInput);
             assert.match(unknownRun.err, /no snapshot of this tool has RunId/);
             ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({ Snapshots: RUN_SET });
-            ec2.on(DescribeInstancesCommand, { InstanceIds: ["i-0ccccccccccccccc3"] }).rejects(Object.assign(new Error("The instance ID 'i-0ccccccccccccccc3' does not exist"), { name: "InvalidInstanceID.NotFound" }));
+            ec2.on(DescribeInstancesCommand, { InstanceIds: ["i-0ccccccccccccccc3"] }).rejects(
+                Object.assign(new Error("The instance ID 'i-0ccccccccccccccc3' does not exist"), { name: "InvalidInstanceID.NotFound" }),
+            );
             const unknownInstance = await run(["restore", RUN, "--instance", "i-0ccccccccccccccc3"]);
             assert.equal(unknownInstance.code, EXIT.badInput);
             assert.match(unknownInstance.err, /--instance i-0ccccccccccccccc3: no such instance in this account and Region/);
             targetInstance("eu-west-1a", ["/dev/xvda", "/dev/sdh"]);
             const inUse = await run(["restore", RUN, "--instance", TARGET, "--device-map", `${DATA_VOLUME}=/dev/xvdh`]);
             assert.equal(inUse.code, EXIT.badInput);
-            assert.match(inUse.err, /--device-map vol-0d000000000000001=\/dev\/xvdh: \/dev\/xvdh is in use on the instance \(in use: \/dev\/xvda, \/dev\/sdh\)/);
+            assert.match(
+                inUse.err,
+                /--device-map vol-0d000000000000001=\/dev\/xvdh: \/dev\/xvdh is in use on the instance \(in use: \/dev\/xvda, \/dev\/sdh\)/,
+            );
             noVolumeCreatedOrTouched();
         });
 
         it("waits for a pending snapshot, with progress, then restores", async () => {
-            ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({ Snapshots: [RUN_SET[0], { ...RUN_SET[1], State: "pending", Progress: "40%" }] });
+            ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({
+                Snapshots: [RUN_SET[0], { ...RUN_SET[1], State: "pending", Progress: "40%" }],
+            });
             ec2.on(DescribeSnapshotsCommand, { SnapshotIds: ["snap-0000000000000000b"] })
                 .resolvesOnce({ Snapshots: [{ ...RUN_SET[1], State: "pending", Progress: "85%" }] })
                 .resolves({ Snapshots: [RUN_SET[1]] });
@@ -311,7 +446,13 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}` }));
             ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] })
                 .resolvesOnce({ Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "available" })) })
-                .resolves({ Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "in-use", Attachments: [{ InstanceId: TARGET, State: "attached" }] })) });
+                .resolves({
+                    Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({
+                        VolumeId,
+                        State: "in-use",
+                        Attachments: [{ InstanceId: TARGET, State: "attached" }],
+                    })),
+                });
             const result = await run(["restore", RUN, "--instance", TARGET, "--dry-run"]);
             assert.match(result.out, /snap-0000000000000000b .* pending/);
             const restored = await run(["restore", RUN, "--instance", TARGET, "--json"]);
@@ -319,13 +460,18 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.equal(restored.code, EXIT.ok, restored.err);
             assert.equal(ec2.commandCalls(CreateVolumeCommand).length, 2);
             const names = ec2CallNames();
-            const polls = ec2.calls().map((c, i) => ((c.args[0] as DescribeSnapshotsCommand).input as { SnapshotIds?: string[] }).SnapshotIds ? i : -1).filter((i) => i >= 0);
+            const polls = ec2
+                .calls()
+                .map((c, i) => (((c.args[0] as DescribeSnapshotsCommand).input as { SnapshotIds?: string[] }).SnapshotIds ? i : -1))
+                .filter((i) => i >= 0);
             assert.ok(polls.at(-1)! < names.indexOf("CreateVolumeCommand"), "created a volume before the snapshot completed");
         });
 
         it("gives up on a snapshot still pending after --wait-seconds (exit 4), creating nothing", async () => {
             ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({ Snapshots: [RUN_SET[0], { ...RUN_SET[1], State: "pending", Progress: "3%" }] });
-            ec2.on(DescribeSnapshotsCommand, { SnapshotIds: ["snap-0000000000000000b"] }).resolves({ Snapshots: [{ ...RUN_SET[1], State: "pending", Progress: "4%" }] });
+            ec2.on(DescribeSnapshotsCommand, { SnapshotIds: ["snap-0000000000000000b"] }).resolves({
+                Snapshots: [{ ...RUN_SET[1], State: "pending", Progress: "4%" }],
+            });
             const result = await run(["restore", RUN, "--instance", TARGET, "--wait-seconds", "60"]);
             assert.equal(result.code, EXIT.timedOut);
             assert.match(result.err, /snapshots still pending after the wait \(snap-0000000000000000b\); nothing was created/);
@@ -347,8 +493,14 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             ec2.on(DeleteVolumeCommand).resolves({});
             const result = await run(["restore", RUN, "--instance", TARGET]);
             assert.equal(result.code, EXIT.awsError);
-            assert.match(result.err, /ec2 CreateVolume from snap-0000000000000000b: RequestLimitExceeded: Request limit exceeded\. \(throttled after the SDK's retries; try again later\)/);
-            assert.deepEqual(ec2.commandCalls(DeleteVolumeCommand).map((c) => c.args[0].input), [{ VolumeId: "vol-0f000000000000001" }]);
+            assert.match(
+                result.err,
+                /ec2 CreateVolume from snap-0000000000000000b: RequestLimitExceeded: Request limit exceeded\. \(throttled after the SDK's retries; try again later\)/,
+            );
+            assert.deepEqual(
+                ec2.commandCalls(DeleteVolumeCommand).map((c) => c.args[0].input),
+                [{ VolumeId: "vol-0f000000000000001" }],
+            );
             assert.match(result.err, /deleted vol-0f000000000000001 \(created by this restore, not attached\)/);
             assert.equal(ec2.commandCalls(AttachVolumeCommand).length, 0);
         });
@@ -356,74 +508,151 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("an attach refused: the attached volume is left (and said), the unattached one deleted", async () => {
             let created = 0;
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}` }));
-            ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] })
-                .resolves({ Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "available" })) });
-            ec2.on(AttachVolumeCommand).resolvesOnce({}).rejects(Object.assign(new Error("not authorized"), { name: "UnauthorizedOperation" }));
+            ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] }).resolves({
+                Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "available" })),
+            });
+            ec2.on(AttachVolumeCommand)
+                .resolvesOnce({})
+                .rejects(Object.assign(new Error("not authorized"), { name: "UnauthorizedOperation" }));
             ec2.on(DeleteVolumeCommand).resolves({});
             const result = await run(["restore", RUN, "--instance", TARGET]);
             assert.equal(result.code, EXIT.awsError);
-            assert.match(result.err, /ec2 AttachVolume vol-0f000000000000002 to i-0bbbbbbbbbbbbbbb2 at \/dev\/sdg: UnauthorizedOperation: not authorized \(the caller's IAM permissions or credentials\)/);
-            assert.deepEqual(ec2.commandCalls(DeleteVolumeCommand).map((c) => c.args[0].input.VolumeId), ["vol-0f000000000000002"]);
+            assert.match(
+                result.err,
+                /ec2 AttachVolume vol-0f000000000000002 to i-0bbbbbbbbbbbbbbb2 at \/dev\/sdg: UnauthorizedOperation: not authorized \(the caller's IAM permissions or credentials\)/,
+            );
+            assert.deepEqual(
+                ec2.commandCalls(DeleteVolumeCommand).map((c) => c.args[0].input.VolumeId),
+                ["vol-0f000000000000002"],
+            );
             assert.match(result.err, /left attached to i-0bbbbbbbbbbbbbbb2 \(detach and delete them when done\): vol-0f000000000000001/);
         });
     });
 
     describe("run", () => {
         const COMMAND_ID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
-        const summary = (exitCode: number, extra: object = {}) => JSON.stringify({
-            status: exitCode === 0 ? "ok" : "failed", exitCode, message: exitCode === 0 ? "snapshots created" : "could not lock: timeout", runId: RUN,
-            lockMethod: "BACKUP STAGE", lockHeldMs: 140, writeBlockWindowMs: 92, frozenMs: 85, snapshots: exitCode === 0 ? [{ snapshotId: "snap-0000000000000000a", volumeId: DATA_VOLUME }] : [], ...extra,
-        });
+        const summary = (exitCode: number, extra: object = {}) =>
+            JSON.stringify({
+                status: exitCode === 0 ? "ok" : "failed",
+                exitCode,
+                message: exitCode === 0 ? "snapshots created" : "could not lock: timeout",
+                runId: RUN,
+                lockMethod: "BACKUP STAGE",
+                lockHeldMs: 140,
+                writeBlockWindowMs: 92,
+                frozenMs: 85,
+                snapshots: exitCode === 0 ? [{ snapshotId: "snap-0000000000000000a", volumeId: DATA_VOLUME }] : [],
+                ...extra,
+            });
 
         function follow(statuses: { command: string; invocations: [string, string][] }[]) {
             const commands = ssm.on(ListCommandsCommand, { CommandId: COMMAND_ID });
             const invocations = ssm.on(ListCommandInvocationsCommand, { CommandId: COMMAND_ID });
             for (const s of statuses) {
                 commands.resolvesOnce({ Commands: [{ CommandId: COMMAND_ID, Status: s.command as never, TargetCount: s.invocations.length }] });
-                invocations.resolvesOnce({ CommandInvocations: s.invocations.map(([InstanceId, Status]) => ({ InstanceId, Status: Status as never, RequestedDateTime: new Date("2026-12-05T12:00:01Z") })) });
+                invocations.resolvesOnce({
+                    CommandInvocations: s.invocations.map(([InstanceId, Status]) => ({
+                        InstanceId,
+                        Status: Status as never,
+                        RequestedDateTime: new Date("2026-12-05T12:00:01Z"),
+                    })),
+                });
             }
         }
 
         it("sends the document to the tagged instances, follows it to the end, prints each host's summary; exit 0", async () => {
             ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
-            follow([{ command: "Pending", invocations: [] }, { command: "InProgress", invocations: [[SOURCE, "InProgress"]] }, { command: "Success", invocations: [[SOURCE, "Success"]] }]);
+            follow([
+                { command: "Pending", invocations: [] },
+                { command: "InProgress", invocations: [[SOURCE, "InProgress"]] },
+                { command: "Success", invocations: [[SOURCE, "Success"]] },
+            ]);
             ssm.on(GetCommandInvocationCommand).resolves({ StandardOutputContent: `${summary(0)}\n` });
-            const result = await run(["run", "--document", "cs-doc", "--target", "Db", "--parameter", "maxFreezeSeconds=20", "--log-group", "snapshots-output"]);
+            const result = await run([
+                "run",
+                "--document",
+                "cs-doc",
+                "--target",
+                "Db",
+                "--parameter",
+                "maxFreezeSeconds=20",
+                "--log-group",
+                "snapshots-output",
+            ]);
             assert.equal(result.code, EXIT.ok, result.err);
             assert.deepEqual(ssm.commandCalls(SendCommandCommand)[0].args[0].input, {
-                DocumentName: "cs-doc", Targets: [{ Key: "tag:ConsistentSnapshot", Values: ["Db"] }], Parameters: { maxFreezeSeconds: ["20"] },
-                MaxConcurrency: "1", MaxErrors: "1", Comment: "consistent-snapshots run (operator CLI)",
+                DocumentName: "cs-doc",
+                Targets: [{ Key: "tag:ConsistentSnapshot", Values: ["Db"] }],
+                Parameters: { maxFreezeSeconds: ["20"] },
+                MaxConcurrency: "1",
+                MaxErrors: "1",
+                Comment: "consistent-snapshots run (operator CLI)",
                 CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: "snapshots-output" },
             });
             assert.match(result.err, /InProgress: i-0aaaaaaaaaaaaaaa1 InProgress/);
-            assert.match(result.out, new RegExp(`${SOURCE}\\s+Success\\s+ok\\s+0\\s+BACKUP STAGE\\s+92 ms\\s+85 ms\\s+snap-0000000000000000a\\s+${RUN}\\s+${COMMAND_ID}`));
+            assert.match(
+                result.out,
+                new RegExp(`${SOURCE}\\s+Success\\s+ok\\s+0\\s+BACKUP STAGE\\s+92 ms\\s+85 ms\\s+snap-0000000000000000a\\s+${RUN}\\s+${COMMAND_ID}`),
+            );
         });
 
         it("with --stack-outputs and no target, sends what the stack's runNowCommand sends (under DLM: the policy's retention); --parameter wins", async () => {
             const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outputs-")), "outputs.json");
-            fs.writeFileSync(file, JSON.stringify({
-                documentNames: ["consistent-snapshot-1a2b3c"],
-                runNowSettings: { tagKey: "Backup", tagValue: "Orders", maxConcurrency: "10%", maxErrors: "5%", parameters: { retainDays: "14", maxFreezeSeconds: "20" } },
-            }));
+            fs.writeFileSync(
+                file,
+                JSON.stringify({
+                    documentNames: ["consistent-snapshot-1a2b3c"],
+                    runNowSettings: {
+                        tagKey: "Backup",
+                        tagValue: "Orders",
+                        maxConcurrency: "10%",
+                        maxErrors: "5%",
+                        parameters: { retainDays: "14", maxFreezeSeconds: "20" },
+                    },
+                }),
+            );
             ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
             follow([{ command: "Success", invocations: [[SOURCE, "Success"]] }]);
             ssm.on(GetCommandInvocationCommand).resolves({ StandardOutputContent: summary(0) });
             const result = await run(["run", "--stack-outputs", file, "--parameter", "maxFreezeSeconds=10"]);
             assert.equal(result.code, EXIT.ok, result.err);
             const input = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
-            assert.deepEqual([input.DocumentName, input.Targets, input.MaxConcurrency, input.MaxErrors, input.Parameters, input.CloudWatchOutputConfig], [
-                "consistent-snapshot-1a2b3c", [{ Key: "tag:Backup", Values: ["Orders"] }], "10%", "5%", { retainDays: ["14"], maxFreezeSeconds: ["10"] }, undefined]);
+            assert.deepEqual(
+                [input.DocumentName, input.Targets, input.MaxConcurrency, input.MaxErrors, input.Parameters, input.CloudWatchOutputConfig],
+                [
+                    "consistent-snapshot-1a2b3c",
+                    [{ Key: "tag:Backup", Values: ["Orders"] }],
+                    "10%",
+                    "5%",
+                    { retainDays: ["14"], maxFreezeSeconds: ["10"] },
+                    undefined,
+                ],
+            );
         });
 
         it("exit 1 when one host's run failed, with the script's message", async () => {
             ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
-            follow([{ command: "Failed", invocations: [[SOURCE, "Success"], [TARGET, "Failed"]] }]);
+            follow([
+                {
+                    command: "Failed",
+                    invocations: [
+                        [SOURCE, "Success"],
+                        [TARGET, "Failed"],
+                    ],
+                },
+            ]);
             ssm.on(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: SOURCE }).resolves({ StandardOutputContent: summary(0) });
             ssm.on(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: TARGET }).resolves({ StandardOutputContent: `${summary(205)}\n` });
             const result = await run(["run", "--document", "cs-doc", "--instance", `${SOURCE},${TARGET}`, "--json"]);
             assert.equal(result.code, EXIT.runFailed);
             const records = JSON.parse(result.out) as { instanceId: string; summary: { exitCode: number } }[];
-            assert.deepEqual(records.map((r) => [r.instanceId, r.summary.exitCode]), [[SOURCE, 0], [TARGET, 205]]);
+            assert.deepEqual(
+                records.map((r) => [r.instanceId, r.summary.exitCode]),
+                [
+                    [SOURCE, 0],
+                    [TARGET, 205],
+                ],
+            );
             assert.deepEqual(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds, [SOURCE, TARGET]);
         });
 
@@ -437,7 +666,8 @@ describe("operator CLI (npx consistent-snapshots)", () => {
 
         it("keeps following through a throttled poll; gives up after --wait-seconds (exit 4), saying the command goes on", async () => {
             ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
-            ssm.on(ListCommandsCommand).rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }))
+            ssm.on(ListCommandsCommand)
+                .rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }))
                 .resolves({ Commands: [{ CommandId: COMMAND_ID, Status: "InProgress", TargetCount: 1 }] });
             ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [{ InstanceId: SOURCE, Status: "InProgress" }] });
             const result = await run(["run", "--document", "cs-doc", "--target", "Db", "--wait-seconds", "60"]);
@@ -451,16 +681,23 @@ describe("operator CLI (npx consistent-snapshots)", () => {
     describe("runs", () => {
         it("lists the document's last commands (every page), one line per instance with its summary", async () => {
             ssm.on(ListCommandsCommand)
-                .resolvesOnce({ Commands: [{ CommandId: "c-1", DocumentName: "cs-doc", RequestedDateTime: new Date("2026-12-05T00:00:05Z") }], NextToken: "t2" })
+                .resolvesOnce({
+                    Commands: [{ CommandId: "c-1", DocumentName: "cs-doc", RequestedDateTime: new Date("2026-12-05T00:00:05Z") }],
+                    NextToken: "t2",
+                })
                 .resolvesOnce({ Commands: [{ CommandId: "c-2", DocumentName: "cs-doc", RequestedDateTime: new Date("2026-12-04T00:00:05Z") }] });
             ssm.on(ListCommandInvocationsCommand, { CommandId: "c-1" }).resolves({ CommandInvocations: [{ InstanceId: SOURCE, Status: "Success" }] });
             ssm.on(ListCommandInvocationsCommand, { CommandId: "c-2" }).resolves({ CommandInvocations: [{ InstanceId: SOURCE, Status: "Failed" }] });
-            ssm.on(GetCommandInvocationCommand, { CommandId: "c-1" }).resolves({ StandardOutputContent: JSON.stringify({ exitCode: 0, status: "ok", runId: RUN, frozenMs: 70 }) });
+            ssm.on(GetCommandInvocationCommand, { CommandId: "c-1" }).resolves({
+                StandardOutputContent: JSON.stringify({ exitCode: 0, status: "ok", runId: RUN, frozenMs: 70 }),
+            });
             ssm.on(GetCommandInvocationCommand, { CommandId: "c-2" }).rejects(Object.assign(new Error("gone"), { name: "InvocationDoesNotExist" }));
             const result = await run(["runs", "--document", "cs-doc", "--since", "7d"]);
             assert.equal(result.code, EXIT.ok, result.err);
-            assert.deepEqual(ssm.commandCalls(ListCommandsCommand)[0].args[0].input.Filters,
-                [{ key: "DocumentName", value: "cs-doc" }, { key: "InvokedAfter", value: "2026-11-28T12:00:00.000Z" }]);
+            assert.deepEqual(ssm.commandCalls(ListCommandsCommand)[0].args[0].input.Filters, [
+                { key: "DocumentName", value: "cs-doc" },
+                { key: "InvokedAfter", value: "2026-11-28T12:00:00.000Z" },
+            ]);
             assert.match(result.out, new RegExp(`${SOURCE}\\s+Success\\s+ok\\s+0\\s+-\\s+-\\s+70 ms\\s+-\\s+${RUN}\\s+c-1`));
             assert.match(result.out, /i-0aaaaaaaaaaaaaaa1 c-2: SSM no longer has this invocation's output/);
         });
@@ -483,7 +720,9 @@ describe("operator CLI with the real SDK client (no mocks): Region, credentials,
                 requests++;
                 assert.equal(req.headers["x-amz-target"], "AmazonSSM.ListCommands");
                 if (requests <= 2) {
-                    res.writeHead(400, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify({ __type: "ThrottlingException", message: "Rate exceeded" }));
+                    res.writeHead(400, { "content-type": "application/x-amz-json-1.1" }).end(
+                        JSON.stringify({ __type: "ThrottlingException", message: "Rate exceeded" }),
+                    );
                 } else {
                     res.writeHead(200, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify({ Commands: [] }));
                 }
@@ -506,14 +745,22 @@ describe("operator CLI with the real SDK client (no mocks): Region, credentials,
     });
 
     it("the built CLI loads no Pulumi module, and says what is missing without a Region", () => {
-        const probe = spawnSync(process.execPath, ["-e", "require('./bin/cli/main.js'); console.log(Object.keys(require.cache).filter((k) => k.includes('@pulumi')).length)"],
-            { cwd: REPO_ROOT, encoding: "utf8" });
+        const probe = spawnSync(
+            process.execPath,
+            ["-e", "require('./bin/cli/main.js'); console.log(Object.keys(require.cache).filter((k) => k.includes('@pulumi')).length)"],
+            { cwd: REPO_ROOT, encoding: "utf8" },
+        );
         assert.equal(probe.stdout.trim(), "0", probe.stderr);
         const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "cli-home-"));
-        const result = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "cli", "main.js"), "snapshots"],
-            { encoding: "utf8", env: { ...env, HOME: home, AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } });
+        const result = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "cli", "main.js"), "snapshots"], {
+            encoding: "utf8",
+            env: { ...env, HOME: home, AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+        });
         assert.equal(result.status, EXIT.badInput, result.stderr);
-        assert.equal(result.stderr, "consistent-snapshots: ec2 DescribeSnapshots: no AWS Region: pass --region or set AWS_REGION (or a region in the profile)\n");
+        assert.equal(
+            result.stderr,
+            "consistent-snapshots: ec2 DescribeSnapshots: no AWS Region: pass --region or set AWS_REGION (or a region in the profile)\n",
+        );
     });
 });

@@ -103,9 +103,18 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["extraTargets", [{ tagValue: "Z", script: "consistent-snapshot", colour: "red" }], false, /extraTargets\[0\]\.colour.*no such field/],
     ["extraTargets", { tagValue: "Z" }, false, /a list of \{tagValue, script/],
     ["extraTargets", Array.from({ length: 19 }, (_, i) => ({ tagValue: `T${i}`, script: "consistent-snapshot" })), true],
-    ["extraTargets", Array.from({ length: 20 }, (_, i) => ({ tagValue: `T${i}`, script: "consistent-snapshot" })), false, /at most 19 \(SSM allows 20 tasks per maintenance window/],
-    ["extraTargets", Array.from({ length: 19 }, (_, i) => ({ tagValue: `${i}${"v".repeat(250)}`, script: "consistent-snapshot" })), false,
-        /at most 4000 characters in all, counting 3 more per value \(now 4\d{3}\): the instance policy names every targeted value and IAM limits a managed policy to 6,144/],
+    [
+        "extraTargets",
+        Array.from({ length: 20 }, (_, i) => ({ tagValue: `T${i}`, script: "consistent-snapshot" })),
+        false,
+        /at most 19 \(SSM allows 20 tasks per maintenance window/,
+    ],
+    [
+        "extraTargets",
+        Array.from({ length: 19 }, (_, i) => ({ tagValue: `${i}${"v".repeat(250)}`, script: "consistent-snapshot" })),
+        false,
+        /at most 4000 characters in all, counting 3 more per value \(now 4\d{3}\): the instance policy names every targeted value and IAM limits a managed policy to 6,144/,
+    ],
     ["scheduler", "dlm", true],
     ["scheduler", "cron", false, /maintenanceWindow or dlm/],
     ["copyToRegions", [{ region: "eu-central-1" }], false, /nothing with scheduler maintenanceWindow/],
@@ -127,15 +136,26 @@ describe("stack configuration with scheduler dlm", () => {
         [{ snapshotParameters: { retainCount: "3", retainDays: "3" } }, /snapshotParameters\.retainDays: .*unset when retainCount is set/],
         [{ copyToRegions: [{ region: "Frankfurt" }] }, /consistent-snapshots:copyToRegions\[0\]\.region 'Frankfurt'/],
         [{ copyToRegions: ["eu-central-1", "us-west-2", "ap-south-1", "sa-east-1"].map((region) => ({ region })) }, /at most 3/],
-        [{ copyToRegions: [{ region: "eu-central-1", colour: "red" }] }, /consistent-snapshots:copyToRegions\[0\]: .*a list of \{region, retainDays\?, cmkArn\?\}/],
+        [
+            { copyToRegions: [{ region: "eu-central-1", colour: "red" }] },
+            /consistent-snapshots:copyToRegions\[0\]: .*a list of \{region, retainDays\?, cmkArn\?\}/,
+        ],
         [{ fastRestoreAvailabilityZones: "us-east-1a" }, /consistent-snapshots:fastRestoreAvailabilityZones: .*a list of Availability Zone names/],
         [{ logGroupKmsKey: "create" }, /consistent-snapshots:logGroupKmsKey: .*empty with scheduler dlm/],
         // The pre-script's time: 10 s discovery + (retries + 1) x 4 statements x lockTimeoutSeconds + retries x 1 s + 2 s freeze + 3 s hand-over.
         [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "4" } }, undefined], // 10 + 100 + 4 + 5 = 119 s of DLM's 120
-        [{ snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "5" } },
-            /consistent-snapshots:snapshotParameters\.lockRetries 5 with snapshotParameters\.lockTimeoutSeconds 5: a pre-script may take 140 s .*more than the 120 s DLM gives it; expected snapshotParameters\.lockRetries at most 4/],
-        [{ snapshotParameters: { lockTimeoutSeconds: "30", lockRetries: "0" } }, /pre-script may take 135 s .*expected snapshotParameters\.lockTimeoutSeconds at most 26\b/],
-        [{ snapshotParameters: { preScriptSeconds: "60" } }, /snapshotParameters\.lockRetries 3 .* more than the 60 s DLM gives it; expected snapshotParameters\.lockRetries at most 1\b/],
+        [
+            { snapshotParameters: { lockTimeoutSeconds: "5", lockRetries: "5" } },
+            /consistent-snapshots:snapshotParameters\.lockRetries 5 with snapshotParameters\.lockTimeoutSeconds 5: a pre-script may take 140 s .*more than the 120 s DLM gives it; expected snapshotParameters\.lockRetries at most 4/,
+        ],
+        [
+            { snapshotParameters: { lockTimeoutSeconds: "30", lockRetries: "0" } },
+            /pre-script may take 135 s .*expected snapshotParameters\.lockTimeoutSeconds at most 26\b/,
+        ],
+        [
+            { snapshotParameters: { preScriptSeconds: "60" } },
+            /snapshotParameters\.lockRetries 3 .* more than the 60 s DLM gives it; expected snapshotParameters\.lockRetries at most 1\b/,
+        ],
     ];
     for (const [raw, message] of cases) {
         it(`${message ? "rejects" : "accepts"} ${JSON.stringify(raw).slice(0, 90)}`, () => {
@@ -149,8 +169,10 @@ describe("stack configuration (config.ts)", () => {
     it("takes a logGroupKmsKey ARN only in the stack's Region (aws:region): CloudWatch Logs uses keys of its own Region", () => {
         const arn = (region: string) => `arn:aws:kms:${region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
         assert.equal(validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "eu-west-1").logGroupKmsKey, arn("eu-west-1"));
-        assert.throws(() => validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "us-east-1"),
-            /consistent-snapshots:logGroupKmsKey: .* the ARN of a KMS key in the stack's Region \(arn:aws:kms:us-east-1:<account>:key\/<id>\)/);
+        assert.throws(
+            () => validateStackConfig({ logGroupKmsKey: arn("eu-west-1") }, "us-east-1"),
+            /consistent-snapshots:logGroupKmsKey: .* the ARN of a KMS key in the stack's Region \(arn:aws:kms:us-east-1:<account>:key\/<id>\)/,
+        );
     });
     it("has at least 40 cases across keys", () => {
         assert.ok(TABLE.length >= 40);
@@ -167,12 +189,15 @@ describe("stack configuration (config.ts)", () => {
             });
         } else {
             it(`rejects ${key}=${label}, naming the key and the accepted form`, () => {
-                assert.throws(() => validateStackConfig({ [key]: input }), (err: unknown) => {
-                    assert.ok(err instanceof ConfigError);
-                    assert.match(err.message, new RegExp(`consistent-snapshots:${key.replace(/[[\]]/g, "\\$&")}`));
-                    assert.match(err.message, accepted!);
-                    return true;
-                });
+                assert.throws(
+                    () => validateStackConfig({ [key]: input }),
+                    (err: unknown) => {
+                        assert.ok(err instanceof ConfigError);
+                        assert.match(err.message, new RegExp(`consistent-snapshots:${key.replace(/[[\]]/g, "\\$&")}`));
+                        assert.match(err.message, accepted!);
+                        return true;
+                    },
+                );
             });
         }
     }
@@ -187,36 +212,67 @@ describe("stack configuration (config.ts)", () => {
     });
 
     it("judges the window's values with SnapshotMaintenanceWindow's own check, naming the config keys", () => {
-        assert.throws(() => validateStackConfig({ duration: "two", logRetentionDays: "42", maxConcurrency: "0" }), (err: ConfigError) => {
-            assert.deepEqual(err.problems, [
-                'consistent-snapshots:duration: "two" is not valid; expected a whole number of hours from 1 to 24',
-                "consistent-snapshots:maxConcurrency: \"0\" is not valid; expected a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)",
-                `consistent-snapshots:logRetentionDays: 42 is not valid; expected one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`,
-            ]);
-            return true;
-        });
+        assert.throws(
+            () => validateStackConfig({ duration: "two", logRetentionDays: "42", maxConcurrency: "0" }),
+            (err: ConfigError) => {
+                assert.deepEqual(err.problems, [
+                    'consistent-snapshots:duration: "two" is not valid; expected a whole number of hours from 1 to 24',
+                    'consistent-snapshots:maxConcurrency: "0" is not valid; expected a count from 1 to 9999999 (e.g. 1) or a percentage from 1% to 100% (e.g. 10%)',
+                    `consistent-snapshots:logRetentionDays: 42 is not valid; expected one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(", ")}`,
+                ]);
+                return true;
+            },
+        );
     });
 
     it("names an extra target by its place in the configured list, also after a malformed one", () => {
-        assert.throws(() => validateStackConfig({
-            extraTargets: [42, { tagValue: "Y", script: "consistent-snapshot", maxErrors: "x" }, { tagValue: "bad#value", script: "consistent-snapshot" }],
-        }), (err: ConfigError) => {
-            assert.equal(err.problems.length, 3, err.message);
-            assert.match(err.problems[0], /^consistent-snapshots:extraTargets\[0\]: 42 is not valid/);
-            assert.match(err.problems[1], /^consistent-snapshots:extraTargets\[1\]\.maxErrors: "x" is not valid; expected a count from 0/);
-            assert.match(err.problems[2], /^consistent-snapshots:extraTargets\[2\]\.tagValue: "bad#value" is not valid; expected a tag value of letters/);
-            return true;
-        });
+        assert.throws(
+            () =>
+                validateStackConfig({
+                    extraTargets: [
+                        42,
+                        { tagValue: "Y", script: "consistent-snapshot", maxErrors: "x" },
+                        { tagValue: "bad#value", script: "consistent-snapshot" },
+                    ],
+                }),
+            (err: ConfigError) => {
+                assert.equal(err.problems.length, 3, err.message);
+                assert.match(err.problems[0], /^consistent-snapshots:extraTargets\[0\]: 42 is not valid/);
+                assert.match(err.problems[1], /^consistent-snapshots:extraTargets\[1\]\.maxErrors: "x" is not valid; expected a count from 0/);
+                assert.match(err.problems[2], /^consistent-snapshots:extraTargets\[2\]\.tagValue: "bad#value" is not valid; expected a tag value of letters/);
+                return true;
+            },
+        );
     });
 
     it("declares the window's targets in one place (windowTargets): the main one, then each extra target with its script, priority 2, 3, ...", () => {
         const config = validateStackConfig({
-            tagValue: "Db", maxConcurrency: "10%", snapshotParameters: { maxFreezeSeconds: "20" },
-            extraTargets: [{ tagValue: "Fs", script: "consistent-snapshot", parameters: { database: "none" } }, { tagValue: "Fs2", script: "consistent-snapshot", maxErrors: "0" }],
+            tagValue: "Db",
+            maxConcurrency: "10%",
+            snapshotParameters: { maxFreezeSeconds: "20" },
+            extraTargets: [
+                { tagValue: "Fs", script: "consistent-snapshot", parameters: { database: "none" } },
+                { tagValue: "Fs2", script: "consistent-snapshot", maxErrors: "0" },
+            ],
         });
         assert.deepEqual(windowTargets(config), [
-            { name: MAIN_TARGET_NAME, tagValue: "Db", script: "consistent-snapshot", maxConcurrency: "10%", maxErrors: "1", parameters: { maxFreezeSeconds: "20" } },
-            { name: "extra-1", tagValue: "Fs", script: "consistent-snapshot", priority: 2, maxConcurrency: "1", maxErrors: "1", parameters: { database: "none" } },
+            {
+                name: MAIN_TARGET_NAME,
+                tagValue: "Db",
+                script: "consistent-snapshot",
+                maxConcurrency: "10%",
+                maxErrors: "1",
+                parameters: { maxFreezeSeconds: "20" },
+            },
+            {
+                name: "extra-1",
+                tagValue: "Fs",
+                script: "consistent-snapshot",
+                priority: 2,
+                maxConcurrency: "1",
+                maxErrors: "1",
+                parameters: { database: "none" },
+            },
             { name: "extra-2", tagValue: "Fs2", script: "consistent-snapshot", priority: 3, maxConcurrency: "1", maxErrors: "0", parameters: {} },
         ]);
     });
@@ -235,23 +291,44 @@ describe("stack configuration (config.ts)", () => {
             [{ schedule: "cron(0 0/6 * * ? *)" }, 26],
             [{ schedule: "rate(6 hours)", freshnessHours: "8" }, 8],
             [{ freshnessHours: "0" }, 0],
-            [{ freshnessHours: "24" }, /consistent-snapshots:freshnessHours: 24 is not valid; expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\), or 0: it would fire between two good runs/],
-            [{ freshnessHours: "169" }, /consistent-snapshots:freshnessHours: 169 is not valid; expected 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/],
-            [{ freshnessHours: "soon" }, /consistent-snapshots:freshnessHours: "soon" is not valid; expected auto, 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/],
-            [{ schedule: "cron(0 2 ? * MON-FRI *)" }, /consistent-snapshots:freshnessHours: expected a value: the gap between runs of cron\(0 2 \? \* MON-FRI \*\) is not plain to compute .* or 0 for no freshness alarm/],
+            [
+                { freshnessHours: "24" },
+                /consistent-snapshots:freshnessHours: 24 is not valid; expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\), or 0: it would fire between two good runs/,
+            ],
+            [
+                { freshnessHours: "169" },
+                /consistent-snapshots:freshnessHours: 169 is not valid; expected 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/,
+            ],
+            [
+                { freshnessHours: "soon" },
+                /consistent-snapshots:freshnessHours: "soon" is not valid; expected auto, 0 \(no freshness alarm\) or a whole number of hours from 1 to 168/,
+            ],
+            [
+                { schedule: "cron(0 2 ? * MON-FRI *)" },
+                /consistent-snapshots:freshnessHours: expected a value: the gap between runs of cron\(0 2 \? \* MON-FRI \*\) is not plain to compute .* or 0 for no freshness alarm/,
+            ],
             [{ schedule: "cron(0 2 ? * MON-FRI *)", freshnessHours: "74" }, 74],
-            [{ schedule: "rate(4 days)" }, /freshnessHours: expected a value: rate\(4 days\) runs up to 96 h apart, and twice that is more than an alarm looks back over \(168 h\)/],
-            [{ scheduler: "dlm", freshnessHours: "12" }, /consistent-snapshots:freshnessHours 12: expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\)/],
+            [
+                { schedule: "rate(4 days)" },
+                /freshnessHours: expected a value: rate\(4 days\) runs up to 96 h apart, and twice that is more than an alarm looks back over \(168 h\)/,
+            ],
+            [
+                { scheduler: "dlm", freshnessHours: "12" },
+                /consistent-snapshots:freshnessHours 12: expected more hours than the longest gap between two runs of cron\(0 0 \* \* \? \*\) \(24 h\)/,
+            ],
             [{ scheduler: "dlm" }, 48],
         ];
         for (const [raw, expected] of cases) {
             it(`${typeof expected === "number" ? `${expected} h` : "refuses"} for ${JSON.stringify(raw)}`, () => {
                 if (typeof expected !== "number") {
-                    assert.throws(() => validateStackConfig(raw), (err: ConfigError) => {
-                        assert.equal(err.problems.length, 1, err.message);
-                        assert.match(err.problems[0], expected);
-                        return true;
-                    });
+                    assert.throws(
+                        () => validateStackConfig(raw),
+                        (err: ConfigError) => {
+                            assert.equal(err.problems.length, 1, err.message);
+                            assert.match(err.problems[0], expected);
+                            return true;
+                        },
+                    );
                     return;
                 }
                 const config = validateStackConfig(raw);
@@ -261,27 +338,49 @@ describe("stack configuration (config.ts)", () => {
         }
 
         it("computes the longest gap between runs from rate(...) and from a daily cron's minutes and hours", () => {
-            assert.deepEqual(["rate(30 minutes)", "rate(6 hours)", "rate(2 days)", "cron(0 0 * * ? *)", "cron(30 1,13 * * ? *)", "cron(0 22-23,0-2 * * ? *)",
-                "cron(15 8-17 ? * * *)", "cron(0 0 1 * ? *)", "cron(0 0 ? * SUN *)", "at(2026-12-24T23:00:00)", "cron(0 3 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
-                "cron(0 3 ? * MON-FRI *)", "cron(0 3 ? JAN-JUN * *)"].map(longestGapHours),
-            [0.5, 6, 48, 24, 12, 20, 15, undefined, undefined, undefined, 24, undefined, undefined]);
+            assert.deepEqual(
+                [
+                    "rate(30 minutes)",
+                    "rate(6 hours)",
+                    "rate(2 days)",
+                    "cron(0 0 * * ? *)",
+                    "cron(30 1,13 * * ? *)",
+                    "cron(0 22-23,0-2 * * ? *)",
+                    "cron(15 8-17 ? * * *)",
+                    "cron(0 0 1 * ? *)",
+                    "cron(0 0 ? * SUN *)",
+                    "at(2026-12-24T23:00:00)",
+                    "cron(0 3 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)",
+                    "cron(0 3 ? * MON-FRI *)",
+                    "cron(0 3 ? JAN-JUN * *)",
+                ].map(longestGapHours),
+                [0.5, 6, 48, 24, 12, 20, 15, undefined, undefined, undefined, 24, undefined, undefined],
+            );
         });
     });
 
     it("refuses a target parameter in snapshotParameters and extraTargets: each target's runs carry the target's name", () => {
-        assert.throws(() => validateStackConfig({ snapshotParameters: { target: "x" } }), /snapshotParameters\.target: "x" is not valid; expected nothing: each target's runs get the target's name/);
-        assert.throws(() => validateStackConfig({ extraTargets: [{ tagValue: "F", script: "consistent-snapshot", parameters: { target: "main" } }] }),
-            /extraTargets\[0\]\.parameters\.target/);
+        assert.throws(
+            () => validateStackConfig({ snapshotParameters: { target: "x" } }),
+            /snapshotParameters\.target: "x" is not valid; expected nothing: each target's runs get the target's name/,
+        );
+        assert.throws(
+            () => validateStackConfig({ extraTargets: [{ tagValue: "F", script: "consistent-snapshot", parameters: { target: "main" } }] }),
+            /extraTargets\[0\]\.parameters\.target/,
+        );
     });
 
     it("reports every problem at once", () => {
-        assert.throws(() => validateStackConfig({ duration: "30", maxErrors: "x", networkMode: "y" }),
-            (err: ConfigError) => err.problems.length === 3);
+        assert.throws(
+            () => validateStackConfig({ duration: "30", maxErrors: "x", networkMode: "y" }),
+            (err: ConfigError) => err.problems.length === 3,
+        );
     });
 
     it("reads the project's namespace from Pulumi config, including structured values", async () => {
         await useMocks("dev", {
-            schedule: "rate(12 hours)", maxConcurrency: "10%",
+            schedule: "rate(12 hours)",
+            maxConcurrency: "10%",
             snapshotParameters: JSON.stringify({ maxFreezeSeconds: "15" }),
             extraTargets: JSON.stringify([{ tagValue: "Fs", script: "consistent-snapshot", parameters: { database: "none" } }]),
         });
@@ -289,7 +388,9 @@ describe("stack configuration (config.ts)", () => {
         assert.equal(config.schedule, "rate(12 hours)");
         assert.equal(config.maxConcurrency, "10%");
         assert.deepEqual(config.snapshotParameters, { maxFreezeSeconds: "15" });
-        assert.deepEqual(config.extraTargets, [{ tagValue: "Fs", script: "consistent-snapshot", maxConcurrency: "1", maxErrors: "1", parameters: { database: "none" } }]);
+        assert.deepEqual(config.extraTargets, [
+            { tagValue: "Fs", script: "consistent-snapshot", maxConcurrency: "1", maxErrors: "1", parameters: { database: "none" } },
+        ]);
     });
 
     it("fails at preview time on a bad value, naming the key", async () => {
@@ -300,9 +401,21 @@ describe("stack configuration (config.ts)", () => {
 
 describe("maintenance-window schedules (components/schedule.ts)", () => {
     const valid = [
-        "cron(0 2 ? * THU#3 *)", "cron(15 10 ? * 6L *)", "cron(0 2 L * ? *)", "cron(0 9 15W * ? *)", "cron(0 0 LW * ? *)",
-        "cron(0 18 ? JAN-MAR,JUL MON-FRI 2027-2030)", "cron(*/10 * * * ? *)", "cron(0 */2 ? * SUN *)", "cron(55 23 * * ? *)",
-        "cron(5 0/1 * * ? *)", "cron(0 0 1 */3 ? *)", "cron(0 12 ? * 2/2 *)", "rate(5 minutes)", "rate(1 minute)", "rate(30 days)",
+        "cron(0 2 ? * THU#3 *)",
+        "cron(15 10 ? * 6L *)",
+        "cron(0 2 L * ? *)",
+        "cron(0 9 15W * ? *)",
+        "cron(0 0 LW * ? *)",
+        "cron(0 18 ? JAN-MAR,JUL MON-FRI 2027-2030)",
+        "cron(*/10 * * * ? *)",
+        "cron(0 */2 ? * SUN *)",
+        "cron(55 23 * * ? *)",
+        "cron(5 0/1 * * ? *)",
+        "cron(0 0 1 */3 ? *)",
+        "cron(0 12 ? * 2/2 *)",
+        "rate(5 minutes)",
+        "rate(1 minute)",
+        "rate(30 days)",
         "cron(58 0-23 * * ? *)",
     ];
     const invalid: [string, RegExp][] = [
@@ -347,7 +460,8 @@ describe("maintenance-window schedules (components/schedule.ts)", () => {
 
 describe("Pulumi.yaml config block", () => {
     const project = yaml.load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as {
-        name: string; config: Record<string, { type?: string; default: unknown; description: string }>;
+        name: string;
+        config: Record<string, { type?: string; default: unknown; description: string }>;
     };
 
     it("is the project the code reads config for", () => assert.equal(project.name, "consistent-snapshots"));

@@ -40,7 +40,11 @@ case $1 in
 esac
 `;
 
-interface Deploy { status: number | null; stderr: string; calls: string[] }
+interface Deploy {
+    status: number | null;
+    stderr: string;
+    calls: string[];
+}
 
 describe("npm run deploy (tools/deploy.sh)", () => {
     let dir: string;
@@ -115,7 +119,10 @@ describe("npm run deploy (tools/deploy.sh)", () => {
         assert.equal(run0.status, 0, run0.stderr);
         const run = deploy(["dev"], { PULUMI_BACKEND_URL: "s3://team-state" });
         assert.equal(run.status, 2);
-        assert.match(run.stderr, /stack dev already exists on s3:\/\/team-state and was not created by this command: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE/);
+        assert.match(
+            run.stderr,
+            /stack dev already exists on s3:\/\/team-state and was not created by this command: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE/,
+        );
         assert.ok(!commands(run).some((c) => c.startsWith("pulumi up") || c.startsWith("pulumi stack init")));
         assert.equal(fs.existsSync(path.join(home, ".pulumi")), false, "a passphrase was generated");
     });
@@ -133,8 +140,12 @@ describe("npm run deploy (tools/deploy.sh)", () => {
         const run = deploy(["prod"]);
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(commands(run), [
-            "pulumi version", "pulumi whoami --non-interactive", "pulumi whoami --verbose --non-interactive",
-            "pulumi stack select --non-interactive prod", "pulumi stack init --non-interactive prod", "pulumi up --stack prod",
+            "pulumi version",
+            "pulumi whoami --non-interactive",
+            "pulumi whoami --verbose --non-interactive",
+            "pulumi stack select --non-interactive prod",
+            "pulumi stack init --non-interactive prod",
+            "pulumi up --stack prod",
         ]);
         assert.match(run.calls.at(-1)!, /passphrase=unset passphraseFile=unset$/);
         assert.equal(fs.existsSync(path.join(home, ".pulumi")), false);
@@ -143,8 +154,12 @@ describe("npm run deploy (tools/deploy.sh)", () => {
     it("keeps the user's own passphrase and PULUMI_BACKEND_URL (no whoami, no login, nothing generated)", () => {
         const run = deploy(["dev"], { PULUMI_BACKEND_URL: "s3://team-state", PULUMI_CONFIG_PASSPHRASE: "correct horse" });
         assert.equal(run.status, 0, run.stderr);
-        assert.deepEqual(commands(run), ["pulumi version", "pulumi stack select --non-interactive dev",
-            "pulumi stack init --non-interactive dev", "pulumi up --stack dev"]);
+        assert.deepEqual(commands(run), [
+            "pulumi version",
+            "pulumi stack select --non-interactive dev",
+            "pulumi stack init --non-interactive dev",
+            "pulumi up --stack dev",
+        ]);
         assert.match(run.calls.at(-1)!, /passphrase=correct horse passphraseFile=unset$/);
         assert.equal(fs.existsSync(path.join(home, ".pulumi")), false);
     });
@@ -167,7 +182,10 @@ describe("npm run deploy (tools/deploy.sh)", () => {
         loggedInTo("https://api.pulumi.com");
         const run = deploy(["dev"]);
         assert.equal(run.status, 0, run.stderr);
-        assert.ok(run.calls.every((c) => c.startsWith(`${userCli} `)), run.calls.join("\n"));
+        assert.ok(
+            run.calls.every((c) => c.startsWith(`${userCli} `)),
+            run.calls.join("\n"),
+        );
         assert.match(run.stderr, new RegExp(`Pulumi CLI: ${userCli} \\(installed on PATH\\)`));
     });
 
@@ -178,7 +196,10 @@ describe("npm run deploy (tools/deploy.sh)", () => {
         fs.writeFileSync(custom, STAND_IN, { mode: 0o755 });
         const run = deploy(["dev"], { PULUMI_CLI: custom });
         assert.equal(run.status, 0, run.stderr);
-        assert.ok(run.calls.every((c) => c.startsWith(`${custom} `)), run.calls.join("\n"));
+        assert.ok(
+            run.calls.every((c) => c.startsWith(`${custom} `)),
+            run.calls.join("\n"),
+        );
         const missing = deploy(["dev"], { PULUMI_CLI: path.join(dir, "nowhere", "pulumi") });
         assert.equal(missing.status, 2);
         assert.match(missing.stderr, /PULUMI_CLI=.*nowhere\/pulumi is not an executable file/);
@@ -190,7 +211,10 @@ describe("npm run deploy (tools/deploy.sh)", () => {
         assert.deepEqual(commands(run), ["pulumi version"], "went on past a CLI that does not run");
         assert.match(run.stderr, /Pulumi CLI: .*node_modules\/\.bin\/pulumi \(the npm package pulumi/);
         assert.match(run.stderr, /getaddrinfo ENOTFOUND get\.pulumi\.com/, "the CLI's own words");
-        assert.match(run.stderr, /downloads the CLI from get\.pulumi\.com on first use.*install the CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\) and put it on PATH, or set PULUMI_CLI/);
+        assert.match(
+            run.stderr,
+            /downloads the CLI from get\.pulumi\.com on first use.*install the CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\) and put it on PATH, or set PULUMI_CLI/,
+        );
         assert.doesNotMatch(run.stderr, /login/);
     });
 

@@ -30,8 +30,12 @@ describe("the package as a library", function () {
         const declarations = fs.readFileSync(path.join(REPO_ROOT, "bin", "components", "index.d.ts"), "utf8");
         assert.match(declarations, /export \* from "\.\/snapshotMaintenanceWindow"/);
         for (const name of COMPONENTS) {
-            const file = fs.readdirSync(path.join(REPO_ROOT, "bin", "components")).find((f) => f.endsWith(".d.ts") &&
-                fs.readFileSync(path.join(REPO_ROOT, "bin", "components", f), "utf8").includes(`export interface ${name}Args`));
+            const file = fs
+                .readdirSync(path.join(REPO_ROOT, "bin", "components"))
+                .find(
+                    (f) =>
+                        f.endsWith(".d.ts") && fs.readFileSync(path.join(REPO_ROOT, "bin", "components", f), "utf8").includes(`export interface ${name}Args`),
+                );
             assert.ok(file, `${name}Args is not in the built declarations`);
         }
     });
@@ -42,16 +46,25 @@ describe("the package as a library", function () {
 
     it("finds scripts/ relative to the package, whatever the caller's working directory", () => {
         const paths = path.join(REPO_ROOT, "bin", "components", "paths.js");
-        const script = execFileSync(process.execPath, ["-e", `process.stdout.write(require(${JSON.stringify(paths)}).readScript("consistent-snapshot.sh"))`],
-            { cwd: os.tmpdir(), encoding: "utf8" });
+        const script = execFileSync(process.execPath, ["-e", `process.stdout.write(require(${JSON.stringify(paths)}).readScript("consistent-snapshot.sh"))`], {
+            cwd: os.tmpdir(),
+            encoding: "utf8",
+        });
         assert.equal(script, fs.readFileSync(path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh"), "utf8"));
     });
 
     it("ships the built JS, the scripts and PulumiPlugin.yaml in the npm package", () => {
         const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO_ROOT, encoding: "utf8" }));
         const files = packed.files.map((f: { path: string }) => f.path);
-        for (const f of ["bin/components/index.js", "bin/components/index.d.ts", "scripts/consistent-snapshot.sh",
-            "scripts/restore-verify.sh", "scripts/mysql-host-user-data.sh", "PulumiPlugin.yaml", "package.json"]) {
+        for (const f of [
+            "bin/components/index.js",
+            "bin/components/index.d.ts",
+            "scripts/consistent-snapshot.sh",
+            "scripts/restore-verify.sh",
+            "scripts/mysql-host-user-data.sh",
+            "PulumiPlugin.yaml",
+            "package.json",
+        ]) {
             assert.ok(files.includes(f), `${f} not in the package`);
         }
         assert.ok(!files.some((f: string) => f.startsWith("tests/")), "tests are shipped");
@@ -68,11 +81,19 @@ describe("the package as a library", function () {
         const library = requireBuilt();
         for (const name of ["loadStackConfig", "validateStackConfig", "CONFIG_DEFAULTS"]) assert.equal(library[name], undefined, `${name} is exported`);
         assert.equal(typeof library.tagError, "function", "the shared AWS rules are");
-        assert.deepEqual(files.filter((f) => f.startsWith("tools/")), ["tools/prepare.js"], "only the prepare step of tools/ is shipped");
+        assert.deepEqual(
+            files.filter((f) => f.startsWith("tools/")),
+            ["tools/prepare.js"],
+            "only the prepare step of tools/ is shipped",
+        );
     });
 
     it("takes the Pulumi SDKs as peer dependencies with ranges from the tested versions, pinned exactly here", () => {
-        assert.deepEqual(Object.keys(pkg.dependencies).filter((d) => d.startsWith("@pulumi/")), [], "a second copy of the SDK for consumers");
+        assert.deepEqual(
+            Object.keys(pkg.dependencies).filter((d) => d.startsWith("@pulumi/")),
+            [],
+            "a second copy of the SDK for consumers",
+        );
         for (const sdk of ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/awsx"]) {
             const pinned = pkg.devDependencies[sdk];
             assert.match(pinned, /^\d+\.\d+\.\d+$/, `${sdk} is pinned exactly for this repository`);
@@ -85,8 +106,11 @@ describe("the package as a library", function () {
         // Pulumi's Node.js host, given no program by the CLI (no `main` in Pulumi.yaml), runs package.json's
         // exports["."] (else `main`): here, the library, which declares nothing — an update would delete the stack.
         const run = fs.readFileSync(require.resolve("@pulumi/pulumi/cmd/run/run.js"), "utf8");
-        assert.match(run, /if \(!hasEntrypoint\) \{[\s\S]*packageObject\.exports\["\."\][\s\S]*packageObject\["main"\]/,
-            "the SDK's entry-point rule changed: re-check Pulumi.yaml's main");
+        assert.match(
+            run,
+            /if \(!hasEntrypoint\) \{[\s\S]*packageObject\.exports\["\."\][\s\S]*packageObject\["main"\]/,
+            "the SDK's entry-point rule changed: re-check Pulumi.yaml's main",
+        );
         assert.match(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"), /^main: index\.ts$/m);
     });
 
@@ -104,7 +128,9 @@ describe("the package as a library", function () {
  */
 describe("component Args types (PulumiPlugin rules)", () => {
     const dir = path.join(REPO_ROOT, "components");
-    const sources = fs.readdirSync(dir).filter((f) => f.endsWith(".ts"))
+    const sources = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".ts"))
         .map((f) => ts.createSourceFile(f, fs.readFileSync(path.join(dir, f), "utf8"), ts.ScriptTarget.ES2022, true));
     const interfaces = new Map<string, ts.InterfaceDeclaration>();
     for (const source of sources) {
@@ -168,9 +194,16 @@ describe("component Args types (PulumiPlugin rules)", () => {
     }
 
     it("rejects what the rules forbid (the checker can fail)", () => {
-        const probe = ts.createSourceFile("probe.ts", "interface ProbeArgs { a: () => void; b: string | number; c: { x: string }; d: keyof Foo }", ts.ScriptTarget.ES2022, true);
+        const probe = ts.createSourceFile(
+            "probe.ts",
+            "interface ProbeArgs { a: () => void; b: string | number; c: { x: string }; d: keyof Foo }",
+            ts.ScriptTarget.ES2022,
+            true,
+        );
         let found: string[] = [];
-        ts.forEachChild(probe, (node) => { if (ts.isInterfaceDeclaration(node)) found = checkInterface(node, new Set()); });
+        ts.forEachChild(probe, (node) => {
+            if (ts.isInterfaceDeclaration(node)) found = checkInterface(node, new Set());
+        });
         assert.equal(found.length, 4, found.join("\n"));
     });
 });

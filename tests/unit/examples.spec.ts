@@ -39,16 +39,24 @@ describe("examples/existing-vpc (brings its own private VPC and MariaDB hosts)",
         assert.deepEqual(one("aws:ec2/routeTableAssociation:RouteTableAssociation").inputs, { subnetId: subnet.id, routeTableId: routeTable.id });
         const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
         const gateway = endpoints.filter((e) => e.inputs.vpcEndpointType === "Gateway");
-        assert.deepEqual(gateway.map((e) => [e.inputs.serviceName, e.inputs.routeTableIds]), [["com.amazonaws.us-east-1.s3", [routeTable.id]]]);
+        assert.deepEqual(
+            gateway.map((e) => [e.inputs.serviceName, e.inputs.routeTableIds]),
+            [["com.amazonaws.us-east-1.s3", [routeTable.id]]],
+        );
         const interfaces = endpoints.filter((e) => e.inputs.vpcEndpointType === "Interface");
-        assert.deepEqual(interfaces.map((e) => e.inputs.serviceName).sort(), PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.us-east-1.${s}`).sort());
+        assert.deepEqual(
+            interfaces.map((e) => e.inputs.serviceName).sort(),
+            PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.us-east-1.${s}`).sort(),
+        );
         const endpointGroup = ofType("aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "orders-endpoints")!;
         const hostGroup = ofType("aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "orders-db")!;
         for (const e of interfaces) {
             assert.deepEqual([e.inputs.privateDnsEnabled, e.inputs.subnetIds, e.inputs.securityGroupIds], [true, [subnet.id], [endpointGroup.id]]);
         }
-        assert.deepEqual(endpointGroup.inputs.ingress.map((r: Record<string, unknown>) => [r.protocol, r.fromPort, r.toPort, r.securityGroups]),
-            [["tcp", 443, 443, [hostGroup.id]]]);
+        assert.deepEqual(
+            endpointGroup.inputs.ingress.map((r: Record<string, unknown>) => [r.protocol, r.fromPort, r.toPort, r.securityGroups]),
+            [["tcp", 443, 443, [hostGroup.id]]],
+        );
         assert.equal(hostGroup.inputs.ingress, undefined, "the hosts admit nothing");
     });
 
@@ -60,8 +68,10 @@ describe("examples/existing-vpc (brings its own private VPC and MariaDB hosts)",
             const volume = ofType("aws:ebs/volume:Volume").find((v) => v.id === attachment.inputs.volumeId)!;
             assert.deepEqual([volume.inputs.availabilityZone, volume.inputs.encrypted, volume.inputs.type], [zone, true, "gp3"]);
             assert.match(instance.inputs.userData, new RegExp(`^export DATA_VOLUME_ID=${volume.id} BINLOG_EXPIRE_DAYS=7$`, "m"));
-            assert.deepEqual([attachment.inputs.deviceName, attachment.inputs.stopInstanceBeforeDetaching, attachment.options.deleteBeforeReplace],
-                ["/dev/sdf", true, true]);
+            assert.deepEqual(
+                [attachment.inputs.deviceName, attachment.inputs.stopInstanceBeforeDetaching, attachment.options.deleteBeforeReplace],
+                ["/dev/sdf", true, true],
+            );
             assert.deepEqual(instance.options.ignoreChanges, ["ami"]);
             assert.equal(instance.inputs.associatePublicIpAddress, undefined);
             assert.equal(instance.inputs.metadataOptions.httpTokens, "required");
@@ -86,10 +96,13 @@ describe("examples/existing-vpc (brings its own private VPC and MariaDB hosts)",
         const attachments = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
         const policy = one("aws:iam/policy:Policy");
         const role = ofType("aws:iam/role:Role").find((r) => r.name === "orders-db")!;
-        assert.deepEqual(attachments.map((a) => [a.name, a.inputs.role, a.inputs.policyArn]), [
-            ["orders-db-snapshots", `${role.name}-a1b2c3`, `arn:aws:mock:us-east-1:${ACCOUNT_ID}:aws:iam/policy:Policy/${policy.name}`],
-            ["orders-db-ssm", `${role.name}-a1b2c3`, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-        ]);
+        assert.deepEqual(
+            attachments.map((a) => [a.name, a.inputs.role, a.inputs.policyArn]),
+            [
+                ["orders-db-snapshots", `${role.name}-a1b2c3`, `arn:aws:mock:us-east-1:${ACCOUNT_ID}:aws:iam/policy:Policy/${policy.name}`],
+                ["orders-db-ssm", `${role.name}-a1b2c3`, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+            ],
+        );
         assert.equal(one("aws:iam/instanceProfile:InstanceProfile").inputs.role, `${role.name}-a1b2c3`);
         assert.equal(one("aws:sns/topicSubscription:TopicSubscription").inputs.endpoint, "dba@example.com");
         assert.equal(await value(one("aws:ssm/maintenanceWindow:MaintenanceWindow").inputs.schedule), "cron(15 3 ? * * *)");
@@ -97,7 +110,10 @@ describe("examples/existing-vpc (brings its own private VPC and MariaDB hosts)",
 
     it("takes the number of hosts and their type from config", async () => {
         await runExample("existing-vpc", "dev", { databaseCount: "3", instanceType: "m7i.large" });
-        assert.deepEqual(ofType("aws:ec2/instance:Instance").map((i) => i.inputs.instanceType), ["m7i.large", "m7i.large", "m7i.large"]);
+        assert.deepEqual(
+            ofType("aws:ec2/instance:Instance").map((i) => i.inputs.instanceType),
+            ["m7i.large", "m7i.large", "m7i.large"],
+        );
         assert.equal(ofType("aws:ebs/volume:Volume").length, 3);
         assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no alertEmail, no subscription");
     });
@@ -105,10 +121,13 @@ describe("examples/existing-vpc (brings its own private VPC and MariaDB hosts)",
 
 describe("examples/multi-region (one program, a provider per Region, one stack per account)", () => {
     /** The explicit providers the program registered, by reference, with the Region and account they work in. */
-    const providers = () => new Map(ofType("pulumi:providers:aws").map((p) => {
-        const reference = `${p.urn}::${p.id}`;
-        return [reference, { name: p.name, ...providerContext(reference) }];
-    }));
+    const providers = () =>
+        new Map(
+            ofType("pulumi:providers:aws").map((p) => {
+                const reference = `${p.urn}::${p.id}`;
+                return [reference, { name: p.name, ...providerContext(reference) }];
+            }),
+        );
 
     describe("Pulumi.prod.yaml (maintenance windows in eu-west-1 and us-east-1, account 444455556666 by assumed role)", () => {
         before(async () => {
@@ -117,7 +136,13 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
 
         it("registers one provider per Region, assuming the stack's role and allowed only in its account", () => {
             const registered = ofType("pulumi:providers:aws");
-            assert.deepEqual(registered.map((p) => [p.name, p.inputs.region]), [["aws-eu-west-1", "eu-west-1"], ["aws-us-east-1", "us-east-1"]]);
+            assert.deepEqual(
+                registered.map((p) => [p.name, p.inputs.region]),
+                [
+                    ["aws-eu-west-1", "eu-west-1"],
+                    ["aws-us-east-1", "us-east-1"],
+                ],
+            );
             for (const p of registered) {
                 const assumeRoles = typeof p.inputs.assumeRoles === "string" ? JSON.parse(p.inputs.assumeRoles) : p.inputs.assumeRoles;
                 assert.equal(assumeRoles[0].roleArn, "arn:aws:iam::444455556666:role/consistent-snapshots-deployer");
@@ -136,23 +161,30 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
                 const here = awsResources().filter((r) => regionOf(r) === region);
                 const counts: Record<string, number> = {};
                 for (const r of here) counts[r.type] = (counts[r.type] ?? 0) + 1;
-                assert.deepEqual(counts, {
-                    "aws:ssm/document:Document": 1,
-                    "aws:ssm/maintenanceWindow:MaintenanceWindow": 1,
-                    "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 1,
-                    "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 1,
-                    "aws:iam/role:Role": 1,
-                    "aws:iam/rolePolicy:RolePolicy": 1,
-                    "aws:iam/policy:Policy": 1,
-                    "aws:cloudwatch/logGroup:LogGroup": 1,
-                    "aws:cloudwatch/eventRule:EventRule": 2,
-                    "aws:cloudwatch/eventTarget:EventTarget": 2,
-                    "aws:kms/key:Key": 1,
-                    "aws:sns/topic:Topic": 1,
-                    "aws:sns/topicPolicy:TopicPolicy": 1,
-                    "aws:sns/topicSubscription:TopicSubscription": 1,
-                }, region);
-                assert.ok(here.every((r) => r.urn.includes(`-${region}`)), `a resource in ${region} is named for another Region`);
+                assert.deepEqual(
+                    counts,
+                    {
+                        "aws:ssm/document:Document": 1,
+                        "aws:ssm/maintenanceWindow:MaintenanceWindow": 1,
+                        "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 1,
+                        "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 1,
+                        "aws:iam/role:Role": 1,
+                        "aws:iam/rolePolicy:RolePolicy": 1,
+                        "aws:iam/policy:Policy": 1,
+                        "aws:cloudwatch/logGroup:LogGroup": 1,
+                        "aws:cloudwatch/eventRule:EventRule": 2,
+                        "aws:cloudwatch/eventTarget:EventTarget": 2,
+                        "aws:kms/key:Key": 1,
+                        "aws:sns/topic:Topic": 1,
+                        "aws:sns/topicPolicy:TopicPolicy": 1,
+                        "aws:sns/topicSubscription:TopicSubscription": 1,
+                    },
+                    region,
+                );
+                assert.ok(
+                    here.every((r) => r.urn.includes(`-${region}`)),
+                    `a resource in ${region} is named for another Region`,
+                );
             }
         });
 
@@ -186,7 +218,10 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
 
         it("alerts per Region: each Region's rules publish to that Region's own topic (EventBridge targets SNS in its Region only)", () => {
             for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) {
-                assert.match(target.inputs.arn, new RegExp(`^arn:aws:mock:${regionOf(target)}:444455556666:aws:sns/topic:Topic/snapshots-${regionOf(target)}-alerts$`));
+                assert.match(
+                    target.inputs.arn,
+                    new RegExp(`^arn:aws:mock:${regionOf(target)}:444455556666:aws:sns/topic:Topic/snapshots-${regionOf(target)}-alerts$`),
+                );
             }
             for (const subscription of ofType("aws:sns/topicSubscription:TopicSubscription")) {
                 assert.equal(subscription.inputs.endpoint, "dba-oncall@example.com");
@@ -215,7 +250,10 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
             const program = require("../../examples/multi-region/index.ts");
             const outputs = program.byRegion;
             assert.deepEqual(Object.keys(outputs), ["eu-west-1", "us-east-1"]);
-            assert.match(await value(outputs["us-east-1"].instancePolicyArn), /^arn:aws:mock:us-east-1:444455556666:aws:iam\/policy:Policy\/snapshots-us-east-1-instance$/);
+            assert.match(
+                await value(outputs["us-east-1"].instancePolicyArn),
+                /^arn:aws:mock:us-east-1:444455556666:aws:iam\/policy:Policy\/snapshots-us-east-1-instance$/,
+            );
             assert.equal(await value(outputs["eu-west-1"].maintenanceWindowId), "snapshots-eu-west-1-id");
         });
     });
@@ -226,7 +264,10 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
         });
 
         it("declares the DLM policy, its role, the DLM-tagged document and the alerts through the eu-central-1 provider", () => {
-            assert.deepEqual(ofType("pulumi:providers:aws").map((p) => p.inputs.region), ["eu-central-1"]);
+            assert.deepEqual(
+                ofType("pulumi:providers:aws").map((p) => p.inputs.region),
+                ["eu-central-1"],
+            );
             assert.equal(ofType("aws:ssm/maintenanceWindow:MaintenanceWindow").length, 0);
             const policy = one("aws:dlm/lifecyclePolicy:LifecyclePolicy");
             assert.deepEqual(policy.context, { region: "eu-central-1", accountId: "777788889999" });
@@ -245,11 +286,22 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
     describe("config errors name the key and the accepted form, before anything is declared", () => {
         const cases: [string, Record<string, string>, RegExp][] = [
             ["no regions", { regions: "[]" }, /multi-region-example:regions = \[\]: expected a non-empty list of Region names/],
-            ["a bad Region", { regions: JSON.stringify(["eu-west-1", "Frankfurt"]) }, /multi-region-example:regions .*expected a non-empty list of Region names/],
+            [
+                "a bad Region",
+                { regions: JSON.stringify(["eu-west-1", "Frankfurt"]) },
+                /multi-region-example:regions .*expected a non-empty list of Region names/,
+            ],
             ["a Region twice", { regions: JSON.stringify(["eu-west-1", "eu-west-1"]) }, /regions .*expected each Region once/],
-            ["a role in another account", { regions: JSON.stringify(["eu-west-1"]), accountId: "444455556666", assumeRoleArn: "arn:aws:iam::999999999999:role/x" },
-                /multi-region-example:assumeRoleArn = "arn:aws:iam::999999999999:role\/x": expected a role in the account named by accountId \(444455556666\)/],
-            ["a scheduler that does not exist", { regions: JSON.stringify(["eu-west-1"]), scheduler: "cron" }, /scheduler = "cron": expected maintenanceWindow or dlm/],
+            [
+                "a role in another account",
+                { regions: JSON.stringify(["eu-west-1"]), accountId: "444455556666", assumeRoleArn: "arn:aws:iam::999999999999:role/x" },
+                /multi-region-example:assumeRoleArn = "arn:aws:iam::999999999999:role\/x": expected a role in the account named by accountId \(444455556666\)/,
+            ],
+            [
+                "a scheduler that does not exist",
+                { regions: JSON.stringify(["eu-west-1"]), scheduler: "cron" },
+                /scheduler = "cron": expected maintenanceWindow or dlm/,
+            ],
         ];
         for (const [what, config, message] of cases) {
             it(`refuses ${what}`, async () => {

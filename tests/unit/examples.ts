@@ -49,12 +49,18 @@ export function readmeEmbedSample(): string {
  * program reads (a library's declarations included, as the consumer's `tsc` reports them), one message each.
  */
 export function typeErrors(tsconfig: string, files: string[]): string[] {
-    const config = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, {
-        ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
-    });
+    const config = ts.getParsedCommandLineOfConfigFile(
+        tsconfig,
+        {},
+        {
+            ...ts.sys,
+            onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
+        },
+    );
     assert.ok(config, `${tsconfig} does not parse`);
     const program = ts.createProgram(files, { ...config.options, noEmit: true });
-    return ts.getPreEmitDiagnostics(program)
+    return ts
+        .getPreEmitDiagnostics(program)
         .map((d) => `${d.file ? path.relative(REPO_ROOT, d.file.fileName) : "(options)"}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
 }
 
@@ -64,7 +70,11 @@ export async function runExample(example: string, stack: string, config: Record<
     const project = exampleProject(example);
     const flat = { ...exampleStackConfig(example, stack), ...config };
     // Keys without a namespace in a stack file belong to the project.
-    await useMocks(stack, Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.startsWith(`${project}:`) ? k.slice(project.length + 1) : k, v])), project);
+    await useMocks(
+        stack,
+        Object.fromEntries(Object.entries(flat).map(([k, v]) => [k.startsWith(`${project}:`) ? k.slice(project.length + 1) : k, v])),
+        project,
+    );
     const entry = path.join(EXAMPLES_DIR, example, "index.ts");
     delete require.cache[entry];
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -31,15 +31,20 @@ type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 
 /** Evaluates one request of THIS host (instance profile credentials) against `policy`. */
 async function decide(policy: PolicyDocument, action: string, resource: string, context: Record<string, string | string[]>): Promise<Decision> {
-    const response = await runSimulation({
-        identityPolicies: [{ name: "instance-policy", policy: JSON.parse(JSON.stringify(policy)) }],
-        serviceControlPolicies: [], resourceControlPolicies: [],
-        request: {
-            action, principal: `arn:aws:sts::${ACCOUNT_ID}:assumed-role/consistent-snapshots-host/${THIS}`,
-            resource: { accountId: ACCOUNT_ID, resource },
-            contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, ...context },
+    const response = await runSimulation(
+        {
+            identityPolicies: [{ name: "instance-policy", policy: JSON.parse(JSON.stringify(policy)) }],
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            request: {
+                action,
+                principal: `arn:aws:sts::${ACCOUNT_ID}:assumed-role/consistent-snapshots-host/${THIS}`,
+                resource: { accountId: ACCOUNT_ID, resource },
+                contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, ...context },
+            },
         },
-    }, {});
+        {},
+    );
     if (response.resultType === "error") throw new Error(`the simulator refused the request: ${JSON.stringify(response.errors)}`);
     return response.overallResult as Decision;
 }
@@ -48,26 +53,48 @@ async function decide(policy: PolicyDocument, action: string, resource: string, 
  * Evaluates one request through a VPC endpoint whose policy is `endpointPolicy` (the private network's), by a
  * principal of `accountId` whose identity policy is `identity` (a host's, or an administrator's Allow *).
  */
-async function decideThroughEndpoint(identity: PolicyDocument | "admin", endpointPolicy: string, action: string, resource: string,
-    context: Record<string, string | string[]> = {}, accountId = ACCOUNT_ID): Promise<Decision> {
-    const identityPolicy = identity === "admin" ? { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } : JSON.parse(JSON.stringify(identity));
-    const response = await runSimulation({
-        identityPolicies: [{ name: "identity", policy: identityPolicy }],
-        serviceControlPolicies: [], resourceControlPolicies: [],
-        vpcEndpointPolicies: [{ name: "endpoint", policy: JSON.parse(endpointPolicy) }],
-        request: {
-            action, principal: `arn:aws:sts::${accountId}:assumed-role/consistent-snapshots-host/${THIS}`,
-            resource: { accountId: ACCOUNT_ID, resource },
-            contextVariables: { "ec2:SourceInstanceARN": instanceArn(THIS), "aws:RequestedRegion": REGION, "ec2:Region": REGION, "aws:PrincipalAccount": accountId, ...context },
+async function decideThroughEndpoint(
+    identity: PolicyDocument | "admin",
+    endpointPolicy: string,
+    action: string,
+    resource: string,
+    context: Record<string, string | string[]> = {},
+    accountId = ACCOUNT_ID,
+): Promise<Decision> {
+    const identityPolicy =
+        identity === "admin" ? { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] } : JSON.parse(JSON.stringify(identity));
+    const response = await runSimulation(
+        {
+            identityPolicies: [{ name: "identity", policy: identityPolicy }],
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            vpcEndpointPolicies: [{ name: "endpoint", policy: JSON.parse(endpointPolicy) }],
+            request: {
+                action,
+                principal: `arn:aws:sts::${accountId}:assumed-role/consistent-snapshots-host/${THIS}`,
+                resource: { accountId: ACCOUNT_ID, resource },
+                contextVariables: {
+                    "ec2:SourceInstanceARN": instanceArn(THIS),
+                    "aws:RequestedRegion": REGION,
+                    "ec2:Region": REGION,
+                    "aws:PrincipalAccount": accountId,
+                    ...context,
+                },
+            },
         },
-    }, {});
+        {},
+    );
     if (response.resultType === "error") throw new Error(`the simulator refused the request: ${JSON.stringify(response.errors)}`);
     return response.overallResult as Decision;
 }
 
 /** The tags the script puts on a snapshot on create (scripts/consistent-snapshot.sh, build_static_tags), as request context. */
 function createTags(instanceId?: string): Record<string, string | string[]> {
-    const tags: Record<string, string> = { [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, RunId: "cs-20261204T000000Z-1", ...(instanceId ? { InstanceId: instanceId } : {}) };
+    const tags: Record<string, string> = {
+        [CREATED_BY_TAG.key]: CREATED_BY_TAG.value,
+        RunId: "cs-20261204T000000Z-1",
+        ...(instanceId ? { InstanceId: instanceId } : {}),
+    };
     return { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), "aws:TagKeys": Object.keys(tags) };
 }
 const resourceTags = (tags: Record<string, string>) => Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v]));
@@ -75,14 +102,25 @@ const resourceTags = (tags: Record<string, string>) => Object.fromEntries(Object
 /** A DLM snapshot of `instanceId` (DLM's own tags, the policy's variable tag) being tagged with `keys` by the post-script. */
 function postScriptTagging(instanceId: string | undefined, keys: readonly string[]): Record<string, string | string[]> {
     return {
-        ...resourceTags({ "dlm:managed": "true", "aws:dlm:lifecycle-policy-id": "policy-0123456789abcdef0", ...(instanceId ? { InstanceId: instanceId } : {}) }),
-        ...Object.fromEntries(keys.map((k) => [`aws:RequestTag/${k}`, "x"])), "aws:TagKeys": [...keys],
+        ...resourceTags({
+            "dlm:managed": "true",
+            "aws:dlm:lifecycle-policy-id": "policy-0123456789abcdef0",
+            ...(instanceId ? { InstanceId: instanceId } : {}),
+        }),
+        ...Object.fromEntries(keys.map((k) => [`aws:RequestTag/${k}`, "x"])),
+        "aws:TagKeys": [...keys],
     };
 }
 
 const POLICIES: [string, () => PolicyDocument][] = [
-    ["the maintenance window's instance policy (instances tagged for snapshots)", () => snapshotInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] })],
-    ["the demo host's policy (its own instance ARN)", () => snapshotInstancePolicy(CTX, { instanceArns: [instanceArn(THIS)], tagKey: TARGET.key, tagValues: [TARGET.value] })],
+    [
+        "the maintenance window's instance policy (instances tagged for snapshots)",
+        () => snapshotInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] }),
+    ],
+    [
+        "the demo host's policy (its own instance ARN)",
+        () => snapshotInstancePolicy(CTX, { instanceArns: [instanceArn(THIS)], tagKey: TARGET.key, tagValues: [TARGET.value] }),
+    ],
     ["the instance policy of hosts DLM snapshots", () => lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] })],
 ];
 
@@ -94,9 +132,15 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
 
             it("allows the host's own run: CreateSnapshots of itself (instance, volumes, snapshots tagged as its own), tags on create, describe", async () => {
                 assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), instanceContext(THIS)), "Allowed");
-                assert.equal(await decide(policy, "ec2:CreateSnapshots", volumeArn("vol-0aaaaaaaaaaaaaaa1"), { "ec2:VolumeID": "vol-0aaaaaaaaaaaaaaa1" }), "Allowed");
+                assert.equal(
+                    await decide(policy, "ec2:CreateSnapshots", volumeArn("vol-0aaaaaaaaaaaaaaa1"), { "ec2:VolumeID": "vol-0aaaaaaaaaaaaaaa1" }),
+                    "Allowed",
+                );
                 assert.equal(await decide(policy, "ec2:CreateSnapshots", snapshotArn("*"), createTags(THIS)), "Allowed");
-                assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("*"), { ...createTags(THIS), "ec2:CreateAction": "CreateSnapshots" }), "Allowed");
+                assert.equal(
+                    await decide(policy, "ec2:CreateTags", snapshotArn("*"), { ...createTags(THIS), "ec2:CreateAction": "CreateSnapshots" }),
+                    "Allowed",
+                );
                 assert.equal(await decide(policy, "ec2:DescribeInstances", "*", {}), "Allowed");
                 assert.equal(await decide(policy, "ec2:DescribeSnapshots", "*", {}), "Allowed");
             });
@@ -117,13 +161,23 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
 
             it("denies deleting another host's snapshots, snapshots without InstanceId, and snapshots not made by this tool", async () => {
                 const snap = snapshotArn("snap-0bbbbbbbbbbbbbbb2");
-                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: OTHER })), "ImplicitlyDenied");
-                assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value })), "ImplicitlyDenied");
+                assert.equal(
+                    await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: OTHER })),
+                    "ImplicitlyDenied",
+                );
+                assert.equal(
+                    await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value })),
+                    "ImplicitlyDenied",
+                );
                 assert.equal(await decide(policy, "ec2:DeleteSnapshot", snap, resourceTags({ InstanceId: THIS })), "ImplicitlyDenied");
             });
 
             it("denies tagging an existing snapshot outside its creation (rewriting CreatedBy or InstanceId later)", async () => {
-                const own = { ...resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS }), "aws:RequestTag/InstanceId": OTHER, "aws:TagKeys": ["InstanceId"] };
+                const own = {
+                    ...resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS }),
+                    "aws:RequestTag/InstanceId": OTHER,
+                    "aws:TagKeys": ["InstanceId"],
+                };
                 assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), own), "ImplicitlyDenied");
             });
         });
@@ -133,40 +187,91 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
         const policy = lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
 
         it("allows tagging DLM's snapshots of this host with the keys the post-script writes", async () => {
-            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS)), "Allowed");
+            assert.equal(
+                await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS)),
+                "Allowed",
+            );
         });
 
         it("denies tagging DLM's snapshots of another host (rewriting its BinlogPosition or ConsistencyMethod), or without InstanceId", async () => {
-            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0bbbbbbbbbbbbbbb2"), postScriptTagging(OTHER, ["BinlogPosition", "ConsistencyMethod"])), "ImplicitlyDenied");
-            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0bbbbbbbbbbbbbbb2"), postScriptTagging(undefined, ["BinlogPosition"])), "ImplicitlyDenied");
+            assert.equal(
+                await decide(
+                    policy,
+                    "ec2:CreateTags",
+                    snapshotArn("snap-0bbbbbbbbbbbbbbb2"),
+                    postScriptTagging(OTHER, ["BinlogPosition", "ConsistencyMethod"]),
+                ),
+                "ImplicitlyDenied",
+            );
+            assert.equal(
+                await decide(policy, "ec2:CreateTags", snapshotArn("snap-0bbbbbbbbbbbbbbb2"), postScriptTagging(undefined, ["BinlogPosition"])),
+                "ImplicitlyDenied",
+            );
         });
 
         it("denies rewriting InstanceId (or any key the post-script does not write) on its own DLM snapshots", async () => {
-            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["InstanceId"])), "ImplicitlyDenied");
-            assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["dlm:managed"])), "ImplicitlyDenied");
+            assert.equal(
+                await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["InstanceId"])),
+                "ImplicitlyDenied",
+            );
+            assert.equal(
+                await decide(policy, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, ["dlm:managed"])),
+                "ImplicitlyDenied",
+            );
         });
 
         it("denies deleting DLM's snapshots (their retention is DLM's)", async () => {
-            assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), resourceTags({ "dlm:managed": "true", InstanceId: THIS })), "ImplicitlyDenied");
+            assert.equal(
+                await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), resourceTags({ "dlm:managed": "true", InstanceId: THIS })),
+                "ImplicitlyDenied",
+            );
         });
     });
 
     describe("through the private network's endpoints (components/network.ts endpointPolicy): the hosts' calls pass, nothing else", () => {
         const ec2Endpoint = endpointPolicy("ec2", CTX);
         const logsEndpoint = endpointPolicy("logs", CTX);
-        const host = snapshotInstancePolicy(CTX, { instanceArns: [instanceArn(THIS)], tagKey: TARGET.key, tagValues: [TARGET.value], logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:snapshots-output-0123456` });
+        const host = snapshotInstancePolicy(CTX, {
+            instanceArns: [instanceArn(THIS)],
+            tagKey: TARGET.key,
+            tagValues: [TARGET.value],
+            logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:snapshots-output-0123456`,
+        });
         const dlmHost = lifecyclePolicyInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
 
         it("lets a host's run, retention and DLM post-script through the ec2 endpoint", async () => {
             const instanceContext = { "ec2:InstanceID": THIS, ...resourceTags({ [TARGET.key]: TARGET.value }) };
             assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateSnapshots", instanceArn(THIS), instanceContext), "Allowed");
             assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateSnapshots", snapshotArn("*"), createTags(THIS)), "Allowed");
-            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateTags", snapshotArn("*"), { ...createTags(THIS), "ec2:CreateAction": "CreateSnapshots" }), "Allowed");
+            assert.equal(
+                await decideThroughEndpoint(host, ec2Endpoint, "ec2:CreateTags", snapshotArn("*"), {
+                    ...createTags(THIS),
+                    "ec2:CreateAction": "CreateSnapshots",
+                }),
+                "Allowed",
+            );
             assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DescribeInstances", "*"), "Allowed");
             assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DescribeSnapshots", "*"), "Allowed");
-            assert.equal(await decideThroughEndpoint(host, ec2Endpoint, "ec2:DeleteSnapshot", snapshotArn("snap-0aaaaaaaaaaaaaaa1"),
-                resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS })), "Allowed");
-            assert.equal(await decideThroughEndpoint(dlmHost, ec2Endpoint, "ec2:CreateTags", snapshotArn("snap-0aaaaaaaaaaaaaaa1"), postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS)), "Allowed");
+            assert.equal(
+                await decideThroughEndpoint(
+                    host,
+                    ec2Endpoint,
+                    "ec2:DeleteSnapshot",
+                    snapshotArn("snap-0aaaaaaaaaaaaaaa1"),
+                    resourceTags({ [CREATED_BY_TAG.key]: CREATED_BY_TAG.value, InstanceId: THIS }),
+                ),
+                "Allowed",
+            );
+            assert.equal(
+                await decideThroughEndpoint(
+                    dlmHost,
+                    ec2Endpoint,
+                    "ec2:CreateTags",
+                    snapshotArn("snap-0aaaaaaaaaaaaaaa1"),
+                    postScriptTagging(THIS, POST_SCRIPT_TAG_KEYS),
+                ),
+                "Allowed",
+            );
         });
 
         it("stops what even an administrator of the account could do with a snapshot through it: share, copy, make a volume, start an instance", async () => {
@@ -177,14 +282,28 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
 
         it("stops credentials of another account, even for a call the hosts make", async () => {
             assert.equal(await decideThroughEndpoint("admin", ec2Endpoint, "ec2:DescribeSnapshots", "*", {}, "999988887777"), "ImplicitlyDenied");
-            assert.equal(await decideThroughEndpoint("admin", logsEndpoint, "logs:PutLogEvents", `arn:aws:logs:${REGION}:999988887777:log-group:x:log-stream:y`, {}, "999988887777"), "ImplicitlyDenied");
+            assert.equal(
+                await decideThroughEndpoint(
+                    "admin",
+                    logsEndpoint,
+                    "logs:PutLogEvents",
+                    `arn:aws:logs:${REGION}:999988887777:log-group:x:log-stream:y`,
+                    {},
+                    "999988887777",
+                ),
+                "ImplicitlyDenied",
+            );
         });
 
         it("lets the SSM Agent write Run Command output through the logs endpoint, and nothing be read or exported", async () => {
             const group = `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:snapshots-output-0123456`;
             assert.equal(await decideThroughEndpoint(host, logsEndpoint, "logs:PutLogEvents", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`), "Allowed");
             assert.equal(await decideThroughEndpoint(host, logsEndpoint, "logs:CreateLogStream", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`), "Allowed");
-            for (const [action, resource] of [["logs:GetLogEvents", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`], ["logs:FilterLogEvents", group], ["logs:DeleteLogGroup", group]]) {
+            for (const [action, resource] of [
+                ["logs:GetLogEvents", `${group}:log-stream:i-0aaaaaaaaaaaaaaa1`],
+                ["logs:FilterLogEvents", group],
+                ["logs:DeleteLogGroup", group],
+            ]) {
                 assert.equal(await decideThroughEndpoint("admin", logsEndpoint, action, resource), "ImplicitlyDenied", action);
             }
         });
@@ -195,7 +314,10 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
             const policy = snapshotInstancePolicy(CTX, { tagKey: TARGET.key, tagValues: [TARGET.value] });
             const context = { "ec2:InstanceID": THIS, ...resourceTags({ [TARGET.key]: TARGET.value }) };
             assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), context), "Allowed");
-            assert.equal(await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), { ...context, "ec2:SourceInstanceARN": instanceArn(OTHER) }), "ImplicitlyDenied");
+            assert.equal(
+                await decide(policy, "ec2:CreateSnapshots", instanceArn(THIS), { ...context, "ec2:SourceInstanceARN": instanceArn(OTHER) }),
+                "ImplicitlyDenied",
+            );
         });
     });
 });

@@ -31,10 +31,17 @@ export interface RecordedResource {
 }
 
 /** Where a provider works: its `region`, and the account its credentials end up in. */
-export interface ProviderContext { region: string; accountId: string }
+export interface ProviderContext {
+    region: string;
+    accountId: string;
+}
 
 /** One invoke (data source call) and the provider reference it was made with. */
-export interface RecordedInvoke { token: string; provider: string; context: ProviderContext }
+export interface RecordedInvoke {
+    token: string;
+    provider: string;
+    context: ProviderContext;
+}
 
 export interface RegistrationOptions {
     protect: boolean;
@@ -73,28 +80,35 @@ function providerInputContext(inputs: Record<string, unknown>): ProviderContext 
 
 /** The URN and dependencies of the registration being answered (set by the monitor wrapper in useMocks). */
 let pending: Pick<RecordedResource, "urn" | "dependencies" | "options" | "provider" | "providers"> = {
-    urn: "", dependencies: [], provider: "", providers: {},
+    urn: "",
+    dependencies: [],
+    provider: "",
+    providers: {},
     options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [] },
 };
 
 class Mocks implements pulumi.runtime.Mocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         // Volumes get an id of the real form (vol- + 17 hex digits, from the name): the user data checks it.
-        const id = args.type === "aws:ebs/volume:Volume"
-            ? `vol-${Buffer.from(args.name).toString("hex").slice(0, 17).padEnd(17, "0")}`
-            : `${args.name}-id`;
+        const id = args.type === "aws:ebs/volume:Volume" ? `vol-${Buffer.from(args.name).toString("hex").slice(0, 17).padEnd(17, "0")}` : `${args.name}-id`;
         const context = providerContext(pending.provider);
         const { region, accountId } = context;
         resources.push({
-            type: args.type, name: args.name, inputs: args.inputs, id,
-            ...pending, context,
+            type: args.type,
+            name: args.name,
+            inputs: args.inputs,
+            id,
+            ...pending,
+            context,
         });
         if (args.type === "pulumi:providers:aws") awsProviders.set(`${pending.urn}::${id}`, providerInputContext(args.inputs));
         const state: Record<string, unknown> = { ...args.inputs };
         switch (args.type) {
             case "awsx:ec2:Vpc":
                 Object.assign(state, {
-                    vpcId: "vpc-0123", publicSubnetIds: ["subnet-public-a"], privateSubnetIds: [],
+                    vpcId: "vpc-0123",
+                    publicSubnetIds: ["subnet-public-a"],
+                    privateSubnetIds: [],
                     isolatedSubnetIds: ["subnet-isolated-a"],
                 });
                 break;
@@ -134,7 +148,11 @@ class Mocks implements pulumi.runtime.Mocks {
             case "aws:ec2/getAmi:getAmi":
                 return { id: "ami-0fedcba9876543210", imageId: "ami-0fedcba9876543210", name: "al2023-ami-2023.6-x86_64" };
             case "aws:index/getAvailabilityZones:getAvailabilityZones":
-                return { names: ["a", "b", "c"].map((z) => `${region}${z}`), zoneIds: ["az1", "az2", "az3"].map((z) => `${region.slice(0, 2)}1-${z}`), id: region };
+                return {
+                    names: ["a", "b", "c"].map((z) => `${region}${z}`),
+                    zoneIds: ["az1", "az2", "az3"].map((z) => `${region.slice(0, 2)}1-${z}`),
+                    id: region,
+                };
             case "aws:ec2/getRouteTables:getRouteTables":
                 // The VPC's main route table and awsx's one per subnet.
                 return { ids: ["rtb-main", "rtb-isolated-a"], vpcId: args.inputs.vpcId, id: args.inputs.vpcId };
@@ -178,15 +196,20 @@ function recordDependencies(): void {
         const propertyDependencies: string[] = [];
         req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
         const providers: Record<string, string> = {};
-        req.getProvidersMap().forEach((reference: string, pkg: string) => { providers[pkg] = reference; });
+        req.getProvidersMap().forEach((reference: string, pkg: string) => {
+            providers[pkg] = reference;
+        });
         pending = {
             urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
-            provider: req.getProvider(), providers,
+            provider: req.getProvider(),
+            providers,
             dependencies: [...new Set([...req.getDependenciesList(), ...propertyDependencies])],
             options: {
-                protect: req.getProtect() === true, retainOnDelete: req.getRetainondelete() === true,
+                protect: req.getProtect() === true,
+                retainOnDelete: req.getRetainondelete() === true,
                 deleteBeforeReplace: req.getDeletebeforereplace() === true,
-                ignoreChanges: req.getIgnorechangesList(), replaceOnChanges: req.getReplaceonchangesList(),
+                ignoreChanges: req.getIgnorechangesList(),
+                replaceOnChanges: req.getReplaceonchangesList(),
             },
         };
         return register(req, callback);

@@ -13,18 +13,28 @@ describe("MysqlHost", () => {
     before(async () => {
         await useMocks("test");
         host = new MysqlHost("db", {
-            vpcId: "vpc-1", subnetId: "subnet-1", associatePublicIpAddress: true, tagKey: "Backup", tagValue: "Primary",
-            logGroupArn: LOG_GROUP_ARN, tags: { Team: "data" },
+            vpcId: "vpc-1",
+            subnetId: "subnet-1",
+            associatePublicIpAddress: true,
+            tagKey: "Backup",
+            tagValue: "Primary",
+            logGroupArn: LOG_GROUP_ARN,
+            tags: { Team: "data" },
         });
         await settle();
     });
 
     it("declares exactly: role, SSM core attachment, inline policy, instance profile, security group, instance, data volume and its attachment", () => {
         assert.deepEqual(inventory(), {
-            "consistent-snapshots:index:MysqlHost": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
-            "aws:iam/rolePolicy:RolePolicy": 1, "aws:iam/instanceProfile:InstanceProfile": 1,
-            "aws:ec2/securityGroup:SecurityGroup": 1, "aws:ec2/instance:Instance": 1,
-            "aws:ebs/volume:Volume": 1, "aws:ec2/volumeAttachment:VolumeAttachment": 1,
+            "consistent-snapshots:index:MysqlHost": 1,
+            "aws:iam/role:Role": 1,
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+            "aws:iam/rolePolicy:RolePolicy": 1,
+            "aws:iam/instanceProfile:InstanceProfile": 1,
+            "aws:ec2/securityGroup:SecurityGroup": 1,
+            "aws:ec2/instance:Instance": 1,
+            "aws:ebs/volume:Volume": 1,
+            "aws:ec2/volumeAttachment:VolumeAttachment": 1,
         });
     });
 
@@ -38,8 +48,10 @@ describe("MysqlHost", () => {
         assert.ok(invokes.includes("aws:ec2/getSubnet:getSubnet"));
         assert.equal(one("aws:ec2/instance:Instance").inputs.ebsBlockDevices, undefined, "no data volume inside the instance");
         const attachment = one("aws:ec2/volumeAttachment:VolumeAttachment");
-        assert.deepEqual([attachment.inputs.deviceName, attachment.inputs.volumeId, attachment.inputs.instanceId],
-            [DATA_VOLUME_DEVICE_NAME, volume.id, "db-id"]);
+        assert.deepEqual(
+            [attachment.inputs.deviceName, attachment.inputs.volumeId, attachment.inputs.instanceId],
+            [DATA_VOLUME_DEVICE_NAME, volume.id, "db-id"],
+        );
         // One volume, one instance: a replacement host gets it only after the old one let go, stopped cleanly.
         assert.equal(attachment.options.deleteBeforeReplace, true);
         assert.equal(attachment.inputs.stopInstanceBeforeDetaching, true);
@@ -77,7 +89,10 @@ describe("MysqlHost", () => {
     it("has a security group with no ingress rule and only HTTPS out", () => {
         const sg = one("aws:ec2/securityGroup:SecurityGroup");
         assert.equal(sg.inputs.ingress, undefined);
-        assert.deepEqual(sg.inputs.egress.map((r: Record<string, unknown>) => [r.protocol, r.fromPort, r.toPort]), [["tcp", 443, 443]]);
+        assert.deepEqual(
+            sg.inputs.egress.map((r: Record<string, unknown>) => [r.protocol, r.fromPort, r.toPort]),
+            [["tcp", 443, 443]],
+        );
         assert.deepEqual(one("aws:ec2/instance:Instance").inputs.vpcSecurityGroupIds, [sg.id]);
     });
 
@@ -91,12 +106,15 @@ describe("MysqlHost", () => {
     it("runs scripts/mysql-host-user-data.sh verbatim after a header naming its data volume, replacing the instance when it changes", () => {
         const { inputs } = one("aws:ec2/instance:Instance");
         const script = fs.readFileSync(path.join(REPO_ROOT, "scripts", "mysql-host-user-data.sh"), "utf8");
-        assert.equal(inputs.userData, [
-            "#!/usr/bin/env bash",
-            "# consistent-snapshots MysqlHost: the settings of scripts/mysql-host-user-data.sh, which follows verbatim.",
-            "export DATA_VOLUME_ID=vol-64622d64617461000 BINLOG_EXPIRE_DAYS=7",
-            script,
-        ].join("\n"));
+        assert.equal(
+            inputs.userData,
+            [
+                "#!/usr/bin/env bash",
+                "# consistent-snapshots MysqlHost: the settings of scripts/mysql-host-user-data.sh, which follows verbatim.",
+                "export DATA_VOLUME_ID=vol-64622d64617461000 BINLOG_EXPIRE_DAYS=7",
+                script,
+            ].join("\n"),
+        );
         assert.equal(inputs.userDataReplaceOnChange, true);
         assert.throws(() => mysqlHostUserData({ dataVolumeId: "vol-1; rm -rf /", binlogExpireDays: 7 }), /not an EBS volume id/);
     });
@@ -119,17 +137,28 @@ describe("MysqlHost", () => {
     it("assumes its role as EC2, with no condition AWS does not document for EC2, and AmazonSSMManagedInstanceCore (not AmazonEC2RoleforSSM)", () => {
         const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
         assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }]);
-        assert.equal(one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn,
-            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+        assert.equal(one("aws:iam/rolePolicyAttachment:RolePolicyAttachment").inputs.policyArn, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
     });
 
     it("allows exactly what the snapshot script calls, on this instance only, snapshots only with the creator tag", () => {
         const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
-        assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
-            "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"]);
+        assert.deepEqual(actions(policy), [
+            "ec2:CreateSnapshots",
+            "ec2:CreateTags",
+            "ec2:DeleteSnapshot",
+            "ec2:DescribeInstances",
+            "ec2:DescribeSnapshots",
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:DescribeLogGroups",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+        ]);
         assert.deepEqual(statement(policy, "SnapshotThisInstance").Resource, [`arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/i-0db`]);
         // ...and only when the caller is that instance (what each condition allows: tests/unit/iamSimulation.spec.ts).
-        assert.deepEqual(statement(policy, "SnapshotThisInstance").Condition, { ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${ec2:InstanceID}"}` } });
+        assert.deepEqual(statement(policy, "SnapshotThisInstance").Condition, {
+            ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${ec2:InstanceID}"}` },
+        });
         assert.equal(statement(policy, "SnapshotItsVolumes").Resource, `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:volume/*`);
         const create = statement(policy, "CreateTaggedSnapshots");
         assert.equal(create.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
@@ -166,7 +195,11 @@ describe("MysqlHost", () => {
         before(async () => {
             await useMocks("test");
             new MysqlHost("db", {
-                vpcId: "vpc-1", subnetId: "subnet-1", protectDataVolume: true, retainDataVolumeOnDelete: true, binlogExpireDays: 30,
+                vpcId: "vpc-1",
+                subnetId: "subnet-1",
+                protectDataVolume: true,
+                retainDataVolumeOnDelete: true,
+                binlogExpireDays: 30,
             });
             await settle();
         });
@@ -182,8 +215,10 @@ describe("MysqlHost", () => {
         });
 
         it("refuses a binlog expiry MariaDB does not accept", () => {
-            assert.throws(() => new MysqlHost("bad", { vpcId: "vpc-1", subnetId: "subnet-1", binlogExpireDays: 100 }),
-                /MysqlHost bad: binlogExpireDays 100 is not a whole number of days from 1 to 99/);
+            assert.throws(
+                () => new MysqlHost("bad", { vpcId: "vpc-1", subnetId: "subnet-1", binlogExpireDays: 100 }),
+                /MysqlHost bad: binlogExpireDays 100 is not a whole number of days from 1 to 99/,
+            );
         });
     });
 });

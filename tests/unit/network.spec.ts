@@ -55,8 +55,10 @@ describe("Network", () => {
         it("adds interface endpoints for ssm, ssmmessages, ec2messages, ec2 and logs in the isolated subnets, private DNS on", () => {
             assert.deepEqual([...PRIVATE_INTERFACE_ENDPOINT_SERVICES], ["ssm", "ssmmessages", "ec2messages", "ec2", "logs"]);
             const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").filter((e) => e.inputs.vpcEndpointType === "Interface");
-            assert.deepEqual(endpoints.map((e) => e.inputs.serviceName).sort(),
-                PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.${REGION}.${s}`).sort());
+            assert.deepEqual(
+                endpoints.map((e) => e.inputs.serviceName).sort(),
+                PRIVATE_INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.${REGION}.${s}`).sort(),
+            );
             const sg = one("aws:ec2/securityGroup:SecurityGroup");
             for (const e of endpoints) {
                 assert.equal(e.inputs.vpcEndpointType, "Interface");
@@ -73,10 +75,16 @@ describe("Network", () => {
                 const endpoint = endpoints.find((e) => e.inputs.serviceName === `com.amazonaws.${REGION}.${service}`)!;
                 assert.deepEqual(JSON.parse(endpoint.inputs.policy), {
                     Version: "2012-10-17",
-                    Statement: [{
-                        Effect: "Allow", Principal: "*", Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput",
-                        Action: [...HOST_ENDPOINT_ACTIONS[service]], Resource: "*", Condition: { StringEquals: { "aws:PrincipalAccount": ACCOUNT_ID } },
-                    }],
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: "*",
+                            Sid: service === "ec2" ? "SnapshotScript" : "RunCommandOutput",
+                            Action: [...HOST_ENDPOINT_ACTIONS[service]],
+                            Resource: "*",
+                            Condition: { StringEquals: { "aws:PrincipalAccount": ACCOUNT_ID } },
+                        },
+                    ],
                 });
             }
         });
@@ -84,7 +92,12 @@ describe("Network", () => {
         it("names in HOST_ENDPOINT_ACTIONS exactly the ec2 and logs actions the hosts' instance policies grant (DLM's post-script and retention included)", () => {
             const ctx = { partition: "aws", region: REGION, accountId: ACCOUNT_ID };
             const granted = [
-                snapshotInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"], tagLifecyclePolicySnapshots: true, logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:g` }),
+                snapshotInstancePolicy(ctx, {
+                    tagKey: "K",
+                    tagValues: ["v"],
+                    tagLifecyclePolicySnapshots: true,
+                    logGroupArn: `arn:aws:logs:${REGION}:${ACCOUNT_ID}:log-group:g`,
+                }),
                 lifecyclePolicyInstancePolicy(ctx, { tagKey: "K", tagValues: ["v"] }),
             ].flatMap((policy) => policy.Statement.flatMap((st) => st.Action));
             for (const service of ["ec2", "logs"] as const) {
@@ -122,7 +135,11 @@ describe("Network", () => {
         });
 
         it("hands out subnet ids that carry the endpoints as dependencies (a resource placed in them waits for its network path)", async () => {
-            const probe = new aws.ec2.SecurityGroup("probe", { vpcId: "vpc-0123", description: "probe", tags: { subnet: network.subnetIds.apply((ids) => ids[0]) } });
+            const probe = new aws.ec2.SecurityGroup("probe", {
+                vpcId: "vpc-0123",
+                description: "probe",
+                tags: { subnet: network.subnetIds.apply((ids) => ids[0]) },
+            });
             await settle();
             const { dependencies } = ofType("aws:ec2/securityGroup:SecurityGroup").find((r) => r.name === "probe")!;
             for (const endpoint of ofType("aws:ec2/vpcEndpoint:VpcEndpoint")) assert.ok(dependencies.includes(endpoint.urn), endpoint.name);

@@ -51,7 +51,11 @@ process.on("beforeExit", () => {
 });
 `;
 
-interface MockRun { types: string[]; unexpected: string[]; errors: string[] }
+interface MockRun {
+    types: string[];
+    unexpected: string[];
+    errors: string[];
+}
 
 function npm(cwd: string, args: string[]): string {
     return execFileSync("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -60,11 +64,20 @@ function npm(cwd: string, args: string[]): string {
 /** A project with the peers this repository pins, TypeScript, the README sample as index.ts, and the mock runner. */
 function scratchProject(name: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `consumer-${name}-`));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({
-        name: `consumer-${name}`, private: true, main: "index.ts",
-        dependencies: { "@pulumi/pulumi": pkg.devDependencies["@pulumi/pulumi"], "@pulumi/aws": pkg.devDependencies["@pulumi/aws"] },
-        devDependencies: { typescript: pkg.devDependencies.typescript, "@types/node": pkg.devDependencies["@types/node"] },
-    }, null, 2));
+    fs.writeFileSync(
+        path.join(dir, "package.json"),
+        JSON.stringify(
+            {
+                name: `consumer-${name}`,
+                private: true,
+                main: "index.ts",
+                dependencies: { "@pulumi/pulumi": pkg.devDependencies["@pulumi/pulumi"], "@pulumi/aws": pkg.devDependencies["@pulumi/aws"] },
+                devDependencies: { typescript: pkg.devDependencies.typescript, "@types/node": pkg.devDependencies["@types/node"] },
+            },
+            null,
+            2,
+        ),
+    );
     fs.writeFileSync(path.join(dir, "tsconfig.json"), examplesTsconfig);
     fs.writeFileSync(path.join(dir, "index.ts"), readmeEmbedSample());
     fs.writeFileSync(path.join(dir, "mock-run.js"), MOCK_RUNNER());
@@ -74,7 +87,10 @@ function scratchProject(name: string): string {
 /** Compiles the project with its own TypeScript and runs `entry` (compiled) under the mock runner. */
 function runUnderMocks(dir: string, entry = "./index.js"): MockRun {
     // Emitted beside the sources (the template's outDir is bin/), so that the runner finds ./index.js.
-    const tsc = spawnSync(process.execPath, [path.join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", dir, "--outDir", dir], { cwd: dir, encoding: "utf8" });
+    const tsc = spawnSync(process.execPath, [path.join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", dir, "--outDir", dir], {
+        cwd: dir,
+        encoding: "utf8",
+    });
     assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
     const run = spawnSync(process.execPath, ["mock-run.js", entry], { cwd: dir, encoding: "utf8", timeout: 60000 });
     assert.equal(run.status, 0, run.stderr);
@@ -84,9 +100,15 @@ function runUnderMocks(dir: string, entry = "./index.js"): MockRun {
 function assertSampleDeclares(result: MockRun): void {
     assert.deepEqual(result.unexpected, [], "lookups beyond the README's list");
     assert.deepEqual(result.errors, []);
-    for (const type of ["consistent-snapshots:index:SnapshotDocument", "consistent-snapshots:index:SnapshotMaintenanceWindow",
-        "aws:ssm/document:Document", "aws:ssm/maintenanceWindow:MaintenanceWindow", "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
-        "aws:sns/topicPolicy:TopicPolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]) {
+    for (const type of [
+        "consistent-snapshots:index:SnapshotDocument",
+        "consistent-snapshots:index:SnapshotMaintenanceWindow",
+        "aws:ssm/document:Document",
+        "aws:ssm/maintenanceWindow:MaintenanceWindow",
+        "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    ]) {
         assert.ok(result.types.includes(type), `${type} not declared`);
     }
 }
@@ -94,7 +116,9 @@ function assertSampleDeclares(result: MockRun): void {
 describe("the package as a user installs it (npm pack, npm install)", function () {
     this.timeout(240000);
     const scratch: string[] = [];
-    after(() => { for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true }); });
+    after(() => {
+        for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
     describe("from the tarball `npm pack` makes", () => {
         let dir = "";
@@ -107,7 +131,14 @@ describe("the package as a user installs it (npm pack, npm install)", function (
 
         it("installs the built library, its types and scripts, and not the stack program, tests or tools", () => {
             const installed = path.join(dir, "node_modules", "consistent-snapshots");
-            for (const f of ["bin/components/index.js", "bin/components/index.d.ts", "bin/cli/main.js", "scripts/consistent-snapshot.sh", "scripts/restore-verify.sh", "PulumiPlugin.yaml"]) {
+            for (const f of [
+                "bin/components/index.js",
+                "bin/components/index.d.ts",
+                "bin/cli/main.js",
+                "scripts/consistent-snapshot.sh",
+                "scripts/restore-verify.sh",
+                "PulumiPlugin.yaml",
+            ]) {
                 assert.ok(fs.existsSync(path.join(installed, f)), `${f} is not installed`);
             }
             for (const f of ["index.ts", "stack.ts", "Pulumi.yaml", "tests", "bin/index.js", "bin/stack.js", ".ci"]) {
@@ -121,7 +152,10 @@ describe("the package as a user installs it (npm pack, npm install)", function (
             assert.match(help.stdout, /^consistent-snapshots <command> \[options\]\n\nCommands:\n  run /);
             const usage = spawnSync("npx", ["--no-install", "consistent-snapshots", "restore"], { cwd: dir, encoding: "utf8" });
             assert.equal(usage.status, 2);
-            assert.equal(usage.stderr, "consistent-snapshots: restore: expected one RunId (such as cs-20261201T000012Z-4242), got none\n(consistent-snapshots --help shows every command and option)\n");
+            assert.equal(
+                usage.stderr,
+                "consistent-snapshots: restore: expected one RunId (such as cs-20261201T000012Z-4242), got none\n(consistent-snapshots --help shows every command and option)\n",
+            );
         });
 
         it("shares the consumer's Pulumi SDKs (peers: one copy each), installs no awsx, and leaves npm ls clean", () => {
@@ -168,7 +202,10 @@ describe("the package as a user installs it (npm pack, npm install)", function (
             fs.copyFileSync(path.join(REPO_ROOT, "package.json"), path.join(dir, "package.json"));
             const run = spawnSync(process.execPath, [path.join(dir, "tools", "prepare.js")], { cwd: dir, encoding: "utf8" });
             assert.equal(run.status, 1);
-            assert.match(run.stderr, /cannot build the library in .*: typescript, @pulumi\/pulumi, @pulumi\/aws, @types\/node, @aws-sdk\/client-ec2, @aws-sdk\/client-ssm not installed there/);
+            assert.match(
+                run.stderr,
+                /cannot build the library in .*: typescript, @pulumi\/pulumi, @pulumi\/aws, @types\/node, @aws-sdk\/client-ec2, @aws-sdk\/client-ssm not installed there/,
+            );
             assert.match(run.stderr, /npm ci/);
             assert.match(run.stderr, /--install-links/);
             assert.match(run.stderr, /npm pack/);

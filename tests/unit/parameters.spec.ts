@@ -93,6 +93,14 @@ describe("the snapshot script's parameters: the document's declarations are the 
             assert.ok(!re.test(String(high + 1)), `${name}: ${pattern} admits ${high + 1}, past ${text}`);
             if (low > 0) assert.ok(!re.test(String(low - 1)), `${name}: ${pattern} admits ${low - 1}, below ${text}`);
         }
-        assert.deepEqual(checked.sort(), ["lockRetries", "lockTimeoutSeconds", "longQuerySeconds", "maxFreezeSeconds", "preScriptSeconds", "retainCount", "retainDays"]);
+        assert.deepEqual(checked.sort(), [
+            "lockRetries",
+            "lockTimeoutSeconds",
+            "longQuerySeconds",
+            "maxFreezeSeconds",
+            "preScriptSeconds",
+            "retainCount",
+            "retainDays",
+        ]);
     });
 });

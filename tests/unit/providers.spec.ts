@@ -18,20 +18,42 @@ const OTHER_REGION = "ap-southeast-2";
 /** Declares every component with these options, as a user embedding them in another Region would. */
 function everyComponent(opts: pulumi.ComponentResourceOptions) {
     const network = new Network("net", { mode: "private" }, opts);
-    const window = new SnapshotMaintenanceWindow("mw", {
-        targets: [{ name: "dbs", tagValue: "MySQL", document: new SnapshotDocument("doc", {}, opts) }],
-    }, opts);
-    const host = new MysqlHost("db", {
-        vpcId: network.vpcId, subnetId: network.subnetIds.apply((ids) => ids[0]), logGroupArn: window.logGroupArn,
-    }, opts);
-    const dlm = new SnapshotLifecyclePolicy("dlm", {
-        document: new SnapshotDocument("dlm-doc", { tags: { DLMScriptsAccess: "true" } }, opts), tagValue: "MySQL", retainCount: 3,
-    }, opts);
+    const window = new SnapshotMaintenanceWindow(
+        "mw",
+        {
+            targets: [{ name: "dbs", tagValue: "MySQL", document: new SnapshotDocument("doc", {}, opts) }],
+        },
+        opts,
+    );
+    const host = new MysqlHost(
+        "db",
+        {
+            vpcId: network.vpcId,
+            subnetId: network.subnetIds.apply((ids) => ids[0]),
+            logGroupArn: window.logGroupArn,
+        },
+        opts,
+    );
+    const dlm = new SnapshotLifecyclePolicy(
+        "dlm",
+        {
+            document: new SnapshotDocument("dlm-doc", { tags: { DLMScriptsAccess: "true" } }, opts),
+            tagValue: "MySQL",
+            retainCount: 3,
+        },
+        opts,
+    );
     return { network, window, host, dlm };
 }
 
-const TOKENS_EXPECTED = ["aws:index/getRegion:getRegion", "aws:index/getPartition:getPartition", "aws:index/getCallerIdentity:getCallerIdentity",
-    "aws:ec2/getSubnet:getSubnet", "aws:ssm/getParameter:getParameter", "aws:ec2/getRouteTables:getRouteTables"];
+const TOKENS_EXPECTED = [
+    "aws:index/getRegion:getRegion",
+    "aws:index/getPartition:getPartition",
+    "aws:index/getCallerIdentity:getCallerIdentity",
+    "aws:ec2/getSubnet:getSubnet",
+    "aws:ssm/getParameter:getParameter",
+    "aws:ec2/getRouteTables:getRouteTables",
+];
 
 for (const [how, options] of [
     ["opts.provider", (p: aws.Provider) => ({ provider: p })],
@@ -43,7 +65,8 @@ for (const [how, options] of [
         before(async () => {
             await useMocks("providers");
             const provider = new aws.Provider("sydney", {
-                region: OTHER_REGION, assumeRoles: [{ roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/deployer` }],
+                region: OTHER_REGION,
+                assumeRoles: [{ roleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/deployer` }],
             });
             built = everyComponent(options(provider));
             await settle();
@@ -70,14 +93,17 @@ for (const [how, options] of [
         it("puts that Region and account in the endpoints, policies and ARNs it builds", async () => {
             for (const e of ofType("aws:ec2/vpcEndpoint:VpcEndpoint")) assert.match(e.inputs.serviceName, new RegExp(`^com\\.amazonaws\\.${OTHER_REGION}\\.`));
             assert.equal(one("aws:ebs/volume:Volume").inputs.availabilityZone, `${OTHER_REGION}a`);
-            const policies = await Promise.all([...ofType("aws:iam/policy:Policy"), ...ofType("aws:iam/rolePolicy:RolePolicy"), ...ofType("aws:sns/topicPolicy:TopicPolicy")]
-                .map((p) => value(p.inputs.policy) as Promise<string>));
+            const policies = await Promise.all(
+                [...ofType("aws:iam/policy:Policy"), ...ofType("aws:iam/rolePolicy:RolePolicy"), ...ofType("aws:sns/topicPolicy:TopicPolicy")].map(
+                    (p) => value(p.inputs.policy) as Promise<string>,
+                ),
+            );
             assert.ok(policies.length >= 6);
             for (const text of policies) {
                 assert.doesNotMatch(text, new RegExp(`${ACCOUNT_ID}|:${REGION}:`), "the default provider's account or Region");
             }
             assert.match(await value(built.host.instanceArn), new RegExp(`^arn:aws:ec2:${OTHER_REGION}:${OTHER_ACCOUNT}:instance/`));
-            const hostPolicy = await value(ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "db-snapshot")!.inputs.policy) as string;
+            const hostPolicy = (await value(ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "db-snapshot")!.inputs.policy)) as string;
             assert.match(hostPolicy, new RegExp(`arn:aws:ec2:${OTHER_REGION}:${OTHER_ACCOUNT}:volume/\\*`));
         });
     });

@@ -84,7 +84,9 @@ describe("README truth (what it says matches the code)", () => {
         const inHeader = [...header.matchAll(/(?:^|[;:#]) *(\d+) [a-zA-Z]/g)].map((m) => Number(m[1]));
         assert.deepEqual(documented, [0, 1, 2, 3, 4, 5, 6]);
         assert.deepEqual(inHeader, documented, "the script's header and the README differ");
-        const constants = Object.fromEntries([.../readonly (E_\w+=\d+(?: E_\w+=\d+)*)/.exec(script)![1].matchAll(/(E_\w+)=(\d+)/g)].map((m) => [Number(m[2]), m[1]]));
+        const constants = Object.fromEntries(
+            [.../readonly (E_\w+=\d+(?: E_\w+=\d+)*)/.exec(script)![1].matchAll(/(E_\w+)=(\d+)/g)].map((m) => [Number(m[2]), m[1]]),
+        );
         for (const code of documented.filter((c) => c > 0)) {
             assert.ok(constants[code], `exit code ${code} has no named constant`);
             assert.match(script, new RegExp(`fail "\\$${constants[code]}"`), `the script never fails with ${constants[code]}`);
@@ -97,7 +99,11 @@ describe("README truth (what it says matches the code)", () => {
         const documented = [...table[1].matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
         assert.deepEqual(documented, Object.values(EXIT).sort());
         const usage = /Exit codes:([\s\S]*)$/.exec(USAGE)![1];
-        assert.deepEqual([...usage.matchAll(/(\d+) [a-zA-Z]/g)].map((m) => Number(m[1])), documented, "the usage and the README differ");
+        assert.deepEqual(
+            [...usage.matchAll(/(\d+) [a-zA-Z]/g)].map((m) => Number(m[1])),
+            documented,
+            "the usage and the README differ",
+        );
     });
 
     it("writes every Pulumi command as npx pulumi (the CLI npm ci installs)", () => {

@@ -10,14 +10,20 @@ import { REPO_ROOT } from "./mocks";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "consistent-snapshot.sh");
 
-interface Bash { status: number | null; stdout: string; stderr: string }
+interface Bash {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+}
 
 /** Sources the script in a clean bash (no SSM_* variables, an empty working directory and HOME), then runs `body`. */
 function sourced(body: string, args: string[] = []): Bash {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-sourced-"));
     try {
         const run = spawnSync("bash", ["-c", `source "$SCRIPT"\n${body}`, "bash", ...args], {
-            cwd: dir, encoding: "utf8", timeout: 30000,
+            cwd: dir,
+            encoding: "utf8",
+            timeout: 30000,
             env: { PATH: process.env.PATH!, LANG: "C.UTF-8", HOME: dir, SCRIPT },
         });
         return { status: run.status, stdout: run.stdout, stderr: run.stderr };
@@ -50,7 +56,9 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cs-sourced-probe-"));
         try {
             const run = spawnSync("bash", ["-c", `source "$SCRIPT"; declare -F main read_parameters >/dev/null && trap -p EXIT && echo "sourced"`], {
-                cwd: dir, encoding: "utf8", env: { PATH: process.env.PATH!, HOME: dir, SCRIPT },
+                cwd: dir,
+                encoding: "utf8",
+                env: { PATH: process.env.PATH!, HOME: dir, SCRIPT },
             });
             assert.equal(run.status, 0, run.stderr);
             assert.equal(run.stdout, "sourced\n", "main's EXIT trap was set, or something printed");
@@ -61,7 +69,10 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
         }
     });
 
-    for (const [how, command] of [["as a file (how SSM runs it)", 'bash "$SCRIPT"'], ["from standard input", 'bash <"$SCRIPT"']] as const) {
+    for (const [how, command] of [
+        ["as a file (how SSM runs it)", 'bash "$SCRIPT"'],
+        ["from standard input", 'bash <"$SCRIPT"'],
+    ] as const) {
         it(`runs main when executed ${how}: a bad parameter is refused with exit 201 and a JSON summary`, () => {
             const run = spawnSync("bash", ["-c", command], { encoding: "utf8", env: { PATH: process.env.PATH!, SCRIPT, SSM_command: "bogus" } });
             assert.equal(run.status, 201, run.stderr);
@@ -71,8 +82,14 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
 
     it("version_at_least compares dotted versions numerically, missing parts as 0", () => {
         const cases: [string, string, boolean][] = [
-            ["7.75.0", "7.75.0", true], ["7.76.1", "7.75.0", true], ["8.0", "7.75.0", true], ["7.74.9", "7.75.0", false],
-            ["7.9.0", "7.75.0", false], ["10.11.6", "10.4.1", true], ["10.4", "10.4.1", false], ["10.04.1", "10.4.1", true],
+            ["7.75.0", "7.75.0", true],
+            ["7.76.1", "7.75.0", true],
+            ["8.0", "7.75.0", true],
+            ["7.74.9", "7.75.0", false],
+            ["7.9.0", "7.75.0", false],
+            ["10.11.6", "10.4.1", true],
+            ["10.4", "10.4.1", false],
+            ["10.04.1", "10.4.1", true],
         ];
         for (const [have, want, expected] of cases) {
             const run = sourced(`if version_at_least "$1" "$2"; then echo yes; else echo no; fi`, [have, want]);
@@ -81,7 +98,7 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
     });
 
     it("json_str and json_array make JSON that parses back to the same strings", () => {
-        const tricky = ['plain', 'a "quoted" word', "back\\slash", "new\nline\tand tab\r", "unicode é ✓", ""];
+        const tricky = ["plain", 'a "quoted" word', "back\\slash", "new\nline\tand tab\r", "unicode é ✓", ""];
         for (const s of tricky) assert.equal(JSON.parse(call("json_str", s)), s);
         assert.deepEqual(JSON.parse(call("json_array", ...tricky)), tricky);
         assert.deepEqual(JSON.parse(call("json_array")), []);
@@ -89,7 +106,7 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
 
     it("url_encode escapes all but RFC 3986's unreserved characters, byte by byte in UTF-8 (SigV4's canonical form)", () => {
         const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-        for (const s of ["A-z_0.9~", "a b/c=d+e&f", "snapshot's \"tag\"", "é✓", "100%"]) assert.equal(assign("url_encode", s), rfc3986(s), s);
+        for (const s of ["A-z_0.9~", "a b/c=d+e&f", 'snapshot\'s "tag"', "é✓", "100%"]) assert.equal(assign("url_encode", s), rfc3986(s), s);
     });
 
     it("xml_unescape decodes EC2's five entities, &amp; last (so &amp;lt; stays &lt;), on bash 5.2 too (patsub_replacement)", () => {
@@ -99,9 +116,15 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
     it("tags_json and tags_query carry each tag's key and value, values cut at EC2's 256 characters", () => {
         const long = "v".repeat(300);
         const json = JSON.parse(`[${assign("tags_json", 'Key "1"=a=b', `Long=${long}`)}]`);
-        assert.deepEqual(json, [{ Key: 'Key "1"', Value: "a=b" }, { Key: "Long", Value: "v".repeat(256) }]);
+        assert.deepEqual(json, [
+            { Key: 'Key "1"', Value: "a=b" },
+            { Key: "Long", Value: "v".repeat(256) },
+        ]);
         const run = sourced(`test_result=""; tags_query test_result 3 "$@"; printf '%s' "$test_result"`, ["Run Id=a/b", `Long=${long}`]);
-        assert.equal(run.stdout, `&TagSpecification.1.Tag.3.Key=Run%20Id&TagSpecification.1.Tag.3.Value=a%2Fb&TagSpecification.1.Tag.4.Key=Long&TagSpecification.1.Tag.4.Value=${"v".repeat(256)}`);
+        assert.equal(
+            run.stdout,
+            `&TagSpecification.1.Tag.3.Key=Run%20Id&TagSpecification.1.Tag.3.Value=a%2Fb&TagSpecification.1.Tag.4.Key=Long&TagSpecification.1.Tag.4.Value=${"v".repeat(256)}`,
+        );
     });
 
     it("gtid_tags splits a GTID set over up to 8 tags of 256 characters, and marks one cut beyond", () => {
@@ -141,24 +164,68 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
     });
 
     it("report_and_exit prints one JSON line, every field in its order (what the metric filters, the CLI and the tests read), and exits with the code", () => {
-        const run = sourced([
-            'RUN_ID=cs-20261205T000012Z-42 INSTANCE_ID=i-0123 REGION=eu-west-1 DATABASE=mysql DB_USER=backup API_CLIENT=curl LOCK_METHOD="BACKUP STAGE"',
-            "COMMAND=snapshot TARGET_NAME=main T_LOCKED=1000 T_UNLOCKED=1150 T_FIRST_FLUSH=1010 T_WRITES_RELEASED=1100 T_FROZEN=1020 T_THAWED=1090",
-            'T_API_START=1030 T_API_END=1080 SNAPSHOTS=(snap-1:vol-1 snap-2:vol-2) FREEZE_MOUNTS=(/data "/odd \\"mount\\"") PRUNED=(snap-0)',
-            'BINLOG_FILE=mysql-bin.000042 BINLOG_POSITION=123 GTID_BINLOG_POS=0-1-42',
-            'report_and_exit 0 "snapshots created; a \\"quoted\\" word"',
-        ].join("\n"));
+        const run = sourced(
+            [
+                'RUN_ID=cs-20261205T000012Z-42 INSTANCE_ID=i-0123 REGION=eu-west-1 DATABASE=mysql DB_USER=backup API_CLIENT=curl LOCK_METHOD="BACKUP STAGE"',
+                "COMMAND=snapshot TARGET_NAME=main T_LOCKED=1000 T_UNLOCKED=1150 T_FIRST_FLUSH=1010 T_WRITES_RELEASED=1100 T_FROZEN=1020 T_THAWED=1090",
+                'T_API_START=1030 T_API_END=1080 SNAPSHOTS=(snap-1:vol-1 snap-2:vol-2) FREEZE_MOUNTS=(/data "/odd \\"mount\\"") PRUNED=(snap-0)',
+                "BINLOG_FILE=mysql-bin.000042 BINLOG_POSITION=123 GTID_BINLOG_POS=0-1-42",
+                'report_and_exit 0 "snapshots created; a \\"quoted\\" word"',
+            ].join("\n"),
+        );
         assert.equal(run.status, 0, run.stderr);
         assert.equal(run.stdout.split("\n").length, 2, "one line");
         const summary = JSON.parse(run.stdout) as Record<string, unknown>;
-        assert.deepEqual(Object.keys(summary), ["status", "exitCode", "message", "command", "executionId", "runId", "target", "instanceId", "region",
-            "database", "databaseUser", "dryRun", "apiClient", "lockMethod", "lockHeldMs", "writeBlockWindowMs", "frozenMs", "apiMs", "firstFlushAtMs",
-            "lockRequestedAtMs", "lockedAtMs", "frozenAtMs", "allFrozenAtMs", "apiStartMs", "apiEndMs", "thawedAtMs", "unlockedAtMs", "mountsFrozen",
-            "mountsSyncedOnly", "mountsNotFrozen", "volumes", "snapshots", "binlog", "replication", "binlogAfter", "durability", "pruned", "pruneErrors"]);
-        assert.deepEqual([summary.status, summary.exitCode, summary.message, summary.target, summary.dryRun, summary.lockMethod], ["ok", 0, 'snapshots created; a "quoted" word', "main", false, "BACKUP STAGE"]);
+        assert.deepEqual(Object.keys(summary), [
+            "status",
+            "exitCode",
+            "message",
+            "command",
+            "executionId",
+            "runId",
+            "target",
+            "instanceId",
+            "region",
+            "database",
+            "databaseUser",
+            "dryRun",
+            "apiClient",
+            "lockMethod",
+            "lockHeldMs",
+            "writeBlockWindowMs",
+            "frozenMs",
+            "apiMs",
+            "firstFlushAtMs",
+            "lockRequestedAtMs",
+            "lockedAtMs",
+            "frozenAtMs",
+            "allFrozenAtMs",
+            "apiStartMs",
+            "apiEndMs",
+            "thawedAtMs",
+            "unlockedAtMs",
+            "mountsFrozen",
+            "mountsSyncedOnly",
+            "mountsNotFrozen",
+            "volumes",
+            "snapshots",
+            "binlog",
+            "replication",
+            "binlogAfter",
+            "durability",
+            "pruned",
+            "pruneErrors",
+        ]);
+        assert.deepEqual(
+            [summary.status, summary.exitCode, summary.message, summary.target, summary.dryRun, summary.lockMethod],
+            ["ok", 0, 'snapshots created; a "quoted" word', "main", false, "BACKUP STAGE"],
+        );
         assert.deepEqual([summary.lockHeldMs, summary.writeBlockWindowMs, summary.frozenMs, summary.apiMs], [150, 90, 70, 50]);
         assert.deepEqual(summary.mountsFrozen, ["/data", '/odd "mount"']);
-        assert.deepEqual(summary.snapshots, [{ snapshotId: "snap-1", volumeId: "vol-1" }, { snapshotId: "snap-2", volumeId: "vol-2" }]);
+        assert.deepEqual(summary.snapshots, [
+            { snapshotId: "snap-1", volumeId: "vol-1" },
+            { snapshotId: "snap-2", volumeId: "vol-2" },
+        ]);
         assert.deepEqual(summary.binlog, { file: "mysql-bin.000042", position: "123", gtid: "0-1-42" });
         assert.deepEqual([summary.replication, summary.pruned, summary.pruneErrors], [null, ["snap-0"], []]);
         const failed = sourced('COMMAND=pre-script report_and_exit 205 "could not lock"');
@@ -169,16 +236,25 @@ describe("consistent-snapshot.sh sourced (a unit-test seam)", function () {
     describe("snapshots_to_prune (retention's decision, from describe-snapshots' text output)", () => {
         const NOW = Math.floor(Date.parse("2026-12-05T12:00:00Z") / 1000);
         const listing = [
-            "2026-12-05T00:00:10.000Z\tsnap-0a\tcs-20261205T000010Z-1", "2026-12-05T00:00:10.000Z\tsnap-0b\tcs-20261205T000010Z-1",
-            "2026-12-04T00:00:10.000Z\tsnap-1a\tcs-20261204T000010Z-1", "2026-12-04T00:00:11.000Z\tsnap-1b\tcs-20261204T000010Z-1",
+            "2026-12-05T00:00:10.000Z\tsnap-0a\tcs-20261205T000010Z-1",
+            "2026-12-05T00:00:10.000Z\tsnap-0b\tcs-20261205T000010Z-1",
+            "2026-12-04T00:00:10.000Z\tsnap-1a\tcs-20261204T000010Z-1",
+            "2026-12-04T00:00:11.000Z\tsnap-1b\tcs-20261204T000010Z-1",
             "2026-12-03T00:00:10.000Z\tsnap-2a\tNone",
             "2026-11-20T00:00:10.000Z\tsnap-3a\tcs-20261120T000010Z-1",
             "2026-12-05T11:59:00.000Z\tsnap-now\tcs-20261205T115900Z-9",
         ].join("\n");
         const prune = (count: number, days: number, snapshots = "snap-now:vol-1") => {
-            const run = sourced(`RETAIN_COUNT=${count} RETAIN_DAYS=${days} RUN_ID=cs-20261205T115900Z-9 SNAPSHOTS=(${snapshots}); snapshots_to_prune ${NOW} <<<"$1"`, [listing]);
+            const run = sourced(
+                `RETAIN_COUNT=${count} RETAIN_DAYS=${days} RUN_ID=cs-20261205T115900Z-9 SNAPSHOTS=(${snapshots}); snapshots_to_prune ${NOW} <<<"$1"`,
+                [listing],
+            );
             assert.equal(run.status, 0, run.stderr);
-            return run.stdout.trim().split("\n").filter((l) => l !== "").sort();
+            return run.stdout
+                .trim()
+                .split("\n")
+                .filter((l) => l !== "")
+                .sort();
         };
 
         it("keeps this run and retainCount - 1 more runs, newest first, deleting each older run whole", () => {

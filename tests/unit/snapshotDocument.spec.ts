@@ -63,7 +63,13 @@ describe("SnapshotDocument", () => {
         };
         const run = (PATH: string, env: Record<string, string> = {}) =>
             spawnSync("/bin/dash", ["-c", path.join(folder, "_script.sh")], { cwd: "/usr/bin", env: { PATH, ...env }, encoding: "utf8" });
-        const ssmVariables = (stdout: string) => Object.fromEntries(stdout.split("\n").filter((l) => l.startsWith("SSM_")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+        const ssmVariables = (stdout: string) =>
+            Object.fromEntries(
+                stdout
+                    .split("\n")
+                    .filter((l) => l.startsWith("SSM_"))
+                    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+            );
 
         it("writes the script beside itself, readable by root only, and execs bash on it", () => {
             const result = run(tools(["dirname", "base64", "gzip", "stat", "env", "grep", "sort"]), { SSM_dryRun: "true" });
@@ -81,8 +87,13 @@ describe("SnapshotDocument", () => {
         });
 
         it("under an older agent (no ENV_VAR: it substitutes {{name}} into the text) exports every SSM_<name> from that text, AWS's documented fallback", () => {
-            const values: Record<string, string> = { ...Object.fromEntries(Object.entries(content.parameters).map(([name, p]) => [name, (p as { default: string }).default])),
-                dryRun: "true", freezeMounts: "/data /var/lib/mysql", snapshotDescription: "nightly a=b+c/d@e", command: "pre-script" };
+            const values: Record<string, string> = {
+                ...Object.fromEntries(Object.entries(content.parameters).map(([name, p]) => [name, (p as { default: string }).default])),
+                dryRun: "true",
+                freezeMounts: "/data /var/lib/mysql",
+                snapshotDescription: "nightly a=b+c/d@e",
+                command: "pre-script",
+            };
             // What such an agent writes: each {{name}} replaced by the value (checked against allowedPattern first).
             const substituted = content.mainSteps[0].inputs.runCommand.join("\n").replace(/\{\{\s*(\w+)\s*\}\}/g, (_: string, name: string) => values[name]);
             fs.writeFileSync(path.join(folder, "_script.sh"), substituted, { mode: 0o700 });
@@ -102,8 +113,11 @@ describe("SnapshotDocument", () => {
     it("gives the same document for the same script (fixed compressor version, level and header time)", () => {
         assert.equal(documentCommand("consistent-snapshot.sh", Object.keys(CONSISTENT_SNAPSHOT_PARAMETERS)), content.mainSteps[0].inputs.runCommand[0]);
         const json = (file: string) => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
-        assert.equal(json("node_modules/fflate/package.json").version, json("package.json").dependencies.fflate,
-            "fflate must be pinned to the exact version installed");
+        assert.equal(
+            json("node_modules/fflate/package.json").version,
+            json("package.json").dependencies.fflate,
+            "fflate must be pinned to the exact version installed",
+        );
     });
 
     it("fits SSM's 64 KB document limit with room to spare (at most 56 KB: 8 KB, a quarter of the compressed script, for growth)", () => {
@@ -147,14 +161,17 @@ describe("SnapshotDocument", () => {
         const command = content.mainSteps[0].inputs.runCommand[0];
         const script = carriedScript(command).text;
         const spliced = command.split("\n").filter((line: string) => /\{\{/.test(line));
-        assert.deepEqual(spliced, Object.keys(content.parameters).map((name) => `if [ -z "\${SSM_${name}+x}" ]; then export SSM_${name}="{{${name}}}"; fi`));
+        assert.deepEqual(
+            spliced,
+            Object.keys(content.parameters).map((name) => `if [ -z "\${SSM_${name}+x}" ]; then export SSM_${name}="{{${name}}}"; fi`),
+        );
         assert.doesNotMatch(script, /\{\{\s*\w+\s*\}\}/);
         for (const name of Object.keys(content.parameters)) assert.match(script, new RegExp(`SSM_${name}\\b`), name);
     });
 
     it("admits no shell metacharacter through any allowedPattern or allowedValues", () => {
         for (const [name, p] of Object.entries(content.parameters)) {
-            for (const evil of ["$(reboot)", "`reboot`", "a;b", "a|b", "a&b", "a\"b", "a'b", "a\\b", "a\nb", "a>b"]) {
+            for (const evil of ["$(reboot)", "`reboot`", "a;b", "a|b", "a&b", 'a"b', "a'b", "a\\b", "a\nb", "a>b"]) {
                 assert.ok(documentParameterError("consistent-snapshot", name, evil), `${name} admits ${JSON.stringify(evil)}`);
             }
             for (const v of p.allowedValues ?? []) assert.match(v, /^[a-z-]+$/, name);
@@ -162,12 +179,35 @@ describe("SnapshotDocument", () => {
     });
 
     it("accepts and rejects the same values as the script's own validation", () => {
-        const accepted: [string, string][] = [["maxFreezeSeconds", "2"], ["maxFreezeSeconds", "600"], ["lockTimeoutSeconds", "60"],
-            ["lockRetries", "10"], ["longQuerySeconds", "3600"], ["longQuerySeconds", "0"], ["freezeMounts", "/data /var/lib/mysql"],
-            ["mysqlDefaultsFile", ""], ["snapshotDescription", ""], ["quiesce", "auto"], ["quiesce", "ftwrl"], ["quiesce", "backup-lock"], ["quiesce", "crash-recovery"]];
-        const rejected: [string, string][] = [["maxFreezeSeconds", "1"], ["maxFreezeSeconds", "601"], ["lockTimeoutSeconds", "0"],
-            ["lockTimeoutSeconds", "61"], ["lockRetries", "11"], ["longQuerySeconds", "3601"], ["freezeMounts", "data"],
-            ["database", "postgres"], ["excludeBootVolume", "yes"], ["mysqlDefaultsFile", "relative.cnf"], ["quiesce", "crash"], ["quiesce", ""]];
+        const accepted: [string, string][] = [
+            ["maxFreezeSeconds", "2"],
+            ["maxFreezeSeconds", "600"],
+            ["lockTimeoutSeconds", "60"],
+            ["lockRetries", "10"],
+            ["longQuerySeconds", "3600"],
+            ["longQuerySeconds", "0"],
+            ["freezeMounts", "/data /var/lib/mysql"],
+            ["mysqlDefaultsFile", ""],
+            ["snapshotDescription", ""],
+            ["quiesce", "auto"],
+            ["quiesce", "ftwrl"],
+            ["quiesce", "backup-lock"],
+            ["quiesce", "crash-recovery"],
+        ];
+        const rejected: [string, string][] = [
+            ["maxFreezeSeconds", "1"],
+            ["maxFreezeSeconds", "601"],
+            ["lockTimeoutSeconds", "0"],
+            ["lockTimeoutSeconds", "61"],
+            ["lockRetries", "11"],
+            ["longQuerySeconds", "3601"],
+            ["freezeMounts", "data"],
+            ["database", "postgres"],
+            ["excludeBootVolume", "yes"],
+            ["mysqlDefaultsFile", "relative.cnf"],
+            ["quiesce", "crash"],
+            ["quiesce", ""],
+        ];
         for (const [name, v] of accepted) assert.equal(documentParameterError("consistent-snapshot", name, v), undefined, `${name}=${v}`);
         for (const [name, v] of rejected) assert.ok(documentParameterError("consistent-snapshot", name, v), `${name}=${v}`);
     });
@@ -184,12 +224,17 @@ describe("SnapshotDocument", () => {
             assert.equal(parameters.command.default, "snapshot");
             assert.deepEqual(inputs.tags, { DLMScriptsAccess: "true" });
         });
-        for (const [parameter, value, message] of [["maxFreezeSeconds", "601", /matching/], ["command", "pre-script", /Data Lifecycle Manager sets it/],
-            ["nope", "1", /one of the consistent-snapshot parameters/]] as const) {
+        for (const [parameter, value, message] of [
+            ["maxFreezeSeconds", "601", /matching/],
+            ["command", "pre-script", /Data Lifecycle Manager sets it/],
+            ["nope", "1", /one of the consistent-snapshot parameters/],
+        ] as const) {
             it(`refuses parameterDefaults.${parameter}='${value}', naming it`, async () => {
                 await useMocks("test");
-                assert.throws(() => new SnapshotDocument("bad", { parameterDefaults: { [parameter]: value } }),
-                    new RegExp(`SnapshotDocument bad: parameterDefaults\\.${parameter} '${value}': expected .*${message.source}`));
+                assert.throws(
+                    () => new SnapshotDocument("bad", { parameterDefaults: { [parameter]: value } }),
+                    new RegExp(`SnapshotDocument bad: parameterDefaults\\.${parameter} '${value}': expected .*${message.source}`),
+                );
                 await settle();
             });
         }

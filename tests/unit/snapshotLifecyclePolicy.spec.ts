@@ -1,6 +1,10 @@
 import * as assert from "node:assert/strict";
 import {
-    PRE_SCRIPT_BUDGET, SnapshotLifecyclePolicy, SnapshotLifecyclePolicyArgs, lifecyclePolicyArgsErrors, preScriptWorstCaseSeconds,
+    PRE_SCRIPT_BUDGET,
+    SnapshotLifecyclePolicy,
+    SnapshotLifecyclePolicyArgs,
+    lifecyclePolicyArgsErrors,
+    preScriptWorstCaseSeconds,
 } from "../../components/snapshotLifecyclePolicy";
 import { SnapshotDocument } from "../../components/snapshotDocument";
 import * as fs from "node:fs";
@@ -19,10 +23,10 @@ describe("instance policy of hosts DLM snapshots (snapshotInstancePolicy, tagLif
         assert.deepEqual(tagging.Action, ["ec2:CreateTags"]);
         assert.equal(tagging.Resource, `arn:aws:ec2:${REGION}::snapshot/*`);
         assert.deepEqual(tagging.Condition, {
-            "StringEquals": { "aws:ResourceTag/dlm:managed": "true" },
+            StringEquals: { "aws:ResourceTag/dlm:managed": "true" },
             "ForAllValues:StringEquals": { "aws:TagKeys": [...POST_SCRIPT_TAG_KEYS] },
             // Only DLM's snapshots of the calling host (DLM's variable tag InstanceId=$(instance-id)).
-            "ArnEquals": { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${aws:ResourceTag/InstanceId}"}` },
+            ArnEquals: { "ec2:SourceInstanceARN": `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${"${aws:ResourceTag/InstanceId}"}` },
         });
     });
     it("names every key the script's post-script writes, and nothing else", () => {
@@ -51,10 +55,17 @@ describe("SnapshotLifecyclePolicy", () => {
 
         it("declares exactly an execution role, its inline policy, the lifecycle policy and the hosts' managed policy", () => {
             assert.deepEqual(inventory(), {
-                "consistent-snapshots:index:SnapshotLifecyclePolicy": 1, "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1,
-                "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1, "aws:iam/policy:Policy": 1,
-                "aws:kms/key:Key": 1, "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
-                "aws:cloudwatch/eventRule:EventRule": 4, "aws:cloudwatch/eventTarget:EventTarget": 4, "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+                "consistent-snapshots:index:SnapshotLifecyclePolicy": 1,
+                "aws:iam/role:Role": 1,
+                "aws:iam/rolePolicy:RolePolicy": 1,
+                "aws:dlm/lifecyclePolicy:LifecyclePolicy": 1,
+                "aws:iam/policy:Policy": 1,
+                "aws:kms/key:Key": 1,
+                "aws:sns/topic:Topic": 1,
+                "aws:sns/topicPolicy:TopicPolicy": 1,
+                "aws:cloudwatch/eventRule:EventRule": 4,
+                "aws:cloudwatch/eventTarget:EventTarget": 4,
+                "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
                 "aws:cloudwatch/dashboard:Dashboard": 1,
             });
         });
@@ -67,27 +78,42 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.ok(script.detail.status.includes("Failed") && script.detail.status.includes("TimedOut"));
             const error = JSON.parse(rules.find((r) => r.name === "dlm-policy-error")!.inputs.eventPattern);
             assert.deepEqual(error, {
-                "source": ["aws.dlm"], "detail-type": ["DLM Policy State Change"],
-                "resources": [`arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:dlm/lifecyclePolicy:LifecyclePolicy/dlm`], "detail": { state: ["ERROR"] },
+                source: ["aws.dlm"],
+                "detail-type": ["DLM Policy State Change"],
+                resources: [`arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:dlm/lifecyclePolicy:LifecyclePolicy/dlm`],
+                detail: { state: ["ERROR"] },
             });
             const snapshots = JSON.parse(rules.find((r) => r.name === "dlm-snapshots-failed")!.inputs.eventPattern);
             assert.deepEqual(snapshots, {
-                "source": ["aws.ec2"], "detail-type": ["EBS Multi-Volume Snapshots Completion Status"],
-                "detail": { event: ["createSnapshots"], result: ["failed"] },
+                source: ["aws.ec2"],
+                "detail-type": ["EBS Multi-Volume Snapshots Completion Status"],
+                detail: { event: ["createSnapshots"], result: ["failed"] },
             });
             const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
             assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 4);
-            for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget")) assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
+            for (const target of ofType("aws:cloudwatch/eventTarget:EventTarget"))
+                assert.match(target.inputs.inputTransformer.inputTemplate, /consistent-snapshots/);
         });
 
         it("alarms when DLM took no consistent snapshot (snapshots completed AND post-script succeeded in the same hour) in 48 h, and alerts on it", async () => {
             assert.equal(component.freshnessHours, 48);
             const a = one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs;
-            assert.deepEqual([a.evaluationPeriods, a.datapointsToAlarm, a.threshold, a.comparisonOperator, a.treatMissingData], [48, 48, 1, "LessThanThreshold", "breaching"]);
+            assert.deepEqual(
+                [a.evaluationPeriods, a.datapointsToAlarm, a.threshold, a.comparisonOperator, a.treatMissingData],
+                [48, 48, 1, "LessThanThreshold", "breaching"],
+            );
             const policyId = await value(component.lifecyclePolicyId);
             assert.deepEqual(a.metricQueries, [
-                { id: "m0", returnData: false, metric: { namespace: "AWS/EBS", metricName: "SnapshotsCreateCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" } },
-                { id: "m1", returnData: false, metric: { namespace: "AWS/EBS", metricName: "PostScriptCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" } },
+                {
+                    id: "m0",
+                    returnData: false,
+                    metric: { namespace: "AWS/EBS", metricName: "SnapshotsCreateCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" },
+                },
+                {
+                    id: "m1",
+                    returnData: false,
+                    metric: { namespace: "AWS/EBS", metricName: "PostScriptCompleted", dimensions: { DLMPolicyId: policyId }, period: 3600, stat: "Sum" },
+                },
                 { id: "fresh", expression: "MIN([FILL(m0, 0), FILL(m1, 0)])", label: "successful runs per hour", returnData: true },
             ]);
             const rule = JSON.parse(ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "dlm-stale")!.inputs.eventPattern);
@@ -96,9 +122,17 @@ describe("SnapshotLifecyclePolicy", () => {
 
         it("gives the hosts a policy for the pre/post script (describe, find and tag DLM's snapshots of themselves) and for run now (create and prune their own), each only for itself", async () => {
             const policy = parsePolicy(one("aws:iam/policy:Policy").inputs.policy);
-            assert.deepEqual(actions(policy), ["ec2:CreateSnapshots", "ec2:CreateTags", "ec2:DeleteSnapshot", "ec2:DescribeInstances", "ec2:DescribeSnapshots"]);
+            assert.deepEqual(actions(policy), [
+                "ec2:CreateSnapshots",
+                "ec2:CreateTags",
+                "ec2:DeleteSnapshot",
+                "ec2:DescribeInstances",
+                "ec2:DescribeSnapshots",
+            ]);
             assert.deepEqual(statement(policy, "TagLifecyclePolicySnapshots").Condition?.StringEquals, { "aws:ResourceTag/dlm:managed": "true" });
-            assert.deepEqual(statement(policy, "SnapshotTaggedInstances").Condition?.StringEquals, { "aws:ResourceTag/ConsistentSnapshot": ["AmazonLinuxMySQL"] });
+            assert.deepEqual(statement(policy, "SnapshotTaggedInstances").Condition?.StringEquals, {
+                "aws:ResourceTag/ConsistentSnapshot": ["AmazonLinuxMySQL"],
+            });
             assert.match(await value(component.instancePolicyArn), /dlm-instance/);
         });
 
@@ -121,8 +155,12 @@ describe("SnapshotLifecyclePolicy", () => {
         it("runs the document as PRE and POST script through SSM, with no crash-consistent fallback when the pre-script fails", () => {
             const { scripts } = one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.policyDetails.schedules[0].createRule;
             assert.deepEqual(scripts, {
-                executionHandler: DOCUMENT.documentName, executionHandlerService: "AWS_SYSTEMS_MANAGER", stages: ["PRE", "POST"],
-                executionTimeout: 120, maximumRetryCount: 0, executeOperationOnScriptFailure: false,
+                executionHandler: DOCUMENT.documentName,
+                executionHandlerService: "AWS_SYSTEMS_MANAGER",
+                stages: ["PRE", "POST"],
+                executionTimeout: 120,
+                maximumRetryCount: 0,
+                executeOperationOnScriptFailure: false,
             });
         });
 
@@ -135,17 +173,29 @@ describe("SnapshotLifecyclePolicy", () => {
             const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
             assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }]);
             // The mocks give every role the ARN arn:aws:mock:<region>:<account>:<type>/<name>.
-            assert.equal(one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/dlm-role`);
+            assert.equal(
+                one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn,
+                `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/dlm-role`,
+            );
         });
 
         it("grants every SSM action AWS's AWSDataLifecycleManagerSSMFullAccess grants for scripts, scoped to this document and the targets", () => {
             // AWSDataLifecycleManagerSSMFullAccess v2 (AWS Managed Policy Reference, edited 2023-11-16): SSM actions
             // on * (read), on DLMScriptsAccess-tagged documents and on every instance. Without DescribeDocument and
             // GetDocument DLM cannot read the document it runs.
-            const managed = ["ssm:DescribeDocument", "ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:GetDocument",
-                "ssm:ListCommands", "ssm:SendCommand"];
+            const managed = [
+                "ssm:DescribeDocument",
+                "ssm:DescribeInstanceInformation",
+                "ssm:GetCommandInvocation",
+                "ssm:GetDocument",
+                "ssm:ListCommands",
+                "ssm:SendCommand",
+            ];
             const policy = parsePolicy(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
-            assert.deepEqual(actions(policy).filter((a) => a.startsWith("ssm:")), managed);
+            assert.deepEqual(
+                actions(policy).filter((a) => a.startsWith("ssm:")),
+                managed,
+            );
             assert.deepEqual(statement(policy, "RunScripts").Action, ["ssm:SendCommand", "ssm:DescribeDocument", "ssm:GetDocument"]);
         });
 
@@ -171,10 +221,19 @@ describe("SnapshotLifecyclePolicy", () => {
         before(async () => {
             await useMocks("test");
             new SnapshotLifecyclePolicy("dlm", {
-                document: DOCUMENT, tagKey: "Backup", tagValue: "Primary", cronExpression: "cron(0 */6 * * ? *)", retainDays: 14,
+                document: DOCUMENT,
+                tagKey: "Backup",
+                tagValue: "Primary",
+                cronExpression: "cron(0 */6 * * ? *)",
+                retainDays: 14,
                 copyToRegions: [{ region: "eu-central-1" }, { region: "us-west-2", retainDays: 90, cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd" }],
-                fastRestoreAvailabilityZones: ["us-east-1a", "us-east-1b"], fastRestoreCount: 2, tagsToAdd: { Env: "prod" },
-                executeOperationOnScriptFailure: true, scriptExecutionTimeoutSeconds: 120, enabled: false, alertsEnabled: false,
+                fastRestoreAvailabilityZones: ["us-east-1a", "us-east-1b"],
+                fastRestoreCount: 2,
+                tagsToAdd: { Env: "prod" },
+                executeOperationOnScriptFailure: true,
+                scriptExecutionTimeoutSeconds: 120,
+                enabled: false,
+                alertsEnabled: false,
             });
             await settle();
         });
@@ -191,7 +250,13 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.deepEqual(schedule.retainRule, { interval: 14, intervalUnit: "DAYS" });
             assert.deepEqual(schedule.crossRegionCopyRules, [
                 { targetRegion: "eu-central-1", encrypted: true, copyTags: true, retainRule: { interval: 14, intervalUnit: "DAYS" } },
-                { targetRegion: "us-west-2", encrypted: true, copyTags: true, cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd", retainRule: { interval: 90, intervalUnit: "DAYS" } },
+                {
+                    targetRegion: "us-west-2",
+                    encrypted: true,
+                    copyTags: true,
+                    cmkArn: "arn:aws:kms:us-west-2:111122223333:key/abcd",
+                    retainRule: { interval: 90, intervalUnit: "DAYS" },
+                },
             ]);
             assert.deepEqual(schedule.fastRestoreRule, { availabilityZones: ["us-east-1a", "us-east-1b"], count: 2 });
             assert.deepEqual(schedule.tagsToAdd, { CreatedByPolicy: "consistent-snapshots", Env: "prod" });
@@ -205,7 +270,11 @@ describe("SnapshotLifecyclePolicy", () => {
             assert.ok(!statement(policy, "EncryptCopies").Action.includes("kms:CreateGrant"));
             const grants = statement(policy, "GrantKeysToEbsOnly");
             assert.deepEqual([grants.Action, grants.Resource], [["kms:CreateGrant"], ["arn:aws:kms:us-west-2:111122223333:key/abcd"]]);
-            assert.deepEqual(grants.Condition, { Bool: { "kms:GrantIsForAWSResource": "true" } }, "a grant only for an AWS service (EBS), as DLM's documentation has it");
+            assert.deepEqual(
+                grants.Condition,
+                { Bool: { "kms:GrantIsForAWSResource": "true" } },
+                "a grant only for an AWS service (EBS), as DLM's documentation has it",
+            );
             assert.deepEqual(statement(policy, "RunScriptsOnTargets").Condition, { StringEquals: { "ssm:resourceTag/Backup": "Primary" } });
         });
     });
@@ -229,7 +298,10 @@ describe("SnapshotLifecyclePolicy", () => {
             it(`${JSON.stringify(override).slice(0, 70)}`, async () => {
                 await useMocks("test");
                 assert.match(lifecyclePolicyArgsErrors({ ...base, ...override }).join("; "), message);
-                assert.throws(() => new SnapshotLifecyclePolicy("bad", { ...base, ...override }), new RegExp(`SnapshotLifecyclePolicy bad: .*${message.source}`));
+                assert.throws(
+                    () => new SnapshotLifecyclePolicy("bad", { ...base, ...override }),
+                    new RegExp(`SnapshotLifecyclePolicy bad: .*${message.source}`),
+                );
                 await settle();
                 assert.deepEqual(inventory(), {}, "declared something before refusing");
             });
@@ -260,8 +332,14 @@ describe("SnapshotLifecyclePolicy", () => {
             const errors = lifecyclePolicyArgsErrors({ document, tagValue: "v", scriptExecutionTimeoutSeconds: 60 });
             assert.equal(errors.length, 2, errors.join("\n"));
             assert.match(errors[0], /^document\.parameterDefaults\.preScriptSeconds 120: expected at most the scripts' executionTimeout, 60 s/);
-            assert.match(errors[1], /^document\.parameterDefaults\.lockRetries 3 with document\.parameterDefaults\.lockTimeoutSeconds 5: a pre-script may take 98 s .*more than the 60 s DLM gives it; expected document\.parameterDefaults\.lockRetries at most 1\b/);
-            assert.throws(() => new SnapshotLifecyclePolicy("bad", { document, tagValue: "v", scriptExecutionTimeoutSeconds: 60 }), /SnapshotLifecyclePolicy bad: document\.parameterDefaults\.preScriptSeconds/);
+            assert.match(
+                errors[1],
+                /^document\.parameterDefaults\.lockRetries 3 with document\.parameterDefaults\.lockTimeoutSeconds 5: a pre-script may take 98 s .*more than the 60 s DLM gives it; expected document\.parameterDefaults\.lockRetries at most 1\b/,
+            );
+            assert.throws(
+                () => new SnapshotLifecyclePolicy("bad", { document, tagValue: "v", scriptExecutionTimeoutSeconds: 60 }),
+                /SnapshotLifecyclePolicy bad: document\.parameterDefaults\.preScriptSeconds/,
+            );
             const fitting = new SnapshotDocument("fits", { parameterDefaults: { preScriptSeconds: "60", lockRetries: "1" } });
             assert.deepEqual(lifecyclePolicyArgsErrors({ document: fitting, tagValue: "v", scriptExecutionTimeoutSeconds: 60 }), []);
             await settle();

@@ -9,7 +9,13 @@ import { parsePolicy, statement } from "./policyAssertions";
 
 /** A DescribeSnapshots entry as EC2 returns it. */
 function snapshot(snapshotId: string, startTime: string, tags: Record<string, string>) {
-    return { SnapshotId: snapshotId, StartTime: startTime, VolumeId: "vol-1", State: "completed", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+    return {
+        SnapshotId: snapshotId,
+        StartTime: startTime,
+        VolumeId: "vol-1",
+        State: "completed",
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    };
 }
 
 /**
@@ -19,9 +25,9 @@ function snapshot(snapshotId: string, startTime: string, tags: Record<string, st
 function listSnapshots(command: string, snapshots: ReturnType<typeof snapshot>[]): unknown[][] {
     const filter = /--filters Name=([\w:-]+),Values=(\S+)/.exec(command)!;
     const values = filter[2].split(",");
-    const kept = snapshots.filter((s) => filter[1] === "tag-key"
-        ? s.Tags.some((t) => values.includes(t.Key))
-        : s.Tags.some((t) => `tag:${t.Key}` === filter[1] && values.includes(t.Value)));
+    const kept = snapshots.filter((s) =>
+        filter[1] === "tag-key" ? s.Tags.some((t) => values.includes(t.Key)) : s.Tags.some((t) => `tag:${t.Key}` === filter[1] && values.includes(t.Value)),
+    );
     const query = /--query '([^']+)'/.exec(command)![1];
     return jmespath.search({ Snapshots: kept }, query);
 }
@@ -76,13 +82,16 @@ describe("the stack (index.ts / stack.ts)", () => {
 
         it("schedules midnight UTC daily, 2 h window, no cutoff", () => {
             const { inputs } = one("aws:ssm/maintenanceWindow:MaintenanceWindow");
-            assert.deepEqual([inputs.schedule, inputs.scheduleTimezone, inputs.duration, inputs.cutoff, inputs.enabled],
-                ["cron(0 0 * * ? *)", "UTC", 2, 0, true]);
+            assert.deepEqual(
+                [inputs.schedule, inputs.scheduleTimezone, inputs.duration, inputs.cutoff, inputs.enabled],
+                ["cron(0 0 * * ? *)", "UTC", 2, 0, true],
+            );
         });
 
         it("targets ConsistentSnapshot=AmazonLinuxMySQL one at a time, stopping after one error", () => {
-            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets,
-                [{ key: "tag:ConsistentSnapshot", values: ["AmazonLinuxMySQL"] }]);
+            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets, [
+                { key: "tag:ConsistentSnapshot", values: ["AmazonLinuxMySQL"] },
+            ]);
             const task = one("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").inputs;
             assert.deepEqual([task.maxConcurrency, task.maxErrors], ["1", "1"]);
         });
@@ -107,8 +116,10 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(instance.associatePublicIpAddress, true);
             const hostPolicy = ofType("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "mysql-snapshot")!;
             const logGroup = one("aws:cloudwatch/logGroup:LogGroup");
-            assert.deepEqual(statement(parsePolicy(hostPolicy.inputs.policy), "WriteRunCommandOutput").Resource[0],
-                `arn:aws:logs:us-east-1:111122223333:log-group:${logGroup.name}-a1b2c3`);
+            assert.deepEqual(
+                statement(parsePolicy(hostPolicy.inputs.policy), "WriteRunCommandOutput").Resource[0],
+                `arn:aws:logs:us-east-1:111122223333:log-group:${logGroup.name}-a1b2c3`,
+            );
         });
 
         it("gives the host the URN the README's deliberate-replacement command names", () => {
@@ -137,14 +148,24 @@ describe("the stack (index.ts / stack.ts)", () => {
 
         it("runs the document now in the stack's Region (Pulumi.prod.yaml: eu-west-3) on the main target, with the stack's concurrency, parameters and log group", async () => {
             const command = await value(outputs.runNowCommand);
-            assert.equal(command, "aws ssm send-command --region eu-west-3 --document-name consistent-snapshot-a1b2c3" +
-                " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
-                ` --parameters '{"target":["main"],"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
-                " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3");
-            assert.deepEqual(await value(outputs.runNowSettings), {
-                tagKey: "ConsistentSnapshot", tagValue: "AmazonLinuxMySQL", maxConcurrency: "10%", maxErrors: "5%",
-                parameters: { target: "main", maxFreezeSeconds: "20", lockTimeoutSeconds: "3" },
-            }, "the operator CLI's run --stack-outputs sends what runNowCommand sends");
+            assert.equal(
+                command,
+                "aws ssm send-command --region eu-west-3 --document-name consistent-snapshot-a1b2c3" +
+                    " --targets 'Key=tag:ConsistentSnapshot,Values=AmazonLinuxMySQL' --max-concurrency 10% --max-errors 5%" +
+                    ` --parameters '{"target":["main"],"maxFreezeSeconds":["20"],"lockTimeoutSeconds":["3"]}' --comment 'consistent-snapshots run now'` +
+                    " --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=snapshots-output-a1b2c3",
+            );
+            assert.deepEqual(
+                await value(outputs.runNowSettings),
+                {
+                    tagKey: "ConsistentSnapshot",
+                    tagValue: "AmazonLinuxMySQL",
+                    maxConcurrency: "10%",
+                    maxErrors: "5%",
+                    parameters: { target: "main", maxFreezeSeconds: "20", lockTimeoutSeconds: "3" },
+                },
+                "the operator CLI's run --stack-outputs sends what runNowCommand sends",
+            );
         });
 
         it("lists the window's last executions and the document's last commands", async () => {
@@ -160,7 +181,13 @@ describe("the stack (index.ts / stack.ts)", () => {
                 snapshot("snap-a", "2026-12-01T00:00:00Z", { CreatedBy: "consistent-snapshots", InstanceId: "i-1", RunId: "cs-a" }),
                 snapshot("snap-b", "2026-12-02T00:00:00Z", { CreatedBy: "consistent-snapshots", InstanceId: "i-1", RunId: "cs-b" }),
             ]);
-            assert.deepEqual(rows.map((r) => [r[1], r[4], r[5]]), [["snap-b", "i-1", "cs-b"], ["snap-a", "i-1", "cs-a"]]);
+            assert.deepEqual(
+                rows.map((r) => [r[1], r[4], r[5]]),
+                [
+                    ["snap-b", "i-1", "cs-b"],
+                    ["snap-a", "i-1", "cs-a"],
+                ],
+            );
         });
     });
 
@@ -191,16 +218,27 @@ describe("the stack (index.ts / stack.ts)", () => {
         it("runs 10% at a time, stops at 5%, and passes its snapshot parameters", () => {
             const main = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-main")!.inputs;
             assert.deepEqual([main.maxConcurrency, main.maxErrors], ["10%", "5%"]);
-            assert.deepEqual(main.taskInvocationParameters.runCommandParameters.parameters,
-                [{ name: "target", values: ["main"] }, { name: "maxFreezeSeconds", values: ["20"] }, { name: "lockTimeoutSeconds", values: ["3"] }]);
+            assert.deepEqual(main.taskInvocationParameters.runCommandParameters.parameters, [
+                { name: "target", values: ["main"] },
+                { name: "maxFreezeSeconds", values: ["20"] },
+                { name: "lockTimeoutSeconds", values: ["3"] },
+            ]);
         });
 
         it("adds the extra filesystem-only target with its own task and priority", () => {
             const targets = ofType("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget");
-            assert.deepEqual(targets.map((t) => [t.name, t.inputs.targets[0].values[0]]),
-                [["snapshots-extra-1", "FilesystemOnly"], ["snapshots-main", "AmazonLinuxMySQL"]]);
+            assert.deepEqual(
+                targets.map((t) => [t.name, t.inputs.targets[0].values[0]]),
+                [
+                    ["snapshots-extra-1", "FilesystemOnly"],
+                    ["snapshots-main", "AmazonLinuxMySQL"],
+                ],
+            );
             const extra = ofType("aws:ssm/maintenanceWindowTask:MaintenanceWindowTask").find((t) => t.name === "snapshots-extra-1")!.inputs;
-            assert.deepEqual(extra.taskInvocationParameters.runCommandParameters.parameters, [{ name: "target", values: ["extra-1"] }, { name: "database", values: ["none"] }]);
+            assert.deepEqual(extra.taskInvocationParameters.runCommandParameters.parameters, [
+                { name: "target", values: ["extra-1"] },
+                { name: "database", values: ["none"] },
+            ]);
             assert.equal(extra.priority, 2);
             assert.deepEqual([extra.maxConcurrency, extra.maxErrors], ["2", "1"]);
         });
@@ -210,8 +248,12 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(instance.subnetId, "subnet-isolated-a");
             assert.equal(instance.associatePublicIpAddress, false);
             assert.equal(instance.instanceType, "t3.small");
-            assert.deepEqual(ofType("aws:ec2/vpcEndpoint:VpcEndpoint").map((e) => e.inputs.serviceName).sort(),
-                ["ec2", "ec2messages", "logs", "s3", "ssm", "ssmmessages"].map((s) => `com.amazonaws.eu-west-3.${s}`));
+            assert.deepEqual(
+                ofType("aws:ec2/vpcEndpoint:VpcEndpoint")
+                    .map((e) => e.inputs.serviceName)
+                    .sort(),
+                ["ec2", "ec2messages", "logs", "s3", "ssm", "ssmmessages"].map((s) => `com.amazonaws.eu-west-3.${s}`),
+            );
         });
 
         it("launches the host only after its network path exists (the VPC with its S3 gateway endpoint, every interface endpoint)", () => {
@@ -247,8 +289,12 @@ describe("the stack (index.ts / stack.ts)", () => {
             const counts = inventory();
             assert.equal(counts["aws:dlm/lifecyclePolicy:LifecyclePolicy"], 1);
             assert.equal(counts["consistent-snapshots:index:SnapshotLifecyclePolicy"], 1);
-            for (const absent of ["aws:ssm/maintenanceWindow:MaintenanceWindow", "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
-                "aws:cloudwatch/logGroup:LogGroup"]) assert.equal(counts[absent], undefined, absent);
+            for (const absent of [
+                "aws:ssm/maintenanceWindow:MaintenanceWindow",
+                "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
+                "aws:cloudwatch/logGroup:LogGroup",
+            ])
+                assert.equal(counts[absent], undefined, absent);
             assert.equal(outputs.maintenanceWindowId, undefined);
         });
 
@@ -260,7 +306,10 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(schedule.createRule.scripts.executionHandler, "consistent-snapshot-a1b2c3");
             assert.equal(schedule.createRule.scripts.executeOperationOnScriptFailure, false);
             assert.deepEqual(schedule.retainRule, { interval: 14, intervalUnit: "DAYS" });
-            assert.deepEqual(schedule.crossRegionCopyRules.map((r: Record<string, unknown>) => [r.targetRegion, r.encrypted]), [["eu-central-1", true]]);
+            assert.deepEqual(
+                schedule.crossRegionCopyRules.map((r: Record<string, unknown>) => [r.targetRegion, r.encrypted]),
+                [["eu-central-1", true]],
+            );
             const document = one("aws:ssm/document:Document").inputs;
             assert.equal(document.tags.DLMScriptsAccess, "true");
             const defaults = JSON.parse(document.content).parameters;
@@ -300,8 +349,14 @@ describe("the stack (index.ts / stack.ts)", () => {
                 snapshot("snap-other-policy", "2026-12-04T04:00:00Z", { CreatedByPolicy: "someone-else", "dlm:managed": "true" }),
                 snapshot("snap-other-tool", "2026-12-04T05:00:00Z", { CreatedBy: "another-tool" }),
             ]);
-            assert.deepEqual(rows.map((r) => [r[1], r[4], r[5], r[6]]),
-                [["snap-dlm-new", "i-1", null, "true"], ["snap-runnow", "i-1", "cs-run", null], ["snap-dlm-old", "i-1", null, "true"]]);
+            assert.deepEqual(
+                rows.map((r) => [r[1], r[4], r[5], r[6]]),
+                [
+                    ["snap-dlm-new", "i-1", null, "true"],
+                    ["snap-runnow", "i-1", "cs-run", null],
+                    ["snap-dlm-old", "i-1", null, "true"],
+                ],
+            );
         });
     });
 
@@ -318,7 +373,9 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.equal(ofType("awsx:ec2:Vpc").length, 0);
             assert.equal(outputs.vpcId, undefined);
             assert.equal(outputs.instanceId, undefined);
-            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets, [{ key: "tag:ConsistentSnapshot", values: ["Legacy"] }]);
+            assert.deepEqual(one("aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget").inputs.targets, [
+                { key: "tag:ConsistentSnapshot", values: ["Legacy"] },
+            ]);
         });
     });
 
@@ -329,9 +386,28 @@ describe("the stack (index.ts / stack.ts)", () => {
             delete require.cache[require.resolve(entry)];
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             const program = require(entry) as Record<string, unknown>;
-            assert.deepEqual(Object.keys(program).sort(), ["alertTopicArn", "documentNames", "freshnessAlarmArns", "historyCommand", "instanceId", "instancePolicyArn", "logGroupName",
-                "maintenanceWindowId", "maintenanceWindowRoleArn", "runNowCommand", "runNowSettings", "snapshotsCommand", "targetIds", "vpcId", "dataVolumeId",
-                "lifecyclePolicyId", "lifecyclePolicyRoleArn"].sort());
+            assert.deepEqual(
+                Object.keys(program).sort(),
+                [
+                    "alertTopicArn",
+                    "documentNames",
+                    "freshnessAlarmArns",
+                    "historyCommand",
+                    "instanceId",
+                    "instancePolicyArn",
+                    "logGroupName",
+                    "maintenanceWindowId",
+                    "maintenanceWindowRoleArn",
+                    "runNowCommand",
+                    "runNowSettings",
+                    "snapshotsCommand",
+                    "targetIds",
+                    "vpcId",
+                    "dataVolumeId",
+                    "lifecyclePolicyId",
+                    "lifecyclePolicyRoleArn",
+                ].sort(),
+            );
             await settle();
             assert.deepEqual(inventory(), DEV_INVENTORY);
         });
