@@ -97,31 +97,8 @@ readonly FTWRL="FLUSH TABLES WITH READ LOCK" BACKUP_STAGE="BACKUP STAGE BLOCK_CO
 LOCK_METHOD=$FTWRL LOCK_TAG=ftwrl
 
 # ---------------------------------------------------------------- state
+# The run's identity and timeline (ms since the epoch, 0 until it happens); each section below declares its own.
 RUN_ID="cs-$(date -u +%Y%m%dT%H%M%SZ)-$$"
-STATE_DIR="" RUN_BASE=""
-INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
-declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=()
-NEWEST_SNAPSHOT_MS=0 NEWEST_SNAPSHOT_VOLUME="" # the newest snapshot of those volumes (find_recent_snapshots)
-# A replica's applied position (discover_replica, read_replica_position): the statement and its columns' indexes.
-REPLICA_STATEMENT="" REPLICA_FILE_COLUMN=-1 REPLICA_POS_COLUMN=-1 REPLICA_GTID_COLUMN=-1
-REPLICA_FILE="" REPLICA_POS="" REPLICA_GTID="" REPLICA_CHANNELS=0
-declare -a EC2_ENDPOINT_ARGS=()
-declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=() FROZEN=() SNAPSHOTS=()
-declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
-declare -a FREEZE_STATUS=() FREEZE_INDEX=()
-FREEZE_STATUS_FD=""
-FROZEN_FILESYSTEMS=" "       # MAJ:MIN of each filesystem in FREEZE_MOUNTS
-NEVER_FROZEN_FILESYSTEMS=" " # MAJ:MIN of the filesystems of /, /boot, /boot/efi
-declare -a MYSQL_CMD=()
-BINLOG_AFTER="" DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false LOCK_ERROR="" DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 BINLOG_QUERY="" DB_CONNECTION_ID="" DB_LOCKED=false
-declare -a DB_LINES=()
-DB_ERROR="" DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
-BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS=""
-API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" API_READING=false WATCHDOG_PID="" WATCHDOG_FD="" TAGS_STATIC="" BODY_STATIC=""
-API_CLIENT="" CURL_VERSION="" CURL_PROBLEM="" EC2_URL="" EC2_DOMAIN=amazonaws.com EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
-declare -a STATIC_TAGS=() CURL_EC2_ARGS=()
-SENTINEL_PID="" SENTINEL_FD="" HOLD_DIR="" HOLD_RUN_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
-declare -a API_LINES=() PRUNED=() PRUNE_ERRORS=()
 T_QUIESCED=0 T_FIRST_FLUSH=0 T_WRITES_RELEASED=0 T_LOCK_REQUESTED=0 T_LOCKED=0 T_UNLOCKED=0 T_FROZEN=0 T_ALL_FROZEN=0 T_THAWED=0 T_API_START=0 T_API_END=0
 EXITING=false SENT_CALL_NOTE="" HOST_RECOVERED=false
 
@@ -374,6 +351,8 @@ never_frozen_filesystems() {
 is_never_frozen_fs() { is_never_frozen "$1" || [[ $NEVER_FROZEN_FILESYSTEMS == *" $2 "* ]]; }
 
 # ---------------------------------------------------------------- tools and environment
+STATE_DIR="" RUN_BASE=""
+
 check_tools() {
   [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (fsfreeze and the database's option file need it)"
   local tool
@@ -427,6 +406,10 @@ make_state_dir() {
 }
 
 # ---------------------------------------------------------------- IMDSv2 and EC2 (outside the freeze)
+INSTANCE_ID="" REGION="" AVAILABILITY_ZONE="" ROOT_DEVICE_NAME=""
+declare -a VOLUME_IDS=() VOLUME_DEVICES=() SNAPSHOT_VOLUME_IDS=() EC2_ENDPOINT_ARGS=()
+NEWEST_SNAPSHOT_MS=0 NEWEST_SNAPSHOT_VOLUME="" # the newest snapshot of those volumes (find_recent_snapshots)
+
 IMDS_TOKEN=""
 imds() {
   curl -fsS --max-time 2 --retry 2 --retry-max-time 6 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" \
@@ -571,6 +554,10 @@ normalize_device() {
 is_snapshotted_volume() { [[ " ${SNAPSHOT_VOLUME_IDS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- mounts
+declare -a FREEZE_MOUNTS=() SYNC_ONLY_MOUNTS=() UNFROZEN_MOUNTS=()
+FROZEN_FILESYSTEMS=" "       # MAJ:MIN of each filesystem in FREEZE_MOUNTS
+NEVER_FROZEN_FILESYSTEMS=" " # MAJ:MIN of the filesystems of /, /boot, /boot/efi
+
 # The EBS volume ids under the filesystem mounted at $1 (empty when it is on none).
 volumes_of_mount() {
   local source
@@ -700,6 +687,15 @@ classify_mounts() {
 }
 
 # ---------------------------------------------------------------- database session
+declare -a MYSQL_CMD=() DB_LINES=()
+DB_PID="" DB_IN="" DB_OUT="" DB_SEQ=0 DB_CONNECTION_ID="" DB_LOCKED=false DB_ERROR="" LOCK_ERROR=""
+DB_USER="" DB_FLAVOR="" DB_VERSION="" DB_LOG_BIN=false PROCESSLIST_TABLE=""
+DURABILITY="" CRASH_RECOVERY_PROBLEMS="" NON_TRANSACTIONAL_TABLES="" TABLES_LISTED=false
+BINLOG_QUERY="" BINLOG_FILE="" BINLOG_POSITION="" GTID_BINLOG_POS="" BINLOG_AFTER=""
+# A replica's applied position (discover_replica, read_replica_position): the statement and its columns' indexes.
+REPLICA_STATEMENT="" REPLICA_FILE_COLUMN=-1 REPLICA_POS_COLUMN=-1 REPLICA_GTID_COLUMN=-1
+REPLICA_FILE="" REPLICA_POS="" REPLICA_GTID="" REPLICA_CHANNELS=0
+
 declare -a DB_PATHS=()
 
 db_oneshot() { "${MYSQL_CMD[@]}" -e "$1" 2>&1; }
@@ -1186,6 +1182,10 @@ db_close_session() {
 }
 
 # ---------------------------------------------------------------- freeze
+declare -a FROZEN=() FREEZE_STATUS=() FREEZE_INDEX=()
+declare -A FREEZES_IN_FLIGHT=() # mount -> PID of its fsfreeze --freeze not known to have ended
+FREEZE_STATUS_FD=""
+
 # Flushes what the freeze would otherwise flush while holding everything (writers keep running).
 presync_mounts() {
   local m
@@ -1357,6 +1357,8 @@ recover_host() {
 }
 
 # ---------------------------------------------------------------- watchdog
+WATCHDOG_PID="" WATCHDOG_FD="" SENTINEL_PID="" SENTINEL_FD=""
+
 # Helpers give the host back when this script cannot. Each runs in its own session (it survives the
 # script being killed) and reads this script's messages on a FIFO only the script writes:
 #   freeze M   M is about to be frozen (what the helper thaws, never any other filesystem)
@@ -1615,6 +1617,10 @@ watchdog_stop() {
 }
 
 # ---------------------------------------------------------------- the snapshot call
+API_PID="" API_FIFO="" API_FD="" API_OUT_FD="" API_ERR="" API_READING=false TAGS_STATIC="" BODY_STATIC=""
+API_CLIENT="" CURL_VERSION="" CURL_PROBLEM="" EC2_URL="" EC2_DOMAIN=amazonaws.com EC2_HTTP_STATUS="" EC2_ERROR_CODE="" EC2_ERROR_MESSAGE=""
+declare -a STATIC_TAGS=() CURL_EC2_ARGS=() API_LINES=() SNAPSHOTS=()
+
 # The call is made ready before the lock: its client is started and left blocked reading its input from a
 # FIFO; writing the input (the tags, which carry the binlog position read under the lock) sends the request,
 # and its output is read line by line, so the host is thawed as soon as the answer is complete. Clients:
@@ -2028,6 +2034,8 @@ on_exit() {
 }
 
 # ---------------------------------------------------------------- retention (after the host is recovered)
+declare -a PRUNED=() PRUNE_ERRORS=()
+
 # A run is the unit: its snapshots share a RunId tag. Runs of this instance made by this tool are kept
 # newest first up to SSM_retainCount, and none older than SSM_retainDays; the rest are deleted. A delete
 # that fails (e.g. the snapshot backs an AMI) is reported and does not fail the backup.
@@ -2084,6 +2092,8 @@ delete_snapshot() {
 }
 
 # ---------------------------------------------------------------- DLM hold (pre-script -> post-script)
+HOLD_DIR="" HOLD_RUN_DIR="" HOLD_CREATED=false HANDED_OVER=false HOLD_RELEASED_BY=""
+
 # Who holds what, and who releases it:
 #
 #   pre-script: lock, freeze ──handover──> holder (keeps the lock's session, thaws at the end)
