@@ -3,6 +3,7 @@
 // the value and the accepted form. The components' own checks judge the values they take (messages renamed to
 // the config keys); the rules here are the stack's. Pulumi.yaml declares the same keys and defaults for the CLI.
 import * as pulumi from "@pulumi/pulumi";
+import { MYSQL_HOST_DEFAULTS } from "./components/mysqlHost";
 import { DEFAULT_TAG_VALUE } from "./components/rules";
 import { MAX_FRESHNESS_HOURS } from "./components/schedule";
 import { DLM_SCRIPT_PARAMETERS, SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
@@ -76,11 +77,11 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     maxErrors: WINDOW_TARGET_DEFAULTS.maxErrors,
     networkMode: "public",
     createDemoHost: true,
-    instanceType: "t3.micro",
-    dataVolumeSizeGiB: 20,
-    protectDataVolume: false,
-    retainDataVolumeOnDelete: false,
-    binlogExpireDays: 7,
+    instanceType: MYSQL_HOST_DEFAULTS.instanceType,
+    dataVolumeSizeGiB: MYSQL_HOST_DEFAULTS.dataVolumeSizeGiB,
+    protectDataVolume: MYSQL_HOST_DEFAULTS.protectDataVolume,
+    retainDataVolumeOnDelete: MYSQL_HOST_DEFAULTS.retainDataVolumeOnDelete,
+    binlogExpireDays: MYSQL_HOST_DEFAULTS.binlogExpireDays,
     logRetentionDays: MAINTENANCE_WINDOW_DEFAULTS.logRetentionDays,
     logGroupKmsKey: "",
     commandTimeoutSeconds: MAINTENANCE_WINDOW_DEFAULTS.commandTimeoutSeconds,

@@ -82,6 +82,19 @@ export interface MysqlHostArgs {
     tags?: Record<string, string>;
 }
 
+/** The host's defaults (what the Args' TSDoc says), applied with `??` where each argument is read. */
+export const MYSQL_HOST_DEFAULTS = Object.freeze({
+    architecture: "x86_64",
+    instanceType: "t3.micro",
+    dataVolumeSizeGiB: 20,
+    rootVolumeSizeGiB: 10,
+    binlogExpireDays: 7,
+    protectDataVolume: false,
+    retainDataVolumeOnDelete: false,
+    associatePublicIpAddress: false,
+    lifecyclePolicyScripts: false,
+} as const);
+
 /**
  * The reference database host: Amazon Linux 2023 with MariaDB on a separate encrypted data volume that
  * outlives the instance, reachable only through Session Manager (no ingress), IMDSv2 required, and an instance
@@ -107,7 +120,7 @@ export class MysqlHost extends pulumi.ComponentResource {
         super("consistent-snapshots:index:MysqlHost", name, args, opts);
         const tagKey = args.tagKey ?? DEFAULT_TAG_KEY;
         const tagValue = args.tagValue ?? DEFAULT_TAG_VALUE;
-        const architecture = args.architecture ?? "x86_64";
+        const architecture = args.architecture ?? MYSQL_HOST_DEFAULTS.architecture;
         this.targetTags = { [tagKey]: tagValue };
         const ctx = accountContext(this);
 
@@ -143,7 +156,7 @@ export class MysqlHost extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const binlogExpireDays = args.binlogExpireDays ?? 7;
+        const binlogExpireDays = args.binlogExpireDays ?? MYSQL_HOST_DEFAULTS.binlogExpireDays;
         if (!Number.isInteger(binlogExpireDays) || binlogExpireDays < 1 || binlogExpireDays > 99) {
             throw new Error(`MysqlHost ${name}: binlogExpireDays ${binlogExpireDays} is not a whole number of days from 1 to 99`);
         }
@@ -153,13 +166,17 @@ export class MysqlHost extends pulumi.ComponentResource {
             `${name}-data`,
             {
                 availabilityZone: subnet.availabilityZone,
-                size: args.dataVolumeSizeGiB ?? 20,
+                size: args.dataVolumeSizeGiB ?? MYSQL_HOST_DEFAULTS.dataVolumeSizeGiB,
                 type: "gp3",
                 encrypted: true,
                 kmsKeyId: args.kmsKeyId,
                 tags: { ...args.tags, Name: `${name}-data` },
             },
-            { parent: this, protect: args.protectDataVolume ?? false, retainOnDelete: args.retainDataVolumeOnDelete ?? false },
+            {
+                parent: this,
+                protect: args.protectDataVolume ?? MYSQL_HOST_DEFAULTS.protectDataVolume,
+                retainOnDelete: args.retainDataVolumeOnDelete ?? MYSQL_HOST_DEFAULTS.retainDataVolumeOnDelete,
+            },
         );
 
         const ami = aws.ssm.getParameterOutput({ name: AL2023_AMI_PARAMETERS[architecture] }, { parent: this });
@@ -167,10 +184,10 @@ export class MysqlHost extends pulumi.ComponentResource {
             name,
             {
                 ami: ami.value,
-                instanceType: args.instanceType ?? "t3.micro",
+                instanceType: args.instanceType ?? MYSQL_HOST_DEFAULTS.instanceType,
                 subnetId: args.subnetId,
                 vpcSecurityGroupIds: [securityGroup.id],
-                associatePublicIpAddress: args.associatePublicIpAddress ?? false,
+                associatePublicIpAddress: args.associatePublicIpAddress ?? MYSQL_HOST_DEFAULTS.associatePublicIpAddress,
                 iamInstanceProfile: profile.name,
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
                 // Tags on the root device only: the provider's volumeTags would also claim the data volume's tags.
@@ -178,7 +195,7 @@ export class MysqlHost extends pulumi.ComponentResource {
                     encrypted: true,
                     kmsKeyId: args.kmsKeyId,
                     volumeType: "gp3",
-                    volumeSize: args.rootVolumeSizeGiB ?? 10,
+                    volumeSize: args.rootVolumeSizeGiB ?? MYSQL_HOST_DEFAULTS.rootVolumeSizeGiB,
                     tags: { ...args.tags, Name: `${name}-root` },
                 },
                 userData: dataVolume.id.apply((dataVolumeId) => mysqlHostUserData({ dataVolumeId, binlogExpireDays })),
@@ -217,7 +234,7 @@ export class MysqlHost extends pulumi.ComponentResource {
                             tagKey,
                             tagValues: [tagValue],
                             logGroupArn,
-                            tagLifecyclePolicySnapshots: args.lifecyclePolicyScripts ?? false,
+                            tagLifecyclePolicySnapshots: args.lifecyclePolicyScripts ?? MYSQL_HOST_DEFAULTS.lifecyclePolicyScripts,
                         }),
                     ),
                 ),

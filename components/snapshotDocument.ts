@@ -155,6 +155,9 @@ export interface DocumentReference {
     parameterDefaults?: Record<string, string>;
 }
 
+/** The document's defaults (what the Args' TSDoc says). */
+export const SNAPSHOT_DOCUMENT_DEFAULTS = Object.freeze({ script: "consistent-snapshot", executionTimeoutSeconds: 600 } as const);
+
 export interface SnapshotDocumentArgs {
     /**
      * Which script under scripts/ the document runs (the file byte for byte, gzip-compressed and base64-encoded
@@ -204,12 +207,12 @@ export class SnapshotDocument extends pulumi.ComponentResource {
 
     constructor(name: string, args: SnapshotDocumentArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("consistent-snapshots:index:SnapshotDocument", name, args, opts);
-        const script = SNAPSHOT_SCRIPTS[args.script ?? "consistent-snapshot"];
-        const executionTimeoutSeconds = args.executionTimeoutSeconds ?? 600;
+        const scriptName = args.script ?? SNAPSHOT_DOCUMENT_DEFAULTS.script;
+        const script = SNAPSHOT_SCRIPTS[scriptName];
+        const executionTimeoutSeconds = args.executionTimeoutSeconds ?? SNAPSHOT_DOCUMENT_DEFAULTS.executionTimeoutSeconds;
         if (!Number.isInteger(executionTimeoutSeconds) || executionTimeoutSeconds < 1 || executionTimeoutSeconds > 172800) {
             throw new Error(`SnapshotDocument ${name}: executionTimeoutSeconds ${executionTimeoutSeconds} is not an integer from 1 to 172800`);
         }
-        const scriptName = args.script ?? "consistent-snapshot";
         for (const [parameter, value] of Object.entries(args.parameterDefaults ?? {})) {
             const error = DLM_SCRIPT_PARAMETERS.includes(parameter)
                 ? "not a default: Data Lifecycle Manager sets it"

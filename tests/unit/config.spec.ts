@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CONFIG_DEFAULTS, ConfigError, MAIN_TARGET_NAME, loadStackConfig, validateStackConfig, windowTargets } from "../../config";
+import { MYSQL_HOST_DEFAULTS } from "../../components/mysqlHost";
 import { LOG_RETENTION_DAYS } from "../../components/rules";
 import { MAINTENANCE_WINDOW_DEFAULTS, WINDOW_TARGET_DEFAULTS } from "../../components/snapshotMaintenanceWindow";
 import { defaultFreshnessHours, longestGapHours, scheduleError } from "../../components/schedule";
@@ -283,6 +284,9 @@ describe("stack configuration (config.ts)", () => {
         }
         assert.equal(CONFIG_DEFAULTS.maxConcurrency, WINDOW_TARGET_DEFAULTS.maxConcurrency);
         assert.equal(CONFIG_DEFAULTS.maxErrors, WINDOW_TARGET_DEFAULTS.maxErrors);
+        for (const key of ["instanceType", "dataVolumeSizeGiB", "protectDataVolume", "retainDataVolumeOnDelete", "binlogExpireDays"] as const) {
+            assert.equal(CONFIG_DEFAULTS[key], MYSQL_HOST_DEFAULTS[key], key);
+        }
     });
 
     describe("freshnessHours (the alarm when no successful run happened)", () => {
