@@ -51,6 +51,9 @@ export interface RestoreItem {
     sizeGiB?: number;
     volumeType: string;
     snapshotState: string;
+    /** The source volume's provisioned IOPS and throughput, kept when the type stays (io1/io2 need IOPS). */
+    iops?: number;
+    throughputMiBps?: number;
     volumeId?: string;
 }
 
@@ -182,16 +185,31 @@ export async function planRestore(ctx: Context, options: RestoreOptions): Promis
         sourceDevice: sourceVolumes.get(s.volumeId)?.Attachments?.find((a) => a.InstanceId === sourceInstanceId)?.Device,
     }));
     const devices = chooseDevices(withSource, options.deviceMap, inUse);
-    const items = withSource.map(({ snapshot, sourceDevice }, i): RestoreItem => ({
-        snapshotId: snapshot.snapshotId,
-        sourceVolumeId: snapshot.volumeId,
-        sourceDevice,
-        device: devices[i].device,
-        deviceReason: devices[i].reason,
-        sizeGiB: snapshot.volumeSize,
-        snapshotState: snapshot.state,
-        volumeType: options.volumeType ?? sourceVolumes.get(snapshot.volumeId)?.VolumeType ?? "gp3",
-    }));
+    const items = withSource.map(({ snapshot, sourceDevice }, i): RestoreItem => {
+        const source = sourceVolumes.get(snapshot.volumeId);
+        const volumeType = options.volumeType ?? source?.VolumeType ?? "gp3";
+        const sameType = source?.VolumeType === volumeType;
+        const iops = sameType && ["io1", "io2", "gp3"].includes(volumeType) ? source?.Iops : undefined;
+        if ((volumeType === "io1" || volumeType === "io2") && iops === undefined) {
+            throw new CliError(
+                `--volume-type ${volumeType}: a ${volumeType} volume needs its IOPS, known here only from a source volume of that type ` +
+                    `(${snapshot.volumeId} is gone or of another type); give gp3 (its default performance) or gp2`,
+                EXIT.badInput,
+            );
+        }
+        return {
+            snapshotId: snapshot.snapshotId,
+            sourceVolumeId: snapshot.volumeId,
+            sourceDevice,
+            device: devices[i].device,
+            deviceReason: devices[i].reason,
+            sizeGiB: snapshot.volumeSize,
+            snapshotState: snapshot.state,
+            volumeType,
+            iops,
+            throughputMiBps: sameType && volumeType === "gp3" ? source?.Throughput : undefined,
+        };
+    });
     return { runId: set.runId, sourceInstanceId, instanceId: options.instanceId, availabilityZone, items, tags: set.snapshots[0].tags };
 }
 
@@ -214,9 +232,15 @@ async function waitForSnapshots(ctx: Context, plan: RestorePlan, deadline: numbe
     }
 }
 
+/**
+ * Polls the volumes until `ready`. By filter, not by id: EC2 is eventually consistent, and DescribeVolumes by id of
+ * a volume created a moment ago can fail with InvalidVolume.NotFound; a filter answers without it until it shows.
+ */
 async function waitForVolumes(ctx: Context, volumeIds: string[], ready: (v: Volume) => boolean, what: string, deadline: number): Promise<void> {
     for (;;) {
-        const out = await aws("ec2 DescribeVolumes", () => ctx.clients.ec2.send(new DescribeVolumesCommand({ VolumeIds: volumeIds })));
+        const out = await aws("ec2 DescribeVolumes", () =>
+            ctx.clients.ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: "volume-id", Values: volumeIds }] })),
+        );
         const volumes = out.Volumes ?? [];
         const broken = volumes.filter((v) => v.State === "error");
         if (broken.length > 0) throw new CliError(`volume ${broken.map((v) => v.VolumeId).join(", ")} is in state error`, EXIT.awsError);
@@ -260,6 +284,8 @@ export async function executeRestore(ctx: Context, plan: RestorePlan, options: P
                         SnapshotId: item.snapshotId,
                         AvailabilityZone: plan.availabilityZone,
                         VolumeType: item.volumeType as VolumeType,
+                        ...(item.iops !== undefined ? { Iops: item.iops } : {}),
+                        ...(item.throughputMiBps !== undefined ? { Throughput: item.throughputMiBps } : {}),
                         Encrypted: true,
                         ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
                         TagSpecifications: [

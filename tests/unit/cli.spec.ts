@@ -134,8 +134,14 @@ function targetInstance(az = "eu-west-1a", devices = ["/dev/xvda"]) {
 function sourceVolumesStillAttached() {
     ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: [DATA_VOLUME, LOGS_VOLUME] }] }).resolves({
         Volumes: [
-            { VolumeId: DATA_VOLUME, VolumeType: "gp3", Attachments: [{ InstanceId: SOURCE, Device: "/dev/sdf", State: "attached" }] },
-            { VolumeId: LOGS_VOLUME, VolumeType: "io2", Attachments: [{ InstanceId: SOURCE, Device: "/dev/sdg", State: "attached" }] },
+            {
+                VolumeId: DATA_VOLUME,
+                VolumeType: "gp3",
+                Iops: 4000,
+                Throughput: 250,
+                Attachments: [{ InstanceId: SOURCE, Device: "/dev/sdf", State: "attached" }],
+            },
+            { VolumeId: LOGS_VOLUME, VolumeType: "io2", Iops: 6000, Attachments: [{ InstanceId: SOURCE, Device: "/dev/sdg", State: "attached" }] },
         ],
     });
 }
@@ -316,7 +322,7 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("creates encrypted volumes in the instance's AZ, waits, attaches them at the original devices, and says what to run next", async () => {
             let created = 0;
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}`, State: "creating" }));
-            ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] })
+            ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: ["vol-0f000000000000001", "vol-0f000000000000002"] }] })
                 .resolvesOnce({
                     Volumes: [
                         { VolumeId: "vol-0f000000000000001", State: "creating" },
@@ -341,10 +347,10 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.equal(result.code, EXIT.ok, result.err);
             const creates = ec2.commandCalls(CreateVolumeCommand).map((c) => c.args[0].input);
             assert.deepEqual(
-                creates.map((c) => [c.SnapshotId, c.AvailabilityZone, c.VolumeType, c.Encrypted]),
+                creates.map((c) => [c.SnapshotId, c.AvailabilityZone, c.VolumeType, c.Iops, c.Throughput, c.Encrypted]),
                 [
-                    ["snap-0000000000000000a", "eu-west-1a", "gp3", true],
-                    ["snap-0000000000000000b", "eu-west-1a", "io2", true],
+                    ["snap-0000000000000000a", "eu-west-1a", "gp3", 4000, 250, true],
+                    ["snap-0000000000000000b", "eu-west-1a", "io2", 6000, undefined, true],
                 ],
             );
             assert.deepEqual(creates[0].TagSpecifications, [
@@ -403,6 +409,39 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.throws(() => chooseDevices([...many, { snapshotId: "snap-x", volumeId: "vol-x" }], {}, []), /no free device name left/);
         });
 
+        it("keeps the source's IOPS and throughput when the type stays; refuses io1/io2 when no source volume says its IOPS (exit 2)", async () => {
+            const gp2 = await run(["restore", RUN, "--instance", TARGET, "--volume-type", "gp2", "--dry-run", "--json"]);
+            const plan = JSON.parse(gp2.out) as { items: { volumeType: string; iops?: number; throughputMiBps?: number }[] };
+            assert.deepEqual(
+                plan.items.map((i) => [i.volumeType, i.iops, i.throughputMiBps]),
+                [
+                    ["gp2", undefined, undefined],
+                    ["gp2", undefined, undefined],
+                ],
+            );
+            ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: [DATA_VOLUME, LOGS_VOLUME] }] }).resolves({ Volumes: [] });
+            const io2 = await run(["restore", RUN, "--instance", TARGET, "--volume-type", "io2"]);
+            assert.equal(io2.code, EXIT.badInput);
+            assert.match(io2.err, /--volume-type io2: a io2 volume needs its IOPS, known here only from a source volume of that type/);
+            noVolumeCreatedOrTouched();
+        });
+
+        it("waits for new volumes by filter (EC2 answers a new volume's id with InvalidVolume.NotFound for a while), not failing on their absence", async () => {
+            let created = 0;
+            ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}` }));
+            const ids = ["vol-0f000000000000001", "vol-0f000000000000002"];
+            ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: ids }] })
+                .resolvesOnce({ Volumes: [] })
+                .resolvesOnce({ Volumes: ids.map((VolumeId) => ({ VolumeId, State: "available" })) })
+                .resolves({ Volumes: ids.map((VolumeId) => ({ VolumeId, State: "in-use", Attachments: [{ InstanceId: TARGET, State: "attached" }] })) });
+            ec2.on(DescribeVolumesCommand, { VolumeIds: ids }).rejects(
+                Object.assign(new Error("The volume does not exist."), { name: "InvalidVolume.NotFound" }),
+            );
+            const result = await run(["restore", RUN, "--instance", TARGET]);
+            assert.equal(result.code, EXIT.ok, result.err);
+            assert.equal(ec2.commandCalls(AttachVolumeCommand).length, 2);
+        });
+
         it("refuses an AZ that is not the instance's (exit 2), creating nothing", async () => {
             const result = await run(["restore", RUN, "--instance", TARGET, "--az", "eu-west-1b"]);
             assert.equal(result.code, EXIT.badInput);
@@ -444,7 +483,7 @@ describe("operator CLI (npx consistent-snapshots)", () => {
                 .resolves({ Snapshots: [RUN_SET[1]] });
             let created = 0;
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}` }));
-            ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] })
+            ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: ["vol-0f000000000000001", "vol-0f000000000000002"] }] })
                 .resolvesOnce({ Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "available" })) })
                 .resolves({
                     Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({
@@ -508,7 +547,7 @@ describe("operator CLI (npx consistent-snapshots)", () => {
         it("an attach refused: the attached volume is left (and said), the unattached one deleted", async () => {
             let created = 0;
             ec2.on(CreateVolumeCommand).callsFake(() => ({ VolumeId: `vol-0f00000000000000${++created}` }));
-            ec2.on(DescribeVolumesCommand, { VolumeIds: ["vol-0f000000000000001", "vol-0f000000000000002"] }).resolves({
+            ec2.on(DescribeVolumesCommand, { Filters: [{ Name: "volume-id", Values: ["vol-0f000000000000001", "vol-0f000000000000002"] }] }).resolves({
                 Volumes: ["vol-0f000000000000001", "vol-0f000000000000002"].map((VolumeId) => ({ VolumeId, State: "available" })),
             });
             ec2.on(AttachVolumeCommand)
