@@ -21,7 +21,7 @@ Commands:
              [--instance <id>] [--run <RunId>] [--since <7d|24h|ISO time>] [--limit <n>]
   restore    <RunId> --instance <id>: new encrypted volumes from the run's snapshots, attached to the instance
              [--az <zone>] [--device-map <volume or snapshot id>=/dev/sdX,...] [--volume-type <type>]
-             [--kms-key-id <key>] [--wait-seconds <s>] [--dry-run]
+             [--kms-key-id <key>] [--wait-seconds <s>] [--dry-run] [--allow-incomplete]
 
 Options for every command:
   --region <region>  --profile <profile>  --json  --help
@@ -58,6 +58,7 @@ const OPTIONS = {
     "volume-type": { type: "string" },
     "kms-key-id": { type: "string" },
     "dry-run": { type: "boolean" },
+    "allow-incomplete": { type: "boolean" },
 } as const;
 
 /** Which options each command takes (besides the common ones). */
@@ -65,7 +66,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
     run: ["document", "stack-outputs", "target", "tag-key", "instance", "parameter", "log-group", "max-concurrency", "max-errors", "wait-seconds"],
     runs: ["document", "stack-outputs", "instance", "command", "since", "limit"],
     snapshots: ["instance", "run", "since", "limit"],
-    restore: ["instance", "az", "device-map", "volume-type", "kms-key-id", "wait-seconds", "dry-run"],
+    restore: ["instance", "az", "device-map", "volume-type", "kms-key-id", "wait-seconds", "dry-run", "allow-incomplete"],
 };
 const COMMON = ["region", "profile", "json", "help", "endpoint"];
 
@@ -245,6 +246,7 @@ export async function main(argv: string[], makeContext: (aws: { region?: string;
                 volumeType: values["volume-type"],
                 kmsKeyId: values["kms-key-id"],
                 dryRun: values["dry-run"] === true,
+                allowIncomplete: values["allow-incomplete"] === true,
                 waitSeconds: integer("wait-seconds", values["wait-seconds"], 3600, 10, 86400),
                 json,
             });

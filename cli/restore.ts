@@ -35,6 +35,8 @@ export interface RestoreOptions {
     /** A KMS key for the new volumes (else the snapshot's key, or the account's default EBS key). */
     kmsKeyId?: string;
     dryRun: boolean;
+    /** Restore a set that has fewer snapshots than the run took (its VolumeCount tag): the copy is then not whole. */
+    allowIncomplete?: boolean;
     /** How long to wait for pending snapshots, then for the volumes. */
     waitSeconds: number;
     json: boolean;
@@ -151,6 +153,13 @@ export async function planRestore(ctx: Context, options: RestoreOptions): Promis
             `run ${options.runId}: snapshot ${failed.map((s) => s.snapshotId).join(", ")} failed (state error): the set cannot be restored`,
             EXIT.awsError,
         );
+    if (!set.complete && !options.allowIncomplete) {
+        throw new CliError(
+            `run ${options.runId}: ${set.snapshots.length} of its ${set.volumeCount} snapshots exist (one was deleted, or DLM did not take it): ` +
+                "a copy of part of the instance is not the database it backed up; --allow-incomplete restores what there is",
+            EXIT.badInput,
+        );
+    }
     const sources = new Set(set.snapshots.map((s) => s.tags.InstanceId));
     if (sources.size !== 1)
         throw new CliError(

@@ -33,6 +33,10 @@ export interface SnapshotSet {
     consistencyMethod: string;
     /** completed when every snapshot is; error when one failed; else pending. */
     state: "completed" | "pending" | "error";
+    /** How many volumes the run snapshotted (its VolumeCount tag; absent on runs made before the tag existed). */
+    volumeCount?: number;
+    /** False when fewer snapshots carry the RunId than the run made (one deleted, or one DLM did not take). */
+    complete: boolean;
     snapshots: SnapshotRecord[];
 }
 
@@ -68,6 +72,8 @@ export function groupByRun(snapshots: SnapshotRecord[]): SnapshotSet[] {
         .map(([runId, members]): SnapshotSet => {
             const sorted = [...members].sort((a, b) => a.volumeId.localeCompare(b.volumeId));
             const states = new Set(sorted.map((s) => s.state));
+            const counts = sorted.map((s) => Number(s.tags.VolumeCount)).filter((n) => Number.isInteger(n) && n > 0);
+            const volumeCount = counts.length > 0 ? Math.max(...counts) : undefined;
             return {
                 runId,
                 instanceId: sorted[0].tags.InstanceId ?? "",
@@ -78,6 +84,8 @@ export function groupByRun(snapshots: SnapshotRecord[]): SnapshotSet[] {
                 takenBy: sorted.some((s) => s.tags[LIFECYCLE_POLICY_TAG.key] === LIFECYCLE_POLICY_TAG.value) ? "dlm" : "script",
                 consistencyMethod: sorted[0].tags.ConsistencyMethod ?? "",
                 state: states.has("error") ? "error" : [...states].every((s) => s === "completed") ? "completed" : "pending",
+                volumeCount,
+                complete: volumeCount === undefined || sorted.length >= volumeCount,
                 snapshots: sorted,
             };
         })
@@ -164,7 +172,7 @@ export async function snapshotsCommand(ctx: Context, options: SnapshotsOptions):
                     isoTime(s.startTime),
                     s.runId,
                     s.instanceId,
-                    s.snapshots.length,
+                    s.volumeCount === undefined ? s.snapshots.length : `${s.snapshots.length}/${s.volumeCount}${s.complete ? "" : " INCOMPLETE"}`,
                     s.state,
                     s.consistencyMethod || "-",
                     s.takenBy,

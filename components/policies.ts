@@ -50,6 +50,7 @@ export const POST_SCRIPT_TAG_KEYS = [
     "DlmExecutionId",
     "FrozenMounts",
     "UnfrozenMounts",
+    "VolumeCount",
     "BinlogFile",
     "BinlogPosition",
     ...gtidTagKeys("GtidBinlogPos"),

@@ -85,7 +85,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
     excludeBootVolume: {
         default: "true",
         allowedPattern: "^(true|false)$",
-        description: "Leave the boot volume out of the snapshot set.",
+        description: "Leave the boot volume out.",
     },
     dryRun: {
         default: "false",
@@ -98,7 +98,7 @@ export const CONSISTENT_SNAPSHOT_PARAMETERS: Readonly<Record<string, DocumentPar
         default: "Consistent snapshot by consistent-snapshots",
         allowedPattern: "^/?([A-Za-z0-9 _.:=+@-]+/)*[A-Za-z0-9 _.:=+@-]*$",
         maxChars: 255,
-        description: "Description of the snapshots (0-255 of letters, digits, space and _.:/=+@-, without '//').",
+        description: "The snapshots' description (0-255 of [A-Za-z0-9 _.:/=+@-], without '//').",
     },
     retainCount: {
         default: "0",

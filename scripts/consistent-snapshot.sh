@@ -1808,7 +1808,7 @@ build_static_tags() {
     "Name=$name" "$CREATED_BY_TAG_KEY=$CREATED_BY_TAG_VALUE" "InstanceId=$INSTANCE_ID"
     "ConsistencyMethod=$method" "Database=$DATABASE" "RunId=$RUN_ID"
     "AvailabilityZone=$AVAILABILITY_ZONE" "FrozenMounts=${FREEZE_MOUNTS[*]:-none}"
-    "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}"
+    "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}" "VolumeCount=${#SNAPSHOT_VOLUME_IDS[@]}"
   )
   [[ $DATABASE == mysql ]] && STATIC_TAGS+=("DatabaseVersion=$DB_FLAVOR $DB_VERSION")
   [[ -n $DURABILITY ]] && STATIC_TAGS+=("Durability=$DURABILITY")
@@ -2267,7 +2267,7 @@ tag_held_snapshots() {
   # Not InstanceId: DLM's variable tag sets it, and the instance policy lets a host tag only snapshots whose
   # InstanceId is its own, never that key.
   local -a tags=("RunId=$RUN_ID" "ConsistencyMethod=$1" "DlmExecutionId=$EXECUTION_ID"
-    "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}")
+    "FrozenMounts=${FREEZE_MOUNTS[*]:-none}" "UnfrozenMounts=${UNFROZEN_MOUNTS[*]:-none}" "VolumeCount=${#SNAPSHOT_VOLUME_IDS[@]}")
   if [[ $1 == *+* ]]; then
     tags+=("BinlogFile=$BINLOG_FILE" "BinlogPosition=$BINLOG_POSITION")
     gtid_tags GtidBinlogPos "$GTID_BINLOG_POS" tags

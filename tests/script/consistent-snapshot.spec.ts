@@ -347,6 +347,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.equal(tags.Database, "mysql");
             assert.equal(tags.ConsistencyMethod, `${DEFAULT_LOCK.tag}+fsfreeze`);
             assert.equal(tags.UnfrozenMounts, "none");
+            assert.equal(tags.VolumeCount, String(obs.snapshots.length), "how many snapshots make the set whole (the CLI refuses to restore fewer)");
             assert.match(tags.BinlogFile, /^mysql-bin\.\d{6}$/);
             assert.match(tags.BinlogPosition, /^\d+$/);
             // MariaDB's GTID position (domain-server-sequence) or MySQL's executed GTID set (uuid:1-n).

@@ -409,6 +409,23 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.throws(() => chooseDevices([...many, { snapshotId: "snap-x", volumeId: "vol-x" }], {}, []), /no free device name left/);
         });
 
+        it("refuses a set with fewer snapshots than its VolumeCount tag (one deleted) unless --allow-incomplete (exit 2, nothing created)", async () => {
+            const counted = RUN_SET.map((snap) => ({ ...snap, Tags: [...snap.Tags!, { Key: "VolumeCount", Value: "3" }] }));
+            ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({ Snapshots: counted });
+            const refused = await run(["restore", RUN, "--instance", TARGET]);
+            assert.equal(refused.code, EXIT.badInput);
+            assert.match(refused.err, new RegExp(`run ${RUN}: 2 of its 3 snapshots exist .* --allow-incomplete restores what there is`));
+            noVolumeCreatedOrTouched();
+            const list = await run(["snapshots"]);
+            assert.match(list.out, /\s2\/3 INCOMPLETE\s/);
+            const allowed = await run(["restore", RUN, "--instance", TARGET, "--allow-incomplete", "--dry-run"]);
+            assert.equal(allowed.code, EXIT.ok, allowed.err);
+            ec2.on(DescribeSnapshotsCommand, { OwnerIds: ["self"] }).resolves({
+                Snapshots: counted.slice(0, 2).map((x) => ({ ...x, Tags: x.Tags!.map((t) => (t.Key === "VolumeCount" ? { ...t, Value: "2" } : t)) })),
+            });
+            assert.match((await run(["snapshots"])).out, /\s2\/2\s/);
+        });
+
         it("keeps the source's IOPS and throughput when the type stays; refuses io1/io2 when no source volume says its IOPS (exit 2)", async () => {
             const gp2 = await run(["restore", RUN, "--instance", TARGET, "--volume-type", "gp2", "--dry-run", "--json"]);
             const plan = JSON.parse(gp2.out) as { items: { volumeType: string; iops?: number; throughputMiBps?: number }[] };
