@@ -218,7 +218,7 @@ export async function runsCommand(ctx: Context, options: RunsOptions): Promise<n
         const found = [];
         const filters = [
             { key: "DocumentName" as const, value: options.documentName },
-            ...(options.since ? [{ key: "InvokedAfter" as const, value: options.since.toISOString() }] : []),
+            ...(options.since ? [{ key: "InvokedAfter" as const, value: options.since.toISOString().replace(/\.\d{3}Z$/, "Z") }] : []),
         ];
         const input = options.commandId
             ? { CommandId: options.commandId }

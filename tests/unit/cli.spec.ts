@@ -752,7 +752,7 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.equal(result.code, EXIT.ok, result.err);
             assert.deepEqual(ssm.commandCalls(ListCommandsCommand)[0].args[0].input.Filters, [
                 { key: "DocumentName", value: "cs-doc" },
-                { key: "InvokedAfter", value: "2026-11-28T12:00:00.000Z" },
+                { key: "InvokedAfter", value: "2026-11-28T12:00:00Z" }, // the form SSM documents (CommandFilter)
             ]);
             assert.match(result.out, new RegExp(`${SOURCE}\\s+Success\\s+ok\\s+0\\s+-\\s+-\\s+70 ms\\s+-\\s+${RUN}\\s+c-1`));
             assert.match(result.out, /i-0aaaaaaaaaaaaaaa1 c-2: SSM no longer has this invocation's output/);
