@@ -172,8 +172,11 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
                         "aws:iam/rolePolicy:RolePolicy": 1,
                         "aws:iam/policy:Policy": 1,
                         "aws:cloudwatch/logGroup:LogGroup": 1,
-                        "aws:cloudwatch/eventRule:EventRule": 2,
-                        "aws:cloudwatch/eventTarget:EventTarget": 2,
+                        "aws:cloudwatch/eventRule:EventRule": 3,
+                        "aws:cloudwatch/eventTarget:EventTarget": 3,
+                        "aws:cloudwatch/logMetricFilter:LogMetricFilter": 6,
+                        "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+                        "aws:cloudwatch/dashboard:Dashboard": 1,
                         "aws:kms/key:Key": 1,
                         "aws:sns/topic:Topic": 1,
                         "aws:sns/topicPolicy:TopicPolicy": 1,
@@ -229,14 +232,16 @@ describe("examples/multi-region (one program, a provider per Region, one stack p
             }
         });
 
-        it("gives no two resources the same name where AWS requires it unique (IAM per account; the rest per account and Region)", () => {
+        it("gives no two resources the same name where AWS requires it unique (IAM and CloudWatch dashboards per account; the rest per account and Region)", () => {
             const urns = resources.map((r) => r.urn);
             assert.equal(new Set(urns).size, urns.length, "two resources share a URN");
             const seen = new Map<string, string>();
             for (const r of awsResources()) {
                 // An explicit name, or Pulumi's auto-name: the resource's name, a dash and seven random hex digits.
-                const name = r.inputs.name ?? `${r.name}-`;
-                const scope = r.type.startsWith("aws:iam/") ? `${r.context.accountId} (global)` : `${r.context.accountId} ${r.context.region}`;
+                const name = r.inputs.name ?? r.inputs.dashboardName ?? `${r.name}-`;
+                // PutDashboard: "All dashboards in your account are global, not region-specific."
+                const global = r.type.startsWith("aws:iam/") || r.type === "aws:cloudwatch/dashboard:Dashboard";
+                const scope = global ? `${r.context.accountId} (global)` : `${r.context.accountId} ${r.context.region}`;
                 const key = `${scope} ${r.type} ${name}`;
                 assert.ok(!seen.has(key), `${r.urn} and ${seen.get(key)} are both ${name} in ${scope}`);
                 seen.set(key, r.urn);

@@ -30,9 +30,13 @@ export function linkLibrary(example: string): void {
     const built = path.join(REPO_ROOT, "bin", "components", "index.js");
     assert.ok(fs.existsSync(built), `${built} is missing: run npm run build (npm test does)`);
     const link = path.join(EXAMPLES_DIR, example, "node_modules", "consistent-snapshots");
-    if (!fs.existsSync(link)) {
+    const target = path.relative(path.dirname(link), REPO_ROOT);
+    // Anything else there (the packed copy `npm install` in the example leaves) would test an older library.
+    const current = fs.lstatSync(link, { throwIfNoEntry: false });
+    if (current && !(current.isSymbolicLink() && fs.readlinkSync(link) === target)) fs.rmSync(link, { recursive: true, force: true });
+    if (!fs.lstatSync(link, { throwIfNoEntry: false })) {
         fs.mkdirSync(path.dirname(link), { recursive: true });
-        fs.symlinkSync(path.relative(path.dirname(link), REPO_ROOT), link, "dir");
+        fs.symlinkSync(target, link, "dir");
     }
 }
 
