@@ -12,6 +12,14 @@ import {
 import { CliError, Context, EXIT, aws, isAwsError } from "./context";
 import { isoTime, ms, table } from "./format";
 
+/** Every invocation of a command (all pages), or only one instance's. */
+async function listInvocations(ctx: Context, commandId: string, instanceId?: string): Promise<CommandInvocation[]> {
+    const found: CommandInvocation[] = [];
+    const input = { CommandId: commandId, ...(instanceId ? { InstanceId: instanceId } : {}) };
+    for await (const page of paginateListCommandInvocations({ client: ctx.clients.ssm }, input)) found.push(...(page.CommandInvocations ?? []));
+    return found;
+}
+
 /** SSM command and invocation statuses after which nothing changes. */
 const FINAL_STATUSES = [
     "Success",
@@ -138,9 +146,7 @@ export async function runCommand(ctx: Context, options: RunOptions): Promise<num
             const command = (await ctx.clients.ssm.send(new ListCommandsCommand({ CommandId: commandId }))).Commands?.[0];
             commandStatus = command?.Status ?? commandStatus;
             targetCount = command?.TargetCount ?? targetCount;
-            invocations = [];
-            for await (const page of paginateListCommandInvocations({ client: ctx.clients.ssm }, { CommandId: commandId }))
-                invocations.push(...(page.CommandInvocations ?? []));
+            invocations = await listInvocations(ctx, commandId);
         } catch (error) {
             // Following is best effort: a throttled poll (past the SDK's retries) waits for the next one.
             if (!isAwsError(error, "ThrottlingException"))
@@ -232,16 +238,7 @@ export async function runsCommand(ctx: Context, options: RunsOptions): Promise<n
     const records: RunRecord[] = [];
     for (const command of commands) {
         const commandId = command.CommandId ?? "";
-        const invocations = await aws("ssm ListCommandInvocations", async () => {
-            const found: CommandInvocation[] = [];
-            for await (const page of paginateListCommandInvocations(
-                { client: ctx.clients.ssm },
-                { CommandId: commandId, ...(options.instanceId ? { InstanceId: options.instanceId } : {}) },
-            )) {
-                found.push(...(page.CommandInvocations ?? []));
-            }
-            return found;
-        });
+        const invocations = await aws("ssm ListCommandInvocations", () => listInvocations(ctx, commandId, options.instanceId));
         for (const i of invocations) {
             const final = FINAL_STATUSES.includes(i.Status ?? "");
             const { summary, problem } = final

@@ -5,6 +5,10 @@
 // summary is one JSON log event that a metric filter can read. Under DLM, DLM's own AWS/EBS metrics per policy.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { cutText } from "./rules";
+
+/** CloudWatch's AlarmDescription is 0-1024 characters. */
+const ALARM_DESCRIPTION_MAX_CHARS = 1024;
 
 /** The CloudWatch namespace of the run metrics. */
 export const DEFAULT_METRIC_NAMESPACE = "ConsistentSnapshots";
@@ -71,7 +75,7 @@ export function freshnessAlarm(
     return new aws.cloudwatch.MetricAlarm(
         name,
         {
-            alarmDescription: opts.description,
+            alarmDescription: cutText(opts.description, ALARM_DESCRIPTION_MAX_CHARS),
             comparisonOperator: "LessThanThreshold",
             threshold: 1,
             evaluationPeriods: opts.hours,

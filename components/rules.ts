@@ -9,6 +9,11 @@ export const DEFAULT_TAG_VALUE = "AmazonLinuxMySQL";
 /** The default schedule of both schedulers: daily at midnight (a cron expression both SSM and DLM take). */
 export const DEFAULT_SCHEDULE = "cron(0 0 * * ? *)";
 
+/** `text` cut to at most `max` characters for a field AWS bounds, marked with "..." where it was cut. */
+export function cutText(text: string, max: number): string {
+    return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
 /** CloudWatch Logs' accepted retention periods, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 /** SSM's patterns for MaxConcurrency and MaxErrors (a count or a percentage), both 1-7 characters. */

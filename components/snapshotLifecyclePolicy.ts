@@ -438,11 +438,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                       })),
                       hours: this.freshnessHours,
                       tags: args.tags,
-                      description:
-                          `consistent-snapshots: Data Lifecycle Manager took no consistent snapshot (snapshots completed and post-script succeeded) of instances tagged ${tagKey}=${args.tagValue} in ${this.freshnessHours} h.`.slice(
-                              0,
-                              1024,
-                          ),
+                      description: `consistent-snapshots: Data Lifecycle Manager took no consistent snapshot (snapshots completed and post-script succeeded) of instances tagged ${tagKey}=${args.tagValue} in ${this.freshnessHours} h.`,
                   })
                 : undefined;
         this.freshnessAlarmArn = alarm?.arn;

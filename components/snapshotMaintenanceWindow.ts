@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_FAILED_MESSAGE, WINDOW_FAILED_MESSAGE, commandFailedPattern, failureAlerts, windowFailedPattern } from "./alerts";
 import { AccountContext, accountContext, maintenanceWindowRolePolicy, serviceTrustPolicy, snapshotInstancePolicy } from "./policies";
-import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY, LOG_RETENTION_DAYS, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
+import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY, LOG_RETENTION_DAYS, cutText, MAX_CONCURRENCY_PATTERN, MAX_ERRORS_PATTERN, isIanaTimeZone, tagError } from "./rules";
 import {
     DEFAULT_METRIC_NAMESPACE,
     STALE_MESSAGE,
@@ -383,10 +383,9 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                     metrics: [{ namespace: this.metricNamespace, metricName: "RunsSucceeded", dimensions: { Target: target.name } }],
                     hours: this.freshnessHours,
                     tags: args.tags,
-                    description: fitAlarmDescription(
+                    description:
                         `consistent-snapshots: no successful consistent snapshot of target ${target.name} (instances tagged ` +
-                            `${tagKey}=${target.tagValue}) in ${this.freshnessHours} h. \`npx consistent-snapshots runs\` shows the last runs.`,
-                    ),
+                        `${tagKey}=${target.tagValue}) in ${this.freshnessHours} h. \`npx consistent-snapshots runs\` shows the last runs.`,
                 }).arn;
             }
         }
@@ -486,15 +485,10 @@ export function taskParameters(target: SnapshotTargetArgs): Record<string, strin
     return declaresTarget(target) ? { target: target.name, ...target.parameters } : { ...target.parameters };
 }
 
-/** CloudWatch's AlarmDescription is 0-1024 characters. */
-function fitAlarmDescription(text: string): string {
-    return text.length <= 1024 ? text : `${text.slice(0, 1021)}...`;
-}
-
 /**
  * A maintenance-window target's or task's `Description` and a target's `OwnerInformation` are 1-128 characters
  * (SSM API model); tag keys (128) and values (256) can be longer: cut to fit, marked with "...".
  */
 export function fitMaintenanceWindowText(text: string, max = 128): string {
-    return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+    return cutText(text, max);
 }

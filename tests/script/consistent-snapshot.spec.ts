@@ -130,6 +130,26 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
     }
 
     /** The host is given back: both mounts take a write, the lock is free and the database takes a commit. */
+    /**
+     * Runs `body` with another tool's snapshot of the data volume started 1 s ago and the double enforcing EC2's 15 s
+     * interval between snapshots of a volume; both undone afterwards. `body` gets the snapshot's start (ms).
+     */
+    async function withRecentSnapshotOfDataVolume(
+        snapshotId: string,
+        state: "pending" | "completed",
+        body: (seededStart: number) => Promise<void>,
+    ): Promise<void> {
+        const seededStart = Date.now() - 1000;
+        f.double.seedSnapshot({ snapshotId, volumeId: DATA_VOLUME_ID, startTime: new Date(seededStart), tags: { Owner: "another tool" }, state });
+        f.double.volumeSnapshotIntervalMs = 15000;
+        try {
+            await body(seededStart);
+        } finally {
+            f.double.volumeSnapshotIntervalMs = 0;
+            f.double.snapshotStore.delete(snapshotId);
+        }
+    }
+
     async function assertHostRecovered(withinMs = 2000): Promise<void> {
         for (const mount of f.freezableMounts) {
             assert.ok(await f.writable(mount, withinMs), `${mount} is still frozen`);
@@ -621,16 +641,8 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
 
     describe("EC2's interval between snapshots of a volume (15 s; SnapshotCreationPerVolumeRateExceeded)", () => {
         it("waits out the interval since a volume's newest snapshot before locking, so that the call inside the freeze is not refused", async () => {
-            const seededStart = Date.now() - 1000; // discovery takes 2-9 s here: the lock must still wait
-            f.double.seedSnapshot({
-                snapshotId: "snap-0beef00000000000a",
-                volumeId: DATA_VOLUME_ID,
-                startTime: new Date(seededStart),
-                tags: { Owner: "another tool" },
-                state: "pending",
-            });
-            f.double.volumeSnapshotIntervalMs = 15000;
-            try {
+            // Started 1 s ago: discovery takes 2-9 s here, the lock must still wait.
+            await withRecentSnapshotOfDataVolume("snap-0beef00000000000a", "pending", async (seededStart) => {
                 const result = await run();
                 assert.equal(result.code, 0, result.stderr);
                 assert.match(result.stderr, new RegExp(`NOTE: 1 snapshot\\(s\\) of ${DATA_VOLUME_ID} still pending`));
@@ -643,10 +655,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                 const call = f.double.requests.find((r) => r.what === "CreateSnapshots" && r.atMs >= seededStart)!;
                 assert.ok(call.atMs - seededStart >= 15000, `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`);
                 assert.ok((result.summary.lockedAtMs as number) - seededStart >= 15000, "locked before the interval had passed: the wait was inside the lock");
-            } finally {
-                f.double.volumeSnapshotIntervalMs = 0;
-                f.double.snapshotStore.delete("snap-0beef00000000000a");
-            }
+            });
             await assertHostRecovered();
         });
     });
@@ -841,16 +850,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             });
 
             it("crash-recovery also waits out the interval since a volume's newest snapshot, before the call (nothing is locked)", async () => {
-                const seededStart = Date.now() - 1000;
-                f.double.seedSnapshot({
-                    snapshotId: "snap-0beef00000000000b",
-                    volumeId: DATA_VOLUME_ID,
-                    startTime: new Date(seededStart),
-                    tags: { Owner: "another tool" },
-                    state: "completed",
-                });
-                f.double.volumeSnapshotIntervalMs = 15000;
-                try {
+                await withRecentSnapshotOfDataVolume("snap-0beef00000000000b", "completed", async (seededStart) => {
                     const result = await run({ quiesce: "crash-recovery" });
                     assert.equal(result.code, 0, result.stderr);
                     assert.equal(result.summary.lockMethod, "none (crash recovery)");
@@ -865,10 +865,7 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
                         call.atMs - seededStart >= 15000,
                         `called ${call.atMs - seededStart} ms after the other snapshot (the double refuses under 15 s)`,
                     );
-                } finally {
-                    f.double.volumeSnapshotIntervalMs = 0;
-                    f.double.snapshotStore.delete("snap-0beef00000000000b");
-                }
+                });
                 await assertHostRecovered();
             });
 
