@@ -9,6 +9,7 @@ import { MAX_FRESHNESS_HOURS } from "./components/schedule";
 import { DLM_SCRIPT_PARAMETERS, SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
 import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./components/snapshotLifecyclePolicy";
 import { MAINTENANCE_WINDOW_DEFAULTS, SnapshotTargetArgs, WINDOW_TARGET_DEFAULTS, maintenanceWindowArgsErrors } from "./components/snapshotMaintenanceWindow";
+import { RestoreDrillRunArgs, restoreDrillArgsErrors } from "./components/restoreDrill";
 
 export const PROJECT = "consistent-snapshots";
 
@@ -61,7 +62,15 @@ export interface StackConfig {
     executeOperationOnScriptFailure: boolean;
     /** Hours without a successful run before the freshness alarm: "auto" (from the schedule), 0 (none) or 1-168. */
     freshnessHours: "auto" | number;
+    /** Scheduled restore drills ({}: none); `subnetId: "auto"` is the demo network's private subnet. */
+    restoreDrill: RestoreDrillConfig | Record<string, never>;
 }
+
+/** The `restoreDrill` key: a RestoreDrill's arguments, with `subnetId` possibly `auto`. */
+export const hasRestoreDrill = (config: Pick<StackConfig, "restoreDrill">): config is { restoreDrill: RestoreDrillConfig } => "subnetId" in config.restoreDrill;
+export type RestoreDrillConfig = Omit<RestoreDrillRunArgs, "subnetId"> & { subnetId: string };
+/** The fields `restoreDrill` takes. */
+const RESTORE_DRILL_FIELDS = ["subnetId", "schedule", "scheduleTimezone", "enabled", "instanceType", "imageId", "timeoutMinutes", "serverPackage"];
 
 /** Defaults, applied here because the mocked runtime (and `new pulumi.Config` in code) never sees Pulumi.yaml's. */
 export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
@@ -93,10 +102,11 @@ export const CONFIG_DEFAULTS: Readonly<StackConfig> = Object.freeze({
     fastRestoreAvailabilityZones: [],
     executeOperationOnScriptFailure: false,
     freshnessHours: "auto",
+    restoreDrill: {},
 });
 
 /** Keys whose values are structured (JSON objects or lists in the stack file). */
-const STRUCTURED_KEYS = ["snapshotParameters", "extraTargets", "copyToRegions", "fastRestoreAvailabilityZones"];
+const STRUCTURED_KEYS = ["snapshotParameters", "extraTargets", "copyToRegions", "fastRestoreAvailabilityZones", "restoreDrill"];
 
 /**
  * The instance policy names every targeted tag value and IAM limits a managed policy to 6,144 characters
@@ -299,6 +309,15 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
             problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
     }
 
+    const restoreDrill = restoreDrillConfig(raw.restoreDrill, problem, (error) => problems.push(`${PROJECT}:restoreDrill.${error}`), {
+        networkMode,
+        createDemoHost: str("createDemoHost") === "true",
+        targets:
+            scheduler === "dlm"
+                ? [{ name: MAIN_TARGET_NAME, tagValue }]
+                : windowTargets({ tagValue, maxConcurrency, maxErrors, snapshotParameters, extraTargets }),
+    });
+
     const result: StackConfig = {
         scheduler: scheduler as StackConfig["scheduler"],
         schedule,
@@ -328,9 +347,57 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
         fastRestoreAvailabilityZones,
         executeOperationOnScriptFailure: bool("executeOperationOnScriptFailure"),
         freshnessHours,
+        restoreDrill,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return result;
+}
+
+/**
+ * The `restoreDrill` key: absent or empty for none, else an object of RESTORE_DRILL_FIELDS (numbers and booleans
+ * may be strings, as the CLI stores them), judged by the drill's own check. `subnetId: auto` needs the demo
+ * network in private mode (its subnet has the endpoints the drill instance needs).
+ */
+function restoreDrillConfig(
+    value: unknown,
+    problem: (key: string, value: unknown, expected: string) => void,
+    drillProblem: (error: string) => void,
+    stack: { networkMode: string; createDemoHost: boolean; targets: { name: string; tagValue: string }[] },
+): RestoreDrillConfig | Record<string, never> {
+    if (value === undefined || value === null || value === "" || (typeof value === "object" && Object.keys(value).length === 0)) return {};
+    const form = `an object of ${RESTORE_DRILL_FIELDS.join(", ")} (subnetId required: auto or subnet-...)`;
+    if (typeof value !== "object" || Array.isArray(value)) {
+        problem("restoreDrill", value, form);
+        return {};
+    }
+    const v = value as Raw;
+    const unknownKey = Object.keys(v).find((k) => !RESTORE_DRILL_FIELDS.includes(k));
+    if (unknownKey) problem(`restoreDrill.${unknownKey}`, v[unknownKey], `no such field; ${form}`);
+    const text = (k: string) => (v[k] === undefined ? undefined : String(v[k]));
+    const timeout = text("timeoutMinutes");
+    const enabled = text("enabled");
+    if (enabled !== undefined && enabled !== "true" && enabled !== "false") problem("restoreDrill.enabled", v.enabled, "true or false");
+    const drill: RestoreDrillConfig = {
+        subnetId: text("subnetId") ?? "",
+        schedule: text("schedule"),
+        scheduleTimezone: text("scheduleTimezone"),
+        enabled: enabled === undefined ? undefined : enabled === "true",
+        instanceType: text("instanceType"),
+        imageId: text("imageId"),
+        timeoutMinutes: timeout === undefined ? undefined : /^[0-9]+$/.test(timeout) ? Number(timeout) : (v.timeoutMinutes as number),
+        serverPackage: text("serverPackage"),
+    };
+    if (drill.subnetId === "auto" && !(stack.createDemoHost && stack.networkMode === "private")) {
+        problem(
+            "restoreDrill.subnetId",
+            "auto",
+            "a subnet id (subnet-...): auto is the demo network's private subnet, which needs createDemoHost true and networkMode private",
+        );
+    }
+    const subnetId = drill.subnetId === "auto" ? "subnet-00000000" : drill.subnetId;
+    // The targets are the window's (or the policy's), judged there.
+    for (const error of restoreDrillArgsErrors({ ...drill, subnetId, targets: stack.targets })) if (!error.startsWith("targets")) drillProblem(error);
+    return drill;
 }
 
 function list<T>(

@@ -1,7 +1,7 @@
 // Composes the components from validated stack configuration. Kept apart from index.ts so that tests can
 // build the stack once per configuration.
-import { MysqlHost, Network, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow } from "./components";
-import { MAIN_TARGET_NAME, loadStackConfig, StackConfig, windowTargets } from "./config";
+import { MysqlHost, Network, RestoreDrill, SnapshotDocument, SnapshotLifecyclePolicy, SnapshotMaintenanceWindow, RestoreDrillRunArgs } from "./components";
+import { MAIN_TARGET_NAME, hasRestoreDrill, loadStackConfig, StackConfig, windowTargets } from "./config";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SnapshotScriptName } from "./components/snapshotDocument";
@@ -28,6 +28,8 @@ export interface StackOutputs {
     runNowCommand: pulumi.Output<string>;
     historyCommand: pulumi.Output<string>;
     snapshotsCommand: pulumi.Output<string>;
+    /** The restore drill's runbook (`npx consistent-snapshots verify --document <name>`), when restoreDrill is set. */
+    restoreDrillDocumentName?: pulumi.Output<string>;
     vpcId?: pulumi.Output<string>;
     instanceId?: pulumi.Output<string>;
     dataVolumeId?: pulumi.Output<string>;
@@ -58,7 +60,14 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         if (!documents.has(script)) documents.set(script, new SnapshotDocument(script, { script, tags }));
         return documents.get(script)!;
     };
-    const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags) : maintenanceWindowSchedule(config, documentFor, tags);
+    const network = config.createDemoHost ? new Network("network", { mode: config.networkMode, tags }) : undefined;
+    const restoreDrill: RestoreDrillRunArgs | undefined = hasRestoreDrill(config)
+        ? {
+              ...config.restoreDrill,
+              subnetId: config.restoreDrill.subnetId === "auto" ? network!.subnetIds.apply((ids) => ids[0]) : config.restoreDrill.subnetId,
+          }
+        : undefined;
+    const schedule = isDlm ? lifecyclePolicySchedule(config, document, tags, restoreDrill) : maintenanceWindowSchedule(config, documentFor, tags, restoreDrill);
 
     const region = aws.getRegionOutput().region;
     // A run-now serves the main target: its success counts toward the main target's freshness.
@@ -104,8 +113,7 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
         snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self", ...snapshotListing(isDlm)]),
     };
 
-    if (config.createDemoHost) {
-        const network = new Network("network", { mode: config.networkMode, tags });
+    if (network) {
         const host = new MysqlHost("mysql", {
             vpcId: network.vpcId,
             subnetId: network.subnetIds.apply((ids) => ids[0]),
@@ -142,7 +150,12 @@ interface Schedule {
     historyWords: (region: pulumi.Output<string>) => pulumi.Input<string>[];
 }
 
-function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: SnapshotScriptName) => SnapshotDocument, tags: Record<string, string>): Schedule {
+function maintenanceWindowSchedule(
+    config: StackConfig,
+    documentFor: (script: SnapshotScriptName) => SnapshotDocument,
+    tags: Record<string, string>,
+    restoreDrill: RestoreDrillRunArgs | undefined,
+): Schedule {
     const window = new SnapshotMaintenanceWindow("snapshots", {
         schedule: config.schedule,
         scheduleTimezone: config.scheduleTimezone,
@@ -156,6 +169,7 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
         commandTimeoutSeconds: config.commandTimeoutSeconds,
         freshnessHours: config.freshnessHours === "auto" ? undefined : config.freshnessHours,
         targets: windowTargets(config).map(({ script, ...target }) => ({ ...target, document: documentFor(script) })),
+        restoreDrill,
         ...alertsAndTags(config, tags),
     });
     return {
@@ -167,6 +181,7 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
             instancePolicyArn: window.instancePolicyArn,
             alertTopicArn: window.alertTopicArn,
             freshnessAlarmArns: window.freshnessAlarmArns,
+            restoreDrillDocumentName: window.restoreDrill?.automationDocumentName,
         },
         logGroupName: window.logGroupName,
         logGroupArn: window.logGroupArn,
@@ -180,7 +195,12 @@ function maintenanceWindowSchedule(config: StackConfig, documentFor: (script: Sn
     };
 }
 
-function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument, tags: Record<string, string>): Schedule {
+function lifecyclePolicySchedule(
+    config: StackConfig,
+    document: SnapshotDocument,
+    tags: Record<string, string>,
+    restoreDrill: RestoreDrillRunArgs | undefined,
+): Schedule {
     const policy = new SnapshotLifecyclePolicy("snapshots", {
         document,
         tagKey: config.tagKey,
@@ -194,8 +214,18 @@ function lifecyclePolicySchedule(config: StackConfig, document: SnapshotDocument
         enabled: config.enabled,
         ...alertsAndTags(config, tags),
     });
+    // DLM's snapshots (CreatedByPolicy, the post-script's RunId) restore as the script's do; the drill alerts on its own topic.
+    const drill = restoreDrill
+        ? new RestoreDrill("snapshots-drill", {
+              ...restoreDrill,
+              targets: [{ name: MAIN_TARGET_NAME, tagValue: config.tagValue }],
+              tagKey: config.tagKey,
+              ...alertsAndTags(config, tags),
+          })
+        : undefined;
     return {
         outputs: {
+            restoreDrillDocumentName: drill?.automationDocumentName,
             lifecyclePolicyId: policy.lifecyclePolicyId,
             lifecyclePolicyRoleArn: policy.executionRoleArn,
             instancePolicyArn: policy.instancePolicyArn,

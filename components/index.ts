@@ -9,3 +9,4 @@ export * from "./snapshotDocument";
 export * from "./snapshotMaintenanceWindow";
 export * from "./snapshotLifecyclePolicy";
 export * from "./snapshotTags";
+export * from "./restoreDrill";

@@ -13,6 +13,9 @@ const ALARM_DESCRIPTION_MAX_CHARS = 1024;
 /** The CloudWatch namespace of the run metrics. */
 export const DEFAULT_METRIC_NAMESPACE = "ConsistentSnapshots";
 
+/** The metrics a restore drill counts (PutMetricData from its runbook), dimension Target. */
+export const DRILL_METRICS = { succeeded: "RestoreDrillsSucceeded", failed: "RestoreDrillsFailed" } as const;
+
 /** A run that took its snapshots (not a dry run, not DLM's held pre-script). */
 const SUCCEEDED = '{ ($.exitCode = 0) && ($.status = "ok") }';
 
@@ -133,12 +136,12 @@ function grid(widgets: Omit<Widget, "x" | "y" | "width" | "height">[]): Widget[]
     return widgets.map((w, i) => ({ ...w, x: (i % 2) * 12, y: Math.floor(i / 2) * 6, width: 12, height: 6 }));
 }
 
-function metricWidget(region: string, title: string, stat: string, metrics: (string | Record<string, string>)[][]) {
+function metricWidget(region: string, title: string, stat: string, metrics: (string | Record<string, string | number>)[][]) {
     return { type: "metric" as const, properties: { title, region, view: "timeSeries", stat, period: 3600, metrics } };
 }
 
-/** The dashboard of a maintenance window's runs: counts and durations per target, and the freshness alarms. */
-export function windowDashboardBody(region: string, namespace: string, targetNames: string[], alarmArns: string[]): string {
+/** The dashboard of a maintenance window's runs: counts and durations per target, the freshness alarms, the restore drills. */
+export function windowDashboardBody(region: string, namespace: string, targetNames: string[], alarmArns: string[], drillTargetNames: string[] = []): string {
     const per = (metricName: string, stat: string) => targetNames.map((t) => [namespace, metricName, "Target", t, { stat, label: `${t} ${metricName}` }]);
     const widgets = [
         metricWidget(region, "Runs per hour: succeeded and failed, by target", "Sum", [...per("RunsSucceeded", "Sum"), ...per("RunsFailed", "Sum")]),
@@ -152,6 +155,24 @@ export function windowDashboardBody(region: string, namespace: string, targetNam
         ]),
         ...(alarmArns.length > 0
             ? [{ type: "alarm" as const, properties: { title: "Freshness: a successful consistent snapshot within the window", alarms: alarmArns } }]
+            : []),
+        ...(drillTargetNames.length > 0
+            ? [
+                  metricWidget(
+                      region,
+                      "Restore drills: snapshot sets proven to restore, and failed drills, by target",
+                      "Sum",
+                      drillTargetNames.flatMap((t) =>
+                          [DRILL_METRICS.succeeded, DRILL_METRICS.failed].map((m) => [
+                              namespace,
+                              m,
+                              "Target",
+                              t,
+                              { stat: "Sum", label: `${t} ${m}`, period: 86400 },
+                          ]),
+                      ),
+                  ),
+              ]
             : []),
     ];
     return JSON.stringify({ widgets: grid(widgets) });

@@ -3,7 +3,7 @@
 // is scoped by resource ARN and condition as far as EC2 and SSM allow.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY } from "./snapshotTags";
+import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY, LIFECYCLE_POLICY_TAG } from "./snapshotTags";
 
 export interface PolicyStatement {
     Sid: string;
@@ -254,4 +254,191 @@ export function accountContext(parent: pulumi.Resource): pulumi.Output<AccountCo
             region: region.region,
             accountId: identity.accountId,
         }));
+}
+
+/** The tag a restore drill puts on what it launches (its value: the drill's name); IAM keys termination on it. */
+export const DRILL_TAG_KEY = "ConsistentSnapshotsDrill";
+/** The tag naming the Automation execution that launched a drill instance (clean-up finds its instances by it). */
+export const DRILL_EXECUTION_TAG_KEY = "RestoreDrillExecution";
+/** The tags a drill writes on the snapshots it restored, and nothing else. */
+export const DRILL_RESULT_TAG_KEYS = ["RestoreVerifiedAt", "RestoreResult", DRILL_EXECUTION_TAG_KEY] as const;
+
+export interface DrillRoleScope {
+    drillName: string;
+    launchTemplateArn: string;
+    subnetArn: string;
+    securityGroupArn: string;
+    instanceRoleArn: string;
+    verifyDocumentArn: string;
+    metricNamespace: string;
+}
+
+/**
+ * The restore drill's Automation role: read instances and snapshots; launch only from the drill's launch template,
+ * into its subnet and security group, volumes only from this tool's snapshots, everything tagged as the drill's on
+ * create; run only the verify document, only on the drill's instances; tag this tool's snapshots only with the
+ * result keys; terminate only the drill's instances; count results in its own metric namespace. Encrypted volumes
+ * need the EBS key's grants, through EC2 only.
+ */
+export function restoreDrillAutomationPolicy(ctx: AccountContext, scope: DrillRoleScope): PolicyDocument {
+    const ec2 = (resource: string, account = ctx.accountId) => `arn:${ctx.partition}:ec2:${ctx.region}:${account}:${resource}`;
+    const drillTagged = { StringEquals: { [`aws:ResourceTag/${DRILL_TAG_KEY}`]: scope.drillName } };
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                // Describe* support no resource-level permissions.
+                Sid: "FindSnapshotSets",
+                Effect: "Allow",
+                Action: ["ec2:DescribeInstances", "ec2:DescribeSnapshots"],
+                Resource: "*",
+                Condition: { StringEquals: { "aws:RequestedRegion": ctx.region } },
+            },
+            {
+                Sid: "LaunchFromTheDrillTemplate",
+                Effect: "Allow",
+                Action: ["ec2:RunInstances"],
+                Resource: ec2("instance/*"),
+                Condition: {
+                    ArnEquals: { "ec2:LaunchTemplate": scope.launchTemplateArn },
+                    StringEquals: { [`aws:RequestTag/${DRILL_TAG_KEY}`]: scope.drillName },
+                },
+            },
+            {
+                Sid: "LaunchWithItsParts",
+                Effect: "Allow",
+                Action: ["ec2:RunInstances"],
+                Resource: [scope.launchTemplateArn, scope.subnetArn, scope.securityGroupArn, ec2("network-interface/*"), ec2("volume/*"), ec2("image/*", "")],
+            },
+            {
+                Sid: "RestoreThisToolsSnapshots",
+                Effect: "Allow",
+                Action: ["ec2:RunInstances"],
+                Resource: ec2("snapshot/*", ""),
+                Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
+            },
+            {
+                Sid: "RestoreLifecyclePolicySnapshots",
+                Effect: "Allow",
+                Action: ["ec2:RunInstances"],
+                Resource: ec2("snapshot/*", ""),
+                Condition: { StringEquals: { [`aws:ResourceTag/${LIFECYCLE_POLICY_TAG.key}`]: LIFECYCLE_POLICY_TAG.value } },
+            },
+            {
+                Sid: "TagWhatItLaunches",
+                Effect: "Allow",
+                Action: ["ec2:CreateTags"],
+                Resource: [ec2("instance/*"), ec2("volume/*")],
+                Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
+            },
+            {
+                Sid: "PassTheDrillInstanceRole",
+                Effect: "Allow",
+                Action: ["iam:PassRole"],
+                Resource: scope.instanceRoleArn,
+                Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
+            },
+            {
+                Sid: "RecordResultOnThisToolsSnapshots",
+                Effect: "Allow",
+                Action: ["ec2:CreateTags"],
+                Resource: ec2("snapshot/*", ""),
+                Condition: {
+                    StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [...DRILL_RESULT_TAG_KEYS] },
+                },
+            },
+            {
+                Sid: "RecordResultOnLifecyclePolicySnapshots",
+                Effect: "Allow",
+                Action: ["ec2:CreateTags"],
+                Resource: ec2("snapshot/*", ""),
+                Condition: {
+                    StringEquals: { [`aws:ResourceTag/${LIFECYCLE_POLICY_TAG.key}`]: LIFECYCLE_POLICY_TAG.value },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [...DRILL_RESULT_TAG_KEYS] },
+                },
+            },
+            { Sid: "TerminateDrillInstancesOnly", Effect: "Allow", Action: ["ec2:TerminateInstances"], Resource: ec2("instance/*"), Condition: drillTagged },
+            { Sid: "RunTheVerifyDocument", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: scope.verifyDocumentArn },
+            {
+                Sid: "OnDrillInstancesOnly",
+                Effect: "Allow",
+                Action: ["ssm:SendCommand"],
+                Resource: ec2("instance/*"),
+                Condition: { StringEquals: { [`ssm:resourceTag/${DRILL_TAG_KEY}`]: scope.drillName } },
+            },
+            {
+                // These SSM read actions support no resource-level permissions.
+                Sid: "FollowTheDrill",
+                Effect: "Allow",
+                Action: ["ssm:DescribeInstanceInformation", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
+                Resource: "*",
+            },
+            {
+                Sid: "CountResults",
+                Effect: "Allow",
+                Action: ["cloudwatch:PutMetricData"],
+                Resource: "*",
+                Condition: { StringEquals: { "cloudwatch:namespace": scope.metricNamespace } },
+            },
+            {
+                Sid: "EncryptedVolumesThroughEc2",
+                Effect: "Allow",
+                Action: ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+                Resource: "*",
+                Condition: { StringEquals: { "kms:ViaService": `ec2.${ctx.region}.amazonaws.com` } },
+            },
+        ],
+    };
+}
+
+/** The drill instance's role: what the SSM Agent needs to take Run Command, and nothing else (no EC2, no S3). */
+export function restoreDrillInstancePolicy(): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                // The agent's own calls (AmazonSSMManagedInstanceCore's Run Command subset); none has resource-level permissions.
+                Sid: "SsmAgentRunCommand",
+                Effect: "Allow",
+                Action: [
+                    "ssm:UpdateInstanceInformation",
+                    "ssm:ListInstanceAssociations",
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                    "ec2messages:AcknowledgeMessage",
+                    "ec2messages:DeleteMessage",
+                    "ec2messages:FailMessage",
+                    "ec2messages:GetEndpoint",
+                    "ec2messages:GetMessages",
+                    "ec2messages:SendReply",
+                ],
+                Resource: "*",
+            },
+        ],
+    };
+}
+
+/** EventBridge Scheduler's role for a drill: start this runbook, and pass it its Automation role. */
+export function restoreDrillSchedulerPolicy(ctx: AccountContext, scope: { automationDocumentName: string; automationRoleArn: string }): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "StartTheDrill",
+                Effect: "Allow",
+                Action: ["ssm:StartAutomationExecution"],
+                Resource: `arn:${ctx.partition}:ssm:${ctx.region}:${ctx.accountId}:automation-definition/${scope.automationDocumentName}:*`,
+            },
+            {
+                Sid: "PassItsRole",
+                Effect: "Allow",
+                Action: ["iam:PassRole"],
+                Resource: scope.automationRoleArn,
+                Condition: { StringEquals: { "iam:PassedToService": "ssm.amazonaws.com" } },
+            },
+        ],
+    };
 }

@@ -14,6 +14,7 @@ import {
 } from "./monitoring";
 import { freshnessError, freshnessHoursFor, scheduleError } from "./schedule";
 import { DocumentReference } from "./snapshotDocument";
+import { RestoreDrill, RestoreDrillRunArgs, drillAlertRule, restoreDrillArgsErrors } from "./restoreDrill";
 
 /** One group of instances (by tag) and the document it runs. */
 export interface SnapshotTargetArgs {
@@ -87,6 +88,12 @@ export interface SnapshotMaintenanceWindowArgs {
     freshnessHours?: number;
     /** CloudWatch namespace of the run metrics (from each run's summary line in the log group). Default: `ConsistentSnapshots`. */
     metricNamespace?: string;
+    /**
+     * Scheduled restore drills of every target (a RestoreDrill child: weekly by default, on a short-lived instance in
+     * `restoreDrill.subnetId`), counted on the window's dashboard, failures sent to the window's alert topic.
+     * Default: none.
+     */
+    restoreDrill?: RestoreDrillRunArgs;
     /** Tags for every resource. Default: none. */
     tags?: Record<string, string>;
 }
@@ -206,6 +213,12 @@ export function maintenanceWindowArgsErrors(args: MaintenanceWindowArgsToCheck):
         const hours = freshnessHoursFor(undefined, schedule);
         if (typeof hours === "string") errors.push(`freshnessHours: expected ${hours}`);
     }
+    if (args.restoreDrill) {
+        // The targets were judged above by the window's own rules (which the drill's admit).
+        for (const error of restoreDrillArgsErrors({ ...args.restoreDrill, targets: [] }).filter((e) => !e.startsWith("targets:"))) {
+            errors.push(`restoreDrill.${error}`);
+        }
+    }
     return errors;
 }
 
@@ -247,6 +260,8 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
     public readonly dashboardName: pulumi.Output<string>;
     /** The CloudWatch namespace of the run metrics (RunsSucceeded, RunsFailed, LockHeldMs, WriteBlockWindowMs, FrozenMs, ApiMs; dimension Target). */
     public readonly metricNamespace: string;
+    /** The restore drill of the targets (undefined without `restoreDrill`). */
+    public readonly restoreDrill?: RestoreDrill;
 
     constructor(name: string, args: SnapshotMaintenanceWindowArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
@@ -390,6 +405,21 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             }
         }
         this.freshnessAlarmArns = pulumi.output(alarms);
+        if (args.restoreDrill) {
+            this.restoreDrill = new RestoreDrill(
+                `${name}-drill`,
+                {
+                    ...args.restoreDrill,
+                    targets: args.targets.map((t) => ({ name: t.name, tagValue: t.tagValue })),
+                    tagKey,
+                    metricNamespace: this.metricNamespace,
+                    alertsEnabled: false,
+                    tags: args.tags,
+                },
+                { parent: this },
+            );
+        }
+        const drillTargets = this.restoreDrill?.targetNames ?? [];
         const dashboard = new aws.cloudwatch.Dashboard(
             `${name}-runs`,
             {
@@ -400,6 +430,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                         this.metricNamespace,
                         args.targets.filter(declaresTarget).map((t) => t.name),
                         arns,
+                        drillTargets,
                     ),
                 ),
             },
@@ -432,6 +463,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             freshnessHours: this.freshnessHours,
             metricNamespace: this.metricNamespace,
             dashboardName: this.dashboardName,
+            restoreDrillDocumentName: this.restoreDrill?.automationDocumentName,
         });
     }
 
@@ -459,6 +491,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                     eventPattern: windowId.apply(windowFailedPattern),
                     message: WINDOW_FAILED_MESSAGE,
                 },
+                ...(this.restoreDrill ? [drillAlertRule(this.restoreDrill.automationDocumentName)] : []),
                 ...(freshnessAlarmArns.length > 0
                     ? [
                           {

@@ -10,11 +10,18 @@
 # written: the server reads a fresh index in this script's own directory), and the server never runs as root.
 #
 # Parameters (environment; default; accepted form):
-#   SSM_mounts                 (required)   "<device>=<mount point> ..." e.g. "/dev/nvme2n1=/restore/data"
-#   SSM_datadir                (required)   datadir on the restored volumes, e.g. /restore/data/mysql
-#   SSM_innodbLogDir           (datadir)    InnoDB redo log directory on the restored volumes
+#   SSM_mounts                 (or devices) "<device>=<mount point> ..." e.g. "/dev/nvme2n1=/restore/data"
+#   SSM_devices                (or mounts)  "<device> ...": each mounted at <restoreRoot>/<device name>; /dev/sdX
+#                                           is also found as /dev/xvdX (Xen) or its NVMe link (Amazon Linux's udev)
+#   SSM_restoreRoot            /restore     where SSM_devices are mounted
+#   SSM_datadir                (required)   datadir on the restored volumes, e.g. /restore/data/mysql, or auto:
+#                                           the one directory holding mysql/ beside ibdata1, mysql.ibd or aria_log_control
+#   SSM_innodbLogDir           (datadir)    InnoDB redo log directory on the restored volumes, or auto (the
+#                                           datadir, else the one directory holding ib_logfile0)
 #   SSM_binlogDir              (empty)      binlog directory on the restored volumes (needed when the server
-#                                           wrote a binlog: crash recovery reads it; also checks the tags)
+#                                           wrote a binlog: crash recovery reads it; also checks the tags), or
+#                                           auto (where the expected binlog file is, else the one *.index, else none)
+#   SSM_serverPackage          (empty)      package to install (dnf or apt-get) when no server is installed
 #   SSM_expectBinlogFile       (empty)      the snapshot's BinlogFile tag, e.g. mysql-bin.000042
 #   SSM_expectBinlogPosition   (empty)      the snapshot's BinlogPosition tag
 #   SSM_keepMounted            false        true: leave the volumes mounted afterwards (the server is always stopped)
@@ -25,7 +32,7 @@
 set -euo pipefail
 
 readonly E_PARAM=1 E_TOOL=2 E_MOUNT=3 E_SERVER=4 E_CHECK=5 E_BINLOG=6
-WORK_DIR="" SERVER_PID="" SERVER_USER="" TABLES_CHECKED=0 BINLOG_SIZE=""
+WORK_DIR="" SERVER_PID="" SERVER_USER="" TABLES_CHECKED=0 BINLOG_SIZE="" FOUND=""
 declare -a MOUNTED=() FAILED_TABLES=()
 
 log() { printf '%s restore-verify: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -68,6 +75,9 @@ fail() {
 
 read_parameters() {
   MOUNTS=${SSM_mounts:-}
+  DEVICES=${SSM_devices:-}
+  RESTORE_ROOT=${SSM_restoreRoot:-/restore}
+  SERVER_PACKAGE=${SSM_serverPackage:-}
   DATADIR=${SSM_datadir:-}
   LOG_DIR=${SSM_innodbLogDir:-$DATADIR}
   BINLOG_DIR=${SSM_binlogDir:-}
@@ -75,28 +85,71 @@ read_parameters() {
   EXPECT_POSITION=${SSM_expectBinlogPosition:-}
   KEEP_MOUNTED=${SSM_keepMounted:-false}
   local path_re='^/[A-Za-z0-9._/-]+$'
+  if [[ -n $DEVICES ]]; then
+    [[ -z $MOUNTS ]] || fail "$E_PARAM" "parameters SSM_mounts and SSM_devices: give one, not both"
+    [[ $DEVICES =~ ^/dev/[A-Za-z0-9._/-]+(\ +/dev/[A-Za-z0-9._/-]+)*$ ]] ||
+      fail "$E_PARAM" "parameter SSM_devices: invalid value '$DEVICES'; expected device paths (/dev/...) separated by spaces"
+    [[ $RESTORE_ROOT =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_restoreRoot: invalid value '$RESTORE_ROOT'; expected an absolute path"
+    devices_to_mounts
+  fi
   [[ $MOUNTS =~ ^/[A-Za-z0-9._/-]+=/[A-Za-z0-9._/-]+(\ +/[A-Za-z0-9._/-]+=/[A-Za-z0-9._/-]+)*$ ]] ||
     fail "$E_PARAM" "parameter SSM_mounts: invalid value '$MOUNTS'; expected '<device>=<mount point>' pairs separated by spaces"
-  [[ $DATADIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_datadir: invalid value '$DATADIR'; expected an absolute path"
-  [[ $LOG_DIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_innodbLogDir: invalid value '$LOG_DIR'; expected an absolute path"
-  [[ -z $BINLOG_DIR || $BINLOG_DIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_binlogDir: invalid value '$BINLOG_DIR'; expected an absolute path"
+  [[ $DATADIR == auto || $DATADIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_datadir: invalid value '$DATADIR'; expected an absolute path or auto"
+  [[ $LOG_DIR == auto || $LOG_DIR =~ $path_re ]] || fail "$E_PARAM" "parameter SSM_innodbLogDir: invalid value '$LOG_DIR'; expected an absolute path or auto"
+  [[ -z $BINLOG_DIR || $BINLOG_DIR == auto || $BINLOG_DIR =~ $path_re ]] ||
+    fail "$E_PARAM" "parameter SSM_binlogDir: invalid value '$BINLOG_DIR'; expected an absolute path or auto"
+  [[ -z $SERVER_PACKAGE || $SERVER_PACKAGE =~ ^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}$ ]] ||
+    fail "$E_PARAM" "parameter SSM_serverPackage: invalid value '$SERVER_PACKAGE'; expected a package name"
   [[ -z $EXPECT_FILE || $EXPECT_FILE =~ ^[A-Za-z0-9._-]+$ ]] || fail "$E_PARAM" "parameter SSM_expectBinlogFile: invalid value '$EXPECT_FILE'; expected a binlog file name"
   [[ -z $EXPECT_POSITION || $EXPECT_POSITION =~ ^[0-9]+$ ]] || fail "$E_PARAM" "parameter SSM_expectBinlogPosition: invalid value '$EXPECT_POSITION'; expected a number"
   [[ $KEEP_MOUNTED =~ ^(true|false)$ ]] || fail "$E_PARAM" "parameter SSM_keepMounted: invalid value '$KEEP_MOUNTED'; expected 'true' or 'false'"
 }
 
+# SSM_devices as SSM_mounts: each device (or the name the instance's kernel gave it) at <restoreRoot>/<name>.
+devices_to_mounts() {
+  local device found
+  for device in $DEVICES; do
+    found=$device
+    # EC2 names a volume /dev/sdf; a Xen instance shows it as /dev/xvdf, a Nitro one as an NVMe device that
+    # Amazon Linux's udev rules (amazon-ec2-utils) link to /dev/sdf.
+    [[ ! -b $found && $device =~ ^/dev/sd([a-z]+)$ && -b /dev/xvd${BASH_REMATCH[1]} ]] && found=/dev/xvd${BASH_REMATCH[1]}
+    [[ -b $found ]] || fail "$E_MOUNT" "$device is not a block device here (nor its Xen name): is the restored volume attached?"
+    MOUNTS+="${MOUNTS:+ }$found=$RESTORE_ROOT/${device##*/}"
+  done
+}
+
 check_tools() {
   [[ $EUID -eq 0 ]] || fail "$E_TOOL" "must run as root (mount, starting a server as the datadir's owner)"
   command -v realpath >/dev/null || fail "$E_TOOL" "realpath not found"
+  find_server
+  if [[ -z $SERVER && -n $SERVER_PACKAGE ]]; then
+    install_server
+    find_server
+  fi
+  [[ -n $SERVER ]] || fail "$E_TOOL" "no mariadbd or mysqld found${SERVER_PACKAGE:+ after installing $SERVER_PACKAGE}"
+  CLIENT=$(command -v mariadb || command -v mysql || true)
+  [[ -n $CLIENT ]] || fail "$E_TOOL" "no mariadb or mysql client found"
+  command -v blkid >/dev/null || fail "$E_TOOL" "blkid not found"
+}
+
+find_server() {
   SERVER=$(command -v mariadbd || command -v mysqld || true)
   local candidate
   for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do
     [[ -z $SERVER && -x $candidate ]] && SERVER=$candidate
   done
-  [[ -n $SERVER ]] || fail "$E_TOOL" "no mariadbd or mysqld found"
-  CLIENT=$(command -v mariadb || command -v mysql || true)
-  [[ -n $CLIENT ]] || fail "$E_TOOL" "no mariadb or mysql client found"
-  command -v blkid >/dev/null || fail "$E_TOOL" "blkid not found"
+  return 0
+}
+
+install_server() {
+  log "no database server installed: installing $SERVER_PACKAGE"
+  if command -v dnf >/dev/null; then
+    dnf install -y "$SERVER_PACKAGE" >&2 || fail "$E_TOOL" "dnf install $SERVER_PACKAGE failed"
+  elif command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$SERVER_PACKAGE" >&2 || fail "$E_TOOL" "apt-get install $SERVER_PACKAGE failed"
+  else
+    fail "$E_TOOL" "no dnf or apt-get to install $SERVER_PACKAGE with"
+  fi
 }
 
 mount_volumes() {
@@ -117,10 +170,51 @@ mount_volumes() {
     MOUNTED+=("$target")
     log "mounted $device ($fstype) at $target"
   done
+  find_layout
   [[ -d $DATADIR ]] || fail "$E_MOUNT" "datadir $DATADIR does not exist on the restored volumes"
   check_on_restored_volumes SSM_datadir "$DATADIR"
   check_on_restored_volumes SSM_innodbLogDir "$LOG_DIR"
   [[ -z $BINLOG_DIR ]] || check_on_restored_volumes SSM_binlogDir "$BINLOG_DIR"
+}
+
+# Sets FOUND to the one path on the restored volumes that find(1) arguments "$@" match (searched without
+# following symlinks, without leaving the volumes); empty when none; fails naming parameter $1 when several do.
+only_one() {
+  local name=$1 found=() path target
+  shift
+  for target in "${MOUNTED[@]}"; do
+    while IFS= read -r path; do found+=("$path"); done < <(find "$target" -xdev -maxdepth 6 "$@" -print 2>/dev/null)
+  done
+  ((${#found[@]} <= 1)) || fail "$E_MOUNT" "$name auto: ${#found[@]} candidates on the restored volumes (${found[*]}); give the path"
+  FOUND=${found[0]:-}
+}
+
+# datadir, redo log and binlog directories given as auto, found on the restored volumes.
+find_layout() {
+  if [[ $DATADIR == auto ]]; then
+    only_one SSM_datadir -type d -name mysql \( -execdir test -f ibdata1 \; -o -execdir test -f mysql.ibd \; -o -execdir test -f aria_log_control \; \)
+    [[ -n $FOUND ]] || fail "$E_MOUNT" "SSM_datadir auto: no directory holding mysql/ beside ibdata1, mysql.ibd or aria_log_control on the restored volumes"
+    DATADIR=${FOUND%/mysql}
+    log "datadir found: $DATADIR"
+  fi
+  if [[ $LOG_DIR == auto ]]; then
+    LOG_DIR=$DATADIR
+    if [[ ! -e $DATADIR/ib_logfile0 && ! -d "$DATADIR/#innodb_redo" ]]; then
+      only_one SSM_innodbLogDir -type f -name ib_logfile0
+      [[ -z $FOUND ]] || LOG_DIR=${FOUND%/ib_logfile0}
+    fi
+    log "InnoDB redo log directory: $LOG_DIR"
+  fi
+  if [[ $BINLOG_DIR == auto ]]; then
+    if [[ -n $EXPECT_FILE ]]; then
+      only_one SSM_binlogDir -type f -name "$EXPECT_FILE"
+      [[ -n $FOUND ]] || fail "$E_BINLOG" "binlog $EXPECT_FILE (tag BinlogFile) is not on the restored volumes"
+    else
+      only_one SSM_binlogDir -type f -name '*.index'
+    fi
+    BINLOG_DIR=${FOUND%/*}
+    log "binlog directory: ${BINLOG_DIR:-none}"
+  fi
 }
 
 # $2 (parameter $1), all symlinks resolved, must be a directory on one of the volumes mounted here.

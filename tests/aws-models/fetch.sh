@@ -9,7 +9,7 @@ set -euo pipefail
 readonly SUITE=${AWS_MODELS_SUITE:-sid}
 readonly CACHE=${AWS_MODELS_CACHE:-/var/cache/consistent-snapshots/aws-models}
 readonly MIRROR=${COMPAT_MIRROR:-http://deb.debian.org/debian}
-readonly SERVICES="ssm ec2 dlm iam logs events sns kms cloudwatch"
+readonly SERVICES="ssm ec2 dlm iam logs events sns kms cloudwatch scheduler"
 readonly dir=$CACHE/$SUITE
 
 die() {

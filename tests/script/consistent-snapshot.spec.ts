@@ -396,6 +396,50 @@ describe(`consistent-snapshot.sh (real ${FLAVOR}, real fsfreeze, EC2 double)`, f
             assert.ok(!fs.existsSync(path.join(root, "data", "mysql")), "left the restored volume mounted");
         });
 
+        it("restore-verify.sh as the restore drill runs it: devices only (mounted under restoreRoot), datadir, redo log and binlog directories found on the copy", async () => {
+            // The drill instance knows only the device names it attached the set at and the snapshot's tags: the
+            // layout (datadir on one volume, redo log and binlog on another here) is found on the restored copy.
+            const binlog = result.summary.binlog as Record<string, string>;
+            const root = path.join(f.dir, "verify-drill");
+            const dataLoop = f.attachImage(freshCopy(DATA_VOLUME_ID));
+            const logsLoop = f.attachImage(freshCopy(LOGS_VOLUME_ID));
+            try {
+                const verify = await f.runScript(RESTORE_VERIFY, {
+                    PATH: process.env.PATH,
+                    SSM_devices: `${dataLoop} ${logsLoop}`,
+                    SSM_restoreRoot: root,
+                    SSM_datadir: "auto",
+                    SSM_innodbLogDir: "auto",
+                    SSM_binlogDir: "auto",
+                    SSM_expectBinlogFile: binlog.file,
+                    SSM_expectBinlogPosition: binlog.position,
+                });
+                assert.equal(verify.code, 0, verify.stderr);
+                assert.equal(verify.summary.datadir, `${root}/${path.basename(dataLoop)}/mysql`);
+                assert.match(verify.stderr, new RegExp(`InnoDB redo log directory: ${root}/${path.basename(logsLoop)}/redo`));
+                assert.match(verify.stderr, new RegExp(`binlog directory: ${root}/${path.basename(logsLoop)}/binlog`));
+                assert.equal(verify.summary.binlogFileSize, binlog.position);
+                assert.ok((verify.summary.tablesChecked as number) >= 5, JSON.stringify(verify.summary));
+                // Two candidate datadirs (both copies of the data volume): named, and nothing is guessed.
+                const twice = f.attachImage(freshCopy(DATA_VOLUME_ID));
+                try {
+                    const ambiguous = await f.runScript(RESTORE_VERIFY, {
+                        PATH: process.env.PATH,
+                        SSM_devices: `${dataLoop} ${twice}`,
+                        SSM_restoreRoot: root,
+                        SSM_datadir: "auto",
+                    });
+                    assert.equal(ambiguous.code, 3, ambiguous.stderr);
+                    assert.match(ambiguous.summary.message, /SSM_datadir auto: 2 candidates/);
+                } finally {
+                    f.detachImage(twice);
+                }
+            } finally {
+                f.detachImage(logsLoop);
+                f.detachImage(dataLoop);
+            }
+        });
+
         it("restore-verify.sh fails with exit 6 when the binlog does not end at the tagged position, and 5 on a damaged table", async () => {
             const binlog = result.summary.binlog as Record<string, string>;
             // A damaged copy of the data volume: the MyISAM index of app.myi overwritten.

@@ -40,6 +40,7 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
         case "aws:ssm/document:Document":
             return {
                 requests: [
+                    ...(i.documentType === "Automation" ? runbookStepRequests(JSON.parse(i.content)) : []),
                     {
                         service: "ssm",
                         operation: "CreateDocument",
@@ -633,9 +634,110 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                 requests: [{ service: "sns", operation: "Subscribe", request: { TopicArn: i.topic, Protocol: i.protocol, Endpoint: i.endpoint } }],
                 limits: [],
             };
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            return {
+                requests: [
+                    {
+                        service: "ec2",
+                        operation: "CreateLaunchTemplate",
+                        request: {
+                            LaunchTemplateName: autoName(r),
+                            VersionDescription: i.description,
+                            LaunchTemplateData: {
+                                ImageId: i.imageId,
+                                InstanceType: i.instanceType,
+                                IamInstanceProfile: { Arn: i.iamInstanceProfile.arn },
+                                InstanceInitiatedShutdownBehavior: i.instanceInitiatedShutdownBehavior,
+                                MetadataOptions: {
+                                    HttpTokens: i.metadataOptions.httpTokens,
+                                    HttpEndpoint: i.metadataOptions.httpEndpoint,
+                                    HttpPutResponseHopLimit: i.metadataOptions.httpPutResponseHopLimit,
+                                    InstanceMetadataTags: i.metadataOptions.instanceMetadataTags,
+                                },
+                                NetworkInterfaces: i.networkInterfaces.map((n: Record<string, unknown>) => ({
+                                    DeviceIndex: n.deviceIndex,
+                                    SubnetId: n.subnetId,
+                                    Groups: n.securityGroups,
+                                    AssociatePublicIpAddress: n.associatePublicIpAddress === "true",
+                                    DeleteOnTermination: n.deleteOnTermination === "true",
+                                })),
+                                CreditSpecification: i.creditSpecification ? { CpuCredits: i.creditSpecification.cpuCredits } : undefined,
+                                UserData: i.userData,
+                            },
+                            TagSpecifications: ec2TagSpecifications("launch-template", i.tags),
+                        },
+                    },
+                ],
+                limits: [
+                    // EC2 User Guide, user data: 16 KB before base64.
+                    [`${r.name}.userData`, Buffer.from(i.userData, "base64").length > 16 * 1024, "user data is over 16 KB"],
+                ],
+            };
+        case "aws:scheduler/schedule:Schedule":
+            return {
+                requests: [
+                    {
+                        service: "scheduler",
+                        operation: "CreateSchedule",
+                        request: {
+                            Name: autoName(r),
+                            Description: i.description,
+                            ScheduleExpression: i.scheduleExpression,
+                            ScheduleExpressionTimezone: i.scheduleExpressionTimezone,
+                            State: i.state,
+                            FlexibleTimeWindow: { Mode: i.flexibleTimeWindow.mode },
+                            Target: {
+                                Arn: i.target.arn,
+                                RoleArn: i.target.roleArn,
+                                Input: i.target.input,
+                                RetryPolicy: { MaximumRetryAttempts: i.target.retryPolicy.maximumRetryAttempts },
+                            },
+                        },
+                    },
+                    // What the schedule sends: its input is StartAutomationExecution's request.
+                    { service: "ssm", operation: "StartAutomationExecution", request: JSON.parse(i.target.input) },
+                ],
+                limits: [],
+            };
         default:
             return undefined;
     }
+}
+
+/** Example values of the runbook's step outputs, in the forms scripts/restore-drill.py returns them. */
+const RUNBOOK_OUTPUT_EXAMPLES: Record<string, unknown> = {
+    "launchDrillInstance.InstanceId": "i-0123456789abcdef0",
+    "chooseSnapshotSet.SnapshotIds": ["snap-0123456789abcdef0"],
+    "chooseSnapshotSet.BlockDeviceMappings": [
+        { DeviceName: "/dev/sdf", Ebs: { SnapshotId: "snap-0123456789abcdef0", VolumeType: "gp3", Encrypted: true, DeleteOnTermination: true } },
+    ],
+};
+
+/** A runbook value with its {{...}} references replaced by example values (a whole-value reference by its example). */
+function substituteReferences(value: unknown): unknown {
+    if (typeof value === "string") {
+        const whole = /^\{\{\s*([A-Za-z0-9_.:]+)\s*\}\}$/.exec(value)?.[1];
+        if (whole && whole in RUNBOOK_OUTPUT_EXAMPLES) return RUNBOOK_OUTPUT_EXAMPLES[whole];
+        return value.replace(/\{\{\s*[A-Za-z0-9_.:]+\s*\}\}/g, "x1");
+    }
+    if (Array.isArray(value))
+        return value.flatMap((v) =>
+            typeof v === "string" && Array.isArray(substituteReferences(v)) ? (substituteReferences(v) as unknown[]) : [substituteReferences(v)],
+        );
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteReferences(v)]));
+    return value;
+}
+
+/** The AWS requests an Automation runbook's steps make: executeAwsApi and waitForAwsResourceProperty calls, runCommand's SendCommand. */
+function runbookStepRequests(runbook: { mainSteps: { action: string; inputs: Record<string, unknown> }[] }): Request[] {
+    return runbook.mainSteps.flatMap((step): Request[] => {
+        const { Service, Api, PropertySelector: _selector, DesiredValues: _desired, ...inputs } = substituteReferences(step.inputs) as Record<string, unknown>; // eslint-disable-line @typescript-eslint/no-unused-vars
+        if (step.action === "aws:executeAwsApi" || step.action === "aws:waitForAwsResourceProperty") {
+            return [{ service: String(Service), operation: String(Api), request: inputs }];
+        }
+        if (step.action === "aws:runCommand") return [{ service: "ssm", operation: "SendCommand", request: inputs }];
+        return [];
+    });
 }
 
 /**

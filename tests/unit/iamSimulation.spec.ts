@@ -13,7 +13,16 @@
 // - a snapshot's ARN has no account: arn:aws:ec2:<region>::snapshot/<id>.
 import * as assert from "node:assert/strict";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { AccountContext, POST_SCRIPT_TAG_KEYS, PolicyDocument, lifecyclePolicyInstancePolicy, snapshotInstancePolicy } from "../../components/policies";
+import {
+    AccountContext,
+    DRILL_EXECUTION_TAG_KEY,
+    DRILL_TAG_KEY,
+    POST_SCRIPT_TAG_KEYS,
+    PolicyDocument,
+    lifecyclePolicyInstancePolicy,
+    restoreDrillAutomationPolicy,
+    snapshotInstancePolicy,
+} from "../../components/policies";
 import { CREATED_BY_TAG } from "../../components/snapshotTags";
 import { endpointPolicy } from "../../components/network";
 import { ACCOUNT_ID, REGION } from "./mocks";
@@ -319,5 +328,64 @@ describe("instance policies under an IAM policy evaluator (@cloud-copilot/iam-si
                 "ImplicitlyDenied",
             );
         });
+    });
+});
+
+describe("the restore drill's Automation role, evaluated (@cloud-copilot/iam-simulate)", () => {
+    // What AWS puts in the context: RunInstances is authorized per resource (the instance with ec2:LaunchTemplate
+    // and the request's tags, each snapshot a volume is created from with its tags, the template, subnet, group);
+    // CreateTags on an existing snapshot and TerminateInstances against the resource's tags; SendCommand against the
+    // document and the instance's tags (ssm:resourceTag/*).
+    const DRILL = "snapshots-drill";
+    const templateArn = `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:launch-template/lt-0123456789abcdef0`;
+    const policy = restoreDrillAutomationPolicy(CTX, {
+        drillName: DRILL,
+        launchTemplateArn: templateArn,
+        subnetArn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:subnet/subnet-0123456789abcdef0`,
+        securityGroupArn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:security-group/sg-0123456789abcdef0`,
+        instanceRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/snapshots-drill-instance`,
+        verifyDocumentArn: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/snapshots-drill-verify`,
+        metricNamespace: "ConsistentSnapshots",
+    });
+    const ours = { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value };
+    const drillInstance = { [`aws:ResourceTag/${DRILL_TAG_KEY}`]: DRILL };
+
+    it("launches only from the drill's template, tagged as the drill's", async () => {
+        const launch = { "ec2:LaunchTemplate": templateArn, [`aws:RequestTag/${DRILL_TAG_KEY}`]: DRILL, "aws:TagKeys": [DRILL_TAG_KEY] };
+        assert.equal(await decide(policy, "ec2:RunInstances", instanceArn("*"), launch), "Allowed");
+        assert.equal(await decide(policy, "ec2:RunInstances", instanceArn("*"), { ...launch, "ec2:LaunchTemplate": `${templateArn}x` }), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:RunInstances", instanceArn("*"), { "ec2:LaunchTemplate": templateArn }), "ImplicitlyDenied");
+    });
+
+    it("creates volumes only from this tool's (or its DLM policy's) snapshots", async () => {
+        assert.equal(await decide(policy, "ec2:RunInstances", snapshotArn("snap-1"), ours), "Allowed");
+        assert.equal(await decide(policy, "ec2:RunInstances", snapshotArn("snap-1"), { "aws:ResourceTag/CreatedByPolicy": "consistent-snapshots" }), "Allowed");
+        assert.equal(await decide(policy, "ec2:RunInstances", snapshotArn("snap-2"), { "aws:ResourceTag/CreatedBy": "someone-else" }), "ImplicitlyDenied");
+    });
+
+    it("tags this tool's snapshots with the result keys only", async () => {
+        const result = { ...ours, "aws:TagKeys": ["RestoreVerifiedAt", "RestoreResult", DRILL_EXECUTION_TAG_KEY] };
+        assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-1"), result), "Allowed");
+        assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-1"), { ...ours, "aws:TagKeys": ["RestoreResult", "RunId"] }), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:CreateTags", snapshotArn("snap-3"), { "aws:TagKeys": ["RestoreResult"] }), "ImplicitlyDenied");
+    });
+
+    it("terminates and runs commands on the drill's instances only, and only the verify document", async () => {
+        assert.equal(await decide(policy, "ec2:TerminateInstances", instanceArn(THIS), drillInstance), "Allowed");
+        assert.equal(
+            await decide(policy, "ec2:TerminateInstances", instanceArn(OTHER), { [`aws:ResourceTag/${DRILL_TAG_KEY}`]: "another-drill" }),
+            "ImplicitlyDenied",
+        );
+        assert.equal(await decide(policy, "ec2:TerminateInstances", instanceArn(OTHER), {}), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ssm:SendCommand", instanceArn(THIS), { [`ssm:resourceTag/${DRILL_TAG_KEY}`]: DRILL }), "Allowed");
+        assert.equal(await decide(policy, "ssm:SendCommand", instanceArn(OTHER), { [`ssm:resourceTag/${TARGET.key}`]: TARGET.value }), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ssm:SendCommand", `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/snapshots-drill-verify`, {}), "Allowed");
+        assert.equal(await decide(policy, "ssm:SendCommand", `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/consistent-snapshot-other`, {}), "ImplicitlyDenied");
+    });
+
+    it("deletes nothing: no snapshot, volume or image deletion", async () => {
+        assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-1"), ours), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:DeleteVolume", volumeArn("vol-1"), {}), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:DetachVolume", volumeArn("vol-1"), {}), "ImplicitlyDenied");
     });
 });

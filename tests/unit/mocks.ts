@@ -122,6 +122,10 @@ class Mocks implements pulumi.runtime.Mocks {
                 state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
                 state.arn = `arn:aws:logs:${region}:${accountId}:log-group:${state.name}`;
                 break;
+            case "aws:iam/role:Role":
+                state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
+                state.arn = `arn:aws:iam::${accountId}:role/${state.name}`;
+                break;
             case "aws:ssm/document:Document":
                 state.name = args.inputs.name ?? `${args.name}-a1b2c3`;
                 state.arn = `arn:aws:ssm:${region}:${accountId}:document/${state.name}`;
@@ -157,7 +161,13 @@ class Mocks implements pulumi.runtime.Mocks {
                 // The VPC's main route table and awsx's one per subnet.
                 return { ids: ["rtb-main", "rtb-isolated-a"], vpcId: args.inputs.vpcId, id: args.inputs.vpcId };
             case "aws:ec2/getSubnet:getSubnet":
-                return { id: args.inputs.id, availabilityZone: `${region}a`, availabilityZoneId: "use1-az1", vpcId: "vpc-0123" };
+                return {
+                    id: args.inputs.id,
+                    arn: `arn:aws:ec2:${region}:${accountId}:subnet/${args.inputs.id}`,
+                    availabilityZone: `${region}a`,
+                    availabilityZoneId: "use1-az1",
+                    vpcId: "vpc-0123",
+                };
             case "aws:ssm/getParameter:getParameter":
                 return { name: args.inputs.name, value: "ami-0abcdef1234567890", type: "String", id: args.inputs.name };
             default: {

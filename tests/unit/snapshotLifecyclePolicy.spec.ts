@@ -173,10 +173,7 @@ describe("SnapshotLifecyclePolicy", () => {
             const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
             assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }]);
             // The mocks give every role the ARN arn:aws:mock:<region>:<account>:<type>/<name>.
-            assert.equal(
-                one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn,
-                `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/dlm-role`,
-            );
+            assert.equal(one("aws:dlm/lifecyclePolicy:LifecyclePolicy").inputs.executionRoleArn, `arn:aws:iam::${ACCOUNT_ID}:role/dlm-role-a1b2c3`);
         });
 
         it("grants every SSM action AWS's AWSDataLifecycleManagerSSMFullAccess grants for scripts, scoped to this document and the targets", () => {

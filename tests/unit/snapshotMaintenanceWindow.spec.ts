@@ -165,7 +165,7 @@ describe("SnapshotMaintenanceWindow", () => {
         );
         tasks.forEach((task, i) => {
             assert.deepEqual(task.inputs.targets, [{ key: "WindowTargetIds", values: [targets[i].id] }]);
-            assert.equal(task.inputs.serviceRoleArn, `arn:aws:mock:${REGION}:${ACCOUNT_ID}:aws:iam/role:Role/${role.name}`);
+            assert.equal(task.inputs.serviceRoleArn, `arn:aws:iam::${ACCOUNT_ID}:role/${role.name}-a1b2c3`);
         });
     });
 

@@ -198,16 +198,49 @@ describe("the stack (index.ts / stack.ts)", () => {
             await settle();
         });
 
-        it("declares the dev resources plus the private endpoints, their security group and the extra target", () => {
+        it("declares the dev resources plus the private endpoints, their security group, the extra target and the restore drill", () => {
             assert.deepEqual(inventory(), {
                 ...DEV_INVENTORY,
                 "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": 2,
                 "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
-                "aws:ec2/securityGroup:SecurityGroup": 2,
                 "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
                 "aws:sns/topicSubscription:TopicSubscription": 1,
                 "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
+                // The restore drill: its security group, launch template, instance role and profile, verify document
+                // and runbook, Automation and Scheduler roles, a schedule per target, and its failure rule on the
+                // window's topic.
+                "consistent-snapshots:index:RestoreDrill": 1,
+                "aws:ec2/securityGroup:SecurityGroup": 3,
+                "aws:ec2/launchTemplate:LaunchTemplate": 1,
+                "aws:iam/role:Role": DEV_INVENTORY["aws:iam/role:Role"] + 3,
+                "aws:iam/rolePolicy:RolePolicy": DEV_INVENTORY["aws:iam/rolePolicy:RolePolicy"] + 3,
+                "aws:iam/instanceProfile:InstanceProfile": DEV_INVENTORY["aws:iam/instanceProfile:InstanceProfile"] + 1,
+                "aws:ssm/document:Document": DEV_INVENTORY["aws:ssm/document:Document"] + 2,
+                "aws:scheduler/schedule:Schedule": 2,
+                "aws:cloudwatch/eventRule:EventRule": DEV_INVENTORY["aws:cloudwatch/eventRule:EventRule"] + 1,
+                "aws:cloudwatch/eventTarget:EventTarget": DEV_INVENTORY["aws:cloudwatch/eventTarget:EventTarget"] + 1,
             });
+        });
+
+        it("drills both targets weekly on Paris time from the private subnet, and sends a failed drill to the window's alert topic", () => {
+            const schedules = ofType("aws:scheduler/schedule:Schedule").sort((a, b) => a.name.localeCompare(b.name));
+            assert.deepEqual(
+                schedules.map((s) => [
+                    s.name,
+                    s.inputs.scheduleExpression,
+                    s.inputs.scheduleExpressionTimezone,
+                    JSON.parse(s.inputs.target.input).Parameters.TagValue[0],
+                ]),
+                [
+                    ["snapshots-drill-extra-1", "cron(0 6 ? * SUN *)", "Europe/Paris", "FilesystemOnly"],
+                    ["snapshots-drill-main", "cron(0 6 ? * SUN *)", "Europe/Paris", "AmazonLinuxMySQL"],
+                ],
+            );
+            const template = one("aws:ec2/launchTemplate:LaunchTemplate").inputs;
+            assert.equal(template.networkInterfaces[0].subnetId, "subnet-isolated-a");
+            const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "snapshots-drill-failed")!;
+            assert.equal(JSON.parse(rule.inputs.eventPattern)["detail-type"][0], "EC2 Automation Execution Status-change Notification");
+            assert.ok(ofType("aws:cloudwatch/eventTarget:EventTarget").some((t) => t.name === "snapshots-drill-failed"));
         });
 
         it("schedules every 6 hours in Europe/Paris", () => {
@@ -398,6 +431,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                     "logGroupName",
                     "maintenanceWindowId",
                     "maintenanceWindowRoleArn",
+                    "restoreDrillDocumentName",
                     "runNowCommand",
                     "runNowSettings",
                     "snapshotsCommand",
