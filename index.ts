@@ -18,6 +18,7 @@ export const runNowSettings = stack.runNowSettings;
 export const runNowCommand = stack.runNowCommand;
 export const historyCommand = stack.historyCommand;
 export const snapshotsCommand = stack.snapshotsCommand;
+export const operatorPolicyArn = stack.operatorPolicyArn;
 export const restoreDrillDocumentName = stack.restoreDrillDocumentName;
 export const vpcId = stack.vpcId;
 export const instanceId = stack.instanceId;

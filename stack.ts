@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SnapshotScriptName } from "./components/snapshotDocument";
 import { DEFAULT_RETAIN_COUNT } from "./components/snapshotLifecyclePolicy";
 import { CREATED_BY_TAG, LIFECYCLE_POLICY_TAG } from "./components/snapshotTags";
+import { accountContext, operatorPolicy } from "./components/policies";
 
 export interface StackOutputs {
     /** maintenanceWindow scheduler only. */
@@ -28,6 +29,8 @@ export interface StackOutputs {
     runNowCommand: pulumi.Output<string>;
     historyCommand: pulumi.Output<string>;
     snapshotsCommand: pulumi.Output<string>;
+    /** A managed policy for the people on call: what the operator CLI needs for this stack, nothing more. */
+    operatorPolicyArn: pulumi.Output<string>;
     /** The restore drill's runbook (`npx consistent-snapshots verify --document <name>`), when restoreDrill is set. */
     restoreDrillDocumentName?: pulumi.Output<string>;
     vpcId?: pulumi.Output<string>;
@@ -111,6 +114,28 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
             "--query 'Commands[].[RequestedDateTime,CommandId,Status,CompletedCount,ErrorCount]' --output table",
         ]),
         snapshotsCommand: shellCommand(["aws ec2 describe-snapshots --region", region, "--owner-ids self", ...snapshotListing(isDlm)]),
+        operatorPolicyArn: new aws.iam.Policy("operator", {
+            description: "consistent-snapshots: what the operator CLI needs for this stack (read, run now, restore, verify)",
+            policy: pulumi
+                .all([
+                    accountContext(document),
+                    pulumi.all([...documents.values()].map((d) => d.documentArn)),
+                    pulumi.all(schedule.drill ? [schedule.drill.automationDocumentName] : []),
+                    pulumi.all(schedule.drill ? [schedule.drill.automationRoleArn] : []),
+                ])
+                .apply(([ctx, documentArns, drillDocumentNames, drillRoleArns]) =>
+                    JSON.stringify(
+                        operatorPolicy(ctx, {
+                            documentArns,
+                            tagKey: config.tagKey,
+                            tagValues: windowTargetValues(config),
+                            drillDocumentNames,
+                            drillRoleArns,
+                        }),
+                    ),
+                ),
+            tags,
+        }).arn,
     };
 
     if (network) {
@@ -136,6 +161,11 @@ export function createStack(config: StackConfig = loadStackConfig()): StackOutpu
     return outputs;
 }
 
+/** Every tag value the stack targets (the main one, then the extra targets'). */
+function windowTargetValues(config: StackConfig): string[] {
+    return [config.tagValue, ...config.extraTargets.map((t) => t.tagValue)];
+}
+
 /** Where either scheduler sends its failure alerts, and the stack's tags. */
 function alertsAndTags(config: StackConfig, tags: Record<string, string>) {
     return { alertTopicArn: config.alertTopicArn || undefined, alertEmail: config.alertEmail || undefined, tags };
@@ -148,6 +178,7 @@ interface Schedule {
     logGroupName?: pulumi.Output<string>;
     logGroupArn?: pulumi.Output<string>;
     historyWords: (region: pulumi.Output<string>) => pulumi.Input<string>[];
+    drill?: RestoreDrill;
 }
 
 function maintenanceWindowSchedule(
@@ -185,6 +216,7 @@ function maintenanceWindowSchedule(
         },
         logGroupName: window.logGroupName,
         logGroupArn: window.logGroupArn,
+        drill: window.restoreDrill,
         historyWords: (region) => [
             "aws ssm describe-maintenance-window-executions --region",
             region,
@@ -212,26 +244,19 @@ function lifecyclePolicySchedule(
         executeOperationOnScriptFailure: config.executeOperationOnScriptFailure,
         freshnessHours: config.freshnessHours === "auto" ? undefined : config.freshnessHours,
         enabled: config.enabled,
+        restoreDrill,
         ...alertsAndTags(config, tags),
     });
-    // DLM's snapshots (CreatedByPolicy, the post-script's RunId) restore as the script's do; the drill alerts on its own topic.
-    const drill = restoreDrill
-        ? new RestoreDrill("snapshots-drill", {
-              ...restoreDrill,
-              targets: [{ name: MAIN_TARGET_NAME, tagValue: config.tagValue }],
-              tagKey: config.tagKey,
-              ...alertsAndTags(config, tags),
-          })
-        : undefined;
     return {
         outputs: {
-            restoreDrillDocumentName: drill?.automationDocumentName,
+            restoreDrillDocumentName: policy.restoreDrill?.automationDocumentName,
             lifecyclePolicyId: policy.lifecyclePolicyId,
             lifecyclePolicyRoleArn: policy.executionRoleArn,
             instancePolicyArn: policy.instancePolicyArn,
             alertTopicArn: policy.alertTopicArn,
             freshnessAlarmArns: pulumi.output(policy.freshnessAlarmArn).apply((arn): Record<string, string> => (arn ? { policy: arn } : {})),
         },
+        drill: policy.restoreDrill,
         historyWords: (region) => [
             "aws dlm get-lifecycle-policy --region",
             region,

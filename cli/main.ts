@@ -8,6 +8,7 @@ import { CliError, Context, EXIT, createClients } from "./context";
 import { DEVICE_NAME, restoreCommand } from "./restore";
 import { runCommand, runsCommand } from "./runs";
 import { INSTANCE_ID, RUN_ID, snapshotsCommand } from "./snapshots";
+import { verifyCommand } from "./verify";
 
 export const USAGE = `consistent-snapshots <command> [options]
 
@@ -22,6 +23,9 @@ Commands:
   restore    <RunId> --instance <id>: new encrypted volumes from the run's snapshots, attached to the instance
              [--az <zone>] [--device-map <volume or snapshot id>=/dev/sdX,...] [--volume-type <type>]
              [--kms-key-id <key>] [--wait-seconds <s>] [--dry-run] [--allow-incomplete]
+  verify     <RunId>: the restore drill on demand: the drill runbook restores the run's set on a short-lived
+             instance, checks it with restore-verify.sh, tags RestoreResult; followed to the end
+             (--drill-document <name> | --stack-outputs <file>) [--target-name <name>] [--wait-seconds <s>]
 
 Options for every command:
   --region <region>  --profile <profile>  --json  --help
@@ -30,7 +34,7 @@ Options for every command:
   --stack-outputs <file|->  \`pulumi stack output --json\` of the stack (documentNames, logGroupName, and for run
                             runNowSettings: without --target/--instance, run sends what runNowCommand sends)
 
-Exit codes: 0 done; 1 a run failed on a host, or ran nowhere; 2 bad input (nothing created); 3 AWS refused or
+Exit codes: 0 done; 1 a run failed on a host, or ran nowhere, or a drill failed; 2 bad input (nothing created); 3 AWS refused or
 failed a call; 4 timed out waiting.`;
 
 const OPTIONS = {
@@ -59,6 +63,8 @@ const OPTIONS = {
     "kms-key-id": { type: "string" },
     "dry-run": { type: "boolean" },
     "allow-incomplete": { type: "boolean" },
+    "drill-document": { type: "string" },
+    "target-name": { type: "string" },
 } as const;
 
 /** Which options each command takes (besides the common ones). */
@@ -67,6 +73,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
     runs: ["document", "stack-outputs", "instance", "command", "since", "limit"],
     snapshots: ["instance", "run", "since", "limit"],
     restore: ["instance", "az", "device-map", "volume-type", "kms-key-id", "wait-seconds", "dry-run", "allow-incomplete"],
+    verify: ["drill-document", "stack-outputs", "target-name", "wait-seconds"],
 };
 const COMMON = ["region", "profile", "json", "help", "endpoint"];
 
@@ -104,6 +111,7 @@ function instanceIds(values: string[] | undefined): string[] {
 interface StackOutputs {
     documentNames?: string[];
     logGroupName?: string;
+    restoreDrillDocumentName?: string;
     runNowSettings?: { tagKey?: string; tagValue?: string; maxConcurrency?: string; maxErrors?: string; parameters?: Record<string, string> };
 }
 
@@ -187,7 +195,8 @@ export async function main(argv: string[], makeContext: (aws: { region?: string;
     const limit = integer("limit", values.limit, 20, 1, 1000);
     const since = parseSince(values.since, ctx.now());
     const instances = instanceIds(values.instance);
-    if (command !== "restore" && positionals.length > 0) throw bad(`${command} takes no positional argument (got ${positionals.join(" ")})`);
+    if (command !== "restore" && command !== "verify" && positionals.length > 0)
+        throw bad(`${command} takes no positional argument (got ${positionals.join(" ")})`);
 
     switch (command) {
         case "run": {
@@ -231,6 +240,26 @@ export async function main(argv: string[], makeContext: (aws: { region?: string;
             if (runId !== undefined && !RUN_ID.test(runId)) throw bad(`--run ${runId}: expected a RunId such as cs-20261201T000012Z-4242`);
             if (instances.length > 1) throw bad("snapshots: give at most one --instance");
             return snapshotsCommand(ctx, { instanceId: instances[0], runId, since, limit, json });
+        }
+        case "verify": {
+            if (positionals.length !== 1 || !RUN_ID.test(positionals[0]))
+                throw bad(`verify: expected one RunId (such as cs-20261201T000012Z-4242), got ${positionals.join(" ") || "none"}`);
+            const drillDocument = values["drill-document"] ?? outputs.restoreDrillDocumentName;
+            if (drillDocument === undefined)
+                throw bad(
+                    "verify: which drill? give --drill-document <name>, or --stack-outputs with the stack's restoreDrillDocumentName (set restoreDrill in the stack)",
+                );
+            if (!DOCUMENT_NAME.test(drillDocument))
+                throw bad(`--drill-document ${drillDocument}: expected an SSM document name (3-128 of letters, digits, _ - . : /)`);
+            const targetName = values["target-name"] ?? "main";
+            if (!/^[A-Za-z0-9_.-]{1,128}$/.test(targetName)) throw bad(`--target-name ${targetName}: expected a target's name (main, extra-1, ...)`);
+            return verifyCommand(ctx, {
+                runId: positionals[0],
+                documentName: drillDocument,
+                targetName,
+                waitSeconds: integer("wait-seconds", values["wait-seconds"], 5400, 10, 86400),
+                json,
+            });
         }
         default: {
             if (positionals.length !== 1 || !RUN_ID.test(positionals[0]))

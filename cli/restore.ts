@@ -15,6 +15,7 @@ import {
 import { CliError, Context, EXIT, aws, awsErrorMessage, isAwsError } from "./context";
 import { table } from "./format";
 import { SnapshotRecord, SnapshotSet, findSnapshots, groupByRun, toRecord } from "./snapshots";
+import { RESTORED_FROM_RUN_TAG_KEY } from "../components/snapshotTags";
 
 /** Device names EC2 recommends for attached EBS volumes on Linux, in the order new ones are chosen. */
 export const FREE_DEVICE_NAMES = "fghijklmnop".split("").map((c) => `/dev/sd${c}`);
@@ -303,7 +304,7 @@ export async function executeRestore(ctx: Context, plan: RestorePlan, options: P
                                 Tags: [
                                     { Key: "Name", Value: `restore ${plan.runId} ${item.sourceVolumeId}` },
                                     { Key: "RestoredFromSnapshot", Value: item.snapshotId },
-                                    { Key: "RestoredFromRunId", Value: plan.runId },
+                                    { Key: RESTORED_FROM_RUN_TAG_KEY, Value: plan.runId },
                                     { Key: "RestoredFromVolume", Value: item.sourceVolumeId },
                                 ],
                             },

@@ -122,6 +122,15 @@ const SET_TAGS = [
     "RestoreResult",
 ];
 
+/** The set's last restore-drill result ("passed 2026-12-06_06.12.40"), or "-" when none was drilled. */
+export function drillResult(set: SnapshotSet): string {
+    const drilled = set.snapshots
+        .map((s) => s.tags)
+        .filter((t) => t.RestoreResult)
+        .sort((a, b) => (b.RestoreVerifiedAt ?? "").localeCompare(a.RestoreVerifiedAt ?? ""));
+    return drilled.length > 0 ? `${drilled[0].RestoreResult} ${drilled[0].RestoreVerifiedAt ?? ""}`.trim() : "-";
+}
+
 export interface SnapshotsOptions {
     instanceId?: string;
     runId?: string;
@@ -165,7 +174,7 @@ export async function snapshotsCommand(ctx: Context, options: SnapshotsOptions):
     }
     ctx.out(
         table(
-            ["STARTED", "RUN", "INSTANCE", "SNAPSHOTS", "STATE", "METHOD", "TAKEN BY", "BINLOG"],
+            ["STARTED", "RUN", "INSTANCE", "SNAPSHOTS", "STATE", "METHOD", "TAKEN BY", "BINLOG", "RESTORE DRILL"],
             sets.map((s) => {
                 const t = s.snapshots[0].tags;
                 return [
@@ -177,6 +186,8 @@ export async function snapshotsCommand(ctx: Context, options: SnapshotsOptions):
                     s.consistencyMethod || "-",
                     s.takenBy,
                     t.BinlogFile ? `${t.BinlogFile}:${t.BinlogPosition ?? "?"}` : "-",
+                    // The drill tags every snapshot of the set it restored; the newest result of any of them.
+                    drillResult(s),
                 ];
             }),
             "(no snapshot of this tool here: is this the right account and Region?)",

@@ -123,7 +123,7 @@ export const STALE_MESSAGE = {
 
 /** A CloudWatch dashboard widget (the dashboard body's structure, as PutDashboard takes it). */
 interface Widget {
-    type: "metric" | "alarm" | "text";
+    type: "metric" | "alarm" | "text" | "log";
     x: number;
     y: number;
     width: number;
@@ -140,8 +140,29 @@ function metricWidget(region: string, title: string, stat: string, metrics: (str
     return { type: "metric" as const, properties: { title, region, view: "timeSeries", stat, period: 3600, metrics } };
 }
 
-/** The dashboard of a maintenance window's runs: counts and durations per target, the freshness alarms, the restore drills. */
-export function windowDashboardBody(region: string, namespace: string, targetNames: string[], alarmArns: string[], drillTargetNames: string[] = []): string {
+/**
+ * Logs Insights over the runs' summaries: each target's newest successful consistent snapshot and its run (the
+ * summary is one JSON event, whose fields Logs Insights discovers).
+ */
+export function newestSnapshotQuery(logGroupName: string): string {
+    return (
+        `SOURCE '${logGroupName}' | filter exitCode = 0 and status = "ok" and ispresent(target) ` +
+        "| stats latest(@timestamp) as newestSnapshot, latest(runId) as run, latest(instanceId) as instance by target | sort newestSnapshot asc"
+    );
+}
+
+/**
+ * The dashboard of a maintenance window's runs over the last 7 days: counts and durations per target, each target's
+ * newest successful snapshot, the freshness alarms, the restore drills.
+ */
+export function windowDashboardBody(
+    region: string,
+    namespace: string,
+    targetNames: string[],
+    alarmArns: string[],
+    drillTargetNames: string[] = [],
+    logGroupName?: string,
+): string {
     const per = (metricName: string, stat: string) => targetNames.map((t) => [namespace, metricName, "Target", t, { stat, label: `${t} ${metricName}` }]);
     const widgets = [
         metricWidget(region, "Runs per hour: succeeded and failed, by target", "Sum", [...per("RunsSucceeded", "Sum"), ...per("RunsFailed", "Sum")]),
@@ -156,30 +177,54 @@ export function windowDashboardBody(region: string, namespace: string, targetNam
         ...(alarmArns.length > 0
             ? [{ type: "alarm" as const, properties: { title: "Freshness: a successful consistent snapshot within the window", alarms: alarmArns } }]
             : []),
-        ...(drillTargetNames.length > 0
+        ...(logGroupName
             ? [
-                  metricWidget(
-                      region,
-                      "Restore drills: snapshot sets proven to restore, and failed drills, by target",
-                      "Sum",
-                      drillTargetNames.flatMap((t) =>
-                          [DRILL_METRICS.succeeded, DRILL_METRICS.failed].map((m) => [
-                              namespace,
-                              m,
-                              "Target",
-                              t,
-                              { stat: "Sum", label: `${t} ${m}`, period: 86400 },
-                          ]),
-                      ),
-                  ),
+                  {
+                      type: "log" as const,
+                      properties: {
+                          title: "Newest successful consistent snapshot per target (last 7 days)",
+                          region,
+                          view: "table",
+                          query: newestSnapshotQuery(logGroupName),
+                      },
+                  },
               ]
             : []),
+        ...drillWidgets(region, namespace, drillTargetNames),
     ];
-    return JSON.stringify({ widgets: grid(widgets) });
+    return JSON.stringify({ start: "-P7D", widgets: grid(widgets) });
 }
 
-/** The dashboard of a DLM policy: DLM's own AWS/EBS metrics for its snapshots and scripts, and the freshness alarm. */
-export function lifecyclePolicyDashboardBody(region: string, policyId: string, alarmArns: string[]): string {
+/** The restore drills' results per target (one widget; none without drills). */
+function drillWidgets(region: string, namespace: string, drillTargetNames: string[]) {
+    return drillTargetNames.length > 0
+        ? [
+              metricWidget(
+                  region,
+                  "Restore drills: snapshot sets proven to restore, and failed drills, by target",
+                  "Sum",
+                  drillTargetNames.flatMap((t) =>
+                      [DRILL_METRICS.succeeded, DRILL_METRICS.failed].map((m) => [
+                          namespace,
+                          m,
+                          "Target",
+                          t,
+                          { stat: "Sum", label: `${t} ${m}`, period: 86400 },
+                      ]),
+                  ),
+              ),
+          ]
+        : [];
+}
+
+/** The dashboard of a DLM policy: DLM's own AWS/EBS metrics for its snapshots and scripts, the freshness alarm, the restore drills. */
+export function lifecyclePolicyDashboardBody(
+    region: string,
+    policyId: string,
+    alarmArns: string[],
+    drillTargetNames: string[] = [],
+    namespace = DEFAULT_METRIC_NAMESPACE,
+): string {
     const dlm = (metricName: string) => ["AWS/EBS", metricName, "DLMPolicyId", policyId, { stat: "Sum", label: metricName }];
     const widgets = [
         metricWidget(region, "DLM snapshots per hour", "Sum", ["SnapshotsCreateCompleted", "SnapshotsCreateFailed", "SnapshotsDeleteFailed"].map(dlm)),
@@ -192,6 +237,7 @@ export function lifecyclePolicyDashboardBody(region: string, policyId: string, a
         ...(alarmArns.length > 0
             ? [{ type: "alarm" as const, properties: { title: "Freshness: a consistent snapshot within the window", alarms: alarmArns } }]
             : []),
+        ...drillWidgets(region, namespace, drillTargetNames),
     ];
     return JSON.stringify({ widgets: grid(widgets) });
 }

@@ -3,7 +3,7 @@
 // is scoped by resource ARN and condition as far as EC2 and SSM allow.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY, LIFECYCLE_POLICY_TAG } from "./snapshotTags";
+import { CREATED_BY_TAG, INSTANCE_ID_TAG_KEY, LIFECYCLE_POLICY_TAG, RESTORED_FROM_RUN_TAG_KEY } from "./snapshotTags";
 
 export interface PolicyStatement {
     Sid: string;
@@ -283,6 +283,10 @@ export interface DrillRoleScope {
 export function restoreDrillAutomationPolicy(ctx: AccountContext, scope: DrillRoleScope): PolicyDocument {
     const ec2 = (resource: string, account = ctx.accountId) => `arn:${ctx.partition}:ec2:${ctx.region}:${account}:${resource}`;
     const drillTagged = { StringEquals: { [`aws:ResourceTag/${DRILL_TAG_KEY}`]: scope.drillName } };
+    const creators = [
+        ["ThisTools", CREATED_BY_TAG],
+        ["LifecyclePolicy", LIFECYCLE_POLICY_TAG],
+    ] as const;
     return {
         Version: "2012-10-17",
         Statement: [
@@ -310,20 +314,14 @@ export function restoreDrillAutomationPolicy(ctx: AccountContext, scope: DrillRo
                 Action: ["ec2:RunInstances"],
                 Resource: [scope.launchTemplateArn, scope.subnetArn, scope.securityGroupArn, ec2("network-interface/*"), ec2("volume/*"), ec2("image/*", "")],
             },
-            {
-                Sid: "RestoreThisToolsSnapshots",
+            // A snapshot is this tool's when the script (CreatedBy) or the stack's DLM policy (CreatedByPolicy) tagged it.
+            ...creators.map(([sid, tag]): PolicyStatement => ({
+                Sid: `Restore${sid}Snapshots`,
                 Effect: "Allow",
                 Action: ["ec2:RunInstances"],
                 Resource: ec2("snapshot/*", ""),
-                Condition: { StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value } },
-            },
-            {
-                Sid: "RestoreLifecyclePolicySnapshots",
-                Effect: "Allow",
-                Action: ["ec2:RunInstances"],
-                Resource: ec2("snapshot/*", ""),
-                Condition: { StringEquals: { [`aws:ResourceTag/${LIFECYCLE_POLICY_TAG.key}`]: LIFECYCLE_POLICY_TAG.value } },
-            },
+                Condition: { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } },
+            })),
             {
                 Sid: "TagWhatItLaunches",
                 Effect: "Allow",
@@ -338,26 +336,16 @@ export function restoreDrillAutomationPolicy(ctx: AccountContext, scope: DrillRo
                 Resource: scope.instanceRoleArn,
                 Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
             },
-            {
-                Sid: "RecordResultOnThisToolsSnapshots",
+            ...creators.map(([sid, tag]): PolicyStatement => ({
+                Sid: `RecordResultOn${sid}Snapshots`,
                 Effect: "Allow",
                 Action: ["ec2:CreateTags"],
                 Resource: ec2("snapshot/*", ""),
                 Condition: {
-                    StringEquals: { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value },
+                    StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value },
                     "ForAllValues:StringEquals": { "aws:TagKeys": [...DRILL_RESULT_TAG_KEYS] },
                 },
-            },
-            {
-                Sid: "RecordResultOnLifecyclePolicySnapshots",
-                Effect: "Allow",
-                Action: ["ec2:CreateTags"],
-                Resource: ec2("snapshot/*", ""),
-                Condition: {
-                    StringEquals: { [`aws:ResourceTag/${LIFECYCLE_POLICY_TAG.key}`]: LIFECYCLE_POLICY_TAG.value },
-                    "ForAllValues:StringEquals": { "aws:TagKeys": [...DRILL_RESULT_TAG_KEYS] },
-                },
-            },
+            })),
             { Sid: "TerminateDrillInstancesOnly", Effect: "Allow", Action: ["ec2:TerminateInstances"], Resource: ec2("instance/*"), Condition: drillTagged },
             { Sid: "RunTheVerifyDocument", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: scope.verifyDocumentArn },
             {
@@ -441,4 +429,96 @@ export function restoreDrillSchedulerPolicy(ctx: AccountContext, scope: { automa
             },
         ],
     };
+}
+
+export interface OperatorPolicyScope {
+    /** The snapshot documents (run-now). */
+    documentArns: string[];
+    tagKey: string;
+    tagValues: string[];
+    /** The restore-drill runbooks (verify) and the Automation roles they run as. */
+    drillDocumentNames: string[];
+    drillRoleArns: string[];
+}
+
+/**
+ * What the person on call needs for the operator CLI, and no more: read runs and snapshots; run the snapshot
+ * documents now on the targeted instances only; restore (volumes only from this tool's snapshots, tagged as
+ * restores on create; attach and delete only such volumes, never a source volume); start the restore drills.
+ */
+export function operatorPolicy(ctx: AccountContext, scope: OperatorPolicyScope): PolicyDocument {
+    const ec2 = (resource: string, account = ctx.accountId) => `arn:${ctx.partition}:ec2:${ctx.region}:${account}:${resource}`;
+    const restored = { Null: { [`aws:ResourceTag/${RESTORED_FROM_RUN_TAG_KEY}`]: "false" } };
+    const statements: PolicyStatement[] = [
+        {
+            // Describe*, List* and Get* of commands and executions support no resource-level permissions.
+            Sid: "ReadRunsAndSnapshots",
+            Effect: "Allow",
+            Action: [
+                "ec2:DescribeInstances",
+                "ec2:DescribeSnapshots",
+                "ec2:DescribeVolumes",
+                "ssm:ListCommands",
+                "ssm:ListCommandInvocations",
+                "ssm:GetCommandInvocation",
+                "ssm:GetAutomationExecution",
+            ],
+            Resource: "*",
+        },
+        { Sid: "RunNowTheSnapshotDocuments", Effect: "Allow", Action: ["ssm:SendCommand"], Resource: scope.documentArns },
+        {
+            Sid: "OnTargetedInstancesOnly",
+            Effect: "Allow",
+            Action: ["ssm:SendCommand"],
+            Resource: ec2("instance/*"),
+            Condition: { StringEquals: { [`ssm:resourceTag/${scope.tagKey}`]: scope.tagValues } },
+        },
+        ...[CREATED_BY_TAG, LIFECYCLE_POLICY_TAG].map((tag, i): PolicyStatement => ({
+            Sid: i === 0 ? "RestoreFromThisToolsSnapshots" : "RestoreFromLifecyclePolicySnapshots",
+            Effect: "Allow",
+            Action: ["ec2:CreateVolume"],
+            Resource: ec2("snapshot/*", ""),
+            Condition: { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } },
+        })),
+        {
+            Sid: "CreateRestoreVolumes",
+            Effect: "Allow",
+            Action: ["ec2:CreateVolume"],
+            Resource: ec2("volume/*"),
+            Condition: { Null: { [`aws:RequestTag/${RESTORED_FROM_RUN_TAG_KEY}`]: "false" } },
+        },
+        {
+            Sid: "TagThemOnCreate",
+            Effect: "Allow",
+            Action: ["ec2:CreateTags"],
+            Resource: ec2("volume/*"),
+            Condition: { StringEquals: { "ec2:CreateAction": "CreateVolume" } },
+        },
+        {
+            Sid: "AttachAndDeleteRestoreVolumesOnly",
+            Effect: "Allow",
+            Action: ["ec2:AttachVolume", "ec2:DeleteVolume"],
+            Resource: ec2("volume/*"),
+            Condition: restored,
+        },
+        { Sid: "AttachToAnInstance", Effect: "Allow", Action: ["ec2:AttachVolume"], Resource: ec2("instance/*") },
+    ];
+    if (scope.drillDocumentNames.length > 0) {
+        statements.push(
+            {
+                Sid: "StartRestoreDrills",
+                Effect: "Allow",
+                Action: ["ssm:StartAutomationExecution"],
+                Resource: scope.drillDocumentNames.map((n) => `arn:${ctx.partition}:ssm:${ctx.region}:${ctx.accountId}:automation-definition/${n}:*`),
+            },
+            {
+                Sid: "PassTheirRoles",
+                Effect: "Allow",
+                Action: ["iam:PassRole"],
+                Resource: scope.drillRoleArns,
+                Condition: { StringEquals: { "iam:PassedToService": "ssm.amazonaws.com" } },
+            },
+        );
+    }
+    return { Version: "2012-10-17", Statement: statements };
 }

@@ -10,7 +10,8 @@ import {
     lifecyclePolicyErrorPattern,
 } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
-import { STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, lifecyclePolicyDashboardBody } from "./monitoring";
+import { DEFAULT_METRIC_NAMESPACE, STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, lifecyclePolicyDashboardBody } from "./monitoring";
+import { RestoreDrill, RestoreDrillRunArgs, drillAlertRule, restoreDrillArgsErrors } from "./restoreDrill";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY } from "./rules";
 import { freshnessError, freshnessHoursFor } from "./schedule";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, DocumentReference } from "./snapshotDocument";
@@ -98,9 +99,18 @@ export interface SnapshotLifecyclePolicyArgs {
      * 26 (daily: 48); required when that gap is not plain to compute. AWS constraint: 1-168, more than the gap.
      */
     freshnessHours?: number;
+    /**
+     * Scheduled restore drills of the policy's target (a RestoreDrill child, target name `main`: weekly by default, on
+     * a short-lived instance in `restoreDrill.subnetId`), counted on the policy's dashboard, failures sent to its
+     * alert topic. DLM's snapshots restore once its post-script has tagged them. Default: none.
+     */
+    restoreDrill?: RestoreDrillRunArgs;
     /** Tags for the policy and its role. Default: none. */
     tags?: Record<string, string>;
 }
+
+/** The drill target's name under DLM (one policy, one target). */
+export const LIFECYCLE_POLICY_DRILL_TARGET = "main";
 
 /** DLM's default wait for each script here: its maximum, for a pre-script that locks with retries and freezes. */
 export const DEFAULT_SCRIPT_EXECUTION_TIMEOUT_SECONDS = 120;
@@ -231,6 +241,11 @@ export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): str
             ),
         );
     }
+    if (args.restoreDrill) {
+        for (const error of restoreDrillArgsErrors({ ...args.restoreDrill, targets: [] }).filter((e) => !e.startsWith("targets:"))) {
+            errors.push(`restoreDrill.${error}`);
+        }
+    }
     return errors;
 }
 
@@ -335,8 +350,10 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
     public readonly freshnessAlarmArn?: pulumi.Output<string>;
     /** The hours without a consistent snapshot after which the freshness alarm fires (0: none). */
     public readonly freshnessHours: number;
-    /** The CloudWatch dashboard of the policy: DLM's snapshot and script metrics, the freshness alarm. */
+    /** The CloudWatch dashboard of the policy: DLM's snapshot and script metrics, the freshness alarm, the restore drills. */
     public readonly dashboardName: pulumi.Output<string>;
+    /** The restore drill of the policy's target (undefined without `restoreDrill`). */
+    public readonly restoreDrill?: RestoreDrill;
 
     constructor(name: string, args: SnapshotLifecyclePolicyArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered, the component included.
@@ -442,13 +459,28 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                   })
                 : undefined;
         this.freshnessAlarmArn = alarm?.arn;
+        if (args.restoreDrill) {
+            this.restoreDrill = new RestoreDrill(
+                `${name}-drill`,
+                {
+                    ...args.restoreDrill,
+                    targets: [{ name: LIFECYCLE_POLICY_DRILL_TARGET, tagValue: args.tagValue }],
+                    tagKey,
+                    metricNamespace: DEFAULT_METRIC_NAMESPACE,
+                    alertsEnabled: false,
+                    tags: args.tags,
+                },
+                { parent: this },
+            );
+        }
+        const drillTargets = this.restoreDrill?.targetNames ?? [];
         const dashboard = new aws.cloudwatch.Dashboard(
             `${name}-runs`,
             {
                 dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
                 dashboardBody: pulumi
                     .all([ctx, policy.id, alarm ? alarm.arn : pulumi.output("")])
-                    .apply(([c, policyId, arn]) => lifecyclePolicyDashboardBody(c.region, policyId, arn ? [arn] : [])),
+                    .apply(([c, policyId, arn]) => lifecyclePolicyDashboardBody(c.region, policyId, arn ? [arn] : [], drillTargets, DEFAULT_METRIC_NAMESPACE)),
             },
             { parent: this },
         );
@@ -459,6 +491,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                 this,
                 name,
                 [
+                    ...(this.restoreDrill ? [drillAlertRule(this.restoreDrill.automationDocumentName)] : []),
                     ...(alarm
                         ? [
                               {
@@ -505,6 +538,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
             freshnessAlarmArn: this.freshnessAlarmArn,
             freshnessHours: this.freshnessHours,
             dashboardName: this.dashboardName,
+            restoreDrillDocumentName: this.restoreDrill?.automationDocumentName,
         });
     }
 }

@@ -424,13 +424,14 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             `${name}-runs`,
             {
                 dashboardName: ctx.apply((c) => defaultDashboardName(name, c.region)),
-                dashboardBody: pulumi.all([ctx, pulumi.all(Object.values(alarms))]).apply(([c, arns]) =>
+                dashboardBody: pulumi.all([ctx, pulumi.all(Object.values(alarms)), logGroup.name]).apply(([c, arns, logGroupName]) =>
                     windowDashboardBody(
                         c.region,
                         this.metricNamespace,
                         args.targets.filter(declaresTarget).map((t) => t.name),
                         arns,
                         drillTargets,
+                        logGroupName,
                     ),
                 ),
             },

@@ -12,3 +12,6 @@ export const INSTANCE_ID_TAG_KEY = "InstanceId";
 
 /** The tag naming the run a snapshot belongs to (the script's RunId; DLM's post-script adds it to DLM's snapshots). */
 export const RUN_ID_TAG_KEY = "RunId";
+
+/** The tag the operator CLI's restore puts on every volume it creates (with RestoredFromSnapshot and RestoredFromVolume); the operator policy lets only such volumes be attached or deleted. */
+export const RESTORED_FROM_RUN_TAG_KEY = "RestoredFromRunId";

@@ -135,7 +135,7 @@ check_tools() {
 find_server() {
   SERVER=$(command -v mariadbd || command -v mysqld || true)
   local candidate
-  for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mysqld; do
+  for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/libexec/mariadbd /usr/libexec/mysqld; do
     [[ -z $SERVER && -x $candidate ]] && SERVER=$candidate
   done
   return 0

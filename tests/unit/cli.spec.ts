@@ -13,7 +13,17 @@ import {
     ModifyVolumeCommand,
     Snapshot,
 } from "@aws-sdk/client-ec2";
-import { GetCommandInvocationCommand, ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand } from "@aws-sdk/client-ssm";
+import {
+    AutomationExecutionStatus,
+    GetAutomationExecutionCommand,
+    GetAutomationExecutionCommandOutput,
+    GetCommandInvocationCommand,
+    ListCommandInvocationsCommand,
+    ListCommandsCommand,
+    SSMClient,
+    SendCommandCommand,
+    StartAutomationExecutionCommand,
+} from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -162,7 +172,7 @@ describe("operator CLI (npx consistent-snapshots)", () => {
 
     describe("command line", () => {
         const cases: [string[], RegExp][] = [
-            [["backup"], /unknown command "backup": expected one of run, runs, snapshots, restore/],
+            [["backup"], /unknown command "backup": expected one of run, runs, snapshots, restore, verify/],
             [["snapshots", "--target", "x"], /snapshots takes no --target/],
             [["snapshots", "--bogus"], /Unknown option '--bogus'/],
             [["snapshots", "--run", "20261205"], /--run 20261205: expected a RunId such as cs-20261201T000012Z-4242/],
@@ -271,7 +281,10 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             const list = await run(["snapshots"]);
             assert.match(
                 list.out,
-                new RegExp(`2026-12-05T00:00:13Z\\s+${RUN}\\s+${SOURCE}\\s+2\\s+completed\\s+backup-stage\\+fsfreeze\\s+script\\s+mysql-bin\\.000042:123456`),
+                new RegExp(
+                    `2026-12-05T00:00:13Z\\s+${RUN}\\s+${SOURCE}\\s+2\\s+completed\\s+backup-stage\\+fsfreeze\\s+script\\s+mysql-bin\\.000042:123456\\s+-$`,
+                    "m",
+                ),
             );
             const one = await run(["snapshots", "--run", RUN]);
             assert.equal(one.code, EXIT.ok);
@@ -763,6 +776,98 @@ describe("operator CLI (npx consistent-snapshots)", () => {
             assert.match(parseSummary("bash: line 1: aws: command not found").problem!, /not the script's summary: bash: line 1/);
             assert.match(parseSummary("").problem!, /no output/);
             assert.match(parseSummary('{"status":"ok"}').problem!, /not the script's summary/);
+        });
+    });
+
+    describe("verify (the restore drill on demand)", () => {
+        it("snapshots shows each set's newest drill result (RestoreResult, RestoreVerifiedAt on its snapshots)", async () => {
+            const drilled = [
+                snapshot("snap-0000000000000000a", DATA_VOLUME, RUN, {}, { RestoreResult: "failed", RestoreVerifiedAt: "2026-11-29_06.10.00" }),
+                snapshot("snap-0000000000000000b", LOGS_VOLUME, RUN, {}, { RestoreResult: "passed", RestoreVerifiedAt: "2026-12-06_06.12.40" }),
+            ];
+            ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: drilled });
+            const list = await run(["snapshots"]);
+            assert.match(list.out, new RegExp(`${RUN}.*mysql-bin\\.000042:123456\\s+passed 2026-12-06_06\\.12\\.40$`, "m"));
+        });
+
+        const VERIFIED = JSON.stringify({
+            status: "ok",
+            exitCode: 0,
+            message: "restored datadir verified: 42 tables checked",
+            tablesChecked: 42,
+            binlogFile: "mysql-bin.000042",
+            binlogFileSize: "123456",
+            expectedBinlogPosition: "123456",
+        });
+        const execution = (
+            status: AutomationExecutionStatus,
+            steps: { StepName: string; StepStatus: AutomationExecutionStatus; Outputs?: Record<string, string[]>; FailureMessage?: string }[],
+        ): GetAutomationExecutionCommandOutput => ({
+            $metadata: {},
+            AutomationExecution: { AutomationExecutionId: "exec-1", AutomationExecutionStatus: status, StepExecutions: steps },
+        });
+
+        it("starts the drill runbook for the run, follows its steps, and prints restore-verify.sh's figures", async () => {
+            ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: "exec-1" });
+            ssm.on(GetAutomationExecutionCommand)
+                .resolvesOnce(
+                    execution("InProgress", [
+                        { StepName: "chooseSnapshotSet", StepStatus: "Success" },
+                        { StepName: "launchDrillInstance", StepStatus: "InProgress" },
+                    ]),
+                )
+                .resolvesOnce(execution("Success", [{ StepName: "verifyRestore", StepStatus: "Success", Outputs: { Output: [`log line\n${VERIFIED}`] } }]));
+            const outputs = path.join(os.tmpdir(), `outputs-${process.pid}.json`);
+            fs.writeFileSync(outputs, JSON.stringify({ restoreDrillDocumentName: "snapshots-drill-runbook-a1b2c3" }));
+            try {
+                const result = await run(["verify", RUN, "--stack-outputs", outputs]);
+                assert.equal(result.code, EXIT.ok, result.err);
+                assert.deepEqual(ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input, {
+                    DocumentName: "snapshots-drill-runbook-a1b2c3",
+                    Parameters: { Target: ["main"], RunId: [RUN] },
+                });
+                assert.match(result.err, /InProgress: step launchDrillInstance InProgress/);
+                assert.match(result.out, new RegExp(`${RUN}\\s+exec-1\\s+passed\\s+42\\s+mysql-bin.000042 123456/123456`));
+            } finally {
+                fs.rmSync(outputs);
+            }
+        });
+
+        it("exits 1 naming the failed step when the drill fails", async () => {
+            ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: "exec-1" });
+            const failed = JSON.stringify({ status: "failed", exitCode: 5, message: "CHECK TABLE found problems in 1 of 42 tables", tablesChecked: 42 });
+            ssm.on(GetAutomationExecutionCommand).resolves(
+                execution("Failed", [
+                    {
+                        StepName: "verifyRestore",
+                        StepStatus: "Failed",
+                        Outputs: { Output: [failed] },
+                        FailureMessage: "Step fails when it is verifying the command",
+                    },
+                    { StepName: "cleanUp", StepStatus: "Success" },
+                ]),
+            );
+            const result = await run(["verify", RUN, "--drill-document", "drill-runbook", "--target-name", "extra-1", "--json"]);
+            assert.equal(result.code, EXIT.runFailed);
+            const json = JSON.parse(result.out);
+            assert.equal(json.failedStep, "verifyRestore");
+            assert.equal(json.restoreVerify.exitCode, 5);
+            assert.deepEqual(ssm.commandCalls(StartAutomationExecutionCommand)[0].args[0].input.Parameters, { Target: ["extra-1"], RunId: [RUN] });
+        });
+
+        it("says how to follow a drill still running at --wait-seconds (exit 4), and starts nothing without a drill document (exit 2)", async () => {
+            ssm.on(StartAutomationExecutionCommand).resolves({ AutomationExecutionId: "exec-1" });
+            ssm.on(GetAutomationExecutionCommand).resolves(execution("InProgress", [{ StepName: "verifyRestore", StepStatus: "InProgress" }]));
+            const slow = await run(["verify", RUN, "--drill-document", "drill-runbook", "--wait-seconds", "60"]);
+            assert.equal(slow.code, EXIT.timedOut);
+            assert.match(slow.err, /still InProgress after 60 s; it goes on .*get-automation-execution --automation-execution-id exec-1/);
+            ssm.reset();
+            const none = await run(["verify", RUN]);
+            assert.equal(none.code, EXIT.badInput);
+            assert.match(none.err, /verify: which drill\? give --drill-document/);
+            const badRun = await run(["verify", "last-night", "--drill-document", "drill-runbook"]);
+            assert.equal(badRun.code, EXIT.badInput);
+            assert.equal(ssm.commandCalls(StartAutomationExecutionCommand).length, 0);
         });
     });
 });

@@ -54,6 +54,20 @@ const TABLE: [string, unknown, boolean, RegExp?][] = [
     ["tagValue", "Prod MySQL/eu-1", true],
     ["tagValue", "bad#value", false, /letters, digits, spaces/],
     ["tagValue", "v".repeat(257), false, /at most 256/],
+    ["restoreDrill", {}, true],
+    ["restoreDrill", { subnetId: "subnet-0123456789abcdef0" }, true],
+    ["restoreDrill", { subnetId: "subnet-0123456789abcdef0", timeoutMinutes: "90", enabled: "false", schedule: "rate(7 days)", serverPackage: "none" }, true],
+    ["restoreDrill", { subnetId: "auto" }, false, /auto is the demo network's private subnet, which needs createDemoHost true and networkMode private/],
+    ["restoreDrill", { schedule: "cron(0 6 ? * SUN *)" }, false, /restoreDrill\.subnetId: required/],
+    [
+        "restoreDrill",
+        { subnetId: "subnet-0123456789abcdef0", timeoutMinutes: "5" },
+        false,
+        /restoreDrill\.timeoutMinutes: 5 is not valid; expected a whole number of minutes from 20 to 720/,
+    ],
+    ["restoreDrill", { subnetId: "subnet-0123456789abcdef0", enabled: "yes" }, false, /restoreDrill\.enabled: "yes" is not valid; expected true or false/],
+    ["restoreDrill", { subnetId: "subnet-0123456789abcdef0", size: 1 }, false, /restoreDrill\.size: 1 is not valid; expected no such field/],
+    ["restoreDrill", "yes", false, /an object of subnetId, schedule/],
     ["maxConcurrency", "10%", true],
     ["maxConcurrency", "100%", true],
     ["maxConcurrency", "25", true],
@@ -483,5 +497,24 @@ describe("Pulumi.yaml config block", () => {
 
     it("declares nothing the code does not read", () => {
         assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_DEFAULTS).sort());
+    });
+});
+
+describe("restoreDrill config", () => {
+    it("takes subnetId auto with the private demo network, and keeps the fields as given", () => {
+        const config = validateStackConfig({
+            networkMode: "private",
+            restoreDrill: { subnetId: "auto", timeoutMinutes: "90", scheduleTimezone: "Europe/Paris" },
+        });
+        assert.deepEqual(config.restoreDrill, {
+            subnetId: "auto",
+            schedule: undefined,
+            scheduleTimezone: "Europe/Paris",
+            enabled: undefined,
+            instanceType: undefined,
+            imageId: undefined,
+            timeoutMinutes: 90,
+            serverPackage: undefined,
+        });
     });
 });

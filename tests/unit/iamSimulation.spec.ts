@@ -20,10 +20,11 @@ import {
     POST_SCRIPT_TAG_KEYS,
     PolicyDocument,
     lifecyclePolicyInstancePolicy,
+    operatorPolicy,
     restoreDrillAutomationPolicy,
     snapshotInstancePolicy,
 } from "../../components/policies";
-import { CREATED_BY_TAG } from "../../components/snapshotTags";
+import { CREATED_BY_TAG, RESTORED_FROM_RUN_TAG_KEY } from "../../components/snapshotTags";
 import { endpointPolicy } from "../../components/network";
 import { ACCOUNT_ID, REGION } from "./mocks";
 
@@ -387,5 +388,64 @@ describe("the restore drill's Automation role, evaluated (@cloud-copilot/iam-sim
         assert.equal(await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-1"), ours), "ImplicitlyDenied");
         assert.equal(await decide(policy, "ec2:DeleteVolume", volumeArn("vol-1"), {}), "ImplicitlyDenied");
         assert.equal(await decide(policy, "ec2:DetachVolume", volumeArn("vol-1"), {}), "ImplicitlyDenied");
+    });
+});
+
+describe("the operator policy (operatorPolicy), evaluated: what the person on call can do with the CLI", () => {
+    const DOC = `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/consistent-snapshot-a1b2c3`;
+    const policy = operatorPolicy(CTX, {
+        documentArns: [DOC],
+        tagKey: TARGET.key,
+        tagValues: [TARGET.value],
+        drillDocumentNames: ["snapshots-drill-runbook-a1b2c3"],
+        drillRoleArns: [`arn:aws:iam::${ACCOUNT_ID}:role/snapshots-drill-automation-a1b2c3`],
+    });
+    const restoreVolume = { [`aws:ResourceTag/${RESTORED_FROM_RUN_TAG_KEY}`]: "cs-20261205T000012Z-4242" };
+
+    it("runs the snapshot document now on targeted instances only", async () => {
+        assert.equal(await decide(policy, "ssm:SendCommand", DOC, {}), "Allowed");
+        assert.equal(await decide(policy, "ssm:SendCommand", instanceArn(THIS), { [`ssm:resourceTag/${TARGET.key}`]: TARGET.value }), "Allowed");
+        assert.equal(await decide(policy, "ssm:SendCommand", instanceArn(OTHER), {}), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ssm:SendCommand", `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:document/consistent-snapshot-other`, {}), "ImplicitlyDenied");
+    });
+
+    it("creates volumes only from this tool's snapshots, tagged as restores", async () => {
+        assert.equal(
+            await decide(policy, "ec2:CreateVolume", snapshotArn("snap-1"), { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value }),
+            "Allowed",
+        );
+        assert.equal(await decide(policy, "ec2:CreateVolume", snapshotArn("snap-2"), { "aws:ResourceTag/CreatedBy": "someone-else" }), "ImplicitlyDenied");
+        assert.equal(
+            await decide(policy, "ec2:CreateVolume", volumeArn("*"), { [`aws:RequestTag/${RESTORED_FROM_RUN_TAG_KEY}`]: "cs-20261205T000012Z-4242" }),
+            "Allowed",
+        );
+        assert.equal(await decide(policy, "ec2:CreateVolume", volumeArn("*"), {}), "ImplicitlyDenied");
+    });
+
+    it("attaches and deletes restore volumes only: never a source volume", async () => {
+        assert.equal(await decide(policy, "ec2:AttachVolume", volumeArn("vol-restored"), restoreVolume), "Allowed");
+        assert.equal(await decide(policy, "ec2:DeleteVolume", volumeArn("vol-restored"), restoreVolume), "Allowed");
+        assert.equal(await decide(policy, "ec2:DeleteVolume", volumeArn("vol-source"), {}), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:AttachVolume", volumeArn("vol-source"), {}), "ImplicitlyDenied");
+        assert.equal(await decide(policy, "ec2:DetachVolume", volumeArn("vol-source"), {}), "ImplicitlyDenied");
+        assert.equal(
+            await decide(policy, "ec2:DeleteSnapshot", snapshotArn("snap-1"), { [`aws:ResourceTag/${CREATED_BY_TAG.key}`]: CREATED_BY_TAG.value }),
+            "ImplicitlyDenied",
+        );
+    });
+
+    it("starts the stack's restore drill, passing its role to SSM only", async () => {
+        assert.equal(
+            await decide(
+                policy,
+                "ssm:StartAutomationExecution",
+                `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:automation-definition/snapshots-drill-runbook-a1b2c3:$DEFAULT`,
+                {},
+            ),
+            "Allowed",
+        );
+        const role = `arn:aws:iam::${ACCOUNT_ID}:role/snapshots-drill-automation-a1b2c3`;
+        assert.equal(await decide(policy, "iam:PassRole", role, { "iam:PassedToService": "ssm.amazonaws.com" }), "Allowed");
+        assert.equal(await decide(policy, "iam:PassRole", role, { "iam:PassedToService": "ec2.amazonaws.com" }), "ImplicitlyDenied");
     });
 });

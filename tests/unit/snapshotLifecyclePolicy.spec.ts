@@ -45,6 +45,54 @@ describe("instance policy of hosts DLM snapshots (snapshotInstancePolicy, tagLif
 });
 
 describe("SnapshotLifecyclePolicy", () => {
+    describe("with restoreDrill", () => {
+        let component: SnapshotLifecyclePolicy;
+        before(async () => {
+            await useMocks("test");
+            component = new SnapshotLifecyclePolicy("dlm", {
+                document: DOCUMENT,
+                tagValue: "AmazonLinuxMySQL",
+                restoreDrill: { subnetId: "subnet-0123456789abcdef0", timeoutMinutes: 45 },
+            });
+            await settle();
+        });
+
+        it("drills the policy's target (main) and sends a failed drill to the policy's own alert topic", async () => {
+            const schedule = one("aws:scheduler/schedule:Schedule").inputs;
+            assert.deepEqual(JSON.parse(schedule.target.input).Parameters, {
+                Target: ["main"],
+                TagKey: ["ConsistentSnapshot"],
+                TagValue: ["AmazonLinuxMySQL"],
+            });
+            const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "dlm-drill-failed")!;
+            assert.ok(rule, "no drill-failed rule on the policy's topic");
+            const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
+            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 5, "the drill rule may publish");
+            assert.equal(ofType("aws:sns/topic:Topic").length, 1, "one topic");
+            assert.equal(await value(component.restoreDrill!.automationDocumentName), "dlm-drill-runbook-a1b2c3");
+        });
+
+        it("shows the drills on the policy's dashboard", () => {
+            const widgets = JSON.parse(one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody).widgets;
+            assert.deepEqual(widgets.at(-1).properties.metrics, [
+                ["ConsistentSnapshots", "RestoreDrillsSucceeded", "Target", "main", { stat: "Sum", label: "main RestoreDrillsSucceeded", period: 86400 }],
+                ["ConsistentSnapshots", "RestoreDrillsFailed", "Target", "main", { stat: "Sum", label: "main RestoreDrillsFailed", period: 86400 }],
+            ]);
+        });
+
+        it("names restoreDrill's keys in its argument errors", () => {
+            assert.throws(
+                () =>
+                    new SnapshotLifecyclePolicy("bad", {
+                        document: DOCUMENT,
+                        tagValue: "v",
+                        restoreDrill: { subnetId: "subnet-0123456789abcdef0", timeoutMinutes: 5 },
+                    }),
+                /restoreDrill\.timeoutMinutes: 5 is not valid/,
+            );
+        });
+    });
+
     describe("defaults", () => {
         let component: SnapshotLifecyclePolicy;
         before(async () => {

@@ -332,7 +332,14 @@ describe("SnapshotMaintenanceWindow", () => {
                     ["metric", "Writes blocked and filesystems frozen, ms (max per hour)"],
                     ["metric", "Database lock held and CreateSnapshots call, ms (max per hour)"],
                     ["alarm", "Freshness: a successful consistent snapshot within the window"],
+                    ["log", "Newest successful consistent snapshot per target (last 7 days)"],
                 ],
+            );
+            assert.equal(JSON.parse(d.dashboardBody).start, "-P7D", "the last week: a daily run and a weekly drill are in view");
+            const logGroupName = await value(window.logGroupName);
+            assert.equal(
+                widgets[4].properties.query,
+                `SOURCE '${logGroupName}' | filter exitCode = 0 and status = "ok" and ispresent(target) | stats latest(@timestamp) as newestSnapshot, latest(runId) as run, latest(instanceId) as instance by target | sort newestSnapshot asc`,
             );
             assert.deepEqual(widgets[0].properties.metrics, [
                 ["Backups/Db", "RunsSucceeded", "Target", "dbs", { stat: "Sum", label: "dbs RunsSucceeded" }],

@@ -49,7 +49,7 @@ const DEV_INVENTORY = {
     "aws:cloudwatch/logGroup:LogGroup": 1,
     "aws:iam/role:Role": 2,
     "aws:iam/rolePolicy:RolePolicy": 2,
-    "aws:iam/policy:Policy": 1,
+    "aws:iam/policy:Policy": 2, // the hosts' instance policy and the operators' policy
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
     "aws:iam/instanceProfile:InstanceProfile": 1,
     "awsx:ec2:Vpc": 1,
@@ -220,6 +220,14 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:cloudwatch/eventRule:EventRule": DEV_INVENTORY["aws:cloudwatch/eventRule:EventRule"] + 1,
                 "aws:cloudwatch/eventTarget:EventTarget": DEV_INVENTORY["aws:cloudwatch/eventTarget:EventTarget"] + 1,
             });
+        });
+
+        it("gives operators a policy that may start the drill, with both targets' tag values", async () => {
+            const policy = JSON.parse(ofType("aws:iam/policy:Policy").find((p) => p.name === "operator")!.inputs.policy);
+            const sids = policy.Statement.map((st: { Sid: string }) => st.Sid);
+            assert.ok(sids.includes("StartRestoreDrills") && sids.includes("PassTheirRoles"), sids.join(","));
+            const tagged = policy.Statement.find((st: { Sid: string }) => st.Sid === "OnTargetedInstancesOnly");
+            assert.deepEqual(tagged.Condition.StringEquals["ssm:resourceTag/ConsistentSnapshot"], ["AmazonLinuxMySQL", "FilesystemOnly"]);
         });
 
         it("drills both targets weekly on Paris time from the private subnet, and sends a failed drill to the window's alert topic", () => {
@@ -431,6 +439,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                     "logGroupName",
                     "maintenanceWindowId",
                     "maintenanceWindowRoleArn",
+                    "operatorPolicyArn",
                     "restoreDrillDocumentName",
                     "runNowCommand",
                     "runNowSettings",
