@@ -17,7 +17,7 @@
 #   SSM_datadir                (required)   datadir on the restored volumes, e.g. /restore/data/mysql, or auto:
 #                                           the one directory holding mysql/ beside ibdata1, mysql.ibd or aria_log_control
 #   SSM_innodbLogDir           (datadir)    InnoDB redo log directory on the restored volumes, or auto (the
-#                                           datadir, else the one directory holding ib_logfile0)
+#                                           datadir, else the one directory holding ib_logfile0 or #innodb_redo)
 #   SSM_binlogDir              (empty)      binlog directory on the restored volumes (needed when the server
 #                                           wrote a binlog: crash recovery reads it; also checks the tags), or
 #                                           auto (where the expected binlog file is, else the one *.index, else none)
@@ -199,9 +199,10 @@ find_layout() {
   fi
   if [[ $LOG_DIR == auto ]]; then
     LOG_DIR=$DATADIR
+    # MariaDB and MySQL before 8.0.30 keep ib_logfile0 there, MySQL 8.0.30+ a #innodb_redo directory.
     if [[ ! -e $DATADIR/ib_logfile0 && ! -d "$DATADIR/#innodb_redo" ]]; then
-      only_one SSM_innodbLogDir -type f -name ib_logfile0
-      [[ -z $FOUND ]] || LOG_DIR=${FOUND%/ib_logfile0}
+      only_one SSM_innodbLogDir \( -type f -name ib_logfile0 -o -type d -name '#innodb_redo' \)
+      [[ -z $FOUND ]] || LOG_DIR=${FOUND%/*}
     fi
     log "InnoDB redo log directory: $LOG_DIR"
   fi
