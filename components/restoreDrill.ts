@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AlertRule, failureAlerts } from "./alerts";
-import { DEFAULT_METRIC_NAMESPACE, DRILL_METRICS } from "./monitoring";
+import { DEFAULT_METRIC_NAMESPACE, DRILL_METRICS, alarmPattern } from "./monitoring";
 import { readScript } from "./paths";
 import {
     DRILL_EXECUTION_TAG_KEY,
@@ -122,7 +122,17 @@ export const DRILL_FAILED_MESSAGE = {
         "shows the failed step and restore-verify.sh's summary.\"",
 };
 
-/** The alert rule of a drill runbook (for this component, or a window that routes it to its own topic). */
+/** EventBridge Scheduler's metrics (AWS/Scheduler, per schedule group) that mean a drill was not started. */
+export const SCHEDULER_FAILURE_METRICS = ["TargetErrorCount", "InvocationDroppedCount"] as const;
+
+export const DRILL_NOT_STARTED_MESSAGE = {
+    inputPaths: { alarm: "$.detail.alarmName", reason: "$.detail.state.reason", time: "$.time", region: "$.region" },
+    inputTemplate:
+        '"consistent-snapshots: a RESTORE DRILL could not be started (<alarm>, <region>, <time>): <reason>. EventBridge Scheduler could not ' +
+        "start the drill runbook (its role, or the runbook); no drill ran. `aws scheduler list-schedules` and the schedule group's AWS/Scheduler metrics say which.\"",
+};
+
+/** The alert rule of a drill runbook's failed executions. */
 export function drillAlertRule(automationDocumentName: pulumi.Input<string>): AlertRule {
     return {
         suffix: "drill-failed",
@@ -410,6 +420,11 @@ export class RestoreDrill extends pulumi.ComponentResource {
     public readonly metricNamespace: string;
     /** The target names drilled. */
     public readonly targetNames: string[];
+    /**
+     * The drill's alerts (a drill failed, timed out or was cancelled; a drill could not be started), for a topic: this
+     * component's own, or its owner's (a window or policy that passes `alertsEnabled: false` routes them itself).
+     */
+    public readonly alertRules: AlertRule[];
 
     constructor(name: string, args: RestoreDrillArgs, opts?: pulumi.ComponentResourceOptions) {
         const errors = restoreDrillArgsErrors(args);
@@ -562,12 +577,41 @@ export class RestoreDrill extends pulumi.ComponentResource {
             },
             parent,
         );
+        // The drill's own schedule group: EventBridge Scheduler's AWS/Scheduler metrics are per group, so a drill that
+        // could not be started (its role refused, the runbook gone) is seen and alerted on, not silently missed.
+        const scheduleGroup = new aws.scheduler.ScheduleGroup(`${name}-drills`, { tags: args.tags }, parent);
+        const notStarted = new aws.cloudwatch.MetricAlarm(
+            `${name}-not-started`,
+            {
+                alarmDescription: `consistent-snapshots: a restore drill of ${name} could not be started (EventBridge Scheduler's target errors or dropped invocations).`,
+                comparisonOperator: "GreaterThanOrEqualToThreshold",
+                threshold: 1,
+                evaluationPeriods: 1,
+                treatMissingData: "notBreaching",
+                metricQueries: [
+                    ...SCHEDULER_FAILURE_METRICS.map((metricName, i) => ({
+                        id: `m${i}`,
+                        returnData: false,
+                        metric: { namespace: "AWS/Scheduler", metricName, dimensions: { ScheduleGroup: scheduleGroup.name }, period: 3600, stat: "Sum" },
+                    })),
+                    {
+                        id: "failed",
+                        expression: SCHEDULER_FAILURE_METRICS.map((_, i) => `FILL(m${i}, 0)`).join(" + "),
+                        label: "drills not started",
+                        returnData: true,
+                    },
+                ],
+                tags: args.tags,
+            },
+            parent,
+        );
         const scheduleArns: Record<string, pulumi.Output<string>> = {};
         for (const target of args.targets) {
             const schedule = new aws.scheduler.Schedule(
                 `${name}-${target.name}`,
                 {
                     description: `consistent-snapshots restore drill of target ${target.name}`.slice(0, 512),
+                    groupName: scheduleGroup.name,
                     scheduleExpression: d.schedule,
                     scheduleExpressionTimezone: d.scheduleTimezone,
                     state: d.enabled ? "ENABLED" : "DISABLED",
@@ -590,8 +634,17 @@ export class RestoreDrill extends pulumi.ComponentResource {
             scheduleArns[target.name] = schedule.arn;
         }
 
+        this.alertRules = [
+            drillAlertRule(runbook.name),
+            {
+                suffix: "drill-not-started",
+                description: "consistent-snapshots: a restore drill could not be started (EventBridge Scheduler target errors)",
+                eventPattern: notStarted.arn.apply((arn) => alarmPattern([arn])),
+                message: DRILL_NOT_STARTED_MESSAGE,
+            },
+        ];
         if (args.alertsEnabled ?? RESTORE_DRILL_DEFAULTS.alertsEnabled) {
-            this.alertTopicArn = failureAlerts(this, name, [drillAlertRule(runbook.name)], {
+            this.alertTopicArn = failureAlerts(this, name, this.alertRules, {
                 topicArn: args.alertTopicArn,
                 email: args.alertEmail,
                 ctx,

@@ -11,7 +11,7 @@ import {
 } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
 import { DEFAULT_METRIC_NAMESPACE, STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, lifecyclePolicyDashboardBody } from "./monitoring";
-import { RestoreDrill, RestoreDrillRunArgs, drillAlertRule, restoreDrillArgsErrors } from "./restoreDrill";
+import { RestoreDrill, RestoreDrillRunArgs, restoreDrillArgsErrors } from "./restoreDrill";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY } from "./rules";
 import { freshnessError, freshnessHoursFor } from "./schedule";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, DocumentReference } from "./snapshotDocument";
@@ -491,7 +491,7 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                 this,
                 name,
                 [
-                    ...(this.restoreDrill ? [drillAlertRule(this.restoreDrill.automationDocumentName)] : []),
+                    ...(this.restoreDrill?.alertRules ?? []),
                     ...(alarm
                         ? [
                               {

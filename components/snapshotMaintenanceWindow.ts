@@ -14,7 +14,7 @@ import {
 } from "./monitoring";
 import { freshnessError, freshnessHoursFor, scheduleError } from "./schedule";
 import { DocumentReference } from "./snapshotDocument";
-import { RestoreDrill, RestoreDrillRunArgs, drillAlertRule, restoreDrillArgsErrors } from "./restoreDrill";
+import { RestoreDrill, RestoreDrillRunArgs, restoreDrillArgsErrors } from "./restoreDrill";
 
 /** One group of instances (by tag) and the document it runs. */
 export interface SnapshotTargetArgs {
@@ -89,9 +89,9 @@ export interface SnapshotMaintenanceWindowArgs {
     /** CloudWatch namespace of the run metrics (from each run's summary line in the log group). Default: `ConsistentSnapshots`. */
     metricNamespace?: string;
     /**
-     * Scheduled restore drills of every target (a RestoreDrill child: weekly by default, on a short-lived instance in
-     * `restoreDrill.subnetId`), counted on the window's dashboard, failures sent to the window's alert topic.
-     * Default: none.
+     * Scheduled restore drills of every target that snapshots a database (not `database: none`; a RestoreDrill child:
+     * weekly by default, on a short-lived instance in `restoreDrill.subnetId`), counted on the window's dashboard,
+     * failures sent to the window's alert topic. Default: none.
      */
     restoreDrill?: RestoreDrillRunArgs;
     /** Tags for every resource. Default: none. */
@@ -405,12 +405,13 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             }
         }
         this.freshnessAlarmArns = pulumi.output(alarms);
-        if (args.restoreDrill) {
+        // A drill proves a database restores: targets snapshotted without one (database none) are not drilled.
+        if (args.restoreDrill && args.targets.some(holdsDatabase)) {
             this.restoreDrill = new RestoreDrill(
                 `${name}-drill`,
                 {
                     ...args.restoreDrill,
-                    targets: args.targets.map((t) => ({ name: t.name, tagValue: t.tagValue })),
+                    targets: args.targets.filter(holdsDatabase).map((t) => ({ name: t.name, tagValue: t.tagValue })),
                     tagKey,
                     metricNamespace: this.metricNamespace,
                     alertsEnabled: false,
@@ -492,7 +493,7 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
                     eventPattern: windowId.apply(windowFailedPattern),
                     message: WINDOW_FAILED_MESSAGE,
                 },
-                ...(this.restoreDrill ? [drillAlertRule(this.restoreDrill.automationDocumentName)] : []),
+                ...(this.restoreDrill?.alertRules ?? []),
                 ...(freshnessAlarmArns.length > 0
                     ? [
                           {
@@ -507,6 +508,11 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
             { topicArn: args.alertTopicArn, email: args.alertEmail, ctx, tags: args.tags },
         );
     }
+}
+
+/** Whether the target's runs hold a database (its `database` parameter, else its document's default, is not `none`). */
+function holdsDatabase(target: SnapshotTargetArgs): boolean {
+    return (target.parameters?.database ?? target.document.parameterDefaults?.database ?? "mysql") !== "none";
 }
 
 /** Whether the target's document takes the `target` parameter (a SnapshotDocument does): then its runs are counted per target. */

@@ -673,6 +673,11 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                     [`${r.name}.userData`, Buffer.from(i.userData, "base64").length > 16 * 1024, "user data is over 16 KB"],
                 ],
             };
+        case "aws:scheduler/scheduleGroup:ScheduleGroup":
+            return {
+                requests: [{ service: "scheduler", operation: "CreateScheduleGroup", request: { Name: autoName(r), Tags: tagList(i.tags) } }],
+                limits: [],
+            };
         case "aws:scheduler/schedule:Schedule":
             return {
                 requests: [
@@ -681,6 +686,7 @@ function requestsFor(r: RecordedResource): { requests: Request[]; limits: Docume
                         operation: "CreateSchedule",
                         request: {
                             Name: autoName(r),
+                            GroupName: i.groupName,
                             Description: i.description,
                             ScheduleExpression: i.scheduleExpression,
                             ScheduleExpressionTimezone: i.scheduleExpressionTimezone,

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RestoreDrill, drillUserData, restoreDrillArgsErrors, restoreDrillRunbookContent } from "../../components/restoreDrill";
 import { carriedScript } from "../../components/snapshotDocument";
-import { REPO_ROOT, ofType, one, settle, useMocks } from "./mocks";
+import { REPO_ROOT, ofType, one, settle, useMocks, value } from "./mocks";
 import { parsePolicy, statement } from "./policyAssertions";
 
 const SCOPE = {
@@ -214,10 +214,34 @@ describe("RestoreDrill", () => {
     });
 
     it("alerts on a failed, timed-out or cancelled drill (its own topic here, with the e-mail subscribed)", () => {
-        const rule = one("aws:cloudwatch/eventRule:EventRule").inputs;
+        const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "drill-drill-failed")!.inputs;
         const pattern = JSON.parse(rule.eventPattern);
+        assert.deepEqual(pattern["detail-type"], ["EC2 Automation Execution Status-change Notification"]);
         assert.deepEqual(pattern.detail.Status, ["Failed", "TimedOut", "Cancelled"]);
         assert.equal(one("aws:sns/topicSubscription:TopicSubscription").inputs.endpoint, "oncall@example.com");
+    });
+
+    it("alerts when a drill could not be started: the schedules in a group of their own, an alarm on its Scheduler errors", async () => {
+        const group = one("aws:scheduler/scheduleGroup:ScheduleGroup");
+        const groupName = `${group.name}-a1b2c3`;
+        assert.equal(one("aws:scheduler/schedule:Schedule").inputs.groupName, groupName);
+        const alarm = one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs;
+        assert.deepEqual(
+            alarm.metricQueries
+                .filter((q: { metric?: unknown }) => q.metric)
+                .map((q: { metric: { namespace: string; metricName: string; dimensions: unknown } }) => [
+                    q.metric.namespace,
+                    q.metric.metricName,
+                    q.metric.dimensions,
+                ]),
+            [
+                ["AWS/Scheduler", "TargetErrorCount", { ScheduleGroup: groupName }],
+                ["AWS/Scheduler", "InvocationDroppedCount", { ScheduleGroup: groupName }],
+            ],
+        );
+        assert.deepEqual([alarm.comparisonOperator, alarm.threshold, alarm.treatMissingData], ["GreaterThanOrEqualToThreshold", 1, "notBreaching"]);
+        const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "drill-drill-not-started")!.inputs;
+        assert.deepEqual(JSON.parse(await value(rule.eventPattern))["detail-type"], ["CloudWatch Alarm State Change"]);
     });
 });
 

@@ -67,7 +67,8 @@ describe("SnapshotLifecyclePolicy", () => {
             const rule = ofType("aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "dlm-drill-failed")!;
             assert.ok(rule, "no drill-failed rule on the policy's topic");
             const topicPolicy = JSON.parse(one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
-            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 5, "the drill rule may publish");
+            assert.equal(topicPolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].length, 6, "the drill's two rules may publish");
+            assert.ok(ofType("aws:cloudwatch/eventRule:EventRule").some((r) => r.name === "dlm-drill-not-started"));
             assert.equal(ofType("aws:sns/topic:Topic").length, 1, "one topic");
             assert.equal(await value(component.restoreDrill!.automationDocumentName), "dlm-drill-runbook-a1b2c3");
         });

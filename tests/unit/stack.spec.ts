@@ -205,10 +205,11 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": 2,
                 "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
                 "aws:sns/topicSubscription:TopicSubscription": 1,
-                "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
                 // The restore drill: its security group, launch template, instance role and profile, verify document
-                // and runbook, Automation and Scheduler roles, a schedule per target, and its failure rule on the
-                // window's topic.
+                // and runbook, Automation and Scheduler roles, a schedule group with a schedule per target and an
+                // alarm on drills not started, and its two rules (failed, not started) on the window's topic.
+                "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
+                "aws:scheduler/scheduleGroup:ScheduleGroup": 1,
                 "consistent-snapshots:index:RestoreDrill": 1,
                 "aws:ec2/securityGroup:SecurityGroup": 3,
                 "aws:ec2/launchTemplate:LaunchTemplate": 1,
@@ -216,9 +217,9 @@ describe("the stack (index.ts / stack.ts)", () => {
                 "aws:iam/rolePolicy:RolePolicy": DEV_INVENTORY["aws:iam/rolePolicy:RolePolicy"] + 3,
                 "aws:iam/instanceProfile:InstanceProfile": DEV_INVENTORY["aws:iam/instanceProfile:InstanceProfile"] + 1,
                 "aws:ssm/document:Document": DEV_INVENTORY["aws:ssm/document:Document"] + 2,
-                "aws:scheduler/schedule:Schedule": 2,
-                "aws:cloudwatch/eventRule:EventRule": DEV_INVENTORY["aws:cloudwatch/eventRule:EventRule"] + 1,
-                "aws:cloudwatch/eventTarget:EventTarget": DEV_INVENTORY["aws:cloudwatch/eventTarget:EventTarget"] + 1,
+                "aws:scheduler/schedule:Schedule": 1,
+                "aws:cloudwatch/eventRule:EventRule": DEV_INVENTORY["aws:cloudwatch/eventRule:EventRule"] + 2,
+                "aws:cloudwatch/eventTarget:EventTarget": DEV_INVENTORY["aws:cloudwatch/eventTarget:EventTarget"] + 2,
             });
         });
 
@@ -230,8 +231,8 @@ describe("the stack (index.ts / stack.ts)", () => {
             assert.deepEqual(tagged.Condition.StringEquals["ssm:resourceTag/ConsistentSnapshot"], ["AmazonLinuxMySQL", "FilesystemOnly"]);
         });
 
-        it("drills both targets weekly on Paris time from the private subnet, and sends a failed drill to the window's alert topic", () => {
-            const schedules = ofType("aws:scheduler/schedule:Schedule").sort((a, b) => a.name.localeCompare(b.name));
+        it("drills the database target weekly on Paris time from the private subnet (not the filesystem-only one), and sends a failed drill to the window's alert topic", () => {
+            const schedules = ofType("aws:scheduler/schedule:Schedule");
             assert.deepEqual(
                 schedules.map((s) => [
                     s.name,
@@ -239,10 +240,7 @@ describe("the stack (index.ts / stack.ts)", () => {
                     s.inputs.scheduleExpressionTimezone,
                     JSON.parse(s.inputs.target.input).Parameters.TagValue[0],
                 ]),
-                [
-                    ["snapshots-drill-extra-1", "cron(0 6 ? * SUN *)", "Europe/Paris", "FilesystemOnly"],
-                    ["snapshots-drill-main", "cron(0 6 ? * SUN *)", "Europe/Paris", "AmazonLinuxMySQL"],
-                ],
+                [["snapshots-drill-main", "cron(0 6 ? * SUN *)", "Europe/Paris", "AmazonLinuxMySQL"]],
             );
             const template = one("aws:ec2/launchTemplate:LaunchTemplate").inputs;
             assert.equal(template.networkInterfaces[0].subnetId, "subnet-isolated-a");
