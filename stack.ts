@@ -31,7 +31,7 @@ export interface StackOutputs {
     snapshotsCommand: pulumi.Output<string>;
     /** A managed policy for the people on call: what the operator CLI needs for this stack, nothing more. */
     operatorPolicyArn: pulumi.Output<string>;
-    /** The restore drill's runbook (`npx consistent-snapshots verify --document <name>`), when restoreDrill is set. */
+    /** The restore drill's runbook (`npx consistent-snapshots verify <RunId> --drill-document <name>`), when restoreDrill is set. */
     restoreDrillDocumentName?: pulumi.Output<string>;
     vpcId?: pulumi.Output<string>;
     instanceId?: pulumi.Output<string>;
