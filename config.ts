@@ -9,7 +9,7 @@ import { MAX_FRESHNESS_HOURS } from "./components/schedule";
 import { DLM_SCRIPT_PARAMETERS, SNAPSHOT_SCRIPTS, SnapshotScriptName, documentParameterError } from "./components/snapshotDocument";
 import { SnapshotCopyRegion, lifecyclePolicyArgsErrors } from "./components/snapshotLifecyclePolicy";
 import { MAINTENANCE_WINDOW_DEFAULTS, SnapshotTargetArgs, WINDOW_TARGET_DEFAULTS, maintenanceWindowArgsErrors } from "./components/snapshotMaintenanceWindow";
-import { RestoreDrillRunArgs, restoreDrillArgsErrors } from "./components/restoreDrill";
+import { RestoreDrillRunArgs, restoreDrillRunArgsErrors } from "./components/restoreDrill";
 
 export const PROJECT = "consistent-snapshots";
 
@@ -309,13 +309,9 @@ export function validateStackConfig(raw: Raw, region?: string): StackConfig {
             problem("fastRestoreAvailabilityZones", raw.fastRestoreAvailabilityZones, "nothing with scheduler maintenanceWindow (set scheduler: dlm)");
     }
 
-    const restoreDrill = restoreDrillConfig(raw.restoreDrill, problem, (error) => problems.push(`${PROJECT}:restoreDrill.${error}`), {
+    const restoreDrill = restoreDrillConfig(raw.restoreDrill, problem, (error) => problems.push(`${PROJECT}:${error}`), {
         networkMode,
         createDemoHost: str("createDemoHost") === "true",
-        targets:
-            scheduler === "dlm"
-                ? [{ name: MAIN_TARGET_NAME, tagValue }]
-                : windowTargets({ tagValue, maxConcurrency, maxErrors, snapshotParameters, extraTargets }),
     });
 
     const result: StackConfig = {
@@ -362,7 +358,7 @@ function restoreDrillConfig(
     value: unknown,
     problem: (key: string, value: unknown, expected: string) => void,
     drillProblem: (error: string) => void,
-    stack: { networkMode: string; createDemoHost: boolean; targets: { name: string; tagValue: string }[] },
+    stack: { networkMode: string; createDemoHost: boolean },
 ): RestoreDrillConfig | Record<string, never> {
     if (value === undefined || value === null || value === "" || (typeof value === "object" && Object.keys(value).length === 0)) return {};
     const form = `an object of ${RESTORE_DRILL_FIELDS.join(", ")} (subnetId required: auto or subnet-...)`;
@@ -395,8 +391,8 @@ function restoreDrillConfig(
         );
     }
     const subnetId = drill.subnetId === "auto" ? "subnet-00000000" : drill.subnetId;
-    // The targets are the window's (or the policy's), judged there.
-    for (const error of restoreDrillArgsErrors({ ...drill, subnetId, targets: stack.targets })) if (!error.startsWith("targets")) drillProblem(error);
+    // Judged as the window or the policy judges it (its targets are theirs, judged with them).
+    for (const error of restoreDrillRunArgsErrors({ ...drill, subnetId })) drillProblem(error);
     return drill;
 }
 

@@ -394,6 +394,29 @@ export function restoreDrillArgsErrors(args: Omit<RestoreDrillArgs, "subnetId"> 
 }
 
 /**
+ * What is wrong with the `restoreDrill` a window or a policy takes, each message naming `restoreDrill.<key>`. Its
+ * targets are the owner's and judged by the owner's own check.
+ */
+export function restoreDrillRunArgsErrors(run: Omit<RestoreDrillRunArgs, "subnetId"> & { subnetId?: unknown }): string[] {
+    return restoreDrillArgsErrors({ ...run, targets: [] })
+        .filter((error) => !error.startsWith("targets:"))
+        .map((error) => `restoreDrill.${error}`);
+}
+
+/**
+ * The RestoreDrill of a window or a policy: its targets, tag key, metric namespace and tags are the owner's, and it
+ * sends no alerts of its own (the owner routes its `alertRules` to the owner's topic).
+ */
+export function ownedRestoreDrill(
+    owner: pulumi.Resource,
+    ownerName: string,
+    run: RestoreDrillRunArgs,
+    from: Pick<RestoreDrillArgs, "targets" | "tagKey" | "metricNamespace" | "tags">,
+): RestoreDrill {
+    return new RestoreDrill(`${ownerName}-drill`, { ...run, ...from, alertsEnabled: false }, { parent: owner });
+}
+
+/**
  * Scheduled restore drills for a set of targets: a launch template (IMDSv2 only, no public address, a security group
  * without inbound rules, a role that can only take Run Command, a self-termination deadline), the verify and runbook
  * documents, the runbook's least-privilege Automation role, one EventBridge Scheduler schedule per target, and an

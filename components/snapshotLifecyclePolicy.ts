@@ -11,7 +11,7 @@ import {
 } from "./alerts";
 import { AccountContext, PolicyDocument, accountContext, lifecyclePolicyInstancePolicy, serviceTrustPolicy } from "./policies";
 import { DEFAULT_METRIC_NAMESPACE, STALE_MESSAGE, alarmPattern, freshnessAlarm, defaultDashboardName, lifecyclePolicyDashboardBody } from "./monitoring";
-import { RestoreDrill, RestoreDrillRunArgs, restoreDrillArgsErrors } from "./restoreDrill";
+import { RestoreDrill, RestoreDrillRunArgs, ownedRestoreDrill, restoreDrillRunArgsErrors } from "./restoreDrill";
 import { DEFAULT_SCHEDULE, DEFAULT_TAG_KEY } from "./rules";
 import { freshnessError, freshnessHoursFor } from "./schedule";
 import { CONSISTENT_SNAPSHOT_PARAMETERS, DocumentReference } from "./snapshotDocument";
@@ -242,9 +242,7 @@ export function lifecyclePolicyArgsErrors(args: LifecyclePolicyArgsToCheck): str
         );
     }
     if (args.restoreDrill) {
-        for (const error of restoreDrillArgsErrors({ ...args.restoreDrill, targets: [] }).filter((e) => !e.startsWith("targets:"))) {
-            errors.push(`restoreDrill.${error}`);
-        }
+        errors.push(...restoreDrillRunArgsErrors(args.restoreDrill));
     }
     return errors;
 }
@@ -460,18 +458,12 @@ export class SnapshotLifecyclePolicy extends pulumi.ComponentResource {
                 : undefined;
         this.freshnessAlarmArn = alarm?.arn;
         if (args.restoreDrill) {
-            this.restoreDrill = new RestoreDrill(
-                `${name}-drill`,
-                {
-                    ...args.restoreDrill,
-                    targets: [{ name: LIFECYCLE_POLICY_DRILL_TARGET, tagValue: args.tagValue }],
-                    tagKey,
-                    metricNamespace: DEFAULT_METRIC_NAMESPACE,
-                    alertsEnabled: false,
-                    tags: args.tags,
-                },
-                { parent: this },
-            );
+            this.restoreDrill = ownedRestoreDrill(this, name, args.restoreDrill, {
+                targets: [{ name: LIFECYCLE_POLICY_DRILL_TARGET, tagValue: args.tagValue }],
+                tagKey,
+                metricNamespace: DEFAULT_METRIC_NAMESPACE,
+                tags: args.tags,
+            });
         }
         const drillTargets = this.restoreDrill?.targetNames ?? [];
         const dashboard = new aws.cloudwatch.Dashboard(

@@ -14,7 +14,7 @@ import {
 } from "./monitoring";
 import { freshnessError, freshnessHoursFor, scheduleError } from "./schedule";
 import { DocumentReference } from "./snapshotDocument";
-import { RestoreDrill, RestoreDrillRunArgs, restoreDrillArgsErrors } from "./restoreDrill";
+import { RestoreDrill, RestoreDrillRunArgs, ownedRestoreDrill, restoreDrillRunArgsErrors } from "./restoreDrill";
 
 /** One group of instances (by tag) and the document it runs. */
 export interface SnapshotTargetArgs {
@@ -215,9 +215,7 @@ export function maintenanceWindowArgsErrors(args: MaintenanceWindowArgsToCheck):
     }
     if (args.restoreDrill) {
         // The targets were judged above by the window's own rules (which the drill's admit).
-        for (const error of restoreDrillArgsErrors({ ...args.restoreDrill, targets: [] }).filter((e) => !e.startsWith("targets:"))) {
-            errors.push(`restoreDrill.${error}`);
-        }
+        errors.push(...restoreDrillRunArgsErrors(args.restoreDrill));
     }
     return errors;
 }
@@ -407,18 +405,12 @@ export class SnapshotMaintenanceWindow extends pulumi.ComponentResource {
         this.freshnessAlarmArns = pulumi.output(alarms);
         // A drill proves a database restores: targets snapshotted without one (database none) are not drilled.
         if (args.restoreDrill && args.targets.some(holdsDatabase)) {
-            this.restoreDrill = new RestoreDrill(
-                `${name}-drill`,
-                {
-                    ...args.restoreDrill,
-                    targets: args.targets.filter(holdsDatabase).map((t) => ({ name: t.name, tagValue: t.tagValue })),
-                    tagKey,
-                    metricNamespace: this.metricNamespace,
-                    alertsEnabled: false,
-                    tags: args.tags,
-                },
-                { parent: this },
-            );
+            this.restoreDrill = ownedRestoreDrill(this, name, args.restoreDrill, {
+                targets: args.targets.filter(holdsDatabase).map((t) => ({ name: t.name, tagValue: t.tagValue })),
+                tagKey,
+                metricNamespace: this.metricNamespace,
+                tags: args.tags,
+            });
         }
         const drillTargets = this.restoreDrill?.targetNames ?? [];
         const dashboard = new aws.cloudwatch.Dashboard(
